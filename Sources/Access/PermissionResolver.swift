@@ -1,0 +1,243 @@
+import Logging
+import Query
+import Store
+import Synchronization
+import SwitchboardCore
+
+/// Turns identities into accountabilities and policy sets into effective
+/// permissions, the Directus 11 way: users get their role's (and its parents')
+/// policies plus their own; users without a role, and anonymous callers, get
+/// the public policies (access rows with neither role nor user).
+///
+/// Results are cached and dropped whenever users, roles, policies, access rows
+/// or permissions change (it listens to the store's change events, which on a
+/// cluster also arrive from other replicas).
+public final class PermissionResolver: ChangeEventSink {
+    private let store: Store
+    private let logger: Logger
+    private struct Cache {
+        var accountabilities: [String: Accountability] = [:]
+        var publicPolicies: [String]?
+        var permissionSets: [String: PermissionSet] = [:]
+    }
+
+    private let cache = Mutex(Cache())
+
+    static let accessCollections: Set<String> = [
+        SystemCollections.users, SystemCollections.roles, SystemCollections.policies, SystemCollections.access,
+        SystemCollections.permissions,
+    ]
+
+    public init(store: Store, logger: Logger = Logger(label: "switchboard.access")) {
+        self.store = store
+        self.logger = logger
+    }
+
+    public func publish(_ events: [ChangeEvent]) async {
+        if events.contains(where: { Self.accessCollections.contains($0.collection) }) { invalidate() }
+    }
+
+    /// Forgets every cached identity and permission set.
+    public func invalidate() {
+        cache.withLock { $0 = Cache() }
+    }
+
+    // MARK: Accountability
+
+    /// The anonymous caller.
+    public func publicAccountability(ip: String? = nil, userAgent: String? = nil, origin: String? = nil) async throws -> Accountability {
+        let policies = try await publicPolicies()
+        let flags = try await policyFlags(policies)
+        return Accountability(
+            policies: policies, admin: flags.admin, app: flags.app, ip: ip, userAgent: userAgent, origin: origin)
+    }
+
+    /// The accountability of an active user; `nil` if the user doesn't exist or isn't active.
+    public func accountability(userID: String) async throws -> Accountability? {
+        if let cached = cache.withLock({ $0.accountabilities[userID] }) { return cached }
+        let rows = try await store.database.read { db in
+            try await db.query("SELECT id, role, status FROM directus_users WHERE id = ?", [.text(userID)])
+        }
+        guard let row = rows.first, row["status"].text == "active" else { return nil }
+        var roles: [String] = []
+        var next = row["role"].text
+        while let role = next, !roles.contains(role), roles.count < 32 {
+            roles.append(role)
+            next = try await store.database.read { db in
+                try await db.query("SELECT parent FROM directus_roles WHERE id = ?", [.text(role)])
+            }.first?["parent"].text
+        }
+        let roleList = roles
+        let accessRows = try await store.database.read { db -> [SQLRow] in
+            var sql = SQLStatement("SELECT policy, role FROM directus_access WHERE \"user\" = ?", [.text(userID)])
+            if roleList.isEmpty {
+                sql.append(" OR (role IS NULL AND \"user\" IS NULL)")
+            } else {
+                sql.append(" OR role IN (" + roleList.map { _ in "?" }.joined(separator: ", ") + ")")
+                sql.binds += roleList.map(SQLValue.text)
+            }
+            sql.append(" ORDER BY sort, id")
+            return try await db.query(sql)
+        }
+        var policies: [String] = []
+        for r in accessRows {
+            if let p = r["policy"].text, !policies.contains(p) { policies.append(p) }
+        }
+        let flags = try await policyFlags(policies)
+        let accountability = Accountability(
+            userID: userID, roleID: roles.first, roles: roles, policies: policies, admin: flags.admin, app: flags.app)
+        cache.withLock { $0.accountabilities[userID] = accountability }
+        return accountability
+    }
+
+    private func publicPolicies() async throws -> [String] {
+        if let cached = cache.withLock({ $0.publicPolicies }) { return cached }
+        let rows = try await store.database.read { db in
+            try await db.query("SELECT policy FROM directus_access WHERE role IS NULL AND \"user\" IS NULL ORDER BY sort, id")
+        }
+        let policies = rows.compactMap { $0["policy"].text }
+        cache.withLock { $0.publicPolicies = policies }
+        return policies
+    }
+
+    private func policyFlags(_ policies: [String]) async throws -> (admin: Bool, app: Bool) {
+        guard !policies.isEmpty else { return (false, false) }
+        let rows = try await store.database.read { db in
+            try await db.query(
+                "SELECT admin_access, app_access FROM directus_policies WHERE id IN ("
+                    + policies.map { _ in "?" }.joined(separator: ", ") + ")", policies.map(SQLValue.text))
+        }
+        var admin = false
+        var app = false
+        for r in rows {
+            admin = admin || (r["admin_access"].int ?? 0) != 0 || r["admin_access"] == .bool(true)
+            app = app || (r["app_access"].int ?? 0) != 0 || r["app_access"] == .bool(true)
+        }
+        return (admin, admin || app)
+    }
+
+    // MARK: Permissions
+
+    /// The merged permissions of the accountability's policies.
+    public func permissions(for accountability: Accountability) async throws -> PermissionSet {
+        if accountability.admin { return .administrator }
+        let key = accountability.policies.sorted().joined(separator: ",") + (accountability.app ? "|app" : "")
+        if let cached = cache.withLock({ $0.permissionSets[key] }) { return cached }
+        let policies = accountability.policies
+        var rows: [SQLRow] = []
+        if !policies.isEmpty {
+            rows = try await store.database.read { db in
+                try await db.query(
+                    "SELECT collection, action, permissions, validation, presets, fields FROM directus_permissions WHERE policy IN ("
+                        + policies.map { _ in "?" }.joined(separator: ", ") + ") ORDER BY id", policies.map(SQLValue.text))
+            }
+        }
+        var grants: [PermissionGrant] = []
+        for row in rows {
+            do {
+                grants.append(try PermissionGrant(row: row))
+            } catch {
+                logger.warning("ignoring unreadable permission row", metadata: ["collection": "\(row["collection"].text ?? "?")", "error": "\(error)"])
+            }
+        }
+        if accountability.app { grants += PermissionGrant.appAccessMinimal }
+        let set = PermissionGrant.merge(grants)
+        cache.withLock { $0.permissionSets[key] = set }
+        return set
+    }
+
+    /// Accountability plus permissions, ready for the store.
+    public func context(for accountability: Accountability) async throws -> ItemsContext {
+        ItemsContext(accountability: accountability, permissions: try await permissions(for: accountability))
+    }
+}
+
+/// One permission row as parsed; merged with others into a `PermissionSet`.
+struct PermissionGrant {
+    var collection: String
+    var action: PermissionAction
+    var fields: Set<String>?
+    var filter: Filter?
+    var validation: Filter?
+    var presets: JSONObject
+
+    init(collection: String, action: PermissionAction, fields: Set<String>? = nil, filter: Filter? = nil,
+         validation: Filter? = nil, presets: JSONObject = [:]) {
+        self.collection = collection
+        self.action = action
+        self.fields = fields
+        self.filter = filter
+        self.validation = validation
+        self.presets = presets
+    }
+
+    init(row: SQLRow) throws {
+        guard let collection = row["collection"].text, let action = row["action"].text.flatMap(PermissionAction.init(rawValue:))
+        else { throw SwitchboardError.invalidPayload("permission row without collection or action") }
+        self.collection = collection
+        self.action = action
+        let fieldList = (row["fields"].text ?? "").split(separator: ",").map { String($0).trimmed }.filter { !$0.isEmpty }
+        fields = fieldList.contains("*") ? nil : Set(fieldList)
+        filter = try Self.filter(row["permissions"])
+        validation = try Self.filter(row["validation"])
+        presets = row["presets"].text.flatMap { try? JSONValue(parsing: $0) }?.objectValue ?? [:]
+    }
+
+    private static func filter(_ value: SQLValue) throws -> Filter? {
+        guard let text = value.text, !text.isEmpty, text != "null" else { return nil }
+        let json = try JSONValue(parsing: text)
+        if case .object(let o) = json, o.isEmpty { return nil }
+        return try Filter.parse(json)
+    }
+
+    /// Several grants for one collection and action: union of fields, any row
+    /// filter may admit a row (OR), presets applied in order.
+    static func merge(_ grants: [PermissionGrant]) -> PermissionSet {
+        var rules: [String: [PermissionAction: CollectionPermission]] = [:]
+        var unrestrictedRows: Set<String> = []
+        for g in grants {
+            let key = g.collection + "\u{0}" + g.action.rawValue
+            if var existing = rules[g.collection]?[g.action] {
+                if existing.fields != nil, let f = g.fields { existing.fields?.formUnion(f) } else { existing.fields = nil }
+                if g.filter == nil { unrestrictedRows.insert(key) }
+                existing.filter = unrestrictedRows.contains(key) ? nil : Filter.disjunction([existing.filter, g.filter])
+                existing.validation = (existing.validation == nil || g.validation == nil) ? nil : Filter.disjunction([existing.validation, g.validation])
+                for (k, v) in g.presets { existing.presets[k] = v }
+                rules[g.collection, default: [:]][g.action] = existing
+            } else {
+                if g.filter == nil { unrestrictedRows.insert(key) }
+                rules[g.collection, default: [:]][g.action] = CollectionPermission(
+                    fields: g.fields, filter: g.filter, validation: g.validation, presets: g.presets)
+            }
+        }
+        return PermissionSet(admin: false, rules: rules)
+    }
+
+    /// What every app-access policy grants in Directus (own user, own notifications, own activity, own roles).
+    static let appAccessMinimal: [PermissionGrant] = {
+        let me: Filter = .condition(path: ["id"], op: ._eq, value: "$CURRENT_USER")
+        return [
+            PermissionGrant(collection: SystemCollections.activity, action: .read,
+                            filter: .condition(path: ["user"], op: ._eq, value: "$CURRENT_USER")),
+            PermissionGrant(collection: SystemCollections.roles, action: .read,
+                            filter: .condition(path: ["id"], op: ._in, value: "$CURRENT_ROLES")),
+            PermissionGrant(collection: SystemCollections.notifications, action: .read,
+                            filter: .condition(path: ["recipient"], op: ._eq, value: "$CURRENT_USER")),
+            PermissionGrant(collection: SystemCollections.notifications, action: .update, fields: ["status"],
+                            filter: .condition(path: ["recipient"], op: ._eq, value: "$CURRENT_USER")),
+            PermissionGrant(collection: SystemCollections.users, action: .read,
+                            fields: ["id", "first_name", "last_name", "last_page", "email", "password", "location", "title",
+                                     "description", "tags", "provider", "avatar", "language", "status", "role"],
+                            filter: me),
+        ]
+    }()
+}
+
+extension String {
+    var trimmed: String {
+        var s = Substring(self)
+        while let f = s.first, f.isWhitespace { s.removeFirst() }
+        while let l = s.last, l.isWhitespace { s.removeLast() }
+        return String(s)
+    }
+}

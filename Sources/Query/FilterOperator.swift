@@ -1,0 +1,77 @@
+import SwitchboardCore
+
+/// A Directus filter operator; the raw value is its name in filter JSON.
+public enum FilterOperator: String, Sendable, Hashable, CaseIterable {
+    case _eq, _neq, _lt, _lte, _gt, _gte, _in, _nin, _null, _nnull
+    case _contains, _ncontains, _icontains, _nicontains
+    case _starts_with, _nstarts_with, _istarts_with, _nistarts_with
+    case _ends_with, _nends_with, _iends_with, _niends_with
+    case _between, _nbetween, _empty, _nempty
+
+    /// Evaluates the operator for one field value against its (resolved) operand.
+    ///
+    /// Mirrors SQL: a null field fails every test except the null/empty checks
+    /// and the negated equality/membership tests (when the operand is not null).
+    /// An undecidable test, such as ordering text against a number, fails both
+    /// ways, as a NULL comparison result does in SQL.
+    func evaluate(field: JSONValue, operand: JSONValue) -> Bool {
+        typealias V = ValueComparison
+        // The null/empty family carries a boolean; `false` inverts the test.
+        let flag = operand.boolValue ?? true
+        switch self {
+        case ._null: return field.isNull == flag
+        case ._nnull: return field.isNull != flag
+        case ._empty: return Self.isEmpty(field) == flag
+        case ._nempty: return Self.isEmpty(field) != flag
+        case ._eq: return V.equal(field, operand)
+        case ._neq: return !V.equal(field, operand)
+        case ._in: return (operand.arrayValue ?? [operand]).contains { V.equal(field, $0) }
+        case ._nin: return !(operand.arrayValue ?? [operand]).contains { V.equal(field, $0) }
+        case ._lt: return V.order(field, operand).map { $0 < 0 } ?? false
+        case ._lte: return V.order(field, operand).map { $0 <= 0 } ?? false
+        case ._gt: return V.order(field, operand).map { $0 > 0 } ?? false
+        case ._gte: return V.order(field, operand).map { $0 >= 0 } ?? false
+        case ._between, ._nbetween:
+            guard let bounds = operand.arrayValue, bounds.count == 2, let low = V.order(field, bounds[0]),
+                let high = V.order(field, bounds[1])
+            else { return false }
+            return (low >= 0 && high <= 0) == (self == ._between)
+        case ._contains: return Self.contains(field, operand, caseInsensitive: false) ?? false
+        case ._ncontains: return Self.contains(field, operand, caseInsensitive: false).map(!) ?? false
+        case ._icontains: return Self.contains(field, operand, caseInsensitive: true) ?? false
+        case ._nicontains: return Self.contains(field, operand, caseInsensitive: true).map(!) ?? false
+        case ._starts_with: return Self.text(field, operand, false) { $0.hasPrefix($1) } ?? false
+        case ._nstarts_with: return Self.text(field, operand, false) { !$0.hasPrefix($1) } ?? false
+        case ._istarts_with: return Self.text(field, operand, true) { $0.hasPrefix($1) } ?? false
+        case ._nistarts_with: return Self.text(field, operand, true) { !$0.hasPrefix($1) } ?? false
+        case ._ends_with: return Self.text(field, operand, false) { $0.hasSuffix($1) } ?? false
+        case ._nends_with: return Self.text(field, operand, false) { !$0.hasSuffix($1) } ?? false
+        case ._iends_with: return Self.text(field, operand, true) { $0.hasSuffix($1) } ?? false
+        case ._niends_with: return Self.text(field, operand, true) { !$0.hasSuffix($1) } ?? false
+        }
+    }
+
+    private static func isEmpty(_ value: JSONValue) -> Bool {
+        switch value {
+        case .null, .string(""), .array([]): return true
+        default: return false
+        }
+    }
+
+    /// Substring test on text; element test on arrays (JSON/CSV fields).
+    private static func contains(_ field: JSONValue, _ operand: JSONValue, caseInsensitive: Bool) -> Bool? {
+        if case .array(let items) = field {
+            guard caseInsensitive else { return items.contains { ValueComparison.equal($0, operand) } }
+            let needle = operand.textValue?.lowercased()
+            return items.contains { $0.textValue?.lowercased() == needle }
+        }
+        return text(field, operand, caseInsensitive) { $0.contains($1) }
+    }
+
+    private static func text(
+        _ field: JSONValue, _ operand: JSONValue, _ caseInsensitive: Bool, _ test: (String, String) -> Bool
+    ) -> Bool? {
+        guard let haystack = field.textValue, let needle = operand.textValue else { return nil }
+        return caseInsensitive ? test(haystack.lowercased(), needle.lowercased()) : test(haystack, needle)
+    }
+}

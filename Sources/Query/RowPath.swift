@@ -1,0 +1,50 @@
+import SwitchboardCore
+
+/// Reads values at field paths of in-memory rows, where relational fields have
+/// been expanded: an m2o is a nested object, an o2m an array of objects.
+enum RowPath {
+    /// Every value the path reaches. Intermediate arrays (o2m) fan out, so a path
+    /// can reach many values or none (empty o2m); a missing field or a
+    /// non-object on the way reads as null.
+    static func values(at path: [String], in row: JSONObject) -> [JSONValue] {
+        // Most paths are a single plain field; skip the fan-out machinery for them.
+        if path.count == 1 { return [row[path[0]] ?? .null] }
+        var out: [JSONValue] = []
+        collect(path[...], .object(row), into: &out)
+        return out
+    }
+
+    /// The single value at a path, for sorting: arrays on the way read as null.
+    static func value(at path: [String], in row: JSONObject) -> JSONValue {
+        var current = JSONValue.object(row)
+        for key in path {
+            guard case .object(let object) = current else { return .null }
+            current = object[key] ?? .null
+        }
+        return current
+    }
+
+    /// The related objects at a path, for `_some`/`_none`: the elements of an
+    /// o2m array, or an m2o object itself.
+    static func objects(at path: [String], in row: JSONObject) -> [JSONObject] {
+        values(at: path, in: row).flatMap { value -> [JSONObject] in
+            switch value {
+            case .array(let items): return items.compactMap(\.objectValue)
+            case .object(let object): return [object]
+            default: return []
+            }
+        }
+    }
+
+    private static func collect(_ path: ArraySlice<String>, _ value: JSONValue, into out: inout [JSONValue]) {
+        guard let key = path.first else {
+            out.append(value)
+            return
+        }
+        switch value {
+        case .object(let object): collect(path.dropFirst(), object[key] ?? .null, into: &out)
+        case .array(let items): for item in items { collect(path, item, into: &out) }
+        default: out.append(.null)
+        }
+    }
+}

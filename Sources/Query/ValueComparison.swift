@@ -1,0 +1,52 @@
+import SwitchboardCore
+
+/// The loose, SQL-like value semantics of filters and aggregates: numbers compare
+/// numerically across int/double and numeric strings, ISO dates compare as
+/// instants, booleans equal `true`/`false`/1/0.
+enum ValueComparison {
+    /// Equality as `_eq` sees it; `null` equals only `null`.
+    static func equal(_ a: JSONValue, _ b: JSONValue) -> Bool {
+        switch (a, b) {
+        case (.null, .null): return true
+        case (.null, _), (_, .null): return false
+        case (.array, _), (_, .array), (.object, _), (_, .object): return a == b
+        default: return order(a, b) == 0
+        }
+    }
+
+    /// -1, 0 or 1; nil when the values cannot be compared (the comparison is
+    /// then false, as SQL's NULL result would be).
+    static func order(_ a: JSONValue, _ b: JSONValue) -> Int? {
+        switch (a, b) {
+        case (.int(let x), .int(let y)):
+            return sign(x, y)
+        case (.string(let x), .string(let y)):
+            if x == y { return 0 }
+            if let dx = ISODate.parse(x), let dy = ISODate.parse(y) { return sign(dx, dy) }
+            // Byte order, like SQLite's BINARY collation.
+            return x.utf8.lexicographicallyPrecedes(y.utf8) ? -1 : 1
+        default:
+            guard let x = number(a), let y = number(b) else { return nil }
+            return sign(x, y)
+        }
+    }
+
+    /// A value read as a number: numbers, booleans (0/1) and numeric strings.
+    static func number(_ value: JSONValue) -> Double? {
+        switch value {
+        case .int(let i): return Double(i)
+        case .double(let d): return d
+        case .bool(let b): return b ? 1 : 0
+        case .string("true"): return 1
+        case .string("false"): return 0
+        case .string(let s):
+            guard let d = Double(s), d.isFinite else { return nil }
+            return d
+        default: return nil
+        }
+    }
+
+    private static func sign<T: Comparable>(_ x: T, _ y: T) -> Int {
+        x < y ? -1 : (x == y ? 0 : 1)
+    }
+}

@@ -1,0 +1,52 @@
+import Access
+import Foundation
+import Logging
+import Store
+import SwitchboardCore
+
+/// The long-lived parts of one Switchboard process, built from configuration.
+struct Services: Sendable {
+    let config: SwitchboardConfig
+    let logger: Logger
+    let store: Store
+    let resolver: PermissionResolver
+    let auth: AuthService
+
+    static let version = "0.1.0"
+
+    /// Opens the database, creates missing tables and wires the services together.
+    static func make(config: SwitchboardConfig, logger: Logger) async throws -> Services {
+        let database: any SQLDatabase
+        switch config.dbClient {
+        case .sqlite3:
+            database = try SQLiteDatabase(path: config.dbFilename)
+        case .pg:
+            throw SwitchboardError(.serviceUnavailable, "DB_CLIENT=pg is not available in this build yet; use DB_CLIENT=sqlite3.")
+        }
+        let hasher = PasswordHasher()
+        let replicaID = ProcessInfo.processInfo.hostName + ":" + String(ProcessInfo.processInfo.processIdentifier)
+        let environment = StoreEnvironment(
+            replicaID: replicaID,
+            limits: QueryLimits(defaultLimit: config.queryLimitDefault, maxLimit: config.queryLimitMax),
+            hashPassword: { try hasher.hash($0) },
+            newUUID: { SecureRandom.uuidV4() })
+        let store = Store(database: database, environment: environment, logger: logger)
+        try await store.migrate()
+        let resolver = PermissionResolver(store: store, logger: logger)
+        store.addSink(resolver)
+        let auth = AuthService(
+            store: store, resolver: resolver, signer: AccessTokenSigner(secret: config.secret), hasher: hasher,
+            settings: AuthSettings(
+                accessTokenTTLms: config.accessTokenTTLms, refreshTokenTTLms: config.refreshTokenTTLms,
+                sessionTTLms: config.sessionCookieTTLms, refreshGracePeriodMs: config.sessionRefreshGracePeriodMs))
+        return Services(config: config, logger: logger, store: store, resolver: resolver, auth: auth)
+    }
+
+    /// Runs the idempotent bootstrap and reports what it created.
+    func bootstrap() async throws -> Bootstrapper.Report {
+        let report = try await Bootstrapper(store: store).run(
+            adminEmail: config.adminEmail, adminPassword: config.adminPassword, adminToken: config.adminToken)
+        resolver.invalidate()
+        return report
+    }
+}

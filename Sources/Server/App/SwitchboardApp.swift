@@ -1,0 +1,49 @@
+import Access
+import Hummingbird
+import Logging
+import Synchronization
+import SwitchboardCore
+
+/// The HTTP application: middleware and route collections over the services.
+enum SwitchboardApp {
+    static func make(_ services: Services, readiness: Readiness) -> some ApplicationProtocol {
+        let config = services.config
+        let router = Router(context: SwitchboardRequestContext.self)
+        router.add(middleware: ErrorMiddleware())
+        if config.corsEnabled, config.corsOrigin != .disabled { router.add(middleware: CORSPolicyMiddleware(config: config)) }
+
+        let callers = CallerResolver(auth: services.auth, sessionCookieName: config.sessionCookieName)
+        let items = ItemsEndpoints(store: services.store, callers: callers, maxPayload: config.maxPayloadSize)
+        ServerRoutes(
+            store: services.store, callers: callers, version: Services.version,
+            queryLimitDefault: config.queryLimitDefault, queryLimitMax: config.queryLimitMax,
+            isReady: { readiness.isReady }
+        ).register(on: router)
+        AuthRoutes(
+            auth: services.auth, callers: callers,
+            cookies: .init(
+                refreshName: config.refreshTokenCookieName, sessionName: config.sessionCookieName,
+                secure: config.refreshTokenCookieSecure, sameSite: config.refreshTokenCookieSameSite,
+                domain: config.refreshTokenCookieDomain, refreshTTLms: config.refreshTokenTTLms,
+                sessionTTLms: config.sessionCookieTTLms),
+            maxPayload: config.maxPayloadSize
+        ).register(on: router)
+        ItemsRoutes(items: items).register(on: router)
+        SystemRoutes(items: items).register(on: router)
+        SchemaRoutes(store: services.store, callers: callers, maxPayload: config.maxPayloadSize).register(on: router)
+
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(config.host, port: config.port), serverName: "Switchboard"),
+            logger: services.logger)
+    }
+}
+
+/// Whether this replica takes traffic (`/server/health` turns 503 while draining).
+final class Readiness: Sendable {
+    private let flag = Atomic<Bool>(true)
+
+    var isReady: Bool { flag.load(ordering: .relaxed) }
+
+    func markDraining() { flag.store(false, ordering: .relaxed) }
+}

@@ -1,0 +1,36 @@
+import ArgumentParser
+import Access
+import Foundation
+import Store
+import Hummingbird
+import Logging
+import Synchronization
+import SwitchboardCore
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "serve", abstract: "Run the server (the default).")
+
+    func run() async throws {
+        let services = try await CommandEnvironment.services(label: "switchboard")
+        let config = services.config
+        let logger = services.logger
+        if config.secretIsGenerated {
+            logger.warning(
+                "SECRET is not set: using a random secret for this run. Tokens will not survive a restart and replicas will not accept each other's tokens. Set SECRET.")
+        }
+        let report = try await services.bootstrap()
+        if let email = report.adminEmail {
+            logger.notice("created admin user \(email)")
+            if let password = report.generatedPassword {
+                CommandEnvironment.print("Generated admin password: \(password)  (for \(email); shown once)")
+            }
+        }
+        try await services.auth.purgeExpiredSessions()
+        let readiness = Readiness()
+        let app = SwitchboardApp.make(services, readiness: readiness)
+        logger.info("listening", metadata: ["host": "\(config.host)", "port": "\(config.port)", "db": "\(config.dbClient.rawValue)"])
+        try await app.runService()
+        readiness.markDraining()
+        await services.store.database.close()
+    }
+}

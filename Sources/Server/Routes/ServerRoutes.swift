@@ -1,0 +1,41 @@
+import Hummingbird
+import Store
+import SwitchboardCore
+
+/// `/server/ping`, `/server/health`, `/server/info`.
+struct ServerRoutes {
+    let store: Store
+    let callers: CallerResolver
+    let version: String
+    let queryLimitDefault: Int
+    let queryLimitMax: Int?
+    let isReady: @Sendable () -> Bool
+
+    func register(on router: Router<SwitchboardRequestContext>) {
+        router.get("server/ping") { _, _ in HTTPSupport.text("pong") }
+        router.get("server/health") { _, _ in
+            var healthy = isReady()
+            if healthy {
+                do { try await store.database.ping() } catch { healthy = false }
+            }
+            return HTTPSupport.json(
+                ["status": healthy ? "ok" : "error"], status: healthy ? .ok : .serviceUnavailable,
+                contentType: "application/health+json; charset=utf-8")
+        }
+        router.get("server/info") { request, context in
+            let accountability = try await callers.accountability(request, context)
+            var data: JSONObject = [
+                "project": [
+                    "project_name": "Switchboard", "project_descriptor": "Realtime data server",
+                    "default_language": "en-US", "public_registration": false,
+                ]
+            ]
+            if accountability.userID != nil {
+                data["version"] = .string(version)
+                data["queryLimit"] = ["default": .int(Int64(queryLimitDefault)), "max": .int(Int64(queryLimitMax ?? -1))]
+                data["websocket"] = ["rest": ["authentication": "handshake", "path": "/websocket"]]
+            }
+            return HTTPSupport.data(.object(data))
+        }
+    }
+}

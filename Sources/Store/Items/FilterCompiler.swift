@@ -1,0 +1,225 @@
+import Query
+import SwitchboardCore
+
+/// Compiles a resolved `Filter` to an SQL condition on one collection.
+/// Relational paths become `IN (subquery)` on the related collection, with that
+/// collection's read permission applied, so a filter can never reveal rows or
+/// fields the caller could not read directly.
+struct FilterCompiler {
+    let schema: Schema
+    let dialect: SQLDialect
+    let context: ItemsContext
+    let variables: DynamicVariables
+    private var aliasCounter = 0
+
+    init(schema: Schema, dialect: SQLDialect, context: ItemsContext, variables: DynamicVariables) {
+        self.schema = schema
+        self.dialect = dialect
+        self.context = context
+        self.variables = variables
+    }
+
+    mutating func nextAlias() -> String {
+        aliasCounter += 1
+        return "t\(aliasCounter)"
+    }
+
+    /// The condition for `filter` on rows of `collection` aliased as `alias`.
+    mutating func compile(
+        _ filter: Filter, on collection: CollectionSchema, alias: String
+    ) throws(SwitchboardError) -> SQLStatement {
+        switch filter {
+        case .and(let parts):
+            return try join(parts, with: " AND ", empty: "1=1", on: collection, alias: alias)
+        case .or(let parts):
+            return try join(parts, with: " OR ", empty: "1=0", on: collection, alias: alias)
+        case .condition(let path, let op, let value):
+            if path.count == 1 {
+                return try condition(field: path[0], op: op, value: value, on: collection, alias: alias)
+            }
+            let rest = Filter.condition(path: Array(path.dropFirst()), op: op, value: value)
+            return try relational(path[0], on: collection, alias: alias, negate: false, inner: rest)
+        case .some(let path, let inner):
+            return try quantified(path, inner, negate: false, on: collection, alias: alias)
+        case .none(let path, let inner):
+            return try quantified(path, inner, negate: true, on: collection, alias: alias)
+        }
+    }
+
+    private mutating func join(
+        _ parts: [Filter], with separator: String, empty: String, on collection: CollectionSchema, alias: String
+    ) throws(SwitchboardError) -> SQLStatement {
+        guard !parts.isEmpty else { return SQLStatement(empty) }
+        var out = SQLStatement("(")
+        for (i, part) in parts.enumerated() {
+            if i > 0 { out.append(separator) }
+            out.append(try compile(part, on: collection, alias: alias))
+        }
+        out.append(")")
+        return out
+    }
+
+    private mutating func quantified(
+        _ path: [String], _ inner: Filter, negate: Bool, on collection: CollectionSchema, alias: String
+    ) throws(SwitchboardError) -> SQLStatement {
+        if path.count == 1 {
+            return try relational(path[0], on: collection, alias: alias, negate: negate, inner: inner)
+        }
+        let nested: Filter = negate ? .none(path: Array(path.dropFirst()), inner) : .some(path: Array(path.dropFirst()), inner)
+        return try relational(path[0], on: collection, alias: alias, negate: false, inner: nested)
+    }
+
+    /// `alias.fk IN (SELECT pk FROM related WHERE inner)` for m2o,
+    /// `alias.pk IN (SELECT fk FROM child WHERE inner)` for o2m.
+    private mutating func relational(
+        _ field: String, on collection: CollectionSchema, alias: String, negate: Bool, inner: Filter
+    ) throws(SwitchboardError) -> SQLStatement {
+        try checkReadable(field, collection)
+        let sub = nextAlias()
+        var out = SQLStatement()
+        let outerColumn: String
+        let innerCollection: CollectionSchema
+        let innerColumn: String
+        if let relation = schema.manyToOne(collection.name, field) {
+            guard let related = schema.collection(relation.oneCollection) else { throw unknownField(field, collection) }
+            outerColumn = "\(alias).\(dialect.quote(field))"
+            innerCollection = related
+            innerColumn = related.primaryKey
+        } else if let relation = schema.oneToMany(collection.name, field) {
+            guard let child = schema.collection(relation.manyCollection) else { throw unknownField(field, collection) }
+            outerColumn = "\(alias).\(dialect.quote(collection.primaryKey))"
+            innerCollection = child
+            innerColumn = relation.manyField
+        } else {
+            throw SwitchboardError.invalidQuery(
+                "Invalid filter: field \"\(field)\" of \"\(collection.name)\" is not a relation.")
+        }
+        guard let permission = context.permissions.permission(.read, innerCollection.name) else {
+            throw SwitchboardError.forbidden()
+        }
+        out.append("\(outerColumn) \(negate ? "NOT IN" : "IN") (SELECT \(sub).\(dialect.quote(innerColumn)) FROM \(dialect.quote(innerCollection.name)) AS \(sub) WHERE \(sub).\(dialect.quote(innerColumn)) IS NOT NULL AND ")
+        out.append(try compile(inner, on: innerCollection, alias: sub))
+        if let rowFilter = permission.filter {
+            out.append(" AND ")
+            out.append(try compile(rowFilter.resolvingVariables(variables), on: innerCollection, alias: sub))
+        }
+        out.append(")")
+        if negate { return SQLStatement("(\(outerColumn) IS NULL OR ").appending(out).appending(")") }
+        return out
+    }
+
+    private func unknownField(_ field: String, _ collection: CollectionSchema) -> SwitchboardError {
+        SwitchboardError.invalidQuery("Invalid query. Field \"\(field)\" doesn't exist in collection \"\(collection.name)\".")
+    }
+
+    private func checkReadable(_ field: String, _ collection: CollectionSchema) throws(SwitchboardError) {
+        guard collection.field(field) != nil else { throw unknownField(field, collection) }
+        guard let permission = context.permissions.permission(.read, collection.name), permission.allows(field: field) else {
+            throw SwitchboardError.forbidden()
+        }
+    }
+
+    private func condition(
+        field name: String, op: FilterOperator, value: JSONValue, on collection: CollectionSchema, alias: String
+    ) throws(SwitchboardError) -> SQLStatement {
+        try checkReadable(name, collection)
+        guard let field = collection.field(name) else { throw unknownField(name, collection) }
+        if field.type == .alias {
+            // An o2m alias compared directly: Directus reads it as "has some related row matching".
+            guard let relation = schema.oneToMany(collection.name, name), let child = schema.collection(relation.manyCollection)
+            else { throw SwitchboardError.invalidQuery("Invalid filter on alias field \"\(name)\".") }
+            var copy = self
+            return try copy.relational(
+                name, on: collection, alias: alias, negate: false,
+                inner: .condition(path: [child.primaryKey], op: op, value: value))
+        }
+        let column = "\(alias).\(dialect.quote(name))"
+        let textColumn = field.type == .string || field.type == .text || field.type == .uuid ? column : dialect.castToText(column)
+        func operand(_ v: JSONValue) -> SQLValue { ValueCodec.encodeOperand(v, for: field, dialect: dialect) }
+        func text(_ v: JSONValue) -> SQLValue { .text(v.textValue ?? "") }
+        var out = SQLStatement()
+        switch op {
+        case ._eq:
+            if value.isNull { out.append("\(column) IS NULL") } else {
+                out.append("\(column) = ")
+                out.bind(operand(value))
+            }
+        case ._neq:
+            if value.isNull { out.append("\(column) IS NOT NULL") } else {
+                out.append("(\(column) IS NULL OR \(column) <> ")
+                out.bind(operand(value))
+                out.append(")")
+            }
+        case ._lt, ._lte, ._gt, ._gte:
+            let sym = op == ._lt ? "<" : op == ._lte ? "<=" : op == ._gt ? ">" : ">="
+            if value.isNull { return SQLStatement("1=0") }
+            out.append("\(column) \(sym) ")
+            out.bind(operand(value))
+        case ._in, ._nin:
+            let list = (value.arrayValue ?? [value]).filter { !$0.isNull }
+            if list.isEmpty { return SQLStatement(op == ._in ? "1=0" : "1=1") }
+            out.append(op == ._in ? "\(column) IN (" : "(\(column) IS NULL OR \(column) NOT IN (")
+            for (i, v) in list.enumerated() {
+                if i > 0 { out.append(", ") }
+                out.bind(operand(v))
+            }
+            out.append(op == ._in ? ")" : "))")
+        case ._null, ._nnull:
+            let wantNull = (value.boolValue ?? true) == (op == ._null)
+            out.append("\(column) IS \(wantNull ? "" : "NOT ")NULL")
+        case ._empty, ._nempty:
+            let wantEmpty = (value.boolValue ?? true) == (op == ._empty)
+            let empty = "(\(column) IS NULL OR \(textColumn) = '' OR \(textColumn) = '[]')"
+            out.append(wantEmpty ? empty : "NOT \(empty)")
+        case ._contains, ._ncontains:
+            out.append(op == ._contains ? "" : "NOT ")
+            out.append("(" + dialect.containsExpression(textColumn) + ")")
+            out.binds.append(text(value))
+        case ._icontains, ._nicontains:
+            out.append(op == ._icontains ? "" : "NOT ")
+            out.append("(" + dialect.containsInsensitiveExpression(textColumn) + ")")
+            out.binds.append(text(value))
+        case ._starts_with, ._nstarts_with, ._istarts_with, ._nistarts_with:
+            let needle = value.textValue ?? ""
+            let insensitive = op == ._istarts_with || op == ._nistarts_with
+            let negated = op == ._nstarts_with || op == ._nistarts_with
+            let lhs = "substr(\(textColumn), 1, \(needle.count))"
+            out.append("\(negated ? "NOT " : "")(\(insensitive ? "lower(\(lhs))" : lhs) = \(insensitive ? "lower(?)" : "?"))")
+            out.binds.append(.text(needle))
+        case ._ends_with, ._nends_with, ._iends_with, ._niends_with:
+            let needle = value.textValue ?? ""
+            let insensitive = op == ._iends_with || op == ._niends_with
+            let negated = op == ._nends_with || op == ._niends_with
+            let lhs = dialect == .sqlite ? "substr(\(textColumn), -\(max(needle.count, 1)))" : "right(\(textColumn), \(needle.count))"
+            if needle.isEmpty {
+                out.append(negated ? "1=0" : "\(column) IS NOT NULL")
+            } else {
+                out.append("\(negated ? "NOT " : "")(\(insensitive ? "lower(\(lhs))" : lhs) = \(insensitive ? "lower(?)" : "?"))")
+                out.binds.append(.text(needle))
+            }
+        case ._between, ._nbetween:
+            guard let bounds = value.arrayValue, bounds.count == 2 else {
+                throw SwitchboardError.invalidQuery("\"\(op.rawValue)\" needs exactly two values.")
+            }
+            out.append("\(column) \(op == ._between ? "" : "NOT ")BETWEEN ")
+            out.bind(operand(bounds[0]))
+            out.append(" AND ")
+            out.bind(operand(bounds[1]))
+        }
+        return out
+    }
+}
+
+extension SQLStatement {
+    func appending(_ other: SQLStatement) -> SQLStatement {
+        var copy = self
+        copy.append(other)
+        return copy
+    }
+
+    func appending(_ sql: String) -> SQLStatement {
+        var copy = self
+        copy.append(sql)
+        return copy
+    }
+}

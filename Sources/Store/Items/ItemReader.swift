@@ -1,0 +1,443 @@
+import Query
+import SwitchboardCore
+
+/// What a read returns: rows (or aggregate rows) and the optional `meta` object.
+public struct ReadResult: Sendable {
+    public var data: [JSONObject]
+    public var meta: JSONObject?
+}
+
+/// Limits applied to every read.
+public struct QueryLimits: Sendable {
+    public var defaultLimit: Int
+    /// `nil` = no maximum.
+    public var maxLimit: Int?
+
+    public init(defaultLimit: Int = 100, maxLimit: Int? = nil) {
+        self.defaultLimit = defaultLimit
+        self.maxLimit = maxLimit
+    }
+}
+
+/// Reads items with the caller's read permissions applied: row filter in SQL,
+/// fields checked against the allowed set, relations expanded with the related
+/// collections' permissions, one batched query per relation and level.
+struct ItemReader {
+    let schema: Schema
+    let dialect: SQLDialect
+    let context: ItemsContext
+    let variables: DynamicVariables
+    let limits: QueryLimits
+    let executor: any SQLExecutor
+
+    /// One requested output field.
+    enum Projection {
+        case column(FieldSchema)
+        case manyToOne(FieldSchema, RelationSchema, FieldTree, ItemQuery?)
+        case oneToMany(FieldSchema, RelationSchema, FieldTree?, ItemQuery?)
+    }
+
+    func collection(_ name: String) throws(SwitchboardError) -> CollectionSchema {
+        guard let c = schema.collection(name) else { throw SwitchboardError.forbidden() }
+        return c
+    }
+
+    func readPermission(_ collection: String) throws(SwitchboardError) -> CollectionPermission {
+        guard let p = context.permissions.permission(.read, collection) else { throw SwitchboardError.forbidden() }
+        return p
+    }
+
+    // MARK: Public entry points
+
+    func read(_ collectionName: String, query: ItemQuery) async throws -> ReadResult {
+        let collection = try collection(collectionName)
+        let permission = try readPermission(collectionName)
+        if !query.aggregate.isEmpty || !query.groupBy.isEmpty {
+            return ReadResult(data: try await aggregate(collection, permission, query), meta: nil)
+        }
+        let tree = try FieldTree.parse(query.fields ?? ["*"])
+        let rows = try await readRows(
+            collection, permission: permission, tree: tree, filter: query.filter, search: query.search,
+            sort: query.sort, limit: effectiveLimit(query.limit), offset: effectiveOffset(query), deep: query.deep,
+            strict: true)
+        var meta: JSONObject?
+        if !query.meta.isEmpty {
+            var m = JSONObject()
+            if query.meta.contains(.totalCount) {
+                m["total_count"] = .int(try await count(collection, permission, filter: nil, search: nil))
+            }
+            if query.meta.contains(.filterCount) {
+                m["filter_count"] = .int(try await count(collection, permission, filter: query.filter, search: query.search))
+            }
+            meta = m
+        }
+        return ReadResult(data: rows, meta: meta)
+    }
+
+    func effectiveLimit(_ requested: Int?) -> Int? {
+        let limit = requested ?? limits.defaultLimit
+        if limit < 0 { return limits.maxLimit }
+        if let max = limits.maxLimit { return min(limit, max) }
+        return limit
+    }
+
+    func effectiveOffset(_ query: ItemQuery) -> Int? {
+        if let offset = query.offset { return offset }
+        if let page = query.page, page > 1, let limit = effectiveLimit(query.limit) { return (page - 1) * limit }
+        return nil
+    }
+
+    /// Keys of the rows `filter` selects among those `permission` allows (for update/delete by query).
+    func keys(
+        _ collection: CollectionSchema, permission: CollectionPermission, filter: Filter?, limit: Int?
+    ) async throws -> [JSONValue] {
+        var compiler = FilterCompiler(schema: schema, dialect: dialect, context: context, variables: variables)
+        var sql = SQLStatement("SELECT t0.\(dialect.quote(collection.primaryKey)) FROM \(dialect.quote(collection.name)) AS t0")
+        sql.append(try whereClause(&compiler, collection, permission, filter: filter, search: nil))
+        sql.append(" ORDER BY t0.\(dialect.quote(collection.primaryKey))")
+        if let limit { sql.append(" LIMIT \(limit)") }
+        return try await executor.query(sql).map { ValueCodec.key($0[0]) }
+    }
+
+    // MARK: Rows
+
+    func readRows(
+        _ collection: CollectionSchema, permission: CollectionPermission, tree: FieldTree, filter: Filter?,
+        search: String?, sort: [SortField], limit: Int?, offset: Int?, deep: [String: ItemQuery], strict: Bool
+    ) async throws -> [JSONObject] {
+        let projections = try project(collection, permission: permission, tree: tree, deep: deep, strict: strict)
+        var columns: [String] = [collection.primaryKey]
+        for p in projections {
+            switch p {
+            case .column(let f), .manyToOne(let f, _, _, _):
+                if !columns.contains(f.field) { columns.append(f.field) }
+            case .oneToMany: break
+            }
+        }
+        var compiler = FilterCompiler(schema: schema, dialect: dialect, context: context, variables: variables)
+        var sql = SQLStatement("SELECT ")
+        sql.append(columns.map { "t0.\(dialect.quote($0))" }.joined(separator: ", "))
+        sql.append(" FROM \(dialect.quote(collection.name)) AS t0")
+        sql.append(try whereClause(&compiler, collection, permission, filter: filter, search: search))
+        sql.append(try orderBy(&compiler, collection, sort))
+        if let limit {
+            sql.append(" LIMIT \(limit)")
+            if let offset, offset > 0 { sql.append(" OFFSET \(offset)") }
+        } else if let offset, offset > 0 {
+            sql.append(dialect == .sqlite ? " LIMIT -1 OFFSET \(offset)" : " OFFSET \(offset)")
+        }
+        let sqlRows = try await executor.query(sql)
+        var keys: [JSONValue] = []
+        var raw: [[String: SQLValue]] = []
+        keys.reserveCapacity(sqlRows.count)
+        for row in sqlRows {
+            var values: [String: SQLValue] = [:]
+            for (i, c) in row.columns.enumerated() { values[c] = row.values[i] }
+            raw.append(values)
+            keys.append(ValueCodec.key(row[0]))
+        }
+        var output = raw.map { _ in JSONObject() }
+        for p in projections {
+            switch p {
+            case .column(let f):
+                for i in raw.indices { output[i][f.field] = ValueCodec.decode(raw[i][f.field] ?? .null, for: f) }
+            case .manyToOne(let f, let relation, let subtree, let deepQuery):
+                let fks = raw.map { ValueCodec.key($0[f.field] ?? .null) }
+                let related = try await fetchRelated(relation.oneCollection, keyField: nil, keys: fks, tree: subtree, deep: deepQuery)
+                for i in raw.indices {
+                    let fk = fks[i]
+                    output[i][f.field] = fk.isNull ? .null : (related[fk.hashKey]?.first.map(JSONValue.object) ?? .null)
+                }
+            case .oneToMany(let f, let relation, let subtree, let deepQuery):
+                guard let child = schema.collection(relation.manyCollection) else { continue }
+                let childTree = subtree ?? FieldTree(names: [child.primaryKey])
+                let related = try await fetchRelated(
+                    child.name, keyField: relation.manyField, keys: keys, tree: childTree, deep: deepQuery)
+                for i in raw.indices {
+                    var children = related[keys[i].hashKey] ?? []
+                    if let limit = deepQuery?.limit, limit >= 0 { children = Array(children.prefix(limit)) }
+                    if subtree == nil {
+                        output[i][f.field] = .array(children.map { $0[child.primaryKey] ?? .null })
+                    } else {
+                        output[i][f.field] = .array(children.map(JSONValue.object))
+                    }
+                }
+            }
+        }
+        // Restore the requested order of fields (relational fields were filled last).
+        let order = projections.map(\.name)
+        return output.map { row in JSONObject(order.compactMap { name in row[name].map { (name, $0) } }) }
+    }
+
+    /// Reads rows of `collectionName` whose `keyField` (default: primary key) is in
+    /// `keys`, grouped by that field. Rows the caller may not read are simply absent.
+    private func fetchRelated(
+        _ collectionName: String, keyField: String?, keys: [JSONValue], tree: FieldTree, deep: ItemQuery?
+    ) async throws -> [String: [JSONObject]] {
+        guard let collection = schema.collection(collectionName),
+            let permission = context.permissions.permission(.read, collectionName)
+        else { return [:] }
+        var unique: [JSONValue] = []
+        var seen = Set<String>()
+        for k in keys where !k.isNull && seen.insert(k.hashKey).inserted { unique.append(k) }
+        guard !unique.isEmpty else { return [:] }
+        let field = keyField ?? collection.primaryKey
+        var childTree = tree
+        let mustStrip = !tree.includesAll && !tree.names.contains(field)
+        if mustStrip { childTree.names.append(field) }
+        var result: [String: [JSONObject]] = [:]
+        // Chunked so that no statement exceeds the database's parameter limit.
+        var start = 0
+        while start < unique.count {
+            let chunk = Array(unique[start..<min(start + 500, unique.count)])
+            start += 500
+            let filter = Filter.conjunction([.condition(path: [field], op: ._in, value: .array(chunk)), deep?.filter])
+            let rows = try await readRows(
+                collection, permission: permission, tree: childTree, filter: filter, search: nil,
+                sort: deep?.sort ?? [], limit: nil, offset: nil, deep: deep?.deep ?? [:], strict: false)
+            for var row in rows {
+                let k = (row[field] ?? .null).hashKey
+                if mustStrip { row.removeValue(forKey: field) }
+                result[k, default: []].append(row)
+            }
+        }
+        return result
+    }
+
+    /// Resolves a field tree against the schema and the allowed fields.
+    /// `strict`: explicitly requested fields that are not allowed are an error
+    /// (top-level request); otherwise they are dropped.
+    func project(
+        _ collection: CollectionSchema, permission: CollectionPermission, tree: FieldTree, deep: [String: ItemQuery],
+        strict: Bool
+    ) throws(SwitchboardError) -> [Projection] {
+        var out: [Projection] = []
+        var seen = Set<String>()
+        func add(_ field: FieldSchema, subtree: FieldTree?, explicit: Bool) throws(SwitchboardError) {
+            guard seen.insert(field.field).inserted else { return }
+            if let relation = schema.manyToOne(collection.name, field.field) {
+                if let subtree, context.permissions.permission(.read, relation.oneCollection) != nil {
+                    out.append(.manyToOne(field, relation, subtree, deep[field.field]))
+                } else if subtree != nil, explicit, strict {
+                    throw SwitchboardError.forbidden()
+                } else {
+                    out.append(.column(field))
+                }
+            } else if let relation = schema.oneToMany(collection.name, field.field) {
+                if context.permissions.permission(.read, relation.manyCollection) != nil {
+                    out.append(.oneToMany(field, relation, subtree, deep[field.field]))
+                } else if explicit, strict {
+                    throw SwitchboardError.forbidden()
+                }
+            } else if field.type == .alias {
+                return
+            } else if subtree != nil, explicit {
+                throw SwitchboardError.invalidQuery("Field \"\(field.field)\" is not a relation and cannot be expanded.")
+            } else {
+                out.append(.column(field))
+            }
+        }
+        if tree.includesAll {
+            for field in collection.fields where permission.allows(field: field.field) {
+                try add(field, subtree: tree.subtree(for: field.field), explicit: false)
+            }
+        }
+        for name in tree.names + tree.nestedOrder where !seen.contains(name) {
+            guard let field = collection.field(name), permission.allows(field: name) else {
+                if strict { throw SwitchboardError.forbidden() }
+                continue
+            }
+            try add(field, subtree: tree.subtree(for: name), explicit: true)
+        }
+        return out
+    }
+
+    private func whereClause(
+        _ compiler: inout FilterCompiler, _ collection: CollectionSchema, _ permission: CollectionPermission,
+        filter: Filter?, search: String?
+    ) throws(SwitchboardError) -> SQLStatement {
+        var conditions: [SQLStatement] = []
+        if let f = filter?.resolvingVariables(variables) {
+            conditions.append(try compiler.compile(f, on: collection, alias: "t0"))
+        }
+        if let rowFilter = permission.filter?.resolvingVariables(variables) {
+            // The permission filter may name fields the caller cannot read; it is ours, not theirs.
+            var trusted = FilterCompiler(schema: schema, dialect: dialect, context: .system, variables: variables)
+            conditions.append(try trusted.compile(rowFilter, on: collection, alias: "t0"))
+        }
+        if let search, !search.isEmpty {
+            conditions.append(searchCondition(collection, permission, search))
+        }
+        guard !conditions.isEmpty else { return SQLStatement() }
+        var out = SQLStatement(" WHERE ")
+        for (i, c) in conditions.enumerated() {
+            if i > 0 { out.append(" AND ") }
+            out.append(c)
+        }
+        return out
+    }
+
+    private func searchCondition(_ collection: CollectionSchema, _ permission: CollectionPermission, _ search: String) -> SQLStatement {
+        var parts: [SQLStatement] = []
+        for field in collection.columnFields where permission.allows(field: field.field) && !field.isConcealed {
+            let column = "t0.\(dialect.quote(field.field))"
+            switch field.type {
+            case .string, .text, .csv:
+                parts.append(SQLStatement(dialect.containsInsensitiveExpression(column), [.text(search)]))
+            case .integer, .bigInteger:
+                if let i = Int64(search) { parts.append(SQLStatement("\(column) = ?", [.int(i)])) }
+            case .float, .decimal:
+                if let d = Double(search) { parts.append(SQLStatement("\(column) = ?", [.double(d)])) }
+            case .uuid:
+                if UUIDText.isValid(search) { parts.append(SQLStatement("\(column) = ?", [.text(search.lowercased())])) }
+            default: break
+            }
+        }
+        guard !parts.isEmpty else { return SQLStatement("1=0") }
+        var out = SQLStatement("(")
+        for (i, p) in parts.enumerated() {
+            if i > 0 { out.append(" OR ") }
+            out.append(p)
+        }
+        out.append(")")
+        return out
+    }
+
+    private func orderBy(
+        _ compiler: inout FilterCompiler, _ collection: CollectionSchema, _ sort: [SortField]
+    ) throws(SwitchboardError) -> SQLStatement {
+        var terms: [String] = []
+        for s in sort {
+            terms.append(try sortExpression(&compiler, collection, s.path, alias: "t0") + (s.descending ? " DESC" : " ASC"))
+        }
+        if !sort.contains(where: { $0.path == [collection.primaryKey] }) {
+            terms.append("t0.\(dialect.quote(collection.primaryKey)) ASC")
+        }
+        return SQLStatement(" ORDER BY " + terms.joined(separator: ", "))
+    }
+
+    /// A sortable expression; m2o paths become correlated subqueries.
+    private func sortExpression(
+        _ compiler: inout FilterCompiler, _ collection: CollectionSchema, _ path: [String], alias: String
+    ) throws(SwitchboardError) -> String {
+        guard let first = path.first, let field = collection.field(first) else {
+            throw SwitchboardError.invalidQuery("Invalid sort: field \"\(path.joined(separator: "."))\" doesn't exist.")
+        }
+        guard context.permissions.permission(.read, collection.name)?.allows(field: first) ?? false else {
+            throw SwitchboardError.forbidden()
+        }
+        if path.count == 1 {
+            guard field.type.hasColumn else { throw SwitchboardError.invalidQuery("Cannot sort by alias field \"\(first)\".") }
+            return "\(alias).\(dialect.quote(first))"
+        }
+        guard let relation = schema.manyToOne(collection.name, first), let related = schema.collection(relation.oneCollection)
+        else { throw SwitchboardError.invalidQuery("Invalid sort: \"\(first)\" is not a many-to-one relation.") }
+        let sub = compiler.nextAlias()
+        let inner = try sortExpression(&compiler, related, Array(path.dropFirst()), alias: sub)
+        return "(SELECT \(inner) FROM \(dialect.quote(related.name)) AS \(sub) WHERE \(sub).\(dialect.quote(related.primaryKey)) = \(alias).\(dialect.quote(first)))"
+    }
+
+    // MARK: Counting and aggregates
+
+    func count(
+        _ collection: CollectionSchema, _ permission: CollectionPermission, filter: Filter?, search: String?
+    ) async throws -> Int64 {
+        var compiler = FilterCompiler(schema: schema, dialect: dialect, context: context, variables: variables)
+        var sql = SQLStatement("SELECT COUNT(*) FROM \(dialect.quote(collection.name)) AS t0")
+        sql.append(try whereClause(&compiler, collection, permission, filter: filter, search: search))
+        return try await executor.query(sql).first?[0].int ?? 0
+    }
+
+    private func aggregate(
+        _ collection: CollectionSchema, _ permission: CollectionPermission, _ query: ItemQuery
+    ) async throws -> [JSONObject] {
+        var selects: [(sql: String, function: String, field: String?)] = []
+        for request in query.aggregate {
+            for name in request.fields {
+                let fn = request.function
+                if name == "*" {
+                    guard fn == .count || fn == .countAll else {
+                        throw SwitchboardError.invalidQuery("\"\(fn.rawValue)\" needs a field, not \"*\".")
+                    }
+                    selects.append(("COUNT(*)", fn.rawValue, nil))
+                    continue
+                }
+                guard let field = collection.field(name), field.type.hasColumn else {
+                    throw SwitchboardError.invalidQuery("Invalid aggregate: field \"\(name)\" doesn't exist.")
+                }
+                guard permission.allows(field: name) else { throw SwitchboardError.forbidden() }
+                let column = "t0.\(dialect.quote(name))"
+                let expression: String
+                switch fn {
+                case .count: expression = "COUNT(\(column))"
+                case .countDistinct: expression = "COUNT(DISTINCT \(column))"
+                case .countAll: expression = "COUNT(*)"
+                case .sum: expression = "SUM(\(column))"
+                case .sumDistinct: expression = "SUM(DISTINCT \(column))"
+                case .avg: expression = "AVG(\(column))"
+                case .avgDistinct: expression = "AVG(DISTINCT \(column))"
+                case .min: expression = "MIN(\(column))"
+                case .max: expression = "MAX(\(column))"
+                }
+                selects.append((expression, fn.rawValue, fn == .countAll ? nil : name))
+            }
+        }
+        var groupFields: [FieldSchema] = []
+        for name in query.groupBy {
+            guard let field = collection.field(name), field.type.hasColumn else {
+                throw SwitchboardError.invalidQuery("Invalid groupBy: field \"\(name)\" doesn't exist.")
+            }
+            guard permission.allows(field: name) else { throw SwitchboardError.forbidden() }
+            groupFields.append(field)
+        }
+        var compiler = FilterCompiler(schema: schema, dialect: dialect, context: context, variables: variables)
+        let groupColumns = groupFields.map { "t0.\(dialect.quote($0.field))" }
+        var sql = SQLStatement("SELECT " + (groupColumns + selects.map(\.sql)).joined(separator: ", "))
+        sql.append(" FROM \(dialect.quote(collection.name)) AS t0")
+        sql.append(try whereClause(&compiler, collection, permission, filter: query.filter, search: query.search))
+        if !groupColumns.isEmpty {
+            sql.append(" GROUP BY " + groupColumns.joined(separator: ", "))
+            sql.append(" ORDER BY " + groupColumns.joined(separator: ", "))
+            if let limit = effectiveLimit(query.limit) { sql.append(" LIMIT \(limit)") }
+        }
+        let rows = try await executor.query(sql)
+        return rows.map { row in
+            var out = JSONObject()
+            for (i, field) in groupFields.enumerated() { out[field.field] = ValueCodec.decode(row[i], for: field) }
+            for (j, s) in selects.enumerated() {
+                let value = row[groupFields.count + j]
+                let json: JSONValue
+                switch value {
+                case .int(let i): json = .int(i)
+                case .double(let d): json = .double(d)
+                case .null: json = .null
+                default:
+                    if let field = s.field.flatMap(collection.field) { json = ValueCodec.decode(value, for: field) } else {
+                        json = ValueCodec.key(value)
+                    }
+                }
+                if let field = s.field {
+                    var inner = out[s.function]?.objectValue ?? JSONObject()
+                    inner[field] = json
+                    out[s.function] = .object(inner)
+                } else {
+                    out[s.function] = json
+                }
+            }
+            return out
+        }
+    }
+}
+
+extension ItemReader.Projection {
+    var name: String {
+        switch self {
+        case .column(let f), .manyToOne(let f, _, _, _), .oneToMany(let f, _, _, _): return f.field
+        }
+    }
+}
+
+extension JSONValue {
+    /// A key usable in dictionaries for primary/foreign key values: `1` and `"1"` meet.
+    var hashKey: String { textValue ?? jsonString }
+}

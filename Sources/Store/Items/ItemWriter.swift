@@ -1,0 +1,386 @@
+import Query
+import SwitchboardCore
+
+/// Performs item writes inside one transaction: permission checks, presets,
+/// validation, server-filled fields, the write itself, activity rows and the
+/// outbox events. Nothing here is visible to anyone until the commit.
+struct ItemWriter {
+    let schema: Schema
+    let dialect: SQLDialect
+    let context: ItemsContext
+    let variables: DynamicVariables
+    let executor: any SQLExecutor
+    let environment: StoreEnvironment
+    /// Events produced so far in this transaction, in order.
+    var events: [ChangeEvent] = []
+    /// Rows appended to `directus_activity`, published as one event at the end.
+    private var activityRows: [JSONObject] = []
+
+    init(schema: Schema, dialect: SQLDialect, context: ItemsContext, executor: any SQLExecutor, environment: StoreEnvironment) {
+        self.schema = schema
+        self.dialect = dialect
+        self.context = context
+        self.variables = context.variables()
+        self.executor = executor
+        self.environment = environment
+    }
+
+    private func collection(_ name: String) throws(SwitchboardError) -> CollectionSchema {
+        guard let c = schema.collection(name) else { throw SwitchboardError.forbidden() }
+        return c
+    }
+
+    private func permission(_ action: PermissionAction, _ collection: String) throws(SwitchboardError) -> CollectionPermission {
+        guard let p = context.permissions.permission(action, collection) else { throw SwitchboardError.forbidden() }
+        return p
+    }
+
+    // MARK: Create
+
+    mutating func create(_ collectionName: String, _ items: [JSONObject]) async throws -> [JSONValue] {
+        let collection = try collection(collectionName)
+        let permission = try permission(.create, collectionName)
+        var keys: [JSONValue] = []
+        var rows: [JSONObject] = []
+        let now = ISOTimestamp(epochSeconds: variables.now)
+        for item in items {
+            try checkFields(item, collection, permission)
+            var payload = permission.presets.isEmpty ? JSONObject() : (variables.resolve(.object(permission.presets)).objectValue ?? [:])
+            for (k, v) in item { payload[k] = v }
+            if let validation = permission.validation?.resolvingVariables(variables), !validation.matches(payload) {
+                throw failedValidation(validation)
+            }
+            for field in collection.fields {
+                if field.isPrimaryKey, field.type == .uuid, payload[field.field]?.isNull ?? true {
+                    payload[field.field] = .string(environment.newUUID())
+                }
+                if field.has("date-created") {
+                    payload[field.field] = .string(temporal(now, field))
+                }
+                if field.has("user-created") {
+                    payload[field.field] = context.accountability.userID.map(JSONValue.string) ?? .null
+                }
+            }
+            var columns: [String] = []
+            var values: [SQLValue] = []
+            for (name, value) in payload {
+                guard let field = collection.field(name) else { continue }
+                columns.append(name)
+                values.append(try encode(value, field))
+            }
+            try await checkForeignKeys(payload, collection)
+            var sql = SQLStatement("INSERT INTO \(dialect.quote(collection.name)) ")
+            if columns.isEmpty {
+                sql.append("DEFAULT VALUES")
+            } else {
+                sql.append("(" + columns.map(dialect.quote).joined(separator: ", ") + ") VALUES (")
+                for (i, v) in values.enumerated() {
+                    if i > 0 { sql.append(", ") }
+                    sql.bind(v)
+                }
+                sql.append(")")
+            }
+            sql.append(" RETURNING \(dialect.quote(collection.primaryKey))")
+            let key: JSONValue
+            do {
+                guard let row = try await executor.query(sql).first else { throw SwitchboardError.internalError() }
+                key = ValueCodec.key(row[0])
+            } catch let error as SQLError {
+                throw StoreErrors.map(error, collection: collection.name)
+            }
+            keys.append(key)
+            rows.append(contentsOf: try await postImages(collection, [key]))
+            recordActivity(.create, collection, keys: [key])
+        }
+        try await appendEvent(collection, .create, keys: keys, rows: rows)
+        return keys
+    }
+
+    // MARK: Update
+
+    mutating func update(_ collectionName: String, keys: [JSONValue], data: JSONObject) async throws -> [JSONValue] {
+        let collection = try collection(collectionName)
+        let permission = try permission(.update, collectionName)
+        try checkFields(data, collection, permission)
+        guard !keys.isEmpty else { return [] }
+        let before = try await rowsAllowed(collection, keys: keys, filter: permission.filter)
+        var payload = permission.presets.isEmpty ? JSONObject() : (variables.resolve(.object(permission.presets)).objectValue ?? [:])
+        for (k, v) in data { payload[k] = v }
+        let now = ISOTimestamp(epochSeconds: variables.now)
+        for field in collection.fields {
+            if field.has("date-updated") { payload[field.field] = .string(temporal(now, field)) }
+            if field.has("user-updated") { payload[field.field] = context.accountability.userID.map(JSONValue.string) ?? .null }
+        }
+        if payload[collection.primaryKey] != nil, keys.count == 1, payload[collection.primaryKey] == keys[0] {
+            payload.removeValue(forKey: collection.primaryKey)
+        }
+        try await checkForeignKeys(payload, collection)
+        var assignments = SQLStatement()
+        for (name, value) in payload {
+            guard let field = collection.field(name) else { continue }
+            if !assignments.text.isEmpty { assignments.append(", ") }
+            assignments.append("\(dialect.quote(name)) = ")
+            assignments.bind(try encode(value, field))
+        }
+        for key in keys {
+            if let validation = permission.validation?.resolvingVariables(variables) {
+                var merged = before[key.hashKey] ?? [:]
+                for (k, v) in payload { merged[k] = v }
+                if !validation.matches(merged) { throw failedValidation(validation) }
+            }
+            guard !assignments.text.isEmpty else { continue }
+            var sql = SQLStatement("UPDATE \(dialect.quote(collection.name)) SET ")
+            sql.append(assignments)
+            sql.append(" WHERE \(dialect.quote(collection.primaryKey)) = ")
+            sql.bind(try encodeKey(key, collection))
+            do { try await executor.execute(sql) } catch let error as SQLError {
+                throw StoreErrors.map(error, collection: collection.name)
+            }
+        }
+        let newKeys = payload[collection.primaryKey].map { [$0] } ?? keys
+        let rows = try await postImages(collection, newKeys)
+        recordActivity(.update, collection, keys: newKeys)
+        try await appendEvent(collection, .update, keys: newKeys, rows: rows)
+        return newKeys
+    }
+
+    // MARK: Delete
+
+    mutating func delete(_ collectionName: String, keys: [JSONValue]) async throws -> [JSONValue] {
+        let collection = try collection(collectionName)
+        let permission = try permission(.delete, collectionName)
+        guard !keys.isEmpty else { return [] }
+        let before = try await rowsAllowed(collection, keys: keys, filter: permission.filter)
+        let preImages = keys.compactMap { before[$0.hashKey] }
+        for relation in schema.relations where relation.oneCollection == collection.name {
+            guard let many = schema.collection(relation.manyCollection) else { continue }
+            var sql = SQLStatement(
+                relation.onDelete == "CASCADE"
+                    ? "DELETE FROM \(dialect.quote(many.name))"
+                    : "UPDATE \(dialect.quote(many.name)) SET \(dialect.quote(relation.manyField)) = NULL")
+            sql.append(" WHERE \(dialect.quote(relation.manyField)) IN (")
+            for (i, key) in keys.enumerated() {
+                if i > 0 { sql.append(", ") }
+                sql.bind(try encodeKey(key, collection))
+            }
+            sql.append(")")
+            try await executor.execute(sql)
+        }
+        var sql = SQLStatement("DELETE FROM \(dialect.quote(collection.name)) WHERE \(dialect.quote(collection.primaryKey)) IN (")
+        for (i, key) in keys.enumerated() {
+            if i > 0 { sql.append(", ") }
+            sql.bind(try encodeKey(key, collection))
+        }
+        sql.append(")")
+        do { try await executor.execute(sql) } catch let error as SQLError {
+            throw StoreErrors.map(error, collection: collection.name)
+        }
+        recordActivity(.delete, collection, keys: keys)
+        try await appendEvent(collection, .delete, keys: keys, rows: preImages)
+        return keys
+    }
+
+    // MARK: Activity and outbox
+
+    private mutating func recordActivity(_ action: ChangeEvent.Action, _ collection: CollectionSchema, keys: [JSONValue]) {
+        guard collection.recordsActivity, collection.name != SystemCollections.activity else { return }
+        let a = context.accountability
+        for key in keys {
+            activityRows.append([
+                "action": .string(action.rawValue), "user": a.userID.map(JSONValue.string) ?? .null,
+                "timestamp": .string(ISOTimestamp(epochSeconds: variables.now).iso8601),
+                "ip": a.ip.map(JSONValue.string) ?? .null, "user_agent": a.userAgent.map(JSONValue.string) ?? .null,
+                "collection": .string(collection.name), "item": .string(key.textValue ?? key.jsonString),
+                "origin": a.origin.map(JSONValue.string) ?? .null,
+            ])
+        }
+    }
+
+    /// Writes the pending activity rows and their event; call once before commit.
+    mutating func flushActivity() async throws {
+        guard !activityRows.isEmpty, let activity = schema.collection(SystemCollections.activity) else { return }
+        var keys: [JSONValue] = []
+        var rows: [JSONObject] = []
+        for var row in activityRows {
+            let columns = row.keys
+            var sql = SQLStatement("INSERT INTO \(dialect.quote(activity.name)) (" + columns.map(dialect.quote).joined(separator: ", ") + ") VALUES (")
+            for (i, c) in columns.enumerated() {
+                if i > 0 { sql.append(", ") }
+                sql.bind(ValueCodec.plain(row[c] ?? .null))
+            }
+            sql.append(") RETURNING \(dialect.quote("id"))")
+            let key = try await executor.query(sql).first.map { ValueCodec.key($0[0]) } ?? .null
+            keys.append(key)
+            row = JSONObject([("id", key)] + row.entries.map { ($0.key, $0.value) })
+            rows.append(row)
+        }
+        activityRows = []
+        try await appendEvent(activity, .create, keys: keys, rows: rows)
+    }
+
+    private mutating func appendEvent(
+        _ collection: CollectionSchema, _ action: ChangeEvent.Action, keys: [JSONValue], rows: [JSONObject]
+    ) async throws {
+        guard !keys.isEmpty else { return }
+        let seqRows = try await executor.query(
+            "INSERT INTO switchboard_seq (collection, seq) VALUES (?, 1) ON CONFLICT (collection) DO UPDATE SET seq = switchboard_seq.seq + 1 RETURNING seq",
+            [.text(collection.name)])
+        guard let seq = seqRows.first?[0].int else { throw SwitchboardError.internalError("sequence allocation failed") }
+        let event = ChangeEvent(
+            collection: collection.name, seq: seq, action: action, keys: keys, rows: rows, origin: environment.replicaID,
+            userID: context.accountability.userID, timestamp: ISOTimestamp(epochSeconds: variables.now))
+        try await executor.execute(
+            "INSERT INTO switchboard_outbox (collection, seq, action, event, created_at) VALUES (?, ?, ?, ?, ?)",
+            [.text(collection.name), .int(seq), .text(action.rawValue), .text(JSONValue.object(event.json).jsonString),
+             .int(event.timestamp.epochMilliseconds)])
+        events.append(event)
+    }
+
+    // MARK: Helpers
+
+    private func checkFields(_ payload: JSONObject, _ collection: CollectionSchema, _ permission: CollectionPermission) throws(SwitchboardError) {
+        for (name, _) in payload {
+            guard let field = collection.field(name) else {
+                throw SwitchboardError(
+                    .invalidPayload, "Field \"\(name)\" doesn't exist in collection \"\(collection.name)\".",
+                    extensions: ["field": .string(name)])
+            }
+            guard permission.allows(field: name) else { throw SwitchboardError.forbidden() }
+            if field.type == .alias {
+                throw SwitchboardError(
+                    .invalidPayload, "Nested writes through \"\(name)\" are not supported; write the related items directly.",
+                    extensions: ["field": .string(name)])
+            }
+        }
+    }
+
+    private func failedValidation(_ rule: Filter) -> SwitchboardError {
+        let field = rule.referencedPaths.first?.first ?? ""
+        return SwitchboardError(
+            .failedValidation, "Validation failed for field \"\(field)\".",
+            extensions: ["field": .string(field), "type": "validation"])
+    }
+
+    private func temporal(_ now: ISOTimestamp, _ field: FieldSchema) -> String {
+        switch field.type {
+        case .date: return now.dateString
+        case .dateTime: return now.dateTimeString
+        default: return now.iso8601
+        }
+    }
+
+    private func encode(_ value: JSONValue, _ field: FieldSchema) throws -> SQLValue {
+        var value = value
+        // An m2o given as the related object stands for its key.
+        if case .object(let o) = value, let relation = schema.manyToOne(field.collection, field.field),
+            let related = schema.collection(relation.oneCollection)
+        {
+            guard let key = o[related.primaryKey] else {
+                throw SwitchboardError(
+                    .invalidPayload, "Nested creation through \"\(field.field)\" is not supported; pass the related key.",
+                    extensions: ["field": .string(field.field)])
+            }
+            value = key
+        }
+        if field.type == .hash, case .string(let plain) = value {
+            return .text(try environment.hashPassword(plain))
+        }
+        return try ValueCodec.encode(value, for: field, dialect: dialect)
+    }
+
+    func encodeKey(_ key: JSONValue, _ collection: CollectionSchema) throws(SwitchboardError) -> SQLValue {
+        guard let field = collection.primaryKeyField else { throw SwitchboardError.internalError("no primary key") }
+        do {
+            return try ValueCodec.encode(key, for: field, dialect: dialect)
+        } catch {
+            throw SwitchboardError.forbidden()
+        }
+    }
+
+    private func checkForeignKeys(_ payload: JSONObject, _ collection: CollectionSchema) async throws {
+        for (name, value) in payload where !value.isNull {
+            guard let relation = schema.manyToOne(collection.name, name), let related = schema.collection(relation.oneCollection),
+                let pk = related.primaryKeyField
+            else { continue }
+            let key = value.objectValue?[related.primaryKey] ?? value
+            let encoded: SQLValue
+            do { encoded = try ValueCodec.encode(key, for: pk, dialect: dialect) } catch {
+                throw SwitchboardError(.invalidForeignKey, "Invalid foreign key for field \"\(name)\".", extensions: ["field": .string(name)])
+            }
+            let rows = try await executor.query(
+                "SELECT 1 FROM \(dialect.quote(related.name)) WHERE \(dialect.quote(related.primaryKey)) = ?", [encoded])
+            if rows.isEmpty {
+                throw SwitchboardError(
+                    .invalidForeignKey, "Invalid foreign key \"\(key.textValue ?? "")\" for field \"\(name)\".",
+                    extensions: ["field": .string(name)])
+            }
+        }
+    }
+
+    /// Full rows of `keys`, keyed by `hashKey`. Throws FORBIDDEN unless every key
+    /// exists and matches `filter` (missing and not allowed look the same).
+    private func rowsAllowed(_ collection: CollectionSchema, keys: [JSONValue], filter: Filter?) async throws -> [String: JSONObject] {
+        var sql = SQLStatement("SELECT * FROM \(dialect.quote(collection.name)) AS t0 WHERE t0.\(dialect.quote(collection.primaryKey)) IN (")
+        for (i, key) in keys.enumerated() {
+            if i > 0 { sql.append(", ") }
+            sql.bind(try encodeKey(key, collection))
+        }
+        sql.append(")")
+        if let filter = filter?.resolvingVariables(variables) {
+            var compiler = FilterCompiler(schema: schema, dialect: dialect, context: .system, variables: variables)
+            sql.append(" AND ")
+            sql.append(try compiler.compile(filter, on: collection, alias: "t0"))
+        }
+        let rows = try await executor.query(sql).map { decodeFull($0, collection) }
+        var byKey: [String: JSONObject] = [:]
+        for row in rows { byKey[(row[collection.primaryKey] ?? .null).hashKey] = row }
+        for key in keys where byKey[key.hashKey] == nil { throw SwitchboardError.forbidden() }
+        return byKey
+    }
+
+    private func postImages(_ collection: CollectionSchema, _ keys: [JSONValue]) async throws -> [JSONObject] {
+        var sql = SQLStatement("SELECT * FROM \(dialect.quote(collection.name)) WHERE \(dialect.quote(collection.primaryKey)) IN (")
+        for (i, key) in keys.enumerated() {
+            if i > 0 { sql.append(", ") }
+            sql.bind(try encodeKey(key, collection))
+        }
+        sql.append(")")
+        return try await executor.query(sql).map { decodeFull($0, collection) }
+    }
+
+    private func decodeFull(_ row: SQLRow, _ collection: CollectionSchema) -> JSONObject {
+        var out = JSONObject()
+        for field in collection.columnFields {
+            out[field.field] = ValueCodec.decode(row[field.field], for: field)
+        }
+        return out
+    }
+}
+
+/// Maps database errors to the errors clients see.
+enum StoreErrors {
+    static func map(_ error: SQLError, collection: String) -> SwitchboardError {
+        switch error.kind {
+        case .uniqueViolation(let column):
+            var ext: JSONObject = ["collection": .string(collection)]
+            if let column { ext["field"] = .string(column) }
+            return SwitchboardError(
+                .recordNotUnique, "Value for field \"\(column ?? "")\" in collection \"\(collection)\" has to be unique.",
+                extensions: ext)
+        case .notNullViolation(let column):
+            var ext: JSONObject = ["collection": .string(collection)]
+            if let column { ext["field"] = .string(column) }
+            return SwitchboardError(
+                .notNullViolation, "Value for field \"\(column ?? "")\" in collection \"\(collection)\" can't be null.",
+                extensions: ext)
+        case .foreignKeyViolation:
+            return SwitchboardError(.invalidForeignKey, "Invalid foreign key in collection \"\(collection)\".")
+        case .checkViolation:
+            return SwitchboardError(.failedValidation, "A value in collection \"\(collection)\" is out of range.")
+        case .unavailable:
+            return SwitchboardError(.serviceUnavailable, "The database is unavailable.")
+        case .other:
+            return SwitchboardError.internalError()
+        }
+    }
+}

@@ -1,0 +1,53 @@
+/// Executes statements inside one connection's current transaction (or
+/// autocommit for reads).
+public protocol SQLExecutor: Sendable {
+    func query(_ statement: SQLStatement) async throws -> [SQLRow]
+    /// Runs a statement that returns no rows; answers the number of changed rows.
+    @discardableResult
+    func execute(_ statement: SQLStatement) async throws -> Int
+}
+
+extension SQLExecutor {
+    public func query(_ sql: String, _ binds: [SQLValue] = []) async throws -> [SQLRow] {
+        try await query(SQLStatement(sql, binds))
+    }
+
+    @discardableResult
+    public func execute(_ sql: String, _ binds: [SQLValue] = []) async throws -> Int {
+        try await execute(SQLStatement(sql, binds))
+    }
+}
+
+/// A database: SQLite (embedded) or PostgreSQL, behind one interface.
+public protocol SQLDatabase: Sendable {
+    var dialect: SQLDialect { get }
+    /// Runs `body` outside a write transaction (a consistent snapshot is not promised across statements).
+    func read<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T
+    /// Runs `body` in one transaction; commits when it returns, rolls back when it throws.
+    func transaction<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T
+    /// A cheap round trip, for health checks.
+    func ping() async throws
+    func close() async
+}
+
+/// A database error classified so that the API can answer with Directus's codes.
+public struct SQLError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        case uniqueViolation(column: String?)
+        case notNullViolation(column: String?)
+        case foreignKeyViolation
+        case checkViolation
+        case unavailable
+        case other
+    }
+
+    public var kind: Kind
+    public var message: String
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { message }
+}

@@ -1,0 +1,28 @@
+import SwitchboardCore
+
+/// Creates the system tables, the outbox and their indexes. Idempotent: every
+/// statement is `IF NOT EXISTS`, so running it on every start is safe.
+enum Migrations {
+    static func run(_ executor: any SQLExecutor, dialect: SQLDialect) async throws {
+        let ddl = SchemaDDL(dialect: dialect)
+        for collection in SystemCollections.all {
+            try await executor.execute(
+                ddl.createTable(collection, extraColumns: SystemCollections.internalColumns[collection.name] ?? []))
+        }
+        let bigint = dialect == .sqlite ? "INTEGER" : "BIGINT"
+        try await executor.execute(
+            "CREATE TABLE IF NOT EXISTS switchboard_seq (collection VARCHAR(255) PRIMARY KEY, seq \(bigint) NOT NULL)")
+        // The outbox holds each committed event with its per-collection sequence number.
+        try await executor.execute(
+            "CREATE TABLE IF NOT EXISTS switchboard_outbox (collection VARCHAR(255) NOT NULL, seq \(bigint) NOT NULL, action VARCHAR(16) NOT NULL, event TEXT NOT NULL, created_at \(bigint) NOT NULL, PRIMARY KEY (collection, seq))"
+        )
+        try await executor.execute(ddl.index("switchboard_outbox", ["created_at"]))
+        try await executor.execute(ddl.index(SystemCollections.sessions, ["user"]))
+        try await executor.execute(ddl.index(SystemCollections.access, ["role"]))
+        try await executor.execute(ddl.index(SystemCollections.access, ["user"]))
+        try await executor.execute(ddl.index(SystemCollections.permissions, ["policy"]))
+        try await executor.execute(ddl.index(SystemCollections.activity, ["collection", "item"]))
+        try await executor.execute(ddl.index(SystemCollections.notifications, ["recipient"]))
+        try await executor.execute(ddl.index(SystemCollections.fields, ["collection"]))
+    }
+}

@@ -1,0 +1,305 @@
+import Logging
+import Query
+import Synchronization
+import SwitchboardCore
+
+/// The data layer: schema, items CRUD with permissions applied, and the
+/// outbox of committed changes. One instance per process; safe to share.
+public final class Store: Sendable {
+    public let database: any SQLDatabase
+    public let environment: StoreEnvironment
+    private let currentSchema: Mutex<Schema>
+    private let sinks = Mutex<[any ChangeEventSink]>([])
+    private let logger: Logger
+
+    public init(database: any SQLDatabase, environment: StoreEnvironment, logger: Logger = Logger(label: "switchboard.store")) {
+        self.database = database
+        self.environment = environment
+        self.logger = logger
+        self.currentSchema = Mutex(Schema(collections: SystemCollections.all, relations: SystemCollections.relationList))
+    }
+
+    public var dialect: SQLDialect { database.dialect }
+
+    /// The schema as of the last load; replaced atomically on change.
+    public var schema: Schema { currentSchema.withLock { $0 } }
+
+    /// Creates missing system tables and loads the schema.
+    public func migrate() async throws {
+        let dialect = database.dialect
+        try await database.transaction { executor in try await Migrations.run(executor, dialect: dialect) }
+        try await reloadSchema()
+    }
+
+    public func reloadSchema() async throws {
+        let schema = try await database.read { executor in try await SchemaService.load(executor) }
+        currentSchema.withLock { $0 = schema }
+    }
+
+    /// Registers a receiver of committed change events (the realtime engine, a messenger).
+    public func addSink(_ sink: any ChangeEventSink) {
+        sinks.withLock { $0.append(sink) }
+    }
+
+    // MARK: Reads
+
+    public func readItems(_ collection: String, query: ItemQuery, context: ItemsContext) async throws -> ReadResult {
+        let schema = self.schema
+        let dialect = database.dialect
+        let limits = environment.limits
+        return try await database.read { executor in
+            try await ItemReader(
+                schema: schema, dialect: dialect, context: context, variables: context.variables(), limits: limits,
+                executor: executor
+            ).read(collection, query: query)
+        }
+    }
+
+    /// Reads the items with the given keys (in no particular order) shaped by `query`.
+    public func readItems(_ collection: String, keys: [JSONValue], query: ItemQuery, context: ItemsContext) async throws -> [JSONObject] {
+        guard let c = schema.collection(collection) else { throw SwitchboardError.forbidden() }
+        var q = query
+        q.filter = Filter.conjunction([.condition(path: [c.primaryKey], op: ._in, value: .array(keys)), query.filter])
+        q.limit = -1
+        q.offset = nil
+        q.page = nil
+        q.meta = []
+        let limits = QueryLimits(defaultLimit: environment.limits.defaultLimit, maxLimit: nil)
+        let schema = self.schema
+        let dialect = database.dialect
+        let byKeys = q
+        return try await database.read { executor in
+            try await ItemReader(
+                schema: schema, dialect: dialect, context: context, variables: context.variables(), limits: limits,
+                executor: executor
+            ).read(collection, query: byKeys).data
+        }
+    }
+
+    /// One item; FORBIDDEN when it doesn't exist or the caller may not read it.
+    public func readItem(_ collection: String, key: JSONValue, query: ItemQuery, context: ItemsContext) async throws -> JSONObject {
+        guard let item = try await readItems(collection, keys: [key], query: query, context: context).first else {
+            throw SwitchboardError.forbidden()
+        }
+        return item
+    }
+
+    /// Keys of items matching `query.filter` that `action` may touch.
+    func keys(
+        _ executor: any SQLExecutor, _ collection: String, action: PermissionAction, query: ItemQuery, context: ItemsContext
+    ) async throws -> [JSONValue] {
+        guard let c = schema.collection(collection) else { throw SwitchboardError.forbidden() }
+        guard let permission = context.permissions.permission(action, collection),
+            context.permissions.permission(.read, collection) != nil
+        else { throw SwitchboardError.forbidden() }
+        let reader = ItemReader(
+            schema: schema, dialect: database.dialect, context: context, variables: context.variables(),
+            limits: environment.limits, executor: executor)
+        let limit = reader.effectiveLimit(query.limit)
+        return try await reader.keys(c, permission: permission, filter: Filter.conjunction([query.filter]), limit: limit)
+    }
+
+    // MARK: Writes
+
+    /// Runs `body` with an item writer in one transaction; publishes the events after commit.
+    public func write<T: Sendable>(
+        context: ItemsContext, _ body: @Sendable (inout ItemsTransaction) async throws -> T
+    ) async throws -> T {
+        let schema = self.schema
+        let dialect = database.dialect
+        let environment = self.environment
+        let (result, events) = try await database.transaction { executor -> (T, [ChangeEvent]) in
+            var tx = ItemsTransaction(
+                store: self,
+                writer: ItemWriter(schema: schema, dialect: dialect, context: context, executor: executor, environment: environment),
+                executor: executor)
+            let result = try await body(&tx)
+            try await tx.writer.flushActivity()
+            return (result, tx.writer.events)
+        }
+        await publish(events)
+        return result
+    }
+
+    func publish(_ events: [ChangeEvent]) async {
+        guard !events.isEmpty else { return }
+        for sink in sinks.withLock({ $0 }) { await sink.publish(events) }
+    }
+
+    public func createItems(_ collection: String, _ items: [JSONObject], context: ItemsContext) async throws -> [JSONValue] {
+        try await write(context: context) { tx in try await tx.create(collection, items) }
+    }
+
+    public func updateItems(_ collection: String, keys: [JSONValue], data: JSONObject, context: ItemsContext) async throws -> [JSONValue] {
+        try await write(context: context) { tx in try await tx.update(collection, keys: keys, data: data) }
+    }
+
+    public func updateItems(_ collection: String, query: ItemQuery, data: JSONObject, context: ItemsContext) async throws -> [JSONValue] {
+        try await write(context: context) { tx in
+            let keys = try await tx.keys(collection, action: .update, query: query)
+            return try await tx.update(collection, keys: keys, data: data)
+        }
+    }
+
+    /// Batch update: each object carries its primary key.
+    public func updateBatch(_ collection: String, _ items: [JSONObject], context: ItemsContext) async throws -> [JSONValue] {
+        guard let c = schema.collection(collection) else { throw SwitchboardError.forbidden() }
+        return try await write(context: context) { tx in
+            var keys: [JSONValue] = []
+            for var item in items {
+                guard let key = item.removeValue(forKey: c.primaryKey), !key.isNull else {
+                    throw SwitchboardError.invalidPayload("Each item of a batch update needs its primary key \"\(c.primaryKey)\".")
+                }
+                keys += try await tx.update(collection, keys: [key], data: item)
+            }
+            return keys
+        }
+    }
+
+    /// Which items a bulk update or delete touches.
+    public enum Selection: Sendable {
+        case keys([JSONValue])
+        case query(ItemQuery)
+    }
+
+    public func update(_ collection: String, selection: Selection, data: JSONObject, context: ItemsContext) async throws -> [JSONValue] {
+        switch selection {
+        case .keys(let keys): return try await updateItems(collection, keys: keys, data: data, context: context)
+        case .query(let query): return try await updateItems(collection, query: query, data: data, context: context)
+        }
+    }
+
+    public func delete(_ collection: String, selection: Selection, context: ItemsContext) async throws -> [JSONValue] {
+        switch selection {
+        case .keys(let keys): return try await deleteItems(collection, keys: keys, context: context)
+        case .query(let query): return try await deleteItems(collection, query: query, context: context)
+        }
+    }
+
+    public func deleteItems(_ collection: String, keys: [JSONValue], context: ItemsContext) async throws -> [JSONValue] {
+        try await write(context: context) { tx in try await tx.delete(collection, keys: keys) }
+    }
+
+    public func deleteItems(_ collection: String, query: ItemQuery, context: ItemsContext) async throws -> [JSONValue] {
+        try await write(context: context) { tx in
+            let keys = try await tx.keys(collection, action: .delete, query: query)
+            return try await tx.delete(collection, keys: keys)
+        }
+    }
+
+    // MARK: Schema
+
+    /// Runs a schema change in one transaction, then reloads the schema.
+    public func changeSchema<T: Sendable>(_ body: @Sendable (SchemaEditor) async throws -> T) async throws -> T {
+        let schema = self.schema
+        let dialect = database.dialect
+        let result = try await database.transaction { executor in
+            try await body(SchemaEditor(service: SchemaService(executor: executor, dialect: dialect), schema: schema))
+        }
+        try await reloadSchema()
+        return result
+    }
+
+    public func collectionJSON(_ name: String) -> JSONObject? {
+        schema.collection(name).map(SchemaService.collectionJSON)
+    }
+
+    public func allCollectionsJSON() -> [JSONObject] {
+        let s = schema
+        return s.collectionNames.compactMap { s.collection($0).map(SchemaService.collectionJSON) }
+    }
+
+    public func fieldsJSON(_ collection: String?) -> [JSONObject] {
+        let s = schema
+        let names = collection.map { [$0] } ?? s.collectionNames
+        return names.flatMap { name in
+            (s.collection(name)?.fields ?? []).map { SchemaService.fieldJSON($0, dialect: database.dialect) }
+        }
+    }
+
+    public func relationsJSON(_ collection: String?) -> [JSONObject] {
+        schema.relations.filter { collection == nil || $0.manyCollection == collection }.map(SchemaService.relationJSON)
+    }
+
+    /// Outbox events of `collection` with `seq > after`, oldest first (for backfill and resume).
+    public func outboxEvents(_ collection: String, after: Int64, limit: Int = 1000) async throws -> [ChangeEvent] {
+        try await database.read { executor in
+            try await executor.query(
+                "SELECT event FROM switchboard_outbox WHERE collection = ? AND seq > ? ORDER BY seq LIMIT \(limit)",
+                [.text(collection), .int(after)]
+            ).compactMap { row in
+                row[0].text.flatMap { try? JSONValue(parsing: $0) }?.objectValue.flatMap(ChangeEvent.init(json:))
+            }
+        }
+    }
+
+    /// Deletes outbox events older than `olderThanMilliseconds` (epoch) while keeping
+    /// at least `keepPerCollection` newest events of each collection.
+    public func trimOutbox(olderThan cutoff: Int64, keepPerCollection: Int) async throws -> Int {
+        try await database.transaction { executor in
+            try await executor.execute(
+                "DELETE FROM switchboard_outbox WHERE created_at < ? AND seq <= (SELECT s.seq - ? FROM switchboard_seq AS s WHERE s.collection = switchboard_outbox.collection)",
+                [.int(cutoff), .int(Int64(keepPerCollection))])
+        }
+    }
+}
+
+/// The operations available inside one write transaction.
+public struct ItemsTransaction: Sendable {
+    let store: Store
+    var writer: ItemWriter
+    let executor: any SQLExecutor
+
+    public mutating func create(_ collection: String, _ items: [JSONObject]) async throws -> [JSONValue] {
+        try await writer.create(collection, items)
+    }
+
+    public mutating func update(_ collection: String, keys: [JSONValue], data: JSONObject) async throws -> [JSONValue] {
+        try await writer.update(collection, keys: keys, data: data)
+    }
+
+    public mutating func delete(_ collection: String, keys: [JSONValue]) async throws -> [JSONValue] {
+        try await writer.delete(collection, keys: keys)
+    }
+
+    public func keys(_ collection: String, action: PermissionAction, query: ItemQuery) async throws -> [JSONValue] {
+        try await store.keys(executor, collection, action: action, query: query, context: writer.context)
+    }
+
+    /// Raw SQL inside the transaction (sessions, counters); no events are produced.
+    public var sql: any SQLExecutor { executor }
+}
+
+/// Schema changes available inside `Store.changeSchema`.
+public struct SchemaEditor: Sendable {
+    let service: SchemaService
+    public let schema: Schema
+
+    public func createCollection(_ payload: JSONObject) async throws -> String {
+        try await service.createCollection(payload, schema: schema)
+    }
+
+    public func deleteCollection(_ name: String) async throws { try await service.deleteCollection(name, schema: schema) }
+
+    public func updateCollection(_ name: String, meta: JSONObject) async throws {
+        try await service.updateCollectionMeta(name, meta)
+    }
+
+    public func createField(_ collection: String, _ payload: JSONObject) async throws -> String {
+        try await service.createField(collection, payload, schema: schema)
+    }
+
+    public func updateField(_ collection: String, _ field: String, _ payload: JSONObject) async throws {
+        try await service.updateField(collection, field, payload, schema: schema)
+    }
+
+    public func deleteField(_ collection: String, _ field: String) async throws {
+        try await service.deleteField(collection, field, schema: schema)
+    }
+
+    public func createRelation(_ payload: JSONObject) async throws { try await service.createRelation(payload, schema: schema) }
+
+    public func deleteRelation(_ collection: String, _ field: String) async throws {
+        try await service.deleteRelation(collection, field)
+    }
+}

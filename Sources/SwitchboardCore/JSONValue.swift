@@ -1,0 +1,176 @@
+/// A JSON value as Switchboard moves it around: items, query parameters, frames.
+///
+/// Numbers keep the distinction between integers and floating point so that
+/// integer primary keys survive a round trip byte for byte.
+public enum JSONValue: Sendable, Hashable {
+    case null
+    case bool(Bool)
+    case int(Int64)
+    case double(Double)
+    case string(String)
+    case array([JSONValue])
+    case object(JSONObject)
+}
+
+extension JSONValue {
+    public var isNull: Bool {
+        if case .null = self { return true }
+        return false
+    }
+
+    public var stringValue: String? {
+        if case .string(let s) = self { return s }
+        return nil
+    }
+
+    public var boolValue: Bool? {
+        if case .bool(let b) = self { return b }
+        return nil
+    }
+
+    public var intValue: Int64? {
+        switch self {
+        case .int(let i): return i
+        case .double(let d) where d.rounded() == d && abs(d) < 9.0e15: return Int64(d)
+        default: return nil
+        }
+    }
+
+    /// Numbers as `Double`, for comparisons across int and double.
+    public var doubleValue: Double? {
+        switch self {
+        case .int(let i): return Double(i)
+        case .double(let d): return d
+        default: return nil
+        }
+    }
+
+    public var arrayValue: [JSONValue]? {
+        if case .array(let a) = self { return a }
+        return nil
+    }
+
+    public var objectValue: JSONObject? {
+        if case .object(let o) = self { return o }
+        return nil
+    }
+
+    /// Member access for objects; `nil` for anything else.
+    public subscript(key: String) -> JSONValue? {
+        if case .object(let o) = self { return o[key] }
+        return nil
+    }
+
+    /// A short name of the kind of value, for error messages.
+    public var kindName: String {
+        switch self {
+        case .null: return "null"
+        case .bool: return "boolean"
+        case .int, .double: return "number"
+        case .string: return "string"
+        case .array: return "array"
+        case .object: return "object"
+        }
+    }
+
+    /// The value as text the way JavaScript's `String(x)` would print it
+    /// (used for keys in URLs, csv fields and comparisons with strings).
+    public var textValue: String? {
+        switch self {
+        case .string(let s): return s
+        case .int(let i): return String(i)
+        case .double(let d): return JSONWriter.formatDouble(d)
+        case .bool(let b): return b ? "true" : "false"
+        default: return nil
+        }
+    }
+}
+
+extension JSONValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
+    ExpressibleByFloatLiteral, ExpressibleByStringLiteral, ExpressibleByArrayLiteral,
+    ExpressibleByDictionaryLiteral
+{
+    public init(nilLiteral: ()) { self = .null }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(integerLiteral value: Int64) { self = .int(value) }
+    public init(floatLiteral value: Double) { self = .double(value) }
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+        self = .object(JSONObject(elements))
+    }
+}
+
+/// An insertion-ordered JSON object. Items have few keys, so lookups scan a
+/// small array; that beats hashing for the sizes we see and keeps field order
+/// (clients and tests read `fields` back in the order they asked for).
+public struct JSONObject: Sendable, Hashable, Sequence {
+    public private(set) var entries: [(key: String, value: JSONValue)]
+
+    public init() { entries = [] }
+
+    public init(_ pairs: [(String, JSONValue)]) {
+        entries = []
+        entries.reserveCapacity(pairs.count)
+        for (k, v) in pairs { self[k] = v }
+    }
+
+    public var count: Int { entries.count }
+    public var isEmpty: Bool { entries.isEmpty }
+    public var keys: [String] { entries.map(\.key) }
+
+    public func index(forKey key: String) -> Int? {
+        entries.firstIndex { $0.key == key }
+    }
+
+    public subscript(key: String) -> JSONValue? {
+        get {
+            for entry in entries where entry.key == key { return entry.value }
+            return nil
+        }
+        set {
+            if let i = index(forKey: key) {
+                if let newValue { entries[i].value = newValue } else { entries.remove(at: i) }
+            } else if let newValue {
+                entries.append((key, newValue))
+            }
+        }
+    }
+
+    public func contains(_ key: String) -> Bool { index(forKey: key) != nil }
+
+    @discardableResult
+    public mutating func removeValue(forKey key: String) -> JSONValue? {
+        guard let i = index(forKey: key) else { return nil }
+        return entries.remove(at: i).value
+    }
+
+    public func makeIterator() -> IndexingIterator<[(key: String, value: JSONValue)]> {
+        entries.makeIterator()
+    }
+
+    public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
+        guard lhs.entries.count == rhs.entries.count else { return false }
+        for (k, v) in lhs.entries where rhs[k] != v { return false }
+        return true
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        // Order-insensitive, consistent with ==.
+        var acc = 0
+        for (k, v) in entries {
+            var h = Hasher()
+            h.combine(k)
+            h.combine(v)
+            acc ^= h.finalize()
+        }
+        hasher.combine(entries.count)
+        hasher.combine(acc)
+    }
+}
+
+extension JSONObject: ExpressibleByDictionaryLiteral {
+    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+        self.init(elements)
+    }
+}
