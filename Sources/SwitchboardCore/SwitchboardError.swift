@@ -61,6 +61,21 @@ public struct SwitchboardError: Error, Sendable, Hashable, CustomStringConvertib
         SwitchboardError(.forbidden, "You don't have permission to access this.")
     }
 
+    /// Directus's wording for a collection that is missing or not readable (the two look the same).
+    public static func forbiddenCollection(_ collection: String) -> SwitchboardError {
+        let reason = "You don't have permission to access collection \"\(collection)\" or it does not exist."
+        return SwitchboardError(.forbidden, reason, extensions: ["reason": .string(reason)])
+    }
+
+    /// Directus's wording for fields that are missing or not readable.
+    public static func forbiddenFields(_ collection: String, _ fields: [String]) -> SwitchboardError {
+        let list = fields.map { "\"\($0)\"" }.joined(separator: ", ")
+        let reason = fields.count == 1
+            ? "You don't have permission to access field \(list) in collection \"\(collection)\" or it does not exist."
+            : "You don't have permission to access fields \(list) in collection \"\(collection)\" or they do not exist."
+        return SwitchboardError(.forbidden, reason, extensions: ["reason": .string(reason)])
+    }
+
     public static func invalidPayload(_ message: String) -> SwitchboardError {
         SwitchboardError(.invalidPayload, message)
     }

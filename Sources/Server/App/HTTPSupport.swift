@@ -43,6 +43,8 @@ enum HTTPSupport {
             buffer = try await request.collectBody(upTo: limit)
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw SwitchboardError.invalidPayload("request entity too large")
+        } catch is NIOTooManyBytesError {
+            throw SwitchboardError.invalidPayload("request entity too large")
         }
         guard buffer.readableBytes > 0 else { return nil }
         do {

@@ -28,8 +28,8 @@ struct AuthRoutes {
     func register(on router: Router<SwitchboardRequestContext>) {
         router.post("auth/login") { request, context in
             let body = try await HTTPSupport.objectBody(request, limit: maxPayload)
-            guard case .string(let email)? = body["email"], !email.isEmpty else {
-                throw SwitchboardError.invalidPayload("\"email\" is required.")
+            guard case .string(let email)? = body["email"], Self.looksLikeEmail(email) else {
+                throw SwitchboardError.invalidPayload("\"email\" must be a valid email.")
             }
             guard case .string(let password)? = body["password"], !password.isEmpty else {
                 throw SwitchboardError.invalidPayload("\"password\" is required.")
@@ -60,6 +60,14 @@ struct AuthRoutes {
             if request.cookies[cookies.sessionName] != nil { response.setCookie(expired(cookies.sessionName)) }
             return response
         }
+    }
+
+    /// `local@domain.tld`, the check Directus's login schema makes.
+    static func looksLikeEmail(_ s: String) -> Bool {
+        let parts = s.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, !s.contains(" ") else { return false }
+        let domain = parts[1].split(separator: ".", omittingEmptySubsequences: false)
+        return domain.count >= 2 && domain.allSatisfy { !$0.isEmpty }
     }
 
     private func mode(_ value: JSONValue?, default fallback: Mode) throws -> Mode {

@@ -16,6 +16,15 @@ struct ItemsEndpoints: Sendable {
         return HTTPSupport.data(.array(result.data.map(JSONValue.object)), meta: result.meta)
     }
 
+    /// `SEARCH`: a read whose query travels in the body (`{"query": {…}}`), for queries too long for a URL.
+    func search(_ collection: String, _ request: Request, _ context: SwitchboardRequestContext) async throws -> Response {
+        let ctx = try await callers.itemsContext(request, context)
+        let body = try await HTTPSupport.objectBody(request, limit: maxPayload)
+        guard case .object(let q)? = body["query"] else { throw SwitchboardError.invalidPayload("\"query\" is required.") }
+        let result = try await store.readItems(collection, query: try ItemQuery.parse(json: q), context: ctx)
+        return HTTPSupport.data(.array(result.data.map(JSONValue.object)), meta: result.meta)
+    }
+
     func get(_ collection: String, _ id: String, _ request: Request, _ context: SwitchboardRequestContext) async throws -> Response {
         let ctx = try await callers.itemsContext(request, context)
         let item = try await store.readItem(collection, key: key(id, collection), query: try HTTPSupport.itemQuery(request), context: ctx)

@@ -9,6 +9,9 @@ struct ItemsRoutes {
     func register(on router: Router<SwitchboardRequestContext>) {
         let group = router.group("items")
         group.get(":collection") { request, context in try await items.list(try collection(context), request, context) }
+        group.on(":collection", method: .init("SEARCH")!) { request, context in
+            try await items.search(try collection(context), request, context)
+        }
         group.post(":collection") { request, context in try await items.create(try collection(context), request, context) }
         group.patch(":collection") { request, context in try await items.updateMany(try collection(context), request, context) }
         group.delete(":collection") { request, context in try await items.deleteMany(try collection(context), request, context) }
@@ -27,7 +30,7 @@ struct ItemsRoutes {
     private func collection(_ context: SwitchboardRequestContext) throws -> String {
         guard let name = context.parameters.get("collection"), !SystemCollections.isSystem(name),
             items.store.schema.collection(name) != nil
-        else { throw SwitchboardError.forbidden() }
+        else { throw SwitchboardError.forbiddenCollection(context.parameters.get("collection") ?? "") }
         return name
     }
 

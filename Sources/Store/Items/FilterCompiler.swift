@@ -95,7 +95,7 @@ struct FilterCompiler {
                 "Invalid filter: field \"\(field)\" of \"\(collection.name)\" is not a relation.")
         }
         guard let permission = context.permissions.permission(.read, innerCollection.name) else {
-            throw SwitchboardError.forbidden()
+            throw SwitchboardError.forbiddenCollection(innerCollection.name)
         }
         out.append("\(outerColumn) \(negate ? "NOT IN" : "IN") (SELECT \(sub).\(dialect.quote(innerColumn)) FROM \(dialect.quote(innerCollection.name)) AS \(sub) WHERE \(sub).\(dialect.quote(innerColumn)) IS NOT NULL AND ")
         out.append(try compile(inner, on: innerCollection, alias: sub))
@@ -109,14 +109,14 @@ struct FilterCompiler {
     }
 
     private func unknownField(_ field: String, _ collection: CollectionSchema) -> SwitchboardError {
-        SwitchboardError.invalidQuery("Invalid query. Field \"\(field)\" doesn't exist in collection \"\(collection.name)\".")
+        SwitchboardError.forbiddenFields(collection.name, [field])
     }
 
+    /// Unknown and unreadable fields answer the same (as in Directus): the filter can't probe the schema.
     private func checkReadable(_ field: String, _ collection: CollectionSchema) throws(SwitchboardError) {
-        guard collection.field(field) != nil else { throw unknownField(field, collection) }
-        guard let permission = context.permissions.permission(.read, collection.name), permission.allows(field: field) else {
-            throw SwitchboardError.forbidden()
-        }
+        guard collection.field(field) != nil, let permission = context.permissions.permission(.read, collection.name),
+            permission.allows(field: field)
+        else { throw unknownField(field, collection) }
     }
 
     private func condition(

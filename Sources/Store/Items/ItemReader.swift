@@ -38,12 +38,14 @@ struct ItemReader {
     }
 
     func collection(_ name: String) throws(SwitchboardError) -> CollectionSchema {
-        guard let c = schema.collection(name) else { throw SwitchboardError.forbidden() }
+        guard let c = schema.collection(name) else { throw SwitchboardError.forbiddenCollection(name) }
         return c
     }
 
     func readPermission(_ collection: String) throws(SwitchboardError) -> CollectionPermission {
-        guard let p = context.permissions.permission(.read, collection) else { throw SwitchboardError.forbidden() }
+        guard let p = context.permissions.permission(.read, collection) else {
+            throw SwitchboardError.forbiddenCollection(collection)
+        }
         return p
     }
 
@@ -52,6 +54,7 @@ struct ItemReader {
     func read(_ collectionName: String, query: ItemQuery) async throws -> ReadResult {
         let collection = try collection(collectionName)
         let permission = try readPermission(collectionName)
+        try checkLimit(query.limit)
         if !query.aggregate.isEmpty || !query.groupBy.isEmpty {
             return ReadResult(data: try await aggregate(collection, permission, query), meta: nil)
         }
@@ -74,11 +77,19 @@ struct ItemReader {
         return ReadResult(data: rows, meta: meta)
     }
 
+    /// The limit a read uses: the default when none is given, `-1` (all) capped
+    /// by `QUERY_LIMIT_MAX`; an explicit limit above the maximum is refused (as in Directus).
     func effectiveLimit(_ requested: Int?) -> Int? {
         let limit = requested ?? limits.defaultLimit
         if limit < 0 { return limits.maxLimit }
         if let max = limits.maxLimit { return min(limit, max) }
         return limit
+    }
+
+    func checkLimit(_ requested: Int?) throws(SwitchboardError) {
+        if let requested, let max = limits.maxLimit, requested > max {
+            throw SwitchboardError.invalidQuery("\"limit\" can't be larger than \(max).")
+        }
     }
 
     func effectiveOffset(_ query: ItemQuery) -> Int? {
@@ -219,7 +230,7 @@ struct ItemReader {
                 if let subtree, context.permissions.permission(.read, relation.oneCollection) != nil {
                     out.append(.manyToOne(field, relation, subtree, deep[field.field]))
                 } else if subtree != nil, explicit, strict {
-                    throw SwitchboardError.forbidden()
+                    throw SwitchboardError.forbiddenCollection(relation.oneCollection)
                 } else {
                     out.append(.column(field))
                 }
@@ -227,7 +238,7 @@ struct ItemReader {
                 if context.permissions.permission(.read, relation.manyCollection) != nil {
                     out.append(.oneToMany(field, relation, subtree, deep[field.field]))
                 } else if explicit, strict {
-                    throw SwitchboardError.forbidden()
+                    throw SwitchboardError.forbiddenCollection(relation.manyCollection)
                 }
             } else if field.type == .alias {
                 return
@@ -244,7 +255,7 @@ struct ItemReader {
         }
         for name in tree.names + tree.nestedOrder where !seen.contains(name) {
             guard let field = collection.field(name), permission.allows(field: name) else {
-                if strict { throw SwitchboardError.forbidden() }
+                if strict { throw SwitchboardError.forbiddenFields(collection.name, [name]) }
                 continue
             }
             try add(field, subtree: tree.subtree(for: name), explicit: true)
@@ -320,12 +331,9 @@ struct ItemReader {
     private func sortExpression(
         _ compiler: inout FilterCompiler, _ collection: CollectionSchema, _ path: [String], alias: String
     ) throws(SwitchboardError) -> String {
-        guard let first = path.first, let field = collection.field(first) else {
-            throw SwitchboardError.invalidQuery("Invalid sort: field \"\(path.joined(separator: "."))\" doesn't exist.")
-        }
-        guard context.permissions.permission(.read, collection.name)?.allows(field: first) ?? false else {
-            throw SwitchboardError.forbidden()
-        }
+        guard let first = path.first, let field = collection.field(first),
+            context.permissions.permission(.read, collection.name)?.allows(field: first) ?? false
+        else { throw SwitchboardError.forbiddenFields(collection.name, [path.first ?? ""]) }
         if path.count == 1 {
             guard field.type.hasColumn else { throw SwitchboardError.invalidQuery("Cannot sort by alias field \"\(first)\".") }
             return "\(alias).\(dialect.quote(first))"

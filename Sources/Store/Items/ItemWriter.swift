@@ -26,7 +26,7 @@ struct ItemWriter {
     }
 
     private func collection(_ name: String) throws(SwitchboardError) -> CollectionSchema {
-        guard let c = schema.collection(name) else { throw SwitchboardError.forbidden() }
+        guard let c = schema.collection(name) else { throw SwitchboardError.forbiddenCollection(name) }
         return c
     }
 
@@ -245,7 +245,7 @@ struct ItemWriter {
                     .invalidPayload, "Field \"\(name)\" doesn't exist in collection \"\(collection.name)\".",
                     extensions: ["field": .string(name)])
             }
-            guard permission.allows(field: name) else { throw SwitchboardError.forbidden() }
+            guard permission.allows(field: name) else { throw SwitchboardError.forbiddenFields(collection.name, [name]) }
             if field.type == .alias {
                 throw SwitchboardError(
                     .invalidPayload, "Nested writes through \"\(name)\" are not supported; write the related items directly.",

@@ -128,7 +128,15 @@ enum ValueCodec {
         switch field.type {
         case .integer, .bigInteger:
             if let i = value.int { return .int(i) }
-        case .float, .decimal:
+        case .decimal:
+            // Decimals travel as strings so that no precision is lost (as Directus does on PostgreSQL).
+            switch value {
+            case .double(let d): return .string(JSONWriter.formatDouble(d))
+            case .int(let i): return .string(String(i))
+            case .text(let s): return .string(s)
+            default: break
+            }
+        case .float:
             switch value {
             case .double(let d): return .double(d)
             case .int(let i): return .double(Double(i))
