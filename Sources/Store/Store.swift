@@ -108,7 +108,7 @@ public final class Store: Sendable {
         let schema = self.schema
         let dialect = database.dialect
         let environment = self.environment
-        let (result, events) = try await database.transaction { executor -> (T, [ChangeEvent]) in
+        let (result, _) = try await database.transaction({ executor -> (T, [ChangeEvent]) in
             var tx = ItemsTransaction(
                 store: self,
                 writer: ItemWriter(schema: schema, dialect: dialect, context: context, executor: executor, environment: environment),
@@ -116,8 +116,7 @@ public final class Store: Sendable {
             let result = try await body(&tx)
             try await tx.writer.flushActivity()
             return (result, tx.writer.events)
-        }
-        await publish(events)
+        }, afterCommit: { output in await self.publish(output.1) })
         return result
     }
 
@@ -219,6 +218,13 @@ public final class Store: Sendable {
 
     public func relationsJSON(_ collection: String?) -> [JSONObject] {
         schema.relations.filter { collection == nil || $0.manyCollection == collection }.map(SchemaService.relationJSON)
+    }
+
+    /// The sequence number of the last committed change to `collection` (0 if none).
+    public func currentSeq(_ collection: String) async throws -> Int64 {
+        try await database.read { db in
+            try await db.query("SELECT seq FROM switchboard_seq WHERE collection = ?", [.text(collection)]).first?[0].int ?? 0
+        }
     }
 
     /// Outbox events of `collection` with `seq > after`, oldest first (for backfill and resume).

@@ -183,6 +183,12 @@ public struct SwitchboardConfig: Sendable {
     public var rateLimiterPoints = 50
     /// Length of the rate limit window in seconds (`RATE_LIMITER_DURATION`).
     public var rateLimiterDurationSeconds = 1
+    /// Subscriptions one realtime socket may hold (`WEBSOCKETS_MAX_SUBSCRIPTIONS`).
+    public var websocketsMaxSubscriptions = 256
+    /// Frames queued for one socket before it is closed as too slow (`WEBSOCKETS_MAX_QUEUED_FRAMES`).
+    public var websocketsMaxQueuedFrames = 4096
+    /// On SIGTERM, open sockets are closed (1001) spread over this window, in ms (`SHUTDOWN_DRAIN_WINDOW`).
+    public var shutdownDrainWindowMs: Int64 = 5000
 
     // MARK: Cluster
 
@@ -311,6 +317,12 @@ public struct SwitchboardConfig: Sendable {
         config.rateLimiterPoints = try env.int("RATE_LIMITER_POINTS", default: config.rateLimiterPoints, in: 1...Int.max)
         config.rateLimiterDurationSeconds = try env.int(
             "RATE_LIMITER_DURATION", default: config.rateLimiterDurationSeconds, in: 1...Int.max)
+        config.websocketsMaxSubscriptions = try env.int(
+            "WEBSOCKETS_MAX_SUBSCRIPTIONS", default: config.websocketsMaxSubscriptions, in: 1...100_000)
+        config.websocketsMaxQueuedFrames = try env.int(
+            "WEBSOCKETS_MAX_QUEUED_FRAMES", default: config.websocketsMaxQueuedFrames, in: 1...10_000_000)
+        config.shutdownDrainWindowMs = try env.durationMilliseconds(
+            "SHUTDOWN_DRAIN_WINDOW", default: config.shutdownDrainWindowMs)
 
         config.websocketsBrokerURL = env.string("WEBSOCKETS_BROKER_URL")
         config.redisURL = env.string("REDIS")
@@ -460,6 +472,9 @@ public struct SwitchboardConfig: Sendable {
         ("RATE_LIMITER_ENABLED", "false", "Rate limit realtime messages per connection."),
         ("RATE_LIMITER_POINTS", "50", "Messages allowed per rate limit window."),
         ("RATE_LIMITER_DURATION", "1", "Length of the rate limit window in seconds."),
+        ("WEBSOCKETS_MAX_SUBSCRIPTIONS", "256", "Subscriptions one realtime socket may hold."),
+        ("WEBSOCKETS_MAX_QUEUED_FRAMES", "4096", "Frames queued for one socket before it is closed as too slow (1013)."),
+        ("SHUTDOWN_DRAIN_WINDOW", "5s", "On SIGTERM, close open sockets (1001) spread over this window."),
         // Cluster
         ("WEBSOCKETS_BROKER_URL", "", "URL of an external message broker for realtime fan-out."),
         ("MESSENGER_STORE", "memory", "Cross-instance messaging: memory (single instance) or redis."),

@@ -1,6 +1,7 @@
 import Access
 import Foundation
 import Logging
+import Realtime
 import Store
 import SwitchboardCore
 
@@ -11,6 +12,7 @@ struct Services: Sendable {
     let store: Store
     let resolver: PermissionResolver
     let auth: AuthService
+    let hub: RealtimeHub
 
     static let version = "0.1.0"
 
@@ -39,7 +41,21 @@ struct Services: Sendable {
             settings: AuthSettings(
                 accessTokenTTLms: config.accessTokenTTLms, refreshTokenTTLms: config.refreshTokenTTLms,
                 sessionTTLms: config.sessionCookieTTLms, refreshGracePeriodMs: config.sessionRefreshGracePeriodMs))
-        return Services(config: config, logger: logger, store: store, resolver: resolver, auth: auth)
+        let hub = RealtimeHub(
+            store: store, auth: auth,
+            settings: RealtimeSettings(
+                authMode: RealtimeSettings.AuthMode(rawValue: config.websocketsRestAuth.rawValue) ?? .handshake,
+                authTimeoutMs: Int64(config.websocketsRestAuthTimeoutSeconds) * 1000,
+                heartbeatEnabled: config.websocketsHeartbeatEnabled,
+                heartbeatPeriodMs: Int64(config.websocketsHeartbeatPeriodSeconds) * 1000,
+                connectionLimit: config.websocketsRestConnLimit,
+                rateLimit: config.rateLimiterEnabled
+                    ? (config.rateLimiterPoints, Int64(config.rateLimiterDurationSeconds) * 1000) : nil,
+                maxSubscriptionsPerConnection: config.websocketsMaxSubscriptions,
+                maxQueuedFrames: config.websocketsMaxQueuedFrames),
+            logger: Logger(label: "switchboard.realtime"))
+        store.addSink(hub)
+        return Services(config: config, logger: logger, store: store, resolver: resolver, auth: auth, hub: hub)
     }
 
     /// Runs the idempotent bootstrap and reports what it created.

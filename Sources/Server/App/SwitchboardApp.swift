@@ -1,5 +1,6 @@
 import Access
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
 import Synchronization
 import SwitchboardCore
@@ -32,10 +33,38 @@ enum SwitchboardApp {
         SystemRoutes(items: items).register(on: router)
         SchemaRoutes(store: services.store, callers: callers, maxPayload: config.maxPayloadSize).register(on: router)
 
+        let configuration = ApplicationConfiguration(
+            address: .hostname(config.host, port: config.port), serverName: "Switchboard")
+        guard config.websocketsEnabled && config.websocketsRestEnabled else {
+            return Application(router: router, server: .http1(), configuration: configuration, logger: services.logger)
+        }
+        let realtime = RealtimeRoutes(
+            hub: services.hub, auth: services.auth, path: config.websocketsRestPath,
+            strict: config.websocketsRestAuth == .strict, maxMessageSize: config.websocketsMaxMessageSize,
+            sessionCookieName: config.sessionCookieName, allowedOrigins: allowedOrigins(config))
+        realtime.registerFallback(on: router)
+        let webSocketRouter = Router(context: SwitchboardWebSocketContext.self)
+        realtime.registerUpgrade(on: webSocketRouter)
         return Application(
             router: router,
-            configuration: .init(address: .hostname(config.host, port: config.port), serverName: "Switchboard"),
-            logger: services.logger)
+            server: .http1WebSocketUpgrade(
+                webSocketRouter: webSocketRouter,
+                configuration: .init(
+                    http1: .init(),
+                    ws: .init(maxFrameSize: config.websocketsMaxMessageSize, autoPing: .disabled, closeTimeout: .seconds(5)))),
+            configuration: configuration, logger: services.logger)
+    }
+
+    /// `PUBLIC_URL`'s origin and the `CORS_ORIGIN` list may open sockets from browsers.
+    private static func allowedOrigins(_ config: SwitchboardConfig) -> [String] {
+        var out: [String] = []
+        if let url = config.publicURL {
+            // scheme://host[:port] of PUBLIC_URL
+            let parts = url.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
+            if parts.count >= 3 { out.append(parts[0] + "//" + parts[2]) }
+        }
+        if case .list(let list) = config.corsOrigin { out += list }
+        return out
     }
 }
 

@@ -3,6 +3,9 @@ import Access
 import Foundation
 import Store
 import Hummingbird
+import Realtime
+import ServiceLifecycle
+import UnixSignals
 import Logging
 import Synchronization
 import SwitchboardCore
@@ -29,8 +32,39 @@ struct ServeCommand: AsyncParsableCommand {
         let readiness = Readiness()
         let app = SwitchboardApp.make(services, readiness: readiness)
         logger.info("listening", metadata: ["host": "\(config.host)", "port": "\(config.port)", "db": "\(config.dbClient.rawValue)"])
-        try await app.runService()
-        readiness.markDraining()
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: RealtimeService(hub: services.hub, readiness: readiness, drainWindow: .milliseconds(config.shutdownDrainWindowMs))),
+                    .init(service: app),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
         await services.store.database.close()
+    }
+}
+
+/// Runs the realtime engine; on shutdown fails readiness and closes sockets
+/// with 1001, spread over the drain window, so clients reconnect elsewhere.
+struct RealtimeService: Service {
+    let hub: RealtimeHub
+    let readiness: Readiness
+    let drainWindow: Duration
+
+    func run() async throws {
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                await hub.run()
+            } onCancel: {
+                hub.shutdown()
+            }
+        } onGracefulShutdown: {
+            readiness.markDraining()
+            Task {
+                await hub.drain(over: drainWindow)
+                hub.shutdown()
+            }
+        }
     }
 }

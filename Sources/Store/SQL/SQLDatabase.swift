@@ -24,10 +24,20 @@ public protocol SQLDatabase: Sendable {
     /// Runs `body` outside a write transaction (a consistent snapshot is not promised across statements).
     func read<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T
     /// Runs `body` in one transaction; commits when it returns, rolls back when it throws.
-    func transaction<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T
+    /// `afterCommit` runs after the commit and before the next writer starts, so
+    /// whatever it hands on (change events) leaves in commit order.
+    func transaction<T: Sendable>(
+        _ body: @Sendable (any SQLExecutor) async throws -> T, afterCommit: @Sendable (T) async -> Void
+    ) async throws -> T
     /// A cheap round trip, for health checks.
     func ping() async throws
     func close() async
+}
+
+extension SQLDatabase {
+    public func transaction<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
+        try await transaction(body, afterCommit: { _ in })
+    }
 }
 
 /// A database error classified so that the API can answer with Directus's codes.

@@ -39,13 +39,16 @@ public final class SQLiteDatabase: SQLDatabase {
         return try await body(SQLiteExecutor(connection: reader))
     }
 
-    public func transaction<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
+    public func transaction<T: Sendable>(
+        _ body: @Sendable (any SQLExecutor) async throws -> T, afterCommit: @Sendable (T) async -> Void
+    ) async throws -> T {
         await writeLock.lock()
         defer { writeLock.unlock() }
         try writer.run("BEGIN IMMEDIATE")
         do {
             let result = try await body(SQLiteExecutor(connection: writer))
             try writer.run("COMMIT")
+            await afterCommit(result)
             return result
         } catch {
             try? writer.run("ROLLBACK")

@@ -1,0 +1,116 @@
+import Query
+import Store
+import SwitchboardCore
+
+/// Turns one committed change into the frame a query class receives, or nil
+/// when the class should receive nothing. Plain-field queries are evaluated in
+/// memory on the event's post-images (no database read); queries with
+/// relational fields, relational filters, `deep` or `aggregate` read the
+/// changed rows once per class, batched over the event's keys.
+struct EventRenderer {
+    let store: Store
+
+    func render(_ event: ChangeEvent, for cls: QueryClass) async throws -> RenderedEvent? {
+        let request = cls.key.request
+        if let only = request.event, only != event.action { return nil }
+        var keys = event.keys
+        var rows = event.rows
+        let schema = store.schema
+        guard let collection = schema.collection(event.collection) else { return nil }
+        let pk = collection.primaryKey
+        if let item = request.item {
+            keys = keys.filter { $0.textValue == item.textValue }
+            rows = rows.filter { $0[pk]?.textValue == item.textValue }
+            if keys.isEmpty { return nil }
+        }
+        let query = request.query
+        if !query.aggregate.isEmpty || !query.groupBy.isEmpty {
+            let result = try await store.readItems(event.collection, query: query, context: cls.context)
+            return RenderedEvent(event: event.action.rawValue, data: .array(result.data.map(JSONValue.object)), meta: nil, seq: event.seq)
+        }
+        guard let permission = cls.context.permissions.permission(.read, event.collection) else { return nil }
+        let variables = cls.context.variables()
+        let data: JSONValue
+        switch event.action {
+        case .delete:
+            // Only keys of rows the subscriber could read before the delete [deviation from Directus].
+            let rule = Filter.conjunction([query.filter, permission.filter])?.resolvingVariables(variables)
+            let visible = rows.filter { row in rule.map { Self.evaluablePart($0).matches(row) } ?? true }
+                .compactMap { $0[pk] }
+            if visible.isEmpty { return nil }
+            data = request.item != nil ? visible[0] : .array(visible)
+        case .create, .update:
+            let shaped: [JSONObject]
+            if needsDatabase(query, permission, collection, schema) {
+                var q = query
+                q.sort = []
+                q.offset = nil
+                q.page = nil
+                q.limit = nil
+                q.meta = []
+                shaped = window(try await store.readItems(event.collection, keys: keys, query: q, context: cls.context), query)
+            } else {
+                let rule = Filter.conjunction([query.filter, permission.filter])?.resolvingVariables(variables)
+                let matching = rows.filter { rule?.matches($0) ?? true }
+                let fields = try outputFields(query, permission, collection)
+                shaped = window(matching, query).map { row in
+                    JSONObject(fields.map { ($0, row[$0] ?? .null) })
+                }
+            }
+            if shaped.isEmpty { return nil }
+            data = request.item != nil ? .object(shaped[0]) : .array(shaped.map(JSONValue.object))
+        }
+        return RenderedEvent(event: event.action.rawValue, data: data, meta: nil, seq: event.seq)
+    }
+
+    /// `sort`, `offset`, `limit` over the changed rows of one event (as Directus does).
+    private func window(_ rows: [JSONObject], _ query: ItemQuery) -> [JSONObject] {
+        var out = rows
+        if !query.sort.isEmpty {
+            out.sort { SortField.areInIncreasingOrder($0, $1, by: query.sort) }
+        }
+        if let offset = query.offset, offset > 0 { out = Array(out.dropFirst(offset)) }
+        if let limit = query.limit, limit >= 0 { out = Array(out.prefix(limit)) }
+        return out
+    }
+
+    /// Whether evaluating or shaping this query needs related rows.
+    private func needsDatabase(_ query: ItemQuery, _ permission: CollectionPermission, _ collection: CollectionSchema, _ schema: Schema) -> Bool {
+        if !query.deep.isEmpty { return true }
+        for filter in [query.filter, permission.filter].compactMap({ $0 })
+        where filter.referencedPaths.contains(where: { $0.count > 1 || schema.oneToMany(collection.name, $0[0]) != nil }) {
+            return true
+        }
+        guard let tree = try? FieldTree.parse(query.fields ?? ["*"]) else { return true }
+        if !tree.nested.isEmpty || tree.allNested != nil { return true }
+        let names = tree.includesAll ? collection.fields.map(\.field) : tree.names
+        return names.contains { name in
+            schema.oneToMany(collection.name, name) != nil && permission.allows(field: name)
+        }
+    }
+
+    /// The plain fields a non-relational query returns, in REST's order.
+    private func outputFields(_ query: ItemQuery, _ permission: CollectionPermission, _ collection: CollectionSchema) throws -> [String] {
+        let tree = try FieldTree.parse(query.fields ?? ["*"])
+        var out: [String] = []
+        if tree.includesAll {
+            out = collection.fields.filter { $0.type.hasColumn && permission.allows(field: $0.field) }.map(\.field)
+        }
+        for name in tree.names where !out.contains(name) {
+            if let f = collection.field(name), f.type.hasColumn, permission.allows(field: name) { out.append(name) }
+        }
+        return out
+    }
+
+    /// A filter with relational conditions dropped (they can't be checked on a
+    /// deleted row's pre-image); used only to decide which deleted keys to reveal.
+    static func evaluablePart(_ filter: Filter) -> Filter {
+        switch filter {
+        case .and(let parts): return .and(parts.map(evaluablePart))
+        case .or(let parts): return .or(parts.map(evaluablePart))
+        case .condition(let path, _, _) where path.count > 1: return .and([])
+        case .some, .none: return .and([])
+        default: return filter
+        }
+    }
+}

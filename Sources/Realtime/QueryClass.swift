@@ -1,0 +1,112 @@
+import Query
+import Store
+import SwitchboardCore
+
+/// The identity part of a class key, present only when the query or the
+/// permissions refer to the caller (`$CURRENT_USER`, `$CURRENT_ROLE`, …).
+struct IdentityKey: Sendable, Hashable {
+    var userID: String?
+    var roleID: String?
+    var roles: [String]
+    var policies: [String]
+}
+
+/// Subscriptions that would receive byte-identical data: same request, same
+/// effective permissions (and same identity where it matters).
+struct QueryClassKey: Sendable, Hashable {
+    var request: SubscriptionRequest
+    var permissions: PermissionSet
+    var identity: IdentityKey?
+
+    init(request: SubscriptionRequest, context: ItemsContext) {
+        self.request = request
+        self.permissions = context.permissions
+        let needsIdentity = request.query.filter.map(Self.mentionsIdentity) == true
+            || context.permissions.rules.values.contains { byAction in
+                byAction.values.contains { (p: CollectionPermission) -> Bool in
+                    p.filter.map(Self.mentionsIdentity) == true || p.presets.contains { Self.mentionsIdentity($0.value) }
+                }
+            }
+        let a = context.accountability
+        identity = needsIdentity ? IdentityKey(userID: a.userID, roleID: a.roleID, roles: a.roles, policies: a.policies) : nil
+    }
+
+    static func mentionsIdentity(_ filter: Filter) -> Bool {
+        switch filter {
+        case .and(let parts), .or(let parts): return parts.contains(where: mentionsIdentity)
+        case .condition(_, _, let value): return mentionsIdentity(value)
+        case .some(_, let inner), .none(_, let inner): return mentionsIdentity(inner)
+        }
+    }
+
+    static func mentionsIdentity(_ value: JSONValue) -> Bool {
+        switch value {
+        case .string(let s): return s.hasPrefix("$CURRENT_")
+        case .array(let items): return items.contains(where: mentionsIdentity)
+        case .object(let o): return o.contains { mentionsIdentity($0.value) }
+        default: return false
+        }
+    }
+}
+
+/// One socket's membership in a class.
+struct ClassMember: Sendable {
+    var connection: RealtimeConnection
+    var subscriptionKey: String
+    var uid: String?
+    /// Events at or below this seq were already part of the member's `init`.
+    var minSeq: Int64
+}
+
+/// A query class: the shared request, a context to evaluate it with, its members.
+struct QueryClass: Sendable {
+    let key: QueryClassKey
+    let context: ItemsContext
+    var members: [String: ClassMember] = [:]
+
+    static func memberID(_ connection: UInt64, _ subscriptionKey: String) -> String {
+        "\(connection)/\(subscriptionKey)"
+    }
+}
+
+/// Candidate classes per collection: classes whose filter pins a field to a
+/// value (`room _eq 42`) are found by that value; the rest are always checked.
+struct EqualityIndex: Sendable {
+    var unindexed: Set<QueryClassKey> = []
+    /// field → value → classes
+    var pinned: [String: [String: Set<QueryClassKey>]] = [:]
+
+    static func pin(_ key: QueryClassKey) -> (field: String, value: String)? {
+        guard key.identity == nil, let eq = key.request.query.filter?.topLevelEqualities.first,
+            !eq.value.isNull, let text = eq.value.textValue
+        else { return nil }
+        return (eq.field, text)
+    }
+
+    mutating func insert(_ key: QueryClassKey) {
+        if let p = Self.pin(key) { pinned[p.field, default: [:]][p.value, default: []].insert(key) } else { unindexed.insert(key) }
+    }
+
+    mutating func remove(_ key: QueryClassKey) {
+        if let p = Self.pin(key) {
+            pinned[p.field]?[p.value]?.remove(key)
+            if pinned[p.field]?[p.value]?.isEmpty == true { pinned[p.field]?[p.value] = nil }
+            if pinned[p.field]?.isEmpty == true { pinned[p.field] = nil }
+        } else {
+            unindexed.remove(key)
+        }
+    }
+
+    var isEmpty: Bool { unindexed.isEmpty && pinned.isEmpty }
+
+    /// Classes that may care about an event touching `rows`.
+    func candidates(_ rows: [JSONObject]) -> Set<QueryClassKey> {
+        var out = unindexed
+        for (field, byValue) in pinned {
+            for row in rows {
+                if let v = row[field]?.textValue, let keys = byValue[v] { out.formUnion(keys) }
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,65 @@
+import SwitchboardCore
+
+/// The server's frames, byte for byte as Directus writes them (`type` first, `uid` last).
+enum RealtimeFrames {
+    static func object(_ type: String, _ fields: [(String, JSONValue)], uid: JSONValue?) -> [UInt8] {
+        var o = JSONObject([("type", .string(type))] + fields)
+        if let uid { o["uid"] = uid }
+        return JSONValue.object(o).jsonBytes
+    }
+
+    static func error(_ type: String, _ code: String, _ message: String, uid: JSONValue?) -> [UInt8] {
+        object(type, [("status", "error"), ("error", ["code": .string(code), "message": .string(message)])], uid: uid)
+    }
+
+    static func error(_ type: String, _ error: SwitchboardError, uid: JSONValue?) -> [UInt8] {
+        Self.error(type, error.code.rawValue, error.message, uid: uid)
+    }
+
+    static let ping: [UInt8] = Array(#"{"type":"ping"}"#.utf8)
+
+    static func pong(uid: JSONValue?) -> [UInt8] { object("pong", [], uid: uid) }
+
+    static func authOK(uid: JSONValue?, refreshToken: String?) -> [UInt8] {
+        var fields: [(String, JSONValue)] = [("status", "ok")]
+        if let refreshToken { fields.append(("refresh_token", .string(refreshToken))) }
+        return object("auth", fields, uid: uid)
+    }
+
+    static let handshakeFailed = error("auth", "AUTH_FAILED", "Authentication handshake failed.", uid: nil)
+    static let authTimedOut = error("auth", "AUTH_TIMEOUT", "Authentication timed out.", uid: nil)
+    static let tokenExpired = error("auth", "TOKEN_EXPIRED", "Token expired.", uid: nil)
+
+    static func authFailed(uid: JSONValue?) -> [UInt8] {
+        error("auth", "AUTH_FAILED", "Authentication failed.", uid: uid)
+    }
+}
+
+/// A subscription frame rendered once for all members of a query class: the
+/// bytes before the uid and after it, so each socket costs one concatenation.
+struct RenderedEvent: Sendable {
+    let prefix: [UInt8]
+
+    init(event: String, data: JSONValue?, meta: JSONObject?, seq: Int64?, extra: [(String, JSONValue)] = []) {
+        var o = JSONObject([("type", "subscription"), ("event", .string(event))])
+        if let data { o["data"] = data }
+        if let meta { o["meta"] = .object(meta) }
+        for (k, v) in extra { o[k] = v }
+        if let seq { o["seq"] = .int(seq) }
+        var bytes = JSONValue.object(o).jsonBytes
+        bytes.removeLast()  // the closing brace; `uid` (if any) goes after
+        prefix = bytes
+    }
+
+    /// The frame for one subscriber; `uid` is echoed as a string, as Directus does.
+    func frame(uid: String?) -> [UInt8] {
+        var out = prefix
+        if let uid {
+            out.reserveCapacity(prefix.count + uid.utf8.count + 10)
+            out.append(contentsOf: #","uid":"#.utf8)
+            JSONWriter.writeString(uid, into: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+}

@@ -1,0 +1,272 @@
+import Access
+import Logging
+import Query
+import Store
+import Synchronization
+import SwitchboardCore
+
+/// Handles the frames a client sends (PROTOCOL.md): `auth`, `ping`/`pong`,
+/// `subscribe`/`unsubscribe` and `items`. One instance per socket; frames of
+/// one socket are handled one at a time, in order.
+public struct RealtimeSession: Sendable {
+    let hub: RealtimeHub
+    public let connection: RealtimeConnection
+
+    /// Opens a session for an upgraded socket; `nil` when the connection limit is reached.
+    /// `accountability` is the identity from the upgrade request (token or cookie), if any.
+    public init?(hub: RealtimeHub, transport: any RealtimeTransport, upgradeIdentity: (Accountability, expiresAt: Int64?)?) async throws {
+        let context: ItemsContext
+        let authenticated: Bool
+        var expiresAt: Int64?
+        if let (accountability, exp) = upgradeIdentity {
+            context = try await hub.auth.resolver.context(for: accountability)
+            authenticated = true
+            expiresAt = exp
+        } else {
+            context = try await hub.auth.resolver.context(for: try await hub.auth.resolver.publicAccountability())
+            authenticated = hub.settings.authMode == .public
+        }
+        guard let connection = hub.open(transport: transport, context: context, authenticated: authenticated, expiresAt: expiresAt)
+        else { return nil }
+        self.hub = hub
+        self.connection = connection
+    }
+
+    /// Runs the writer until the socket closes (call concurrently with the reader).
+    public func runWriter() async { await connection.runWriter() }
+
+    /// The reader saw the socket close.
+    public func closed() { hub.closed(connection) }
+
+    public func close(_ code: CloseCode, _ reason: String) { connection.close(code, reason) }
+
+    // MARK: Inbound
+
+    /// Handles one text frame.
+    public func receive(_ bytes: [UInt8]) async {
+        let now = Clock.nowMs()
+        let (limited, retryAfter) = rateLimit(now)
+        if limited {
+            connection.send(RealtimeFrames.error("server", "REQUESTS_EXCEEDED", "Too many messages, retry after \(retryAfter)ms.", uid: nil))
+            return
+        }
+        guard case .object(let message)? = try? JSONReader.parse(bytes), case .string(let type)? = message["type"] else {
+            connection.send(RealtimeFrames.error("server", "INVALID_PAYLOAD", "Unable to parse the incoming message.", uid: nil))
+            return
+        }
+        let uid = message["uid"].flatMap { v -> JSONValue? in
+            switch v {
+            case .string, .int, .double: return v
+            default: return nil
+            }
+        }
+        let waitingForHandshake = connection.state.withLock { s -> Bool in
+            s.lastInbound = now
+            return !s.authenticated && hub.settings.authMode != .public
+        }
+        if waitingForHandshake && type != "auth" {
+            connection.send(RealtimeFrames.handshakeFailed)
+            connection.close(.policyViolation, "Authentication handshake failed.")
+            return
+        }
+        switch type {
+        case "auth": await authenticate(message, uid: uid, handshake: waitingForHandshake)
+        case "ping": connection.send(RealtimeFrames.pong(uid: uid))
+        case "pong": break
+        case "subscribe": await subscribe(message, uid: uid)
+        case "unsubscribe": unsubscribe(uid: uid)
+        case "items": await items(message, uid: uid)
+        default:
+            connection.send(RealtimeFrames.error(type, "INVALID_PAYLOAD", "Unknown message type \"\(type)\".", uid: uid))
+        }
+    }
+
+    /// Fixed-window counter per socket (`RATE_LIMITER_POINTS` per `RATE_LIMITER_DURATION`).
+    private func rateLimit(_ now: Int64) -> (Bool, Int64) {
+        guard let limit = hub.settings.rateLimit else { return (false, 0) }
+        return connection.state.withLock { s in
+            if now - s.rateWindowStart >= limit.durationMs {
+                s.rateWindowStart = now
+                s.rateCount = 0
+            }
+            s.rateCount += 1
+            return (s.rateCount > limit.points, max(0, s.rateWindowStart + limit.durationMs - now))
+        }
+    }
+
+    // MARK: auth
+
+    private func authenticate(_ message: JSONObject, uid: JSONValue?, handshake: Bool) async {
+        let auth = hub.auth
+        let client = ClientInfo(
+            ip: connection.context.accountability.ip, userAgent: connection.context.accountability.userAgent,
+            origin: connection.context.accountability.origin)
+        do {
+            var accountability: Accountability
+            var expiresAt: Int64?
+            var refreshToken: String?
+            if case .string(let token)? = message["access_token"] {
+                accountability = try await auth.authenticate(token: token, client: client)
+                expiresAt = auth.expiry(ofToken: token)
+            } else if case .string(let email)? = message["email"], case .string(let password)? = message["password"] {
+                let tokens = try await auth.login(email: email, password: password, session: false, client: client)
+                accountability = try await auth.authenticate(token: tokens.accessToken, client: client)
+                expiresAt = auth.expiry(ofToken: tokens.accessToken)
+                refreshToken = tokens.refreshToken
+            } else if case .string(let token)? = message["refresh_token"] {
+                let tokens = try await auth.refresh(token: token, session: false, client: client)
+                accountability = try await auth.authenticate(token: tokens.accessToken, client: client)
+                expiresAt = auth.expiry(ofToken: tokens.accessToken)
+                refreshToken = tokens.refreshToken
+            } else {
+                throw SwitchboardError.invalidPayload("auth needs access_token, email + password, or refresh_token")
+            }
+            accountability.ip = client.ip
+            accountability.userAgent = client.userAgent
+            accountability.origin = client.origin
+            let context = try await auth.resolver.context(for: accountability)
+            connection.state.withLock { s in
+                s.context = context
+                s.authenticated = true
+                s.expiresAt = expiresAt
+                s.authDeadline = nil
+            }
+            hub.rebind(connection)
+            connection.send(RealtimeFrames.authOK(uid: uid, refreshToken: refreshToken))
+        } catch {
+            if handshake {
+                connection.send(RealtimeFrames.handshakeFailed)
+                connection.close(.policyViolation, "Authentication handshake failed.")
+                return
+            }
+            connection.send(RealtimeFrames.authFailed(uid: uid))
+            if let publicContext = try? await auth.resolver.context(for: try await auth.resolver.publicAccountability(
+                ip: client.ip, userAgent: client.userAgent, origin: client.origin))
+            {
+                connection.state.withLock { s in
+                    s.context = publicContext
+                    s.expiresAt = nil
+                }
+                hub.rebind(connection)
+            }
+            if hub.settings.authMode != .public { connection.close(.policyViolation, "Authentication failed.") }
+        }
+    }
+
+    // MARK: subscribe
+
+    private func subscribe(_ message: JSONObject, uid: JSONValue?) async {
+        func fail(_ code: String, _ text: String) {
+            connection.send(RealtimeFrames.error("subscribe", code, text, uid: uid))
+        }
+        guard case .string(let collection)? = message["collection"], !collection.isEmpty else {
+            return fail("INVALID_PAYLOAD", "\"collection\" is required.")
+        }
+        var event: ChangeEvent.Action?
+        if let e = message["event"], !e.isNull {
+            guard let action = e.stringValue.flatMap(ChangeEvent.Action.init(rawValue:)) else {
+                return fail("INVALID_PAYLOAD", "\"event\" must be one of \"create\", \"update\", \"delete\".")
+            }
+            event = action
+        }
+        var query = ItemQuery()
+        if let q = message["query"], !q.isNull {
+            guard case .object(let object) = q else { return fail("INVALID_QUERY", "\"query\" must be an object.") }
+            do { query = try ItemQuery.parse(json: object) } catch { return fail(error.code.rawValue, error.message) }
+        }
+        let item = message["item"].flatMap { $0.isNull ? nil : $0 }
+        let context = connection.context
+        guard hub.store.schema.collection(collection) != nil, context.permissions.permission(.read, collection) != nil else {
+            return fail("INVALID_COLLECTION", "The provided collection does not exists or is not accessible.")
+        }
+        let uidText = uid?.textValue
+        let subscriptionKey = uidText ?? connection.state.withLock { s -> String in
+            s.nextAnonymousSubscription += 1
+            return "\u{0}\(s.nextAnonymousSubscription)"
+        }
+        let replaced = connection.state.withLock { s -> RealtimeConnection.Subscription? in
+            s.subscriptions.removeValue(forKey: subscriptionKey)
+        }
+        if let replaced { hub.removeMember(replaced.classKey, connection: connection.id, subscriptionKey: subscriptionKey) }
+        let count = connection.state.withLock { $0.subscriptions.count }
+        guard count < hub.settings.maxSubscriptionsPerConnection else {
+            return fail("INVALID_PAYLOAD", "Too many subscriptions on this connection (limit \(hub.settings.maxSubscriptionsPerConnection)).")
+        }
+        let request = SubscriptionRequest(collection: collection, query: query, event: event, item: item)
+        let classKey = QueryClassKey(request: request, context: context)
+        let store = hub.store
+        do {
+            // Events committed before this seq are part of `init`; hold the socket's
+            // event frames until `init` is out so it always comes first.
+            let seq = try await store.currentSeq(collection)
+            connection.queue.hold()
+            defer { connection.queue.release() }
+            connection.state.withLock { s in
+                s.subscriptions[subscriptionKey] = .init(uid: uidText, request: request, classKey: classKey)
+            }
+            hub.addMember(classKey, context: context, member: ClassMember(connection: connection, subscriptionKey: subscriptionKey, uid: uidText, minSeq: seq))
+            let initFrame: RenderedEvent
+            if event != nil {
+                initFrame = RenderedEvent(event: "init", data: nil, meta: nil, seq: nil)
+            } else if let item {
+                let row = try await store.readItem(collection, key: item, query: query, context: context)
+                initFrame = RenderedEvent(event: "init", data: .object(row), meta: nil, seq: nil)
+            } else {
+                let result = try await store.readItems(collection, query: query, context: context)
+                initFrame = RenderedEvent(event: "init", data: .array(result.data.map(JSONValue.object)), meta: result.meta, seq: nil)
+            }
+            connection.send(initFrame.frame(uid: uidText), bypassHold: true)
+        } catch {
+            connection.state.withLock { _ = $0.subscriptions.removeValue(forKey: subscriptionKey) }
+            hub.removeMember(classKey, connection: connection.id, subscriptionKey: subscriptionKey)
+            let e = (error as? SwitchboardError) ?? .internalError()
+            fail(e.code == .forbidden && e.message.contains("collection") ? "INVALID_COLLECTION" : e.code.rawValue, e.message)
+        }
+    }
+
+    private func unsubscribe(uid: JSONValue?) {
+        let removed = connection.state.withLock { s -> [(String, RealtimeConnection.Subscription)] in
+            if let key = uid?.textValue {
+                guard let sub = s.subscriptions.removeValue(forKey: key) else { return [] }
+                return [(key, sub)]
+            }
+            defer { s.subscriptions = [:] }
+            return s.subscriptions.map { ($0.key, $0.value) }
+        }
+        for (key, sub) in removed { hub.removeMember(sub.classKey, connection: connection.id, subscriptionKey: key) }
+        connection.send(RealtimeFrames.object("subscription", [("event", "unsubscribe")], uid: uid))
+    }
+
+    // MARK: items
+
+    private func items(_ message: JSONObject, uid: JSONValue?) async {
+        func fail(_ error: SwitchboardError) {
+            connection.send(RealtimeFrames.error("items", error, uid: uid), bypassHold: true)
+        }
+        guard case .string(let collection)? = message["collection"], !collection.isEmpty else {
+            return fail(.invalidPayload("\"collection\" is required."))
+        }
+        guard !SystemCollections.isSystem(collection), hub.store.schema.collection(collection) != nil else {
+            return fail(SwitchboardError(.invalidCollection, "The provided collection does not exists or is not accessible."))
+        }
+        guard case .string(let action)? = message["action"], ["create", "read", "update", "delete"].contains(action) else {
+            return fail(.invalidPayload("\"action\" must be one of \"create\", \"read\", \"update\", \"delete\"."))
+        }
+        connection.queue.hold()
+        defer { connection.queue.release() }
+        do {
+            var query = ItemQuery()
+            if case .object(let q)? = message["query"] { query = try ItemQuery.parse(json: q) }
+            let (data, meta) = try await ItemsOverSocket(store: hub.store, context: connection.context)
+                .perform(action, collection: collection, message: message, query: query)
+            var fields: [(String, JSONValue)] = [("data", data)]
+            if let meta { fields.append(("meta", .object(meta))) }
+            connection.send(RealtimeFrames.object("items", fields, uid: uid), bypassHold: true)
+        } catch let error as SwitchboardError {
+            fail(error)
+        } catch {
+            hub.logger.error("items request failed", metadata: ["error": "\(error)"])
+            fail(.internalError())
+        }
+    }
+}

@@ -1,0 +1,17 @@
+import Hummingbird
+import HummingbirdWebSocket
+import NIOCore
+
+/// Request context for WebSocket upgrade requests (Hummingbird needs one that
+/// can carry the upgrade handler).
+struct SwitchboardWebSocketContext: RequestContext, WebSocketRequestContext {
+    var coreContext: CoreRequestContextStorage
+    let webSocket: WebSocketHandlerReference<Self>
+    let remoteAddress: String?
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        webSocket = .init()
+        remoteAddress = source.channel.remoteAddress?.ipAddress
+    }
+}
