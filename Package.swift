@@ -17,6 +17,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
@@ -25,6 +27,7 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CArgon2", pkgConfig: "libargon2", providers: [.apt(["libargon2-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         .target(name: "SwitchboardCore", swiftSettings: swiftSettings),
         .target(name: "Query", dependencies: ["SwitchboardCore"], swiftSettings: swiftSettings),
         .target(
@@ -37,7 +40,15 @@ let package = Package(
             dependencies: ["SwitchboardCore", "Query", "Store", "CArgon2", "COpenSSL"],
             swiftSettings: swiftSettings
         ),
-        .target(name: "Messenger", dependencies: ["SwitchboardCore"], swiftSettings: swiftSettings),
+        .target(
+            name: "Messenger",
+            dependencies: [
+                "SwitchboardCore", "CHiredis", .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Realtime",
             dependencies: [
@@ -52,6 +63,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -63,6 +75,7 @@ let package = Package(
         .testTarget(name: "SwitchboardCoreTests", dependencies: ["SwitchboardCore"], swiftSettings: swiftSettings),
         .testTarget(name: "QueryTests", dependencies: ["Query", "SwitchboardCore"], swiftSettings: swiftSettings),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Query", "SwitchboardCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "MessengerTests", dependencies: ["Messenger"], swiftSettings: swiftSettings),
         .testTarget(name: "AccessTests", dependencies: ["Access", "Store", "Query", "SwitchboardCore"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]

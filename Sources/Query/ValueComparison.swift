@@ -22,6 +22,8 @@ enum ValueComparison {
             return sign(x, y)
         case (.string(let x), .string(let y)):
             if x == y { return 0 }
+            // UUIDs are stored lowercased; an operand in capitals still names the same row.
+            if x.utf8.count == 36, y.utf8.count == 36, x.lowercased() == y.lowercased() { return 0 }
             if let dx = ISODate.parse(x), let dy = ISODate.parse(y) { return sign(dx, dy) }
             // Byte order, like SQLite's BINARY collation.
             return x.utf8.lexicographicallyPrecedes(y.utf8) ? -1 : 1

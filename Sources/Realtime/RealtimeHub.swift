@@ -26,6 +26,7 @@ public final class RealtimeHub: ChangeEventSink {
     private let registry = Mutex(Registry())
     private let nextConnectionID = Atomic<UInt64>(1)
     private let stopped = Atomic<Bool>(false)
+    private let draining = Atomic<Bool>(false)
     private let events: AsyncStream<[ChangeEvent]>
     private let eventsContinuation: AsyncStream<[ChangeEvent]>.Continuation
 
@@ -41,8 +42,26 @@ public final class RealtimeHub: ChangeEventSink {
     // MARK: ChangeEventSink
 
     public func publish(_ events: [ChangeEvent]) async {
+        enqueue(events)
+    }
+
+    /// Hands events to the fan-out task, in order (they must already be in seq order per collection).
+    func enqueue(_ events: [ChangeEvent]) {
         eventsContinuation.yield(events)
     }
+
+    /// Told when the first subscription on a collection appears (with the seq its
+    /// `init` was read at, if known) and when the last one goes.
+    public var interestObserver: (@Sendable (String, Int64?, Bool) -> Void)? {
+        get { observer.withLock { $0 } }
+        set { observer.withLock { $0 = newValue } }
+    }
+
+    private let observer = Mutex<(@Sendable (String, Int64?, Bool) -> Void)?>(nil)
+
+    public func isInterested(in collection: String) -> Bool { registry.withLock { $0.indexes[collection] != nil } }
+
+    public var isStopped: Bool { stopped.load(ordering: .relaxed) }
 
     /// Processes events and timers until cancelled.
     public func run() async {
@@ -66,7 +85,10 @@ public final class RealtimeHub: ChangeEventSink {
                 if PermissionResolverCollections.all.contains(event.collection) { accessChanged = true }
                 await dispatch(event)
             }
-            if accessChanged { await refreshIdentities() }
+            if accessChanged {
+                auth.resolver.invalidate()
+                await refreshIdentities()
+            }
         }
     }
 
@@ -107,6 +129,7 @@ public final class RealtimeHub: ChangeEventSink {
         if !authenticated && settings.authMode == .handshake {
             connection.state.withLock { $0.authDeadline = now + settings.authTimeoutMs }
         }
+        if draining.load(ordering: .relaxed) { return nil }
         let accepted = registry.withLock { r -> Bool in
             if let limit = settings.connectionLimit, r.connections.count >= limit { return false }
             r.connections[id] = connection
@@ -117,6 +140,7 @@ public final class RealtimeHub: ChangeEventSink {
 
     /// Whether one more socket may open now.
     public var acceptsConnections: Bool {
+        if draining.load(ordering: .relaxed) { return false }
         guard let limit = settings.connectionLimit else { return true }
         return connectionCount < limit
     }
@@ -127,15 +151,21 @@ public final class RealtimeHub: ChangeEventSink {
             defer { s.subscriptions = [:] }
             return s.subscriptions
         }
-        registry.withLock { r in
+        let emptied = registry.withLock { r -> [String] in
             r.connections[connection.id] = nil
-            for (key, sub) in subscriptions { Self.removeMember(&r, sub.classKey, QueryClass.memberID(connection.id, key)) }
+            var emptied: [String] = []
+            for (key, sub) in subscriptions where Self.removeMember(&r, sub.classKey, QueryClass.memberID(connection.id, key)) {
+                emptied.append(sub.classKey.request.collection)
+            }
+            return emptied
         }
         connection.queue.finish()
+        for collection in emptied { interestObserver?(collection, nil, false) }
     }
 
     /// Closes every socket with 1001, spread over `window` so clients reconnect gradually.
     public func drain(over window: Duration) async {
+        draining.store(true, ordering: .relaxed)
         let all = registry.withLock { Array($0.connections.values) }
         guard !all.isEmpty else { return }
         let step = window / all.count
@@ -147,27 +177,38 @@ public final class RealtimeHub: ChangeEventSink {
 
     // MARK: Subscriptions
 
-    func addMember(_ key: QueryClassKey, context: ItemsContext, member: ClassMember) {
-        registry.withLock { r in
+    func addMember(_ key: QueryClassKey, context: ItemsContext, member: ClassMember, initSeq: Int64? = nil) {
+        let collection = key.request.collection
+        let firstInCollection = registry.withLock { r -> Bool in
+            let first = r.indexes[collection] == nil
             if r.classes[key] == nil {
                 r.classes[key] = QueryClass(key: key, context: context)
-                r.indexes[key.request.collection, default: EqualityIndex()].insert(key)
+                r.indexes[collection, default: EqualityIndex()].insert(key)
             }
             r.classes[key]?.members[QueryClass.memberID(member.connection.id, member.subscriptionKey)] = member
+            return first
         }
+        if firstInCollection { interestObserver?(collection, initSeq, true) }
     }
 
     func removeMember(_ key: QueryClassKey, connection: UInt64, subscriptionKey: String) {
-        registry.withLock { r in Self.removeMember(&r, key, QueryClass.memberID(connection, subscriptionKey)) }
+        let gone = registry.withLock { r in Self.removeMember(&r, key, QueryClass.memberID(connection, subscriptionKey)) }
+        if gone { interestObserver?(key.request.collection, nil, false) }
     }
 
-    private static func removeMember(_ r: inout Registry, _ key: QueryClassKey, _ memberID: String) {
+    /// Answers whether the collection lost its last subscription.
+    @discardableResult
+    private static func removeMember(_ r: inout Registry, _ key: QueryClassKey, _ memberID: String) -> Bool {
         r.classes[key]?.members[memberID] = nil
         if r.classes[key]?.members.isEmpty == true {
             r.classes[key] = nil
             r.indexes[key.request.collection]?.remove(key)
-            if r.indexes[key.request.collection]?.isEmpty == true { r.indexes[key.request.collection] = nil }
+            if r.indexes[key.request.collection]?.isEmpty == true {
+                r.indexes[key.request.collection] = nil
+                return true
+            }
         }
+        return false
     }
 
     /// Moves a connection's subscriptions to the classes of its current identity.

@@ -204,7 +204,10 @@ public struct RealtimeSession: Sendable {
             connection.state.withLock { s in
                 s.subscriptions[subscriptionKey] = .init(uid: uidText, request: request, classKey: classKey)
             }
-            hub.addMember(classKey, context: context, member: ClassMember(connection: connection, subscriptionKey: subscriptionKey, uid: uidText, minSeq: seq))
+            hub.addMember(
+                classKey, context: context,
+                member: ClassMember(connection: connection, subscriptionKey: subscriptionKey, uid: uidText, minSeq: seq),
+                initSeq: seq)
             let initFrame: RenderedEvent
             if event != nil {
                 initFrame = RenderedEvent(event: "init", data: nil, meta: nil, seq: nil)

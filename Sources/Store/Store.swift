@@ -89,14 +89,15 @@ public final class Store: Sendable {
         _ executor: any SQLExecutor, _ collection: String, action: PermissionAction, query: ItemQuery, context: ItemsContext
     ) async throws -> [JSONValue] {
         guard let c = schema.collection(collection) else { throw SwitchboardError.forbidden() }
+        // Keys come from a read: rows the caller can't read are never touched by a query (as in Directus).
         guard let permission = context.permissions.permission(action, collection),
-            context.permissions.permission(.read, collection) != nil
+            let read = context.permissions.permission(.read, collection)
         else { throw SwitchboardError.forbidden() }
         let reader = ItemReader(
             schema: schema, dialect: database.dialect, context: context, variables: context.variables(),
             limits: environment.limits, executor: executor)
         let limit = reader.effectiveLimit(query.limit)
-        return try await reader.keys(c, permission: permission, filter: Filter.conjunction([query.filter]), limit: limit)
+        return try await reader.keys(c, permission: permission, filter: Filter.conjunction([query.filter, read.filter]), limit: limit)
     }
 
     // MARK: Writes

@@ -58,7 +58,7 @@ public enum JSONWriter {
     /// values without a trailing ".0", non-finite values as `null`.
     public static func formatDouble(_ d: Double) -> String {
         guard d.isFinite else { return "null" }
-        if d == d.rounded(), abs(d) < 1e15 { return String(Int64(d)) }
+        if d == d.rounded(), abs(d) < 9.0e18 { return String(Int64(d)) }
         return "\(d)"
     }
 }

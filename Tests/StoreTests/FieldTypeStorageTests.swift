@@ -69,12 +69,17 @@ import Testing
                     [:],
                 ], context: .system)
             let rows = try await store.allRows("specimens", fields: ["id", "flag", "tags", "data", "title", "count", "price", "ratio"])
-            #expect(
-                rows == [
-                    ["id": 1, "flag": false, "tags": [], "data": [], "title": "", "count": 0, "price": "0", "ratio": nil],
-                    ["id": 2, "flag": true, "tags": ["a", "b"], "data": "just a string", "title": nil, "count": 7, "price": nil, "ratio": 1.5],
-                    ["id": 3, "flag": nil, "tags": nil, "data": nil, "title": nil, "count": nil, "price": nil, "ratio": nil],
-                ])
+            let falsy: JSONObject = [
+                "id": 1, "flag": false, "tags": [], "data": [], "title": "", "count": 0, "price": "0", "ratio": nil,
+            ]
+            let fromText: JSONObject = [
+                "id": 2, "flag": true, "tags": ["a", "b"], "data": "just a string", "title": nil, "count": 7, "price": nil,
+                "ratio": 1.5,
+            ]
+            let empty: JSONObject = [
+                "id": 3, "flag": nil, "tags": nil, "data": nil, "title": nil, "count": nil, "price": nil, "ratio": nil,
+            ]
+            #expect(rows == [falsy, fromText, empty])
         }
     }
 
@@ -89,19 +94,23 @@ import Testing
         }
     }
 
-    @Test(arguments: [
-        ("count", JSONValue.string("seven"), ErrorCode.invalidPayload),
+    static let misfits: [(String, JSONValue, ErrorCode)] = [
+        ("count", .string("seven"), .invalidPayload),
         ("count", ["nested": 1], .invalidPayload),
         ("flag", "yes", .invalidPayload),
         ("flag", 2, .invalidPayload),
         ("ref", "not-a-uuid", .invalidPayload),
         ("day", "24/11/2026", .invalidPayload),
         ("clock", "9h30", .invalidPayload),
+        ("clock", "1:30:00", .invalidPayload),
+        ("clock", "24:00", .invalidPayload),
         ("stamp", "yesterday", .invalidPayload),
         ("ratio", "NaN", .invalidPayload),
         ("title", .string(String(repeating: "x", count: 256)), .valueTooLong),
         ("nope", 1, .invalidPayload),
-    ])
+    ]
+
+    @Test(arguments: misfits)
     func rejectsValuesThatDoNotFitTheField(_ field: String, _ value: JSONValue, _ code: ErrorCode) async throws {
         try await withStore { store in
             try await Self.makeSpecimens(store)
@@ -110,6 +119,29 @@ import Testing
             }
             #expect(error?.code == code)
             #expect(try await store.sqlCount("specimens") == 0)
+        }
+    }
+
+    @Test(arguments: ["09:30", "09:30:15", "23:59:59"])
+    func timesAreStoredAsHoursMinutesSeconds(_ text: String) async throws {
+        try await withStore { store in
+            try await Self.makeSpecimens(store)
+            _ = try await store.createItems("specimens", [["clock": .string(text)]], context: .system)
+            let stored = try await store.allRows("specimens", fields: ["clock"]).first?["clock"]?.stringValue
+            #expect(stored == (text.count == 5 ? text + ":00" : text))
+        }
+    }
+
+    @Test(arguments: ["0930:00", "12:345", "09:30:00junk"])
+    func malformedTimesAreRejected(_ text: String) async throws {
+        try await withStore { store in
+            try await Self.makeSpecimens(store)
+            await withKnownIssue("bug: TimeOfDay.normalize reads only the first two characters of each part") {
+                let error = await #expect(throws: SwitchboardError.self) {
+                    try await store.createItems("specimens", [["clock": .string(text)]], context: .system)
+                }
+                #expect(error?.code == .invalidPayload)
+            }
         }
     }
 
@@ -192,14 +224,16 @@ import Testing
         }
     }
 
-    @Test(arguments: [
-        ["collection": "directus_things", "fields": []] as JSONObject,
+    static let invalidCollections: [JSONObject] = [
+        ["collection": "directus_things", "fields": []],
         ["collection": "1abc"],
         ["collection": "has space"],
         ["collection": "x", "fields": [["field": "id", "type": "float", "schema": ["is_primary_key": true]]]],
         ["collection": "x", "fields": [["field": "when", "type": "sometime"]]],
         ["collection": "x", "fields": [["field": "n", "type": "string", "schema": ["has_auto_increment": true]]]],
-    ])
+    ]
+
+    @Test(arguments: invalidCollections)
     func refusesInvalidCollectionPayloads(_ payload: JSONObject) async throws {
         try await withStore { store in
             let error = await #expect(throws: SwitchboardError.self) {

@@ -38,11 +38,13 @@ enum SwitchboardApp {
         guard config.websocketsEnabled && config.websocketsRestEnabled else {
             return Application(router: router, server: .http1(), configuration: configuration, logger: services.logger)
         }
+        let refusals = UpgradeRefusals()
         let realtime = RealtimeRoutes(
             hub: services.hub, auth: services.auth, path: config.websocketsRestPath,
             strict: config.websocketsRestAuth == .strict, maxMessageSize: config.websocketsMaxMessageSize,
-            sessionCookieName: config.sessionCookieName, allowedOrigins: allowedOrigins(config))
+            sessionCookieName: config.sessionCookieName, allowedOrigins: allowedOrigins(config), refusals: refusals)
         realtime.registerFallback(on: router)
+        let refusalHandlers = refusals
         let webSocketRouter = Router(context: SwitchboardWebSocketContext.self)
         realtime.registerUpgrade(on: webSocketRouter)
         return Application(
@@ -50,7 +52,7 @@ enum SwitchboardApp {
             server: .http1WebSocketUpgrade(
                 webSocketRouter: webSocketRouter,
                 configuration: .init(
-                    http1: .init(),
+                    http1: .init(additionalChannelHandlers: [refusalHandlers.makeHandler()]),
                     ws: .init(maxFrameSize: config.websocketsMaxMessageSize, autoPing: .disabled, closeTimeout: .seconds(5)))),
             configuration: configuration, logger: services.logger)
     }

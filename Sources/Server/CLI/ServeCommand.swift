@@ -34,9 +34,10 @@ struct ServeCommand: AsyncParsableCommand {
         logger.info("listening", metadata: ["host": "\(config.host)", "port": "\(config.port)", "db": "\(config.dbClient.rawValue)"])
         let group = ServiceGroup(
             configuration: .init(
+                // Shut down in reverse order: sockets drain (1001) before the HTTP server stops.
                 services: [
-                    .init(service: RealtimeService(hub: services.hub, readiness: readiness, drainWindow: .milliseconds(config.shutdownDrainWindowMs))),
                     .init(service: app),
+                    .init(service: RealtimeService(hub: services.hub, readiness: readiness, drainWindow: .milliseconds(config.shutdownDrainWindowMs))),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))

@@ -18,15 +18,23 @@ struct RealtimeRoutes: Sendable {
     let sessionCookieName: String
     /// Origins accepted besides the request's own host (`PUBLIC_URL`, `CORS_ORIGIN` list).
     let allowedOrigins: [String]
+    let refusals: UpgradeRefusals
 
     enum Refusal: Error {
         case limit, origin, unauthorized
 
+        var status: HTTPResponse.Status {
+            switch self {
+            case .limit, .origin: return .forbidden
+            case .unauthorized: return .unauthorized
+            }
+        }
+
         var response: Response {
             switch self {
-            case .limit: return HTTPSupport.text("Too many connections", status: .forbidden)
-            case .origin: return HTTPSupport.text("Origin not allowed", status: .forbidden)
-            case .unauthorized: return HTTPSupport.text("Unauthorized", status: .unauthorized)
+            case .limit: return HTTPSupport.text("Too many connections", status: status)
+            case .origin: return HTTPSupport.text("Origin not allowed", status: status)
+            case .unauthorized: return HTTPSupport.text("Unauthorized", status: status)
             }
         }
     }
@@ -38,6 +46,7 @@ struct RealtimeRoutes: Sendable {
                 _ = try await admit(request, remoteAddress: context.remoteAddress)
                 return .upgrade([:])
             } catch {
+                refusals.record((error as? Refusal)?.status ?? .forbidden, for: context.channel)
                 return .dontUpgrade
             }
         } onUpgrade: { inbound, outbound, context in

@@ -183,14 +183,15 @@ struct FilterCompiler {
             let needle = value.textValue ?? ""
             let insensitive = op == ._istarts_with || op == ._nistarts_with
             let negated = op == ._nstarts_with || op == ._nistarts_with
-            let lhs = "substr(\(textColumn), 1, \(needle.count))"
+            let lhs = "substr(\(textColumn), 1, \(needle.unicodeScalars.count))"
             out.append("\(negated ? "NOT " : "")(\(insensitive ? "lower(\(lhs))" : lhs) = \(insensitive ? "lower(?)" : "?"))")
             out.binds.append(.text(needle))
         case ._ends_with, ._nends_with, ._iends_with, ._niends_with:
             let needle = value.textValue ?? ""
             let insensitive = op == ._iends_with || op == ._niends_with
             let negated = op == ._nends_with || op == ._niends_with
-            let lhs = dialect == .sqlite ? "substr(\(textColumn), -\(max(needle.count, 1)))" : "right(\(textColumn), \(needle.count))"
+            let length = needle.unicodeScalars.count  // SQL lengths count code points
+            let lhs = dialect == .sqlite ? "substr(\(textColumn), -\(max(length, 1)))" : "right(\(textColumn), \(length))"
             if needle.isEmpty {
                 out.append(negated ? "1=0" : "\(column) IS NOT NULL")
             } else {

@@ -197,7 +197,7 @@ enum TimeOfDay {
         guard parts.count == 2 || parts.count == 3 else { return nil }
         var values: [Int] = []
         for p in parts {
-            guard let v = Int(p.prefix(2)), p.count >= 2 else { return nil }
+            guard p.count == 2, p.allSatisfy(\.isASCII), let v = Int(p) else { return nil }
             values.append(v)
         }
         if values.count == 2 { values.append(0) }

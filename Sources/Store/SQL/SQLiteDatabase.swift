@@ -61,6 +61,8 @@ public final class SQLiteDatabase: SQLDatabase {
     }
 
     public func close() async {
+        // Fold the WAL back into the main file so the database is one file again.
+        try? writer.run("PRAGMA wal_checkpoint(TRUNCATE)")
         writer.close()
         for r in readers { r.close() }
     }

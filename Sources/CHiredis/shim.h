@@ -1,0 +1,3 @@
+#include <hiredis/hiredis.h>
+#include <hiredis/read.h>
+#include <stdlib.h>

@@ -1,0 +1,343 @@
+"""Realtime subscriptions (PROTOCOL.md "Subscriptions"), against the shared server (handshake mode).
+
+Directus sources: api/src/websocket/handlers/subscribe.ts (init, event option, item option,
+unsubscribe reply), api/src/websocket/utils/items.ts (getPayload: query per event),
+sdk/src/realtime/ (fields sent as a comma-joined string).
+"""
+
+from __future__ import annotations
+
+import json
+
+from harness import create_collection, data, messages_collection, uniq
+from wsclient import assert_error_frame, authed, in_thread, run_async
+
+INIT_KEYS = {"type", "event", "data", "uid"}
+EVENT_KEYS = {"type", "event", "data", "uid", "seq"}
+
+
+def numbers_collection(admin, rows=()):
+    name = uniq("nums")
+    create_collection(admin, name, [
+        {"field": "text", "type": "text"},
+        {"field": "status", "type": "string"},
+        {"field": "n", "type": "integer"},
+    ])
+    created = []
+    for row in rows:
+        created.append(data(admin.post(f"/items/{name}", row)))
+    return name, created
+
+
+def rest_read(api, name, **params):
+    out = {}
+    for k, v in params.items():
+        out[k] = json.dumps(v) if isinstance(v, (dict, list)) and k != "fields" else v
+        if k == "fields" and isinstance(v, list):
+            out[k] = ",".join(v)
+        if k == "sort" and isinstance(v, list):
+            out[k] = ",".join(v)
+    return data(api.get(f"/items/{name}", params=out))
+
+
+def assert_init(frame, uid, data_=None, *, has_data=True):
+    expected_keys = INIT_KEYS if has_data else {"type", "event", "uid"}
+    assert set(frame) == expected_keys, f"init keys {sorted(frame)} != {sorted(expected_keys)}: {frame!r}"
+    assert frame["type"] == "subscription" and frame["event"] == "init", frame
+    assert frame["uid"] == uid, frame
+    if has_data and data_ is not None:
+        assert frame["data"] == data_, f"init data {frame['data']!r} != REST {data_!r}"
+
+
+def assert_event(frame, event, uid, data_=None):
+    assert set(frame) == EVENT_KEYS, f"event keys {sorted(frame)} != {sorted(EVENT_KEYS)}: {frame!r}"
+    assert frame["type"] == "subscription" and frame["event"] == event, frame
+    assert frame["uid"] == uid and isinstance(frame["uid"], str), frame
+    assert isinstance(frame["seq"], int), frame
+    if data_ is not None:
+        assert frame["data"] == data_, f"{event} data {frame['data']!r} != {data_!r}"
+
+
+SEED = [{"text": "a", "status": "published", "n": 1}, {"text": "b", "status": "draft", "n": 2},
+        {"text": "c", "status": "published", "n": 3}]
+
+
+@run_async
+async def test_init_honours_fields_array_and_comma_string(server, admin):
+    name, _ = numbers_collection(admin, SEED)
+    expected = rest_read(admin, name, fields=["id", "text"])
+    ws = await authed(server)
+    assert_init(await ws.subscribe(name, uid="arr", query={"fields": ["id", "text"]}), "arr", expected)
+    assert_init(await ws.subscribe(name, uid="str", query={"fields": "id,text"}), "str", expected)
+    assert all(set(r) == {"id", "text"} for r in expected) and len(expected) == 3
+
+
+@run_async
+async def test_init_without_query_is_rest_default(server, admin):
+    name, _ = numbers_collection(admin, SEED)
+    ws = await authed(server)
+    assert_init(await ws.subscribe(name, uid="all"), "all", rest_read(admin, name))
+
+
+@run_async
+async def test_init_honours_filter_sort_limit(server, admin):
+    name, _ = numbers_collection(admin, SEED + [{"text": "d", "status": "published", "n": 4}])
+    query = {"fields": ["id", "n"], "filter": {"status": {"_eq": "published"}}, "sort": ["-n"], "limit": 2}
+    expected = rest_read(admin, name, **query)
+    assert [r["n"] for r in expected] == [4, 3]
+    ws = await authed(server)
+    assert_init(await ws.subscribe(name, uid="q", query=query), "q", expected)
+    assert_init(await ws.subscribe(name, uid="q2", query={**query, "sort": "-n"}), "q2", expected)
+
+
+@run_async
+async def test_item_subscription_init_is_object_and_events_for_that_key_only(server, admin):
+    name, rows = numbers_collection(admin, SEED)
+    key, other = rows[0]["id"], rows[1]["id"]
+    ws = await authed(server)
+    init = await ws.subscribe(name, uid="it", item=key, query={"fields": ["id", "text"]})
+    assert_init(init, "it", {"id": key, "text": "a"})
+    await in_thread(admin.patch, f"/items/{name}/{other}", {"text": "other"})
+    await ws.expect_silence()
+    await in_thread(admin.patch, f"/items/{name}/{key}", {"text": "changed"})
+    assert_event(await ws.recv(), "update", "it", {"id": key, "text": "changed"})
+    r = await in_thread(admin.delete, f"/items/{name}/{key}")
+    assert r.status_code == 204
+    assert_event(await ws.recv(), "delete", "it", key)
+    await ws.expect_silence()
+
+
+@run_async
+async def test_event_option_init_without_data_and_only_that_action(server, admin):
+    name, rows = numbers_collection(admin, SEED)
+    ws = await authed(server)
+    assert_init(await ws.subscribe(name, uid="c", event="create", query={"fields": ["id", "text"]}), "c",
+                has_data=False)
+    await in_thread(admin.patch, f"/items/{name}/{rows[0]['id']}", {"text": "x"})
+    await in_thread(admin.delete, f"/items/{name}/{rows[1]['id']}")
+    await ws.expect_silence()
+    created = data(await in_thread(admin.post, f"/items/{name}", {"text": "new"}))
+    assert_event(await ws.recv(), "create", "c", [{"id": created["id"], "text": "new"}])
+    await ws.expect_silence()
+
+
+@run_async
+async def test_rest_writes_produce_create_update_delete_with_seq_and_string_uid(server, admin):
+    name, _ = numbers_collection(admin)
+    ws = await authed(server)
+    assert_init(await ws.subscribe(name, uid=5), "5", [])
+    row = data(await in_thread(admin.post, f"/items/{name}", {"text": "one", "n": 1}))
+    ev1 = await ws.recv()
+    assert_event(ev1, "create", "5", rest_read(admin, name))
+    await in_thread(admin.patch, f"/items/{name}/{row['id']}", {"text": "two"})
+    ev2 = await ws.recv()
+    assert_event(ev2, "update", "5", rest_read(admin, name))
+    assert ev2["data"][0]["text"] == "two"
+    assert (await in_thread(admin.delete, f"/items/{name}/{row['id']}")).status_code == 204
+    ev3 = await ws.recv()
+    assert_event(ev3, "delete", "5", [row["id"]])
+    assert ev1["seq"] < ev2["seq"] < ev3["seq"], (ev1, ev2, ev3)
+    await ws.expect_silence()
+
+
+@run_async
+async def test_socket_items_writes_produce_events(server, admin):
+    name, _ = numbers_collection(admin)
+    sub = await authed(server)
+    writer = await authed(server)
+    assert_init(await sub.subscribe(name, uid="s", query={"fields": ["id", "text"]}), "s", [])
+    created = await writer.items(name, "create", uid="w1", data={"text": "sock"})
+    key = created["data"]["id"]
+    assert_event(await sub.recv(), "create", "s", [{"id": key, "text": "sock"}])
+    await writer.items(name, "update", uid="w2", id=key, data={"text": "sock2"})
+    assert_event(await sub.recv(), "update", "s", [{"id": key, "text": "sock2"}])
+    await writer.items(name, "delete", uid="w3", id=key)
+    assert_event(await sub.recv(), "delete", "s", [key])
+
+
+@run_async
+async def test_seq_strictly_increasing_across_rest_and_socket_writes(server, admin):
+    name, _ = numbers_collection(admin)
+    sub = await authed(server)
+    writer = await authed(server)
+    assert_init(await sub.subscribe(name, uid="s", query={"fields": ["id"]}), "s", [])
+    for i in range(4):
+        data(await in_thread(admin.post, f"/items/{name}", {"n": i}))
+        assert (await writer.items(name, "create", data={"n": 100 + i}))["type"] == "items"
+    frames = await sub.collect(quiet=0.5)
+    assert len(frames) == 8, frames
+    seqs = [f["seq"] for f in frames]
+    assert all(a < b for a, b in zip(seqs, seqs[1:])), seqs
+
+
+@run_async
+async def test_batch_delete_sends_array_of_keys(server, admin):
+    name, rows = numbers_collection(admin, SEED)
+    ws = await authed(server)
+    assert_init(await ws.subscribe(name, uid="d"), "d")
+    keys = [r["id"] for r in rows[:2]]
+    assert (await in_thread(admin.delete, f"/items/{name}", keys)).status_code == 204
+    ev = await ws.recv()
+    assert_event(ev, "delete", "d")
+    assert sorted(ev["data"]) == sorted(keys), ev
+
+
+@run_async
+async def test_same_uid_replaces_subscription(server, admin):
+    name, _ = numbers_collection(admin)
+    ws = await authed(server)
+    assert_init(await ws.subscribe(name, uid="r", query={"fields": ["id"]}), "r", [])
+    assert_init(await ws.subscribe(name, uid="r", query={"fields": ["id", "text"]}), "r", [])
+    row = data(await in_thread(admin.post, f"/items/{name}", {"text": "once"}))
+    frames = await ws.collect()
+    assert len(frames) == 1, f"expected one event stream, got {frames!r}"
+    assert_event(frames[0], "create", "r", [{"id": row["id"], "text": "once"}])
+
+
+@run_async
+async def test_unsubscribe_by_uid_and_all(server, admin):
+    name, _ = numbers_collection(admin)
+    ws = await authed(server)
+    assert_init(await ws.subscribe(name, uid="a"), "a")
+    assert_init(await ws.subscribe(name, uid="b"), "b")
+    await ws.send({"type": "unsubscribe", "uid": "a"})
+    assert await ws.recv() == {"type": "subscription", "event": "unsubscribe", "uid": "a"}
+    data(await in_thread(admin.post, f"/items/{name}", {"text": "x"}))
+    frames = await ws.collect()
+    assert [f["uid"] for f in frames] == ["b"], frames
+    await ws.send({"type": "unsubscribe"})
+    assert await ws.recv() == {"type": "subscription", "event": "unsubscribe"}
+    data(await in_thread(admin.post, f"/items/{name}", {"text": "y"}))
+    await ws.expect_silence()
+
+
+@run_async
+async def test_numeric_uid_unsubscribe(server, admin):
+    name, _ = numbers_collection(admin)
+    ws = await authed(server)
+    assert_init(await ws.subscribe(name, uid=7), "7")
+    await ws.send({"type": "unsubscribe", "uid": 7})
+    reply = await ws.recv()
+    assert reply["type"] == "subscription" and reply["event"] == "unsubscribe" and str(reply["uid"]) == "7", reply
+    data(await in_thread(admin.post, f"/items/{name}", {"text": "x"}))
+    await ws.expect_silence()
+
+
+@run_async
+async def test_filter_excludes_rows_and_sends_nothing_when_empty(server, admin):
+    name, _ = numbers_collection(admin)
+    ws = await authed(server)
+    q = {"fields": ["id", "status"], "filter": {"status": {"_eq": "published"}}}
+    assert_init(await ws.subscribe(name, uid="f", query=q), "f", [])
+    draft = data(await in_thread(admin.post, f"/items/{name}", {"status": "draft"}))
+    await ws.expect_silence()
+    pub = data(await in_thread(admin.post, f"/items/{name}", {"status": "published"}))
+    assert_event(await ws.recv(), "create", "f", [{"id": pub["id"], "status": "published"}])
+    # a batch update touching both rows: only the matching one is sent
+    await in_thread(admin.patch, f"/items/{name}", {"keys": [draft["id"], pub["id"]], "data": {"n": 9}})
+    assert_event(await ws.recv(), "update", "f", [{"id": pub["id"], "status": "published"}])
+    # an update of the non-matching row only: nothing
+    await in_thread(admin.patch, f"/items/{name}/{draft['id']}", {"n": 10})
+    await ws.expect_silence()
+
+
+@run_async
+async def test_limit_one_on_batch_update_sends_one_row(server, admin):
+    name, rows = numbers_collection(admin, SEED)
+    ws = await authed(server)
+    init = await ws.subscribe(name, uid="l", query={"fields": ["id", "n"], "limit": 1})
+    assert_init(init, "l", rest_read(admin, name, fields=["id", "n"], limit=1))
+    await in_thread(admin.patch, f"/items/{name}", {"keys": [r["id"] for r in rows], "data": {"text": "all"}})
+    ev = await ws.recv()
+    assert_event(ev, "update", "l")
+    assert len(ev["data"]) == 1 and set(ev["data"][0]) == {"id", "n"}, ev
+    await ws.expect_silence()
+
+
+@run_async
+async def test_aggregate_count_is_recomputed_over_whole_collection(server, admin):
+    name, rows = numbers_collection(admin, SEED)
+    ws = await authed(server)
+    agg = {"aggregate": {"count": "*"}}
+    rest = data(admin.get(f"/items/{name}", params={"aggregate[count]": "*"}))
+    assert rest == [{"count": 3}]
+    assert_init(await ws.subscribe(name, uid="agg", query=agg), "agg", rest)
+    data(await in_thread(admin.post, f"/items/{name}", {"text": "d"}))
+    assert_event(await ws.recv(), "create", "agg", [{"count": 4}])
+    await in_thread(admin.patch, f"/items/{name}/{rows[0]['id']}", {"text": "z"})
+    assert_event(await ws.recv(), "update", "agg", [{"count": 4}])
+    await in_thread(admin.delete, f"/items/{name}", [rows[0]["id"], rows[1]["id"]])
+    assert_event(await ws.recv(), "delete", "agg", [{"count": 2}])
+
+
+@run_async
+async def test_aggregate_count_with_filter(server, admin):
+    name, rows = numbers_collection(admin, SEED)
+    ws = await authed(server)
+    q = {"aggregate": {"count": "*"}, "filter": {"status": {"_eq": "published"}}}
+    assert_init(await ws.subscribe(name, uid="aggf", query=q), "aggf", [{"count": 2}])
+    data(await in_thread(admin.post, f"/items/{name}", {"status": "published"}))
+    assert_event(await ws.recv(), "create", "aggf", [{"count": 3}])
+
+
+@run_async
+async def test_m2o_fields_in_init_and_events(server, admin):
+    name = messages_collection(admin)
+    me = data(admin.get("/users/me"))
+    ws = await authed(server)
+    q = {"fields": ["id", "text", "user.email"]}
+    first = data(admin.post(f"/items/{name}", {"text": "first", "user": me["id"]}))
+    assert_init(await ws.subscribe(name, uid="m", query=q), "m", rest_read(admin, name, **q))
+    row = data(await in_thread(admin.post, f"/items/{name}", {"text": "hello", "user": me["id"]}))
+    ev = await ws.recv()
+    assert_event(ev, "create", "m", [{"id": row["id"], "text": "hello", "user": {"email": me["email"]}}])
+    await in_thread(admin.patch, f"/items/{name}/{first['id']}", {"text": "edited"})
+    assert_event(await ws.recv(), "update", "m", [{"id": first["id"], "text": "edited", "user": {"email": me["email"]}}])
+    # comma string form, as the SDK sends it
+    assert_init(await ws.subscribe(name, uid="m2", query={"fields": "id,user.email"}), "m2",
+                rest_read(admin, name, fields=["id", "user.email"]))
+
+
+@run_async
+async def test_unknown_collection_is_invalid_collection(server):
+    ws = await authed(server)
+    err = await ws.subscribe("does_not_exist_here", uid="x")
+    assert_error_frame(err, "subscribe", "INVALID_COLLECTION", uid="x")
+    # the socket keeps working
+    await ws.send({"type": "ping", "uid": "p"})
+    assert await ws.recv() == {"type": "pong", "uid": "p"}
+
+
+@run_async
+async def test_bad_query_is_invalid_query(server, admin):
+    name, _ = numbers_collection(admin, SEED)
+    ws = await authed(server)
+    for i, q in enumerate([{"limit": "abc"}, {"filter": {"text": {"_bogus": 1}}}, "not-an-object"]):
+        err = await ws.subscribe(name, uid=f"q{i}", query=q)
+        assert_error_frame(err, "subscribe", "INVALID_QUERY", uid=f"q{i}")
+    await ws.expect_silence()
+
+
+@run_async
+async def test_unknown_field_error_code_matches_rest(server, admin):
+    """A query naming a field that doesn't exist: REST answers 403 FORBIDDEN
+    (validate-path); the subscribe error carries the same code, not INVALID_COLLECTION
+    (the collection exists and is readable)."""
+    name, _ = numbers_collection(admin, SEED)
+    r = admin.get(f"/items/{name}", params={"filter": json.dumps({"zzz": {"_eq": 1}})})
+    rest_code = r.json()["errors"][0]["extensions"]["code"]
+    assert rest_code == "FORBIDDEN"
+    ws = await authed(server)
+    err = await ws.subscribe(name, uid="uf", query={"filter": {"zzz": {"_eq": 1}}})
+    assert_error_frame(err, "subscribe", rest_code, uid="uf")
+    err = await ws.subscribe(name, uid="uf2", query={"fields": ["id", "zzz"]})
+    assert_error_frame(err, "subscribe", rest_code, uid="uf2")
+
+
+@run_async
+async def test_subscribe_schema_violation_is_invalid_payload(server):
+    ws = await authed(server)
+    await ws.send({"type": "subscribe", "uid": "nc"})
+    assert_error_frame(await ws.recv(), "subscribe", "INVALID_PAYLOAD", uid="nc")
+    await ws.send({"type": "subscribe", "collection": "directus_users", "event": "explode", "uid": "ev"})
+    assert_error_frame(await ws.recv(), "subscribe", "INVALID_PAYLOAD", uid="ev")

@@ -1,0 +1,180 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable import Messenger
+
+/// The behaviour every messenger must have, run against the in-process one and
+/// against a real `redis-server` on 127.0.0.1.
+@Suite(.serialized) struct MessengerContractTests {
+    static func withRedisMessenger(_ body: (RedisMessenger, RedisServer) async throws -> Void) async throws {
+        let server = try RedisServer.start()
+        defer { server.stop() }
+        let messenger = RedisMessenger(endpoint: try RedisEndpoint.parse("redis://127.0.0.1:\(server.port)"))
+        let runner = Task { await messenger.run() }
+        defer { runner.cancel() }
+        try await waitUntil { messenger.state == .connected }
+        try await body(messenger, server)
+        await messenger.shutdown()
+    }
+
+    static func contract(_ messenger: any Messenger) async throws {
+        let inbox = Inbox(messenger)
+        defer { inbox.stop() }
+        await messenger.subscribe("sb:col:a")
+        try await Task.sleep(for: .milliseconds(100))
+        try await messenger.publish(Array("one".utf8), to: "sb:col:a")
+        try await messenger.publish(Array("ignored".utf8), to: "sb:col:b")
+        try await messenger.publish(Array("two".utf8), to: "sb:col:a")
+        try await waitUntil { inbox.messages.count >= 2 }
+        #expect(inbox.messages == ["sb:col:a=one", "sb:col:a=two"])
+        await messenger.unsubscribe("sb:col:a")
+        await messenger.subscribe("sb:col:c")
+        try await Task.sleep(for: .milliseconds(100))
+        try await messenger.publish(Array("after".utf8), to: "sb:col:a")
+        try await messenger.publish(Array("c".utf8), to: "sb:col:c")
+        try await waitUntil { inbox.messages.count >= 3 }
+        #expect(inbox.messages == ["sb:col:a=one", "sb:col:a=two", "sb:col:c=c"])
+        #expect(messenger.channels == ["sb:col:c"])
+    }
+
+    @Test func localMessengerDeliversOnlySubscribedChannelsInOrder() async throws {
+        let m = LocalMessenger()
+        try await Self.contract(m)
+    }
+
+    @Test func redisMessengerDeliversOnlySubscribedChannelsInOrder() async throws {
+        try await Self.withRedisMessenger { messenger, _ in try await Self.contract(messenger) }
+    }
+
+    @Test func redisMessengerResubscribesAfterRedisRestarts() async throws {
+        try await Self.withRedisMessenger { messenger, server in
+            let inbox = Inbox(messenger)
+            defer { inbox.stop() }
+            await messenger.subscribe("sb:col:r")
+            try await waitUntil { inbox.resubscribed >= 1 }
+            server.stop()
+            try await waitUntil { messenger.state == .connecting }
+            try server.restart()
+            try await waitUntil(timeout: .seconds(15)) { messenger.state == .connected && inbox.resubscribed >= 2 }
+            try await waitUntil(timeout: .seconds(10)) {
+                (try? await messenger.publish(Array("back".utf8), to: "sb:col:r")) != nil
+            }
+            try await waitUntil { inbox.messages.contains("sb:col:r=back") }
+        }
+    }
+
+    @Test func redisMessengerAuthenticatesWithACLUser() async throws {
+        let server = try RedisServer.start(extraArguments: ["--user", "default", "off", "--user", "app", "on", ">s3cret", "~*", "&*", "+@all"])
+        defer { server.stop() }
+        let messenger = RedisMessenger(endpoint: try RedisEndpoint.parse("redis://app:s3cret@127.0.0.1:\(server.port)"))
+        let runner = Task { await messenger.run() }
+        defer { runner.cancel() }
+        try await waitUntil { messenger.state == .connected }
+        try await Self.contract(messenger)
+        await messenger.shutdown()
+    }
+}
+
+/// Collects what a messenger delivers, for assertions.
+final class Inbox: Sendable {
+    private let state = Mutex<(messages: [String], resubscribed: Int)>(([], 0))
+    private let task: Task<Void, Never>
+
+    init(_ messenger: any Messenger) {
+        let state = self.state
+        task = Task {
+            for await event in messenger.events {
+                switch event {
+                case .message(let m):
+                    state.withLock { $0.messages.append(m.channel + "=" + String(decoding: m.payload, as: UTF8.self)) }
+                case .resubscribed:
+                    state.withLock { $0.resubscribed += 1 }
+                }
+            }
+        }
+    }
+
+    var messages: [String] { state.withLock { $0.messages } }
+    var resubscribed: Int { state.withLock { $0.resubscribed } }
+
+    func stop() { task.cancel() }
+}
+
+/// Polls `condition` every 50 ms until it holds or `timeout` passes.
+func waitUntil(timeout: Duration = .seconds(10), _ condition: () async -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if await condition() { return }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    Issue.record("condition not met within \(timeout)")
+    throw CancellationError()
+}
+
+/// A throwaway `redis-server` on 127.0.0.1 (no persistence).
+final class RedisServer: @unchecked Sendable {
+    // @unchecked: the Process is only touched from the test that owns this server.
+    let port: Int
+    private var process: Process
+    private let arguments: [String]
+
+    private init(port: Int, arguments: [String], process: Process) {
+        self.port = port
+        self.arguments = arguments
+        self.process = process
+    }
+
+    static func start(extraArguments: [String] = []) throws -> RedisServer {
+        let port = Int.random(in: 20000...40000)
+        let arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"] + extraArguments
+        let process = try launch(arguments)
+        let server = RedisServer(port: port, arguments: arguments, process: process)
+        try server.waitForPort()
+        return server
+    }
+
+    private static func launch(_ arguments: [String]) throws -> Process {
+        let process = Process()
+        let candidates = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
+        guard let path = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "redis-server is not installed (apt-get install redis-server)"])
+        }
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    private func waitForPort() throws {
+        for _ in 0..<100 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_port = in_port_t(UInt16(port).bigEndian)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let ok = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            close(fd)
+            if ok == 0 { return }
+            usleep(50_000)
+        }
+        throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "redis-server did not start on port \(port)"])
+    }
+
+    func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+
+    func restart() throws {
+        stop()
+        process = try Self.launch(arguments)
+        try waitForPort()
+    }
+}
