@@ -10,6 +10,7 @@ public final class Store: Sendable {
     public let environment: StoreEnvironment
     private let currentSchema: Mutex<Schema>
     private let sinks = Mutex<[any ChangeEventSink]>([])
+    private let schemaObservers = Mutex<[@Sendable () async -> Void]>([])
     private let logger: Logger
 
     public init(database: any SQLDatabase, environment: StoreEnvironment, logger: Logger = Logger(label: "switchboard.store")) {
@@ -34,6 +35,11 @@ public final class Store: Sendable {
     public func reloadSchema() async throws {
         let schema = try await database.read { executor in try await SchemaService.load(executor) }
         currentSchema.withLock { $0 = schema }
+    }
+
+    /// Registers a function told after every schema change made through this store.
+    public func addSchemaObserver(_ observer: @escaping @Sendable () async -> Void) {
+        schemaObservers.withLock { $0.append(observer) }
     }
 
     /// Registers a receiver of committed change events (the realtime engine, a messenger).
@@ -197,6 +203,7 @@ public final class Store: Sendable {
             try await body(SchemaEditor(service: SchemaService(executor: executor, dialect: dialect), schema: schema))
         }
         try await reloadSchema()
+        for observer in schemaObservers.withLock({ $0 }) { await observer() }
         return result
     }
 

@@ -210,6 +210,38 @@ public struct SwitchboardConfig: Sendable {
     public var redisDB = 0
     /// Prefix of messenger channels and keys (`MESSENGER_NAMESPACE`).
     public var messengerNamespace = "switchboard"
+    /// PEM files for `rediss://`: CA bundle, client certificate and key (`REDIS_TLS_CA`, `REDIS_TLS_CERT`, `REDIS_TLS_KEY`).
+    public var redisTLSCAFile: String?
+    public var redisTLSCertFile: String?
+    public var redisTLSKeyFile: String?
+
+    /// Whether replicas share events through Redis (`WEBSOCKETS_BROKER_URL` or `MESSENGER_STORE=redis`).
+    public var usesRedisMessenger: Bool { websocketsBrokerURL != nil || messengerStore == .redis }
+
+    /// The Redis URL for the messenger: `WEBSOCKETS_BROKER_URL`, else `REDIS`, else one built from `REDIS_HOST` & co.
+    public var messengerRedisURL: String? {
+        if let url = websocketsBrokerURL ?? redisURL { return url }
+        guard let host = redisHost else { return nil }
+        var credentials = ""
+        if let password = redisPassword {
+            credentials = (redisUsername ?? "") + ":" + Self.escapeUserInfo(password) + "@"
+        }
+        let hostPart = host.contains(":") ? "[\(host)]" : host
+        return "redis://\(credentials)\(hostPart):\(redisPort)/\(redisDB)"
+    }
+
+    private static func escapeUserInfo(_ s: String) -> String {
+        var out = ""
+        for byte in s.utf8 {
+            let c = Character(UnicodeScalar(byte))
+            if c.isLetter && byte < 128 || c.isNumber && byte < 128 || "-._~".contains(c) {
+                out.append(c)
+            } else {
+                out += "%" + String(byte, radix: 16, uppercase: true).leftPadded(2)
+            }
+        }
+        return out
+    }
     /// Where the cache lives (`CACHE_STORE`).
     public var cacheStore: StoreKind = .memory
 
@@ -332,6 +364,9 @@ public struct SwitchboardConfig: Sendable {
         config.redisPassword = env.rawString("REDIS_PASSWORD")
         config.redisDB = try env.int("REDIS_DB", default: config.redisDB, in: 0...Int.max)
         config.messengerNamespace = env.string("MESSENGER_NAMESPACE") ?? config.messengerNamespace
+        config.redisTLSCAFile = env.string("REDIS_TLS_CA")
+        config.redisTLSCertFile = env.string("REDIS_TLS_CERT")
+        config.redisTLSKeyFile = env.string("REDIS_TLS_KEY")
         config.messengerStore = try env.choice("MESSENGER_STORE", default: config.messengerStore)
         config.cacheStore = try env.choice("CACHE_STORE", default: config.cacheStore)
         let redisConfigured = config.redisURL != nil || config.redisHost != nil
@@ -486,5 +521,14 @@ public struct SwitchboardConfig: Sendable {
         ("REDIS_USERNAME", "", "Redis user."),
         ("REDIS_PASSWORD", "", "Redis password."),
         ("REDIS_DB", "0", "Redis database number."),
+        ("REDIS_TLS_CA", "", "CA bundle (PEM) to trust for rediss:// connections."),
+        ("REDIS_TLS_CERT", "", "Client certificate (PEM) for rediss:// connections."),
+        ("REDIS_TLS_KEY", "", "Client private key (PEM) for rediss:// connections."),
     ]
+}
+
+extension String {
+    fileprivate func leftPadded(_ width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
 }

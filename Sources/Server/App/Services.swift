@@ -1,6 +1,7 @@
 import Access
 import Foundation
 import Logging
+import Messenger
 import Realtime
 import Store
 import SwitchboardCore
@@ -13,11 +14,18 @@ struct Services: Sendable {
     let resolver: PermissionResolver
     let auth: AuthService
     let hub: RealtimeHub
+    let relay: EventRelay
+    let messenger: (any Messenger)?
 
     static let version = "0.1.0"
 
     /// Opens the database, creates missing tables and wires the services together.
     static func make(config: SwitchboardConfig, logger: Logger) async throws -> Services {
+        if config.usesRedisMessenger && config.secretIsGenerated {
+            throw SwitchboardError(
+                .serviceUnavailable,
+                "SECRET must be set when replicas share a Redis messenger: every replica has to sign and accept the same tokens.")
+        }
         let database: any SQLDatabase
         switch config.dbClient {
         case .sqlite3:
@@ -54,8 +62,29 @@ struct Services: Sendable {
                 maxSubscriptionsPerConnection: config.websocketsMaxSubscriptions,
                 maxQueuedFrames: config.websocketsMaxQueuedFrames),
             logger: Logger(label: "switchboard.realtime"))
-        store.addSink(hub)
-        return Services(config: config, logger: logger, store: store, resolver: resolver, auth: auth, hub: hub)
+        var messenger: (any Messenger)?
+        if config.usesRedisMessenger {
+            guard let url = config.messengerRedisURL else {
+                throw SwitchboardError(.serviceUnavailable, "MESSENGER_STORE=redis needs WEBSOCKETS_BROKER_URL, REDIS or REDIS_HOST.")
+            }
+            var endpoint: RedisEndpoint
+            do { endpoint = try RedisEndpoint.parse(url) } catch {
+                throw SwitchboardError(.serviceUnavailable, "\(error)")
+            }
+            endpoint.caFile = config.redisTLSCAFile
+            endpoint.certFile = config.redisTLSCertFile
+            endpoint.keyFile = config.redisTLSKeyFile
+            messenger = RedisMessenger(endpoint: endpoint, logger: Logger(label: "switchboard.messenger"))
+        }
+        let relay = EventRelay(
+            store: store, hub: hub, messenger: messenger, namespace: config.messengerNamespace,
+            logger: Logger(label: "switchboard.relay"))
+        store.addSink(relay)
+        store.addSchemaObserver { await relay.schemaChanged() }
+        try await relay.start()
+        return Services(
+            config: config, logger: logger, store: store, resolver: resolver, auth: auth, hub: hub, relay: relay,
+            messenger: messenger)
     }
 
     /// Runs the idempotent bootstrap and reports what it created.

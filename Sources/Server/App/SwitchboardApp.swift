@@ -2,6 +2,7 @@ import Access
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
+import Messenger
 import Synchronization
 import SwitchboardCore
 
@@ -18,7 +19,8 @@ enum SwitchboardApp {
         ServerRoutes(
             store: services.store, callers: callers, version: Services.version,
             queryLimitDefault: config.queryLimitDefault, queryLimitMax: config.queryLimitMax,
-            isReady: { readiness.isReady }
+            isReady: { readiness.isReady },
+            messengerState: { [messenger = services.messenger] in messenger?.state.rawValue }
         ).register(on: router)
         AuthRoutes(
             auth: services.auth, callers: callers,

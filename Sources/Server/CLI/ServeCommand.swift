@@ -3,6 +3,7 @@ import Access
 import Foundation
 import Store
 import Hummingbird
+import Messenger
 import Realtime
 import ServiceLifecycle
 import UnixSignals
@@ -37,7 +38,9 @@ struct ServeCommand: AsyncParsableCommand {
                 // Shut down in reverse order: sockets drain (1001) before the HTTP server stops.
                 services: [
                     .init(service: app),
-                    .init(service: RealtimeService(hub: services.hub, readiness: readiness, drainWindow: .milliseconds(config.shutdownDrainWindowMs))),
+                    .init(service: RealtimeService(
+                        hub: services.hub, relay: services.relay, messenger: services.messenger, readiness: readiness,
+                        drainWindow: .milliseconds(config.shutdownDrainWindowMs))),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
@@ -50,13 +53,21 @@ struct ServeCommand: AsyncParsableCommand {
 /// with 1001, spread over the drain window, so clients reconnect elsewhere.
 struct RealtimeService: Service {
     let hub: RealtimeHub
+    let relay: EventRelay
+    let messenger: (any Messenger)?
     let readiness: Readiness
     let drainWindow: Duration
 
     func run() async throws {
         await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
-                await hub.run()
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask { await hub.run() }
+                    group.addTask { await relay.run() }
+                    if let messenger { group.addTask { await messenger.run() } }
+                    await group.next()
+                    group.cancelAll()
+                }
             } onCancel: {
                 hub.shutdown()
             }
@@ -64,6 +75,7 @@ struct RealtimeService: Service {
             readiness.markDraining()
             Task {
                 await hub.drain(over: drainWindow)
+                await messenger?.shutdown()
                 hub.shutdown()
             }
         }

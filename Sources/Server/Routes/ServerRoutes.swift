@@ -10,6 +10,8 @@ struct ServerRoutes {
     let queryLimitDefault: Int
     let queryLimitMax: Int?
     let isReady: @Sendable () -> Bool
+    /// The Redis messenger's state in cluster mode (`nil` on a single node).
+    let messengerState: @Sendable () -> String?
 
     func register(on router: Router<SwitchboardRequestContext>) {
         router.get("server/ping") { _, _ in HTTPSupport.text("pong") }
@@ -18,9 +20,14 @@ struct ServerRoutes {
             if healthy {
                 do { try await store.database.ping() } catch { healthy = false }
             }
+            var body: JSONObject = ["status": healthy ? "ok" : "error"]
+            if let state = messengerState() {
+                // Local fan-out goes on while Redis is away; the replica stays ready but says so.
+                if healthy && state != "connected" { body["status"] = "warn" }
+                body["checks"] = ["messenger:redis": [["status": state == "connected" ? "ok" : "warn", "observedValue": .string(state)]]]
+            }
             return HTTPSupport.json(
-                ["status": healthy ? "ok" : "error"], status: healthy ? .ok : .serviceUnavailable,
-                contentType: "application/health+json; charset=utf-8")
+                .object(body), status: healthy ? .ok : .serviceUnavailable, contentType: "application/health+json; charset=utf-8")
         }
         router.get("server/info") { request, context in
             let accountability = try await callers.accountability(request, context)
