@@ -98,6 +98,17 @@ class SwitchboardServer:
                 "no_proxy": "127.0.0.1,localhost",
             }
         )
+        pg = os.environ.get("SWITCHBOARD_TEST_PG")  # "host:port" of a PostgreSQL the tests may create databases in
+        if pg:
+            host, port = pg.rsplit(":", 1)
+            database = f"sb_{uuid.uuid4().hex[:12]}"
+            subprocess.run(
+                ["createdb", "-h", host, "-p", port, "-U", "postgres", database], check=True, capture_output=True, timeout=30
+            )
+            self.env.update(
+                {"DB_CLIENT": "pg", "DB_HOST": host, "DB_PORT": port, "DB_USER": "postgres", "DB_DATABASE": database}
+            )
+            self.env.pop("DB_FILENAME", None)
         self.env.update(extra_env or {})
         self.proc: subprocess.Popen[bytes] | None = None
         self._log_file = None

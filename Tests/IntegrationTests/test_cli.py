@@ -7,6 +7,7 @@
   `policies:`/`permissions:` extension section of Config/schema.yaml)
 """
 
+import os
 import uuid
 
 import yaml
@@ -46,7 +47,7 @@ def test_schema_snapshot_prints_yaml(server, admin):
     snap = yaml.safe_load(result.stdout)
     assert snap["version"] == 1
     assert isinstance(snap["directus"], str)
-    assert snap["vendor"] == "sqlite"
+    assert snap["vendor"] == ("postgres" if os.environ.get("SWITCHBOARD_TEST_PG") else "sqlite")
     assert name in [c["collection"] for c in snap["collections"]]
     fields = {(f["collection"], f["field"]): f for f in snap["fields"]}
     assert fields[(name, "text")]["type"] == "text"

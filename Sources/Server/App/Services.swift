@@ -31,7 +31,18 @@ struct Services: Sendable {
         case .sqlite3:
             database = try SQLiteDatabase(path: config.dbFilename)
         case .pg:
-            throw SwitchboardError(.serviceUnavailable, "DB_CLIENT=pg is not available in this build yet; use DB_CLIENT=sqlite3.")
+            var settings: PostgresDatabase.Settings
+            if let url = config.dbConnectionString {
+                guard let parsed = PostgresDatabase.Settings.parse(connectionString: url) else {
+                    throw SwitchboardError(.serviceUnavailable, "DB_CONNECTION_STRING is not a postgres:// URL.")
+                }
+                settings = parsed
+            } else {
+                settings = PostgresDatabase.Settings(
+                    host: config.dbHost ?? "127.0.0.1", port: config.dbPort ?? 5432, username: config.dbUser ?? "postgres",
+                    password: config.dbPassword, database: config.dbDatabase, tls: config.dbSSL)
+            }
+            database = PostgresDatabase(settings: settings, logger: Logger(label: "switchboard.postgres"))
         }
         let hasher = PasswordHasher()
         let replicaID = ProcessInfo.processInfo.hostName + ":" + String(ProcessInfo.processInfo.processIdentifier)

@@ -75,6 +75,7 @@ struct SQLiteExecutor: SQLExecutor {
         try connection.query(statement)
     }
 
+    @discardableResult
     func execute(_ statement: SQLStatement) async throws -> Int {
         try connection.execute(statement)
     }

@@ -37,12 +37,9 @@ public enum FieldType: String, Sendable, Hashable, CaseIterable {
         case (.decimal, .postgres): return "NUMERIC(10, 5)"
         case (.string, _): return "VARCHAR(\(maxLength ?? 255))"
         case (.uuid, .sqlite): return "CHAR(36)"
-        case (.uuid, .postgres): return "UUID"
-        case (.json, .postgres): return "JSON"
-        case (.date, .postgres): return "DATE"
-        case (.time, .postgres): return "TIME"
-        case (.dateTime, .postgres): return "TIMESTAMP"
-        case (.timestamp, .postgres): return "TIMESTAMPTZ"
+        // UUIDs, JSON and temporal values are stored as canonical text in both
+        // databases, so comparisons, sorting and bound parameters behave the same.
+        case (.uuid, .postgres): return "VARCHAR(36)"
         default: return "TEXT"
         }
     }

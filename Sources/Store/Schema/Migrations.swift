@@ -5,6 +5,10 @@ import SwitchboardCore
 enum Migrations {
     static func run(_ executor: any SQLExecutor, dialect: SQLDialect) async throws {
         let ddl = SchemaDDL(dialect: dialect)
+        if dialect == .postgres {
+            // Replicas starting together must not create the same tables at once.
+            _ = try await executor.query("SELECT pg_advisory_xact_lock(73204501)")
+        }
         for collection in SystemCollections.all {
             try await executor.execute(
                 ddl.createTable(collection, extraColumns: SystemCollections.internalColumns[collection.name] ?? []))
