@@ -80,6 +80,7 @@ let package = Package(
         .testTarget(name: "QueryTests", dependencies: ["Query", "SwitchboardCore"], swiftSettings: swiftSettings),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Query", "SwitchboardCore"], swiftSettings: swiftSettings),
         .testTarget(name: "MessengerTests", dependencies: ["Messenger"], swiftSettings: swiftSettings),
+        .testTarget(name: "RealtimeTests", dependencies: ["Realtime", "Store", "SwitchboardCore"], swiftSettings: swiftSettings),
         .testTarget(name: "AccessTests", dependencies: ["Access", "Store", "Query", "SwitchboardCore"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]

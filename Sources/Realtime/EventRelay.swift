@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Access
 import Logging
 import Messenger
@@ -21,6 +24,10 @@ public final class EventRelay: ChangeEventSink {
     let logger: Logger
     /// How often tracked collections are compared with the database's seq.
     let checkInterval: Duration
+    /// Outbox retention (age in ms, newest events kept per collection).
+    let retention: (ageMs: Int64, maxEvents: Int)
+    /// Test-only: exit right after a commit to this collection, before publishing.
+    let crashAfterCommit: String?
 
     private let trackers = Mutex<[String: CollectionSeqTracker]>([:])
 
@@ -31,7 +38,10 @@ public final class EventRelay: ChangeEventSink {
     ]
 
     public init(store: Store, hub: RealtimeHub, messenger: (any Messenger)?, namespace: String, checkInterval: Duration = .seconds(2),
+                retention: (ageMs: Int64, maxEvents: Int) = (86_400_000, 100_000), crashAfterCommit: String? = nil,
                 logger: Logger = Logger(label: "switchboard.relay")) {
+        self.retention = retention
+        self.crashAfterCommit = crashAfterCommit
         self.store = store
         self.hub = hub
         self.messenger = messenger
@@ -84,6 +94,10 @@ public final class EventRelay: ChangeEventSink {
 
     public func publish(_ events: [ChangeEvent]) async {
         for event in events {
+            if event.collection == crashAfterCommit {
+                logger.critical("fault hook: exiting after commit, before publish", metadata: ["collection": "\(event.collection)", "seq": "\(event.seq)"])
+                _exit(137)
+            }
             if let messenger {
                 do {
                     try await messenger.publish(JSONValue.object(event.json).jsonBytes, to: channel(event.collection))
@@ -198,11 +212,23 @@ public final class EventRelay: ChangeEventSink {
     /// Compares each followed collection with the database: a replica that
     /// died between commit and publish leaves a gap only this can reveal.
     private func periodicCheck() async {
+        var lastTrim = ContinuousClock.now
         while !Task.isCancelled && !hub.isStopped {
             try? await Task.sleep(for: checkInterval)
             let snapshot = trackers.withLock { $0.mapValues { ($0.last, $0.isInOrder) } }
             for (collection, (last, inOrder)) in snapshot where inOrder {
                 if let current = try? await store.currentSeq(collection), current > last { suspectGap(collection) }
+            }
+            do {
+                try await store.reportPositions(replica: store.environment.replicaID, snapshot.mapValues(\.0))
+                if ContinuousClock.now - lastTrim > .seconds(60) {
+                    lastTrim = ContinuousClock.now
+                    let removed = try await store.trimOutbox(
+                        olderThan: ISOTimestamp.now().epochMilliseconds - retention.ageMs, maxPerCollection: retention.maxEvents)
+                    if removed > 0 { logger.debug("trimmed the outbox", metadata: ["events": "\(removed)"]) }
+                }
+            } catch {
+                logger.debug("outbox bookkeeping failed", metadata: ["error": "\(error)"])
             }
         }
     }

@@ -10,7 +10,39 @@ import SwitchboardCore
 struct EventRenderer {
     let store: Store
 
-    func render(_ event: ChangeEvent, for cls: QueryClass) async throws -> RenderedEvent? {
+    func render(_ event: ChangeEvent, for cls: QueryClass) async throws -> [RenderedEvent] {
+        var frames: [RenderedEvent] = []
+        if let main = try await renderMain(event, for: cls) { frames.append(main) }
+        if cls.key.request.live, event.action == .update, let left = try await leftRows(event, for: cls) { frames.append(left) }
+        return frames
+    }
+
+    /// [extension] For `live` subscriptions: keys of updated rows that matched
+    /// the subscriber's filter before the write and no longer do.
+    private func leftRows(_ event: ChangeEvent, for cls: QueryClass) async throws -> RenderedEvent? {
+        let request = cls.key.request
+        if let only = request.event, only != .delete && only != .update { return nil }
+        guard let collection = store.schema.collection(event.collection),
+            let permission = cls.context.permissions.permission(.read, event.collection)
+        else { return nil }
+        let pk = collection.primaryKey
+        guard let rule = Filter.conjunction([request.query.filter, permission.filter])?.resolvingVariables(cls.context.variables())
+        else { return nil }
+        let evaluable = Self.evaluablePart(rule)
+        let before = Set(event.previous.filter { evaluable.matches($0) }.compactMap { $0[pk]?.textValue })
+        var left: [JSONValue] = []
+        for row in event.rows {
+            guard let key = row[pk], let text = key.textValue, before.contains(text), !evaluable.matches(row) else { continue }
+            if let item = request.item, item.textValue != text { continue }
+            left.append(key)
+        }
+        guard !left.isEmpty else { return nil }
+        return RenderedEvent(
+            event: "delete", data: request.item != nil ? left[0] : .array(left), meta: nil, seq: event.seq,
+            extra: [("reason", "left")])
+    }
+
+    private func renderMain(_ event: ChangeEvent, for cls: QueryClass) async throws -> RenderedEvent? {
         let request = cls.key.request
         if let only = request.event, only != event.action { return nil }
         var keys = event.keys

@@ -15,6 +15,8 @@ struct SubscriptionRequest: Sendable, Hashable {
     var query: ItemQuery
     var event: ChangeEvent.Action?
     var item: JSONValue?
+    /// [extension] rows leaving the filter produce `delete` with `reason: "left"`.
+    var live: Bool = false
 }
 
 /// One socket: its identity, its subscriptions and its outbound queue.

@@ -99,18 +99,18 @@ public final class RealtimeHub: ChangeEventSink {
             return index.candidates(event.rows).compactMap { r.classes[$0] }
         }
         for cls in targets {
-            let rendered: RenderedEvent?
+            let frames: [RenderedEvent]
             do {
-                rendered = try await renderer.render(event, for: cls)
+                frames = try await renderer.render(event, for: cls)
             } catch {
                 logger.debug("event not delivered to a class", metadata: ["collection": "\(event.collection)", "error": "\(error)"])
                 continue
             }
-            guard let rendered else { continue }
+            guard !frames.isEmpty else { continue }
             // Members may have changed while rendering; deliver to the current ones.
             let members = registry.withLock { $0.classes[cls.key]?.members.values.map { $0 } ?? [] }
             for member in members where event.seq > member.minSeq {
-                member.connection.send(rendered.frame(uid: member.uid))
+                for rendered in frames { member.connection.send(rendered.frame(uid: member.uid)) }
             }
         }
     }

@@ -175,6 +175,16 @@ public struct RealtimeSession: Sendable {
             do { query = try ItemQuery.parse(json: object) } catch { return fail(error.code.rawValue, error.message) }
         }
         let item = message["item"].flatMap { $0.isNull ? nil : $0 }
+        var after: Int64?
+        if let a = message["after"], !a.isNull {
+            guard let n = a.intValue, n >= 0 else { return fail("INVALID_PAYLOAD", "\"after\" must be a sequence number (integer ≥ 0).") }
+            after = n
+        }
+        var live = false
+        if let l = message["live"], !l.isNull {
+            guard let b = l.boolValue else { return fail("INVALID_PAYLOAD", "\"live\" must be a boolean.") }
+            live = b
+        }
         let context = connection.context
         guard hub.store.schema.collection(collection) != nil, context.permissions.permission(.read, collection) != nil else {
             return fail("INVALID_COLLECTION", "The provided collection does not exists or is not accessible.")
@@ -192,7 +202,7 @@ public struct RealtimeSession: Sendable {
         guard count < hub.settings.maxSubscriptionsPerConnection else {
             return fail("INVALID_PAYLOAD", "Too many subscriptions on this connection (limit \(hub.settings.maxSubscriptionsPerConnection)).")
         }
-        let request = SubscriptionRequest(collection: collection, query: query, event: event, item: item)
+        let request = SubscriptionRequest(collection: collection, query: query, event: event, item: item, live: live)
         let classKey = QueryClassKey(request: request, context: context)
         let store = hub.store
         do {
@@ -208,23 +218,56 @@ public struct RealtimeSession: Sendable {
                 classKey, context: context,
                 member: ClassMember(connection: connection, subscriptionKey: subscriptionKey, uid: uidText, minSeq: seq),
                 initSeq: seq)
+            if let after, try await resume(after: after, upTo: seq, request: request, classKey: classKey, context: context, uid: uidText) {
+                return
+            }
+            var resumedFlag: [(String, JSONValue)] = []
+            if after != nil { resumedFlag = [("resumed", false)] }
             let initFrame: RenderedEvent
             if event != nil {
-                initFrame = RenderedEvent(event: "init", data: nil, meta: nil, seq: nil)
+                initFrame = RenderedEvent(event: "init", data: nil, meta: nil, seq: nil, extra: resumedFlag)
             } else if let item {
                 let row = try await store.readItem(collection, key: item, query: query, context: context)
-                initFrame = RenderedEvent(event: "init", data: .object(row), meta: nil, seq: nil)
+                initFrame = RenderedEvent(event: "init", data: .object(row), meta: nil, seq: nil, extra: resumedFlag)
             } else {
                 let result = try await store.readItems(collection, query: query, context: context)
-                initFrame = RenderedEvent(event: "init", data: .array(result.data.map(JSONValue.object)), meta: result.meta, seq: nil)
+                initFrame = RenderedEvent(
+                    event: "init", data: .array(result.data.map(JSONValue.object)), meta: result.meta, seq: nil, extra: resumedFlag)
             }
             connection.send(initFrame.frame(uid: uidText), bypassHold: true)
         } catch {
             connection.state.withLock { _ = $0.subscriptions.removeValue(forKey: subscriptionKey) }
             hub.removeMember(classKey, connection: connection.id, subscriptionKey: subscriptionKey)
             let e = (error as? SwitchboardError) ?? .internalError()
-            fail(e.code == .forbidden && e.message.contains("collection") ? "INVALID_COLLECTION" : e.code.rawValue, e.message)
+            let collectionRefused = e.code == .forbidden && e.message.hasPrefix("You don't have permission to access collection")
+            fail(collectionRefused ? "INVALID_COLLECTION" : e.code.rawValue, e.message)
         }
+    }
+
+    /// [extension] `after`: replays the matching events with seq in (after, upTo]
+    /// from the outbox instead of sending `init`. Answers false (send a normal
+    /// `init` with `resumed: false`) when the outbox no longer holds them all.
+    private func resume(
+        after: Int64, upTo seq: Int64, request: SubscriptionRequest, classKey: QueryClassKey, context: ItemsContext, uid: String?
+    ) async throws -> Bool {
+        let store = hub.store
+        guard after <= seq else { return false }
+        var replay: [ChangeEvent] = []
+        if after < seq {
+            replay = try await store.outboxEvents(request.collection, after: after, limit: 10_000)
+            replay = replay.filter { $0.seq <= seq }
+            // Resumable only if nothing between `after` and `seq` was trimmed away.
+            guard replay.first?.seq == after + 1, replay.last?.seq == seq, replay.count == Int(seq - after) else { return false }
+        }
+        connection.send(RenderedEvent(event: "init", data: nil, meta: nil, seq: nil, extra: [("resumed", true)]).frame(uid: uid), bypassHold: true)
+        let renderer = EventRenderer(store: store)
+        let cls = QueryClass(key: classKey, context: context)
+        for event in replay {
+            for frame in try await renderer.render(event, for: cls) {
+                connection.send(frame.frame(uid: uid), bypassHold: true)
+            }
+        }
+        return true
     }
 
     private func unsubscribe(uid: JSONValue?) {

@@ -247,13 +247,32 @@ public final class Store: Sendable {
         }
     }
 
-    /// Deletes outbox events older than `olderThanMilliseconds` (epoch) while keeping
-    /// at least `keepPerCollection` newest events of each collection.
-    public func trimOutbox(olderThan cutoff: Int64, keepPerCollection: Int) async throws -> Int {
-        try await database.transaction { executor in
+    /// Trims the outbox: events older than `cutoff` (epoch ms) go, and so do
+    /// events beyond the newest `maxPerCollection` of a collection — but never
+    /// one that a replica seen within `liveWindowMs` has not delivered yet.
+    public func trimOutbox(olderThan cutoff: Int64, maxPerCollection: Int, liveWindowMs: Int64 = 60_000) async throws -> Int {
+        let now = ISOTimestamp.now().epochMilliseconds
+        return try await database.transaction { executor in
             try await executor.execute(
-                "DELETE FROM switchboard_outbox WHERE created_at < ? AND seq <= (SELECT s.seq - ? FROM switchboard_seq AS s WHERE s.collection = switchboard_outbox.collection)",
-                [.int(cutoff), .int(Int64(keepPerCollection))])
+                """
+                DELETE FROM switchboard_outbox WHERE (created_at < ? OR seq <= (SELECT s.seq - ? FROM switchboard_seq AS s WHERE s.collection = switchboard_outbox.collection))
+                AND seq <= COALESCE((SELECT MIN(r.last_seq) FROM switchboard_replicas AS r WHERE r.collection = switchboard_outbox.collection AND r.seen_at >= ?), seq)
+                """,
+                [.int(cutoff), .int(Int64(maxPerCollection)), .int(now - liveWindowMs)])
+        }
+    }
+
+    /// Records how far this replica has delivered each followed collection.
+    public func reportPositions(replica: String, _ positions: [String: Int64]) async throws {
+        guard !positions.isEmpty else { return }
+        let now = ISOTimestamp.now().epochMilliseconds
+        try await database.transaction { executor in
+            for (collection, seq) in positions {
+                try await executor.execute(
+                    "INSERT INTO switchboard_replicas (replica, collection, last_seq, seen_at) VALUES (?, ?, ?, ?) ON CONFLICT (replica, collection) DO UPDATE SET last_seq = excluded.last_seq, seen_at = excluded.seen_at",
+                    [.text(replica), .text(collection), .int(seq), .int(now)])
+            }
+            try await executor.execute("DELETE FROM switchboard_replicas WHERE seen_at < ?", [.int(now - 86_400_000)])
         }
     }
 }

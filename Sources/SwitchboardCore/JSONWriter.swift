@@ -59,7 +59,18 @@ public enum JSONWriter {
     public static func formatDouble(_ d: Double) -> String {
         guard d.isFinite else { return "null" }
         if d == d.rounded(), abs(d) < 9.0e18 { return String(Int64(d)) }
-        return "\(d)"
+        let text = "\(d)"  // shortest round-trip digits, e.g. "1e-05", "1.5e+21", "0.1"
+        guard let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }), let exponent = Int(text[text.index(after: e)...]) else {
+            return text
+        }
+        let mantissa = text[..<e]
+        // JavaScript writes decimals from 1e-6 up to 1e21 without an exponent.
+        if exponent >= -6 && exponent < 0 {
+            let negative = mantissa.hasPrefix("-")
+            let digits = mantissa.filter { $0.isNumber }
+            return (negative ? "-" : "") + "0." + String(repeating: "0", count: -exponent - 1) + digits
+        }
+        return String(mantissa) + "e" + (exponent > 0 ? "+" : "-") + String(abs(exponent))
     }
 }
 

@@ -73,3 +73,14 @@ def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
     if report.failed and LIVE_SERVERS:
         for srv in list(LIVE_SERVERS):
             report.sections.append((f"switchboard log tail: {srv.name} ({srv.log_path})", srv.log_tail()))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):  # type: ignore[no-untyped-def]
+    """Counts the cluster tests measured (events, lost/dup/reordered, timings), shown on green runs too."""
+    import sys
+
+    kit = sys.modules.get("clusterkit")
+    if kit is not None and kit.REPORT:
+        terminalreporter.section("cluster report")
+        for line in kit.REPORT:
+            terminalreporter.write_line(line)

@@ -328,10 +328,10 @@ def reader_user(admin, name):
 async def test_token_expiry_without_new_auth_times_out(expiry_server):
     admin = expiry_server.admin()
     name = text_collection(admin)
-    info, user = reader_user(admin, name)
+    info, _ = reader_user(admin, name)
+    user = await in_thread(expiry_server.api().login, info["email"], info["password"])  # fresh 2 s JWT
     ws = await authed(expiry_server, user.token)
     assert (await ws.subscribe(name, uid="s"))["event"] == "init"
-    expired_at = None
     frame = await ws.recv(timeout=5)
     expired_at = time.monotonic()
     assert frame == TOKEN_EXPIRED
@@ -346,7 +346,8 @@ async def test_token_expiry_without_new_auth_times_out(expiry_server):
 async def test_token_expiry_with_new_auth_keeps_subscriptions(expiry_server):
     admin = expiry_server.admin()
     name = text_collection(admin)
-    info, user = reader_user(admin, name)
+    info, _ = reader_user(admin, name)
+    user = await in_thread(expiry_server.api().login, info["email"], info["password"])  # fresh 2 s JWT
     ws = await authed(expiry_server, user.token)
     assert (await ws.subscribe(name, uid="s")) == {"type": "subscription", "event": "init", "data": [], "uid": "s"}
     assert await ws.recv(timeout=5) == TOKEN_EXPIRED

@@ -78,25 +78,29 @@ import Testing
 
 /// Collects what a messenger delivers, for assertions.
 final class Inbox: Sendable {
-    private let state = Mutex<(messages: [String], resubscribed: Int)>(([], 0))
+    private final class Received: Sendable {
+        let state = Mutex<(messages: [String], resubscribed: Int)>(([], 0))
+    }
+
+    private let received = Received()
     private let task: Task<Void, Never>
 
     init(_ messenger: any Messenger) {
-        let state = self.state
+        let received = self.received
         task = Task {
             for await event in messenger.events {
                 switch event {
                 case .message(let m):
-                    state.withLock { $0.messages.append(m.channel + "=" + String(decoding: m.payload, as: UTF8.self)) }
+                    received.state.withLock { $0.messages.append(m.channel + "=" + String(decoding: m.payload, as: UTF8.self)) }
                 case .resubscribed:
-                    state.withLock { $0.resubscribed += 1 }
+                    received.state.withLock { $0.resubscribed += 1 }
                 }
             }
         }
     }
 
-    var messages: [String] { state.withLock { $0.messages } }
-    var resubscribed: Int { state.withLock { $0.resubscribed } }
+    var messages: [String] { received.state.withLock { $0.messages } }
+    var resubscribed: Int { received.state.withLock { $0.resubscribed } }
 
     func stop() { task.cancel() }
 }
@@ -165,10 +169,13 @@ final class RedisServer: @unchecked Sendable {
         throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "redis-server did not start on port \(port)"])
     }
 
+    /// SIGTERM, then SIGKILL; bounded polling (Foundation's waitUntilExit can hang under Swift Testing).
     func stop() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
+        guard process.isRunning else { return }
+        process.terminate()
+        for i in 0..<100 where process.isRunning {
+            if i == 60 { kill(process.processIdentifier, SIGKILL) }
+            usleep(50_000)
         }
     }
 

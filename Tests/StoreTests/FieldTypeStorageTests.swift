@@ -136,12 +136,10 @@ import Testing
     func malformedTimesAreRejected(_ text: String) async throws {
         try await withStore { store in
             try await Self.makeSpecimens(store)
-            await withKnownIssue("bug: TimeOfDay.normalize reads only the first two characters of each part") {
-                let error = await #expect(throws: SwitchboardError.self) {
-                    try await store.createItems("specimens", [["clock": .string(text)]], context: .system)
-                }
-                #expect(error?.code == .invalidPayload)
+            let error = await #expect(throws: SwitchboardError.self) {
+                try await store.createItems("specimens", [["clock": .string(text)]], context: .system)
             }
+            #expect(error?.code == .invalidPayload)
         }
     }
 

@@ -136,9 +136,7 @@ enum ShopFixture {
                 q.filter = try filter(json)
                 let inMemory = q.applyInMemory(rows).compactMap { $0["id"]?.intValue }
                 if json["owner"] != nil {
-                    withKnownIssue("bug: SQL compares uuid operands case-insensitively (ValueCodec.encodeOperand lowercases), ValueComparison.equal does not") {
-                        #expect(inMemory == expected, "\(json.jsonString)")
-                    }
+                    #expect(inMemory == expected, "\(json.jsonString)")
                 } else {
                     #expect(inMemory == expected, "\(json.jsonString)")
                 }
@@ -190,10 +188,8 @@ enum ShopFixture {
             #expect(try await store.ids("posts", try query(["filter": ["name": ["_starts_with": "👍"]]])) == [1, 2])
             let skinTone = try await store.ids("posts", try query(["filter": ["name": ["_starts_with": "👍🏽"]]]))
             let accent = try await store.ids("posts", try query(["filter": ["name": ["_ends_with": "e\u{301}"]]]))
-            withKnownIssue("bug: FilterCompiler uses Swift's Character count as SQLite's code-point length in substr()") {
-                #expect(skinTone == [1])
-                #expect(accent == [3])
-            }
+            #expect(skinTone == [1])
+            #expect(accent == [3])
         }
     }
 

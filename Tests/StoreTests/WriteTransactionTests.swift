@@ -236,21 +236,35 @@ enum SlugFixture {
         }
     }
 
-    @Test func trimmingKeepsTheNewestEventsOfEachCollection() async throws {
+    @Test func trimmingCapsEachCollectionAndExpiresOldEvents() async throws {
         try await withStore { store in
             try await SlugFixture.make(store)
             for i in 1...10 { _ = try await store.createItems("pages", [["slug": .string("p\(i)")]], context: .system) }
             let future = ISOTimestamp.now().epochMilliseconds + 3_600_000
-            #expect(try await store.trimOutbox(olderThan: 0, keepPerCollection: 3) == 0)
+            #expect(try await store.trimOutbox(olderThan: 0, maxPerCollection: 100) == 0)
             #expect(try await store.outboxEvents("pages", after: 0).count == 10)
 
-            let removed = try await store.trimOutbox(olderThan: future, keepPerCollection: 3)
+            let removed = try await store.trimOutbox(olderThan: 0, maxPerCollection: 3)
             #expect(removed == 14)  // 7 of pages, 7 of directus_activity
             #expect(try await store.outboxEvents("pages", after: 0).map(\.seq) == [8, 9, 10])
             #expect(try await store.outboxEvents("directus_activity", after: 0).map(\.seq) == [8, 9, 10])
             // Sequence numbers keep counting after a trim.
             _ = try await store.createItems("pages", [["slug": "p11"]], context: .system)
             #expect(try await store.outboxEvents("pages", after: 0).map(\.seq) == [8, 9, 10, 11])
+            // Past the retention age everything goes.
+            _ = try await store.trimOutbox(olderThan: future, maxPerCollection: 100)
+            #expect(try await store.outboxEvents("pages", after: 0).isEmpty)
+        }
+    }
+
+    @Test func trimmingNeverRemovesWhatALiveReplicaHasNotDelivered() async throws {
+        try await withStore { store in
+            try await SlugFixture.make(store)
+            for i in 1...10 { _ = try await store.createItems("pages", [["slug": .string("p\(i)")]], context: .system) }
+            try await store.reportPositions(replica: "slow", ["pages": 4])
+            let future = ISOTimestamp.now().epochMilliseconds + 3_600_000
+            _ = try await store.trimOutbox(olderThan: future, maxPerCollection: 1)
+            #expect(try await store.outboxEvents("pages", after: 0).map(\.seq) == [5, 6, 7, 8, 9, 10])
         }
     }
 

@@ -68,19 +68,15 @@ import Testing
 
     /// `JSON.stringify(1e15)` is `"1000000000000000"`; integral doubles must never carry ".0".
     @Test func writesLargeIntegralDoublesWithoutFraction() {
-        withKnownIssue("bug: JSONWriter.formatDouble writes integral doubles in [1e15, 2^53] with a trailing \".0\"") {
-            #expect(JSONValue.double(1e15).jsonString == "1000000000000000")
-            #expect(JSONValue.double(-4e15).jsonString == "-4000000000000000")
-            #expect(JSONValue.double(9_007_199_254_740_992.0).jsonString == "9007199254740992")
-        }
+        #expect(JSONValue.double(1e15).jsonString == "1000000000000000")
+        #expect(JSONValue.double(-4e15).jsonString == "-4000000000000000")
+        #expect(JSONValue.double(9_007_199_254_740_992.0).jsonString == "9007199254740992")
     }
 
     /// `JSON.stringify(1e-7)` is `"1e-7"` and `JSON.stringify(0.00001)` is `"0.00001"`.
     @Test func writesSmallDoublesLikeJSONStringify() {
-        withKnownIssue("JSONWriter.formatDouble uses Swift's exponent form (\"1e-07\", \"1e-05\")") {
-            #expect(JSONValue.double(1e-7).jsonString == "1e-7")
-            #expect(JSONValue.double(0.00001).jsonString == "0.00001")
-        }
+        #expect(JSONValue.double(1e-7).jsonString == "1e-7")
+        #expect(JSONValue.double(0.00001).jsonString == "0.00001")
     }
 
     @Test func writesIntegersExactly() {

@@ -89,6 +89,7 @@ struct Services: Sendable {
         }
         let relay = EventRelay(
             store: store, hub: hub, messenger: messenger, namespace: config.messengerNamespace,
+            retention: (config.outboxRetentionMs, config.outboxMaxEvents), crashAfterCommit: config.faultCrashAfterCommit,
             logger: Logger(label: "switchboard.relay"))
         store.addSink(relay)
         store.addSchemaObserver { await relay.schemaChanged() }

@@ -15,15 +15,18 @@ public struct ChangeEvent: Sendable, Hashable {
     public var keys: [JSONValue]
     /// Full rows (every column, raw API values) after the write, or before a delete.
     public var rows: [JSONObject]
+    /// For updates: the rows before the write (lets `live` subscribers learn that a row left their filter).
+    public var previous: [JSONObject]
     /// The replica that made the write.
     public var origin: String
     public var userID: String?
     public var timestamp: ISOTimestamp
 
     public init(
-        collection: String, seq: Int64, action: Action, keys: [JSONValue], rows: [JSONObject], origin: String,
-        userID: String?, timestamp: ISOTimestamp
+        collection: String, seq: Int64, action: Action, keys: [JSONValue], rows: [JSONObject], previous: [JSONObject] = [],
+        origin: String, userID: String?, timestamp: ISOTimestamp
     ) {
+        self.previous = previous
         self.collection = collection
         self.seq = seq
         self.action = action
@@ -36,11 +39,13 @@ public struct ChangeEvent: Sendable, Hashable {
 
     /// The outbox/wire form.
     public var json: JSONObject {
-        [
+        var o: JSONObject = [
             "collection": .string(collection), "seq": .int(seq), "action": .string(action.rawValue),
             "keys": .array(keys), "rows": .array(rows.map(JSONValue.object)), "origin": .string(origin),
             "user": userID.map(JSONValue.string) ?? .null, "timestamp": .string(timestamp.iso8601),
         ]
+        if !previous.isEmpty { o["previous"] = .array(previous.map(JSONValue.object)) }
+        return o
     }
 
     public init?(json: JSONObject) {
@@ -54,6 +59,7 @@ public struct ChangeEvent: Sendable, Hashable {
         self.action = action
         self.keys = keys
         self.rows = rows.compactMap(\.objectValue)
+        self.previous = json["previous"]?.arrayValue?.compactMap(\.objectValue) ?? []
         self.origin = origin
         self.userID = json["user"]?.stringValue
         self.timestamp = json["timestamp"]?.stringValue.flatMap(ISOTimestamp.init(parsing:)) ?? .now()

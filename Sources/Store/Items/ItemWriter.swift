@@ -140,7 +140,7 @@ struct ItemWriter {
         let newKeys = payload[collection.primaryKey].map { [$0] } ?? keys
         let rows = try await postImages(collection, newKeys)
         recordActivity(.update, collection, keys: newKeys)
-        try await appendEvent(collection, .update, keys: newKeys, rows: rows)
+        try await appendEvent(collection, .update, keys: newKeys, rows: rows, previous: keys.compactMap { before[$0.hashKey] })
         return newKeys
     }
 
@@ -219,7 +219,8 @@ struct ItemWriter {
     }
 
     private mutating func appendEvent(
-        _ collection: CollectionSchema, _ action: ChangeEvent.Action, keys: [JSONValue], rows: [JSONObject]
+        _ collection: CollectionSchema, _ action: ChangeEvent.Action, keys: [JSONValue], rows: [JSONObject],
+        previous: [JSONObject] = []
     ) async throws {
         guard !keys.isEmpty else { return }
         let seqRows = try await executor.query(
@@ -227,7 +228,8 @@ struct ItemWriter {
             [.text(collection.name)])
         guard let seq = seqRows.first?[0].int else { throw SwitchboardError.internalError("sequence allocation failed") }
         let event = ChangeEvent(
-            collection: collection.name, seq: seq, action: action, keys: keys, rows: rows, origin: environment.replicaID,
+            collection: collection.name, seq: seq, action: action, keys: keys, rows: rows, previous: previous,
+            origin: environment.replicaID,
             userID: context.accountability.userID, timestamp: ISOTimestamp(epochSeconds: variables.now))
         try await executor.execute(
             "INSERT INTO switchboard_outbox (collection, seq, action, event, created_at) VALUES (?, ?, ?, ?, ?)",

@@ -1,0 +1,572 @@
+"""The cluster shape with real processes: 3 `switchboard serve` replicas sharing one
+PostgreSQL database and one redis-server (WEBSOCKETS_BROKER_URL), behind nginx rendered from
+deploy/nginx.conf (see clusterkit.py).
+
+a. fan-out: subscribers and writers (REST + socket `items`) on every replica; every subscriber
+   gets every matching event once, in seq order; permissions hold on every replica
+b. a replica holds `<ns>:col:<collection>` only while it has local subscribers (PUBSUB)
+c. schema / permission / user-status changes through replica 1 act on replicas 2 and 3 in ~1 s
+d. redis-server SIGKILLed and restarted mid-stream: replicas reconnect (health warn → ok) and,
+   thanks to the outbox backfill, no subscriber loses, duplicates or reorders an event
+e. SIGTERM on a replica behind nginx: its clients get 1001, come back through nginx, get `init`
+f. the Directus SDK's wire behaviour through nginx, reconnect included
+
+The module starts its own redis-server and (unless SWITCHBOARD_TEST_PG is set) its own
+PostgreSQL; it needs redis-server, nginx and PostgreSQL installed (scripts/test installs them).
+Without them it is skipped, unless SWITCHBOARD_REQUIRE_CLUSTER=1 (scripts/test sets it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from clusterkit import (
+    Client,
+    Cluster,
+    Postgres,
+    Redis,
+    health,
+    keys_of,
+    missing_tools,
+    redis_state,
+    report,
+    stream_faults,
+    wait_until,
+    ws_url_of,
+)
+from harness import ADMIN_EMAIL, ADMIN_PASSWORD, ADMIN_TOKEN, Api, create_collection, create_user_with_policy, data, uniq
+
+pytestmark = pytest.mark.cluster
+
+HEARTBEAT_S = 2
+DRAIN_S = 2
+PROPAGATION_S = 1.5  # "within about a second", with a little slack for a loaded CI machine
+
+
+def run(coro: Any, timeout: float) -> Any:
+    async def main() -> Any:
+        return await asyncio.wait_for(coro, timeout)
+
+    return asyncio.run(main())
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    missing = missing_tools()
+    if missing:
+        message = f"cluster tests need: {', '.join(missing)} (scripts/test installs them)"
+        if os.environ.get("SWITCHBOARD_REQUIRE_CLUSTER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    started = time.monotonic()
+    pg = Postgres()
+    redis = Redis()
+    cl: Cluster | None = None
+    try:
+        pg.start()
+        redis.start()
+        cl = Cluster(pg, redis, 3, {
+            "WEBSOCKETS_HEARTBEAT_PERIOD": str(HEARTBEAT_S),
+            "SHUTDOWN_DRAIN_WINDOW": f"{DRAIN_S}s",
+        }).start()
+        report(f"cluster: PostgreSQL + redis-server + 3 replicas + nginx up in {time.monotonic() - started:.1f}s")
+        yield cl
+    finally:
+        if cl is not None:
+            cl.stop()
+        redis.stop()
+        pg.stop()
+
+
+def visible_everywhere(cl: Cluster, collection: str, timeout: float = PROPAGATION_S * 3) -> float:
+    """Wait until every replica serves /items/<collection>; returns the seconds it took."""
+    t0 = time.monotonic()
+    for i in range(len(cl.replicas)):
+        wait_until(lambda i=i: cl.admin(i).get(f"/items/{collection}", params={"limit": 1}).status_code == 200,
+                   timeout, 0.02, f"{collection} on replica {i + 1}")
+    return time.monotonic() - t0
+
+
+def rows_collection(cl: Cluster) -> str:
+    name = uniq("clu")
+    create_collection(cl.admin(0), name, [{"field": "text", "type": "string"},
+                                          {"field": "status", "type": "string"},
+                                          {"field": "secret", "type": "string"}])
+    visible_everywhere(cl, name)
+    return name
+
+
+# -- a. fan-out across replicas ----------------------------------------------------------------
+
+
+def test_every_subscriber_gets_every_event_once_in_order(cluster: Cluster) -> None:
+    cl = cluster
+    col = rows_collection(cl)
+    public = {"status": {"_eq": "public"}}
+    info, _ = create_user_with_policy(cl.admin(0), permissions=[
+        {"collection": col, "action": "read", "fields": ["id", "text", "status"], "permissions": public}])
+    restricted_token = Api(cl.replicas[0].base_url).login(info["email"], info["password"]).token
+    # the new permission is known everywhere before anyone subscribes
+    for i in range(3):
+        wait_until(lambda i=i: cl.replicas[i].api(restricted_token).get(f"/items/{col}").status_code == 200,
+                   PROPAGATION_S * 3, 0.02, f"restricted read on replica {i + 1}")
+
+    async def scenario() -> dict[str, Any]:
+        subs: list[tuple[str, Client, str]] = []  # (kind, client, uid)
+        for i, srv in enumerate(cl.replicas):
+            url = ws_url_of(srv.base_url)
+            admin_all = await Client.open(url, f"r{i + 1}-admin-all")
+            await admin_all.auth(ADMIN_TOKEN)
+            await admin_all.subscribe(col, "all")
+            admin_pub = await Client.open(url, f"r{i + 1}-admin-public")
+            await admin_pub.auth(ADMIN_TOKEN)
+            await admin_pub.subscribe(col, "pub", query={"fields": ["id", "text", "status"], "filter": public})
+            restricted = await Client.open(url, f"r{i + 1}-restricted")
+            await restricted.auth(restricted_token)
+            await restricted.subscribe(col, "r")
+            subs += [("all", admin_all, "all"), ("public", admin_pub, "pub"), ("restricted", restricted, "r")]
+
+        ops: list[dict[str, Any]] = []  # {"action", "keys", "public_keys"}
+        status_of: dict[Any, str] = {}
+
+        async def writer(kind: str, replica: int) -> None:
+            rnd = random.Random(f"{kind}{replica}")
+            api = cl.admin(replica)
+            ws: Client | None = None
+            if kind == "ws":
+                ws = await Client.open(ws_url_of(cl.replicas[replica].base_url), f"writer-ws-r{replica + 1}")
+                await ws.auth(ADMIN_TOKEN)
+
+            async def do(action: str, payload: Any = None, key: Any = None) -> Any:
+                await asyncio.sleep(rnd.uniform(0, 0.02))  # interleave the writers
+                if ws is not None:
+                    msg: dict[str, Any] = {"type": "items", "collection": col, "action": action}
+                    if payload is not None:
+                        msg["data"] = payload
+                    if key is not None:
+                        msg["id"] = key
+                    reply = await ws.request(msg)
+                    assert "data" in reply and reply.get("status") != "error", reply
+                    return reply["data"]
+                if action == "create":
+                    return data(await asyncio.to_thread(api.post, f"/items/{col}", payload))
+                if action == "update":
+                    return data(await asyncio.to_thread(api.patch, f"/items/{col}/{key}", payload))
+                r = await asyncio.to_thread(api.delete, f"/items/{col}/{key}")
+                assert r.status_code == 204, r.text
+                return key
+
+            def record(action: str, keys: list[Any]) -> None:
+                ops.append({"action": action, "keys": frozenset(keys), "writer": f"{kind}@r{replica + 1}",
+                            "public_keys": frozenset(k for k in keys if status_of[k] == "public")})
+
+            tag = f"{kind}{replica + 1}"
+            created = []
+            for j in range(4):
+                status = "public" if j % 2 == 0 else "private"
+                row = await do("create", {"text": f"{tag}-{j}", "status": status, "secret": "s3cret"})
+                status_of[row["id"]] = status
+                created.append(row["id"])
+                record("create", [row["id"]])
+            rows = await do("create", [{"text": f"{tag}-b1", "status": "public", "secret": "x"},
+                                       {"text": f"{tag}-b2", "status": "private", "secret": "y"}])
+            for row, status in zip(rows, ("public", "private")):
+                status_of[row["id"]] = status
+            record("create", [r["id"] for r in rows])
+            await do("update", {"text": f"{tag}-0 edited"}, created[0])
+            record("update", [created[0]])
+            await do("update", {"text": f"{tag}-1 edited"}, created[1])
+            record("update", [created[1]])
+            await do("delete", None, created[2])
+            record("delete", [created[2]])
+            if ws is not None:
+                await ws.close()
+
+        t0 = time.monotonic()
+        await asyncio.gather(*(writer(kind, r) for r in range(3) for kind in ("rest", "ws")))
+        write_s = time.monotonic() - t0
+
+        n_all = len(ops)
+        n_pub = sum(1 for op in ops if op["public_keys"])
+        for kind, client, uid in subs:
+            await client.wait_events(uid, n_all if kind == "all" else n_pub, 15)
+        await asyncio.sleep(0.5)  # anything arriving now is a duplicate
+        deliver_s = time.monotonic() - t0
+        result = {"ops": ops, "subs": [(k, c.name, c.events(u)) for k, c, u in subs],
+                  "write_s": write_s, "deliver_s": deliver_s}
+        for _, c, _ in subs:
+            await c.close()
+        return result
+
+    res = run(scenario(), 90)
+    ops = res["ops"]
+    expected_all = {(op["action"], op["keys"]) for op in ops}
+    expected_pub = {(op["action"], op["public_keys"]) for op in ops if op["public_keys"]}
+    assert len(expected_all) == len(ops)
+
+    reference: dict[int, tuple[str, frozenset[Any]]] | None = None
+    totals = {"events": 0, "lost": 0, "dup": 0, "reordered": 0}
+    for kind, name, events in res["subs"]:
+        faults = stream_faults(events)
+        got = [(e["event"], keys_of(e)) for e in events]
+        want = expected_all if kind == "all" else expected_pub
+        lost = len(want - set(got))
+        extra = [g for g in got if g not in want]
+        totals["events"] += len(events)
+        totals["lost"] += lost
+        totals["dup"] += faults["dup"] + (len(got) - len(set(got)))
+        totals["reordered"] += faults["reordered"]
+        assert faults["missing_seq"] == 0, f"{name}: events without seq: {events[:3]!r}"
+        assert faults["reordered"] == 0, f"{name}: seq not increasing: {[e['seq'] for e in events]}"
+        assert len(got) == len(set(got)) and faults["dup"] == 0, f"{name}: duplicates: {got}"
+        assert not extra, f"{name}: events it must not see: {extra}"
+        assert lost == 0, f"{name}: missing {sorted(map(str, want - set(got)))}"
+        by_seq = {e["seq"]: (e["event"], keys_of(e)) for e in events}
+        if kind == "all":
+            # every replica tells the same story: same seq → same change
+            if reference is None:
+                reference = by_seq
+            assert by_seq == reference, f"{name} disagrees with replica 1 about seq → change"
+        else:
+            assert reference is not None
+            for seq, (action, keys) in by_seq.items():
+                assert reference[seq][0] == action and keys <= reference[seq][1], (name, seq)
+            for e in events:
+                if e["event"] != "delete":
+                    for row in e["data"]:
+                        assert set(row) <= {"id", "text", "status"}, f"{name}: field leak {row!r}"
+                        assert row["status"] == "public", f"{name}: row leak {row!r}"
+    assert reference is not None
+    # spelled out: the restricted subscriber on replica 3 saw exactly the public part of replica 1's writes
+    r3 = next(events for kind, name, events in res["subs"] if name == "r3-restricted")
+    from_r1 = {(op["action"], op["public_keys"]) for op in ops if op["writer"].endswith("@r1") and op["public_keys"]}
+    assert from_r1 and from_r1 <= {(e["event"], keys_of(e)) for e in r3}
+    report(f"a. fan-out: {len(ops)} writes (3 replicas x REST+socket) -> {len(res['subs'])} subscribers, "
+           f"{totals['events']} events delivered, lost={totals['lost']} dup={totals['dup']} "
+           f"reordered={totals['reordered']}; writes {res['write_s']:.2f}s, all delivered {res['deliver_s']:.2f}s")
+
+
+# -- b. channel subscriptions follow local interest ----------------------------------------------
+
+
+def test_replica_subscribes_redis_channel_only_while_it_has_subscribers(cluster: Cluster) -> None:
+    cl = cluster
+    col = rows_collection(cl)
+    channel = f"{cl.namespace}:col:{col}"
+    assert channel not in cl.redis.channels(f"{cl.namespace}:col:*")
+
+    async def scenario() -> None:
+        sub = await Client.open(ws_url_of(cl.replicas[1].base_url), "r2-sub")
+        await sub.auth(ADMIN_TOKEN)
+        await sub.subscribe(col, "1")
+        await asyncio.to_thread(wait_until, lambda: channel in cl.redis.channels(f"{cl.namespace}:col:*"),
+                                5, 0.05, f"{channel} in PUBSUB CHANNELS")
+        assert cl.redis.numsub(channel) == 1  # replica 2 only: replica 1 writes but has no subscriber
+        # replica 1 writes, replica 2's subscriber hears it through Redis — promptly (the periodic
+        # outbox check, every 2 s, would also deliver it, but late: this tells the two apart)
+        latencies = []
+        for n in range(5):
+            t0 = time.monotonic()
+            row = data(await asyncio.to_thread(cl.admin(0).post, f"/items/{col}", {"text": f"from r1 #{n}"}))
+            event = await sub.wait_for(lambda f, k=row["id"]: f.get("event") == "create" and f["data"][0]["id"] == k, 5)
+            latencies.append(time.monotonic() - t0)
+        latencies.sort()
+        assert latencies[2] < 0.5, f"write on r1 → event on r2 took {latencies}: not via Redis pub/sub?"
+        await sub.send({"type": "unsubscribe", "uid": "1"})
+        await sub.wait_for(lambda f: f.get("event") == "unsubscribe", 5)
+        t0 = time.monotonic()
+        await asyncio.to_thread(wait_until, lambda: channel not in cl.redis.channels(f"{cl.namespace}:col:*"),
+                                5, 0.05, f"{channel} gone from PUBSUB CHANNELS")
+        gone_unsub = time.monotonic() - t0
+        # again, ending with a closed socket instead of an unsubscribe
+        await sub.subscribe(col, "2")
+        await asyncio.to_thread(wait_until, lambda: cl.redis.numsub(channel) == 1, 5, 0.05, "resubscribed")
+        await sub.close()
+        await asyncio.to_thread(wait_until, lambda: cl.redis.numsub(channel) == 0, 5, 0.05, "gone after close")
+        report(f"b. PUBSUB: {channel} held only while replica 2 had a subscriber (dropped {gone_unsub * 1000:.0f} ms "
+               f"after unsubscribe); r1 write → r2 event (incl. REST round trip) median {latencies[2] * 1000:.0f} ms, "
+               f"max {latencies[-1] * 1000:.0f} ms")
+
+    run(scenario(), 40)
+
+
+# -- c. schema and access changes propagate ------------------------------------------------------
+
+
+def test_schema_and_access_changes_reach_other_replicas(cluster: Cluster) -> None:
+    cl = cluster
+    r1 = cl.admin(0)
+    timings: dict[str, float] = {}
+
+    # new collection + field through replica 1
+    col = uniq("prop")
+    t0 = time.monotonic()
+    create_collection(r1, col, [{"field": "title", "type": "string"}])
+    data(r1.post(f"/fields/{col}", {"field": "extra", "type": "integer"}))
+    for i in (1, 2):
+        def ready(i: int = i) -> bool:
+            r = cl.admin(i).get(f"/fields/{col}/extra")
+            return r.status_code == 200 and cl.admin(i).get(f"/items/{col}", params={"fields": "extra"}).status_code == 200
+        wait_until(ready, PROPAGATION_S, 0.02, f"new collection + field on replica {i + 1}")
+    timings["collection+field"] = time.monotonic() - t0
+    row = data(cl.admin(2).post(f"/items/{col}", {"title": "t", "extra": 7}))
+    assert row["extra"] == 7
+
+    # a new permission through replica 1
+    info, user_r1 = create_user_with_policy(r1)
+    token = user_r1.token
+    for i in (1, 2):
+        r = cl.replicas[i].api(token).get(f"/items/{col}")
+        assert r.status_code == 403, f"replica {i + 1} before the grant: {r.status_code} {r.text[:200]}"
+    t0 = time.monotonic()
+    data(r1.post("/permissions", {"policy": info["policy"], "collection": col, "action": "read", "fields": ["*"]}))
+    for i in (1, 2):
+        wait_until(lambda i=i: cl.replicas[i].api(token).get(f"/items/{col}").status_code == 200,
+                   PROPAGATION_S, 0.02, f"new permission on replica {i + 1}")
+    timings["permission"] = time.monotonic() - t0
+
+    # suspending the user through replica 1 closes their socket on replica 3
+    async def suspend() -> tuple[int | None, float]:
+        ws = await Client.open(ws_url_of(cl.replicas[2].base_url), "r3-user")
+        await ws.auth(token)
+        await ws.subscribe(col, "1")
+        t0 = time.monotonic()
+        data(await asyncio.to_thread(r1.patch, f"/users/{info['user']}", {"status": "suspended"}))
+        try:
+            await asyncio.wait_for(ws.closed.wait(), PROPAGATION_S)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"suspended user's socket on replica 3 still open after {PROPAGATION_S}s; "
+                                 f"frames: {ws.frames[-5:]!r}") from None
+        took = time.monotonic() - t0
+        await ws.close()
+        return ws.close_code, took
+
+    code, took = run(suspend(), 30)
+    timings["suspend→socket closed"] = took
+    assert code is not None, "socket closed without a close frame"
+    for i in (1, 2):
+        wait_until(lambda i=i: cl.replicas[i].api(token).get(f"/items/{col}").status_code in (401, 403),
+                   PROPAGATION_S, 0.02, f"suspended user refused on replica {i + 1}")
+    report("c. propagation to replicas 2+3: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in timings.items())
+           + f" (close code {code})")
+
+
+# -- d. Redis killed and restarted mid-stream ----------------------------------------------------
+
+
+def test_redis_restart_mid_stream_loses_nothing(cluster: Cluster) -> None:
+    cl = cluster
+    col = rows_collection(cl)
+    phases: dict[str, float] = {}
+
+    async def scenario() -> dict[str, Any]:
+        subs = []
+        for i, srv in enumerate(cl.replicas):
+            c = await Client.open(ws_url_of(srv.base_url), f"r{i + 1}-sub")
+            await c.auth(ADMIN_TOKEN)
+            await c.subscribe(col, "1", query={"fields": ["id", "text"]})
+            subs.append(c)
+        stop = asyncio.Event()
+        stats: dict[str, Any] = {"ok": 0, "failed": 0, "errors": [], "times": []}
+
+        async def writer(replica: int) -> None:
+            api = cl.admin(replica)
+            for n in range(10_000):
+                if stop.is_set():
+                    return
+                try:
+                    r = await asyncio.to_thread(api.post, f"/items/{col}", {"text": f"r{replica + 1}-{n}"})
+                    if r.status_code == 200:
+                        stats["ok"] += 1
+                        stats["times"].append(time.monotonic() - t0)
+                    else:
+                        stats["failed"] += 1
+                        stats["errors"].append(f"{r.status_code} {r.text[:120]}")
+                except Exception as exc:  # noqa: BLE001 - counted and reported
+                    stats["failed"] += 1
+                    stats["errors"].append(repr(exc)[:120])
+                await asyncio.sleep(0.03)
+
+        t0 = time.monotonic()
+        writers = [asyncio.create_task(writer(i)) for i in range(3)]
+        await asyncio.sleep(1.0)
+        cl.redis.kill()
+        phases["killed_at"] = time.monotonic() - t0
+        await asyncio.to_thread(wait_until, lambda: all(redis_state(s) not in (None, "connected") for s in cl.replicas),
+                                10, 0.05, "every replica reporting Redis down")
+        statuses = [health(s)[1].get("status") for s in cl.replicas]
+        assert statuses == ["warn"] * 3, f"health while Redis is down: {statuses}"
+        phases["all_warn_after"] = time.monotonic() - t0 - phases["killed_at"]
+        await asyncio.sleep(1.5)  # writes keep coming while Redis is away
+        cl.redis.start()
+        restarted = time.monotonic()
+        await asyncio.to_thread(wait_until, lambda: all(redis_state(s) == "connected" for s in cl.replicas),
+                                20, 0.05, "every replica reconnected to Redis")
+        phases["reconnect_s"] = time.monotonic() - restarted
+        phases["back_at"] = time.monotonic() - t0
+        statuses = [health(s)[1].get("status") for s in cl.replicas]
+        assert statuses == ["ok"] * 3, f"health after Redis is back: {statuses}"
+        await asyncio.sleep(1.0)
+        stop.set()
+        await asyncio.gather(*writers)
+        phases["total_s"] = time.monotonic() - t0
+        # the database is the truth: every row that exists was committed and must be delivered
+        rows = data(await asyncio.to_thread(cl.admin(0).get, f"/items/{col}", params={"limit": -1, "fields": "id"}))
+        committed = {r["id"] for r in rows}
+        for c in subs:
+            await c.wait_events("1", len(committed), 20)
+        await asyncio.sleep(0.5)
+        out = {"committed": committed, "stats": stats, "subs": [(c.name, c.events("1")) for c in subs]}
+        for c in subs:
+            await c.close()
+        return out
+
+    res = run(scenario(), 90)
+    committed = res["committed"]
+    during = sum(1 for t in res["stats"]["times"] if phases["killed_at"] <= t <= phases["back_at"])
+    assert during > 0, "no write landed while Redis was down: the outage was not exercised"
+    lines = []
+    worst = {"lost": 0, "dup": 0, "reordered": 0}
+    for name, events in res["subs"]:
+        f = stream_faults(events, committed)
+        lines.append(f"{name}: {f['events']} events, lost={f['lost']} dup={f['dup']} reordered={f['reordered']}")
+        for k in worst:
+            worst[k] += f[k]
+    report(f"d. Redis SIGKILL+restart: {len(committed)} rows committed ({res['stats']['ok']} writes ok, "
+           f"{res['stats']['failed']} failed, {during} of them while Redis was down), health warn after {phases['all_warn_after'] * 1000:.0f} ms, "
+           f"reconnected {phases['reconnect_s'] * 1000:.0f} ms after restart; " + "; ".join(lines))
+    assert res["stats"]["failed"] == 0, f"writes failed while Redis was down: {res['stats']['errors'][:5]}"
+    assert worst == {"lost": 0, "dup": 0, "reordered": 0}, lines
+
+
+# -- e. SIGTERM behind nginx -----------------------------------------------------------------------
+
+
+def test_sigterm_replica_clients_reconnect_through_nginx(cluster: Cluster) -> None:
+    cl = cluster
+    assert cl.nginx is not None
+    col = rows_collection(cl)
+    victim = cl.replicas[1]
+    lb_ws = ws_url_of(cl.nginx.base_url)
+
+    async def connect_and_subscribe(name: str) -> Client:
+        last: Exception | None = None
+        for _ in range(10):  # like the SDK: a bounded number of tries, a short pause between them
+            try:
+                c = await Client.open(lb_ws, name)
+                await c.auth(ADMIN_TOKEN)
+                await c.subscribe(col, "1")
+                return c
+            except Exception as exc:  # noqa: BLE001
+                last = exc
+                await asyncio.sleep(0.3)
+        raise AssertionError(f"{name}: could not reconnect through nginx: {last!r}")
+
+    async def scenario() -> dict[str, Any]:
+        clients = [await connect_and_subscribe(f"lb-{k}") for k in range(6)]
+        t0 = time.monotonic()
+        victim.proc.send_signal(signal.SIGTERM)
+        # readiness fails at once (503 while draining; refused once the listener is gone)
+        code = await asyncio.to_thread(wait_until, lambda: (c := health(victim)[0]) in (0, 503) and (c or -1),
+                                       1.0, 0.02, "replica 2 /server/health 503 after SIGTERM")
+        code = max(code, 0)
+        rc = await asyncio.to_thread(victim.proc.wait, DRAIN_S + 10)
+        exit_s = time.monotonic() - t0
+        await asyncio.sleep(0.2)
+        closed = [c for c in clients if c.closed.is_set()]
+        assert closed, "no client was on the SIGTERMed replica (nginx least_conn should spread 6 sockets)"
+        codes = sorted({c.close_code for c in closed})
+        assert codes == [1001], f"close codes from the draining replica: {codes}"
+        survivors = [c for c in clients if not c.closed.is_set()]
+        # the closed ones come back through nginx and get `init` again
+        back = [await connect_and_subscribe(c.name + "-again") for c in closed]
+        assert all(c.frames[-1]["event"] == "init" for c in back)
+        row = data(await asyncio.to_thread(cl.admin(0).post, f"/items/{col}", {"text": "after drain"}))
+        for c in survivors + back:
+            ev = await c.wait_for(lambda f: f.get("event") == "create", 5)
+            assert ev["data"][0]["id"] == row["id"]
+        for c in clients + back:
+            await c.close()
+        return {"rc": rc, "exit_s": exit_s, "closed": len(closed), "health": code}
+
+    try:
+        res = run(scenario(), 60)
+    finally:
+        # bring replica 2 back for whatever runs next
+        if victim.proc is not None and victim.proc.poll() is not None:
+            victim.stop()
+            victim.start()
+            wait_until(lambda: redis_state(victim) == "connected", 15, 0.1, "replica 2 back on Redis")
+    assert res["rc"] == 0, f"replica exit status {res['rc']}"
+    report(f"e. SIGTERM: {res['closed']}/6 nginx clients were on replica 2 and got 1001; they reconnected and got "
+           f"init; replica exited 0 after {res['exit_s']:.2f}s (drain window {DRAIN_S}s, health {res['health']})")
+
+
+# -- f. the Directus SDK's wire behaviour through nginx ---------------------------------------------
+
+
+def test_directus_sdk_wire_behaviour_through_nginx(cluster: Cluster) -> None:
+    cl = cluster
+    assert cl.nginx is not None
+    col = rows_collection(cl)
+    lb = Api(cl.nginx.base_url)
+    lb_ws = ws_url_of(cl.nginx.base_url)
+
+    async def sdk_connect(token: str) -> Client:
+        c = await Client.open(lb_ws, "sdk")
+        # the SDK sends auth first, without a uid, and wants auth ok within 1 s
+        t0 = time.monotonic()
+        await c.send({"type": "auth", "access_token": token})
+        reply = await c.wait_for(lambda f: f.get("type") == "auth", 1.0)
+        assert reply == {"type": "auth", "status": "ok"} and time.monotonic() - t0 < 1.0, reply
+        return c
+
+    async def sdk_subscribe(c: Client) -> None:
+        start = len(c.frames)
+        await c.send({"type": "subscribe", "collection": col, "query": {"fields": "id,text"}, "uid": "1"})
+        await c.send({"type": "subscribe", "collection": col, "event": "create", "uid": "2"})
+        init1 = await c.wait_for(lambda f: f.get("uid") == "1", 5, start)
+        init2 = await c.wait_for(lambda f: f.get("uid") == "2", 5, start)
+        assert init1["type"] == "subscription" and init1["event"] == "init" and isinstance(init1["data"], list), init1
+        assert init2 == {"type": "subscription", "event": "init", "uid": "2"}, init2
+
+    async def scenario() -> dict[str, Any]:
+        login = await asyncio.to_thread(lb.post, "/auth/login", {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+        token = data(login)["access_token"]
+        c = await sdk_connect(token)
+        await sdk_subscribe(c)
+        row = data(await asyncio.to_thread(cl.admin(2).post, f"/items/{col}", {"text": "one"}))
+        e1 = await c.wait_for(lambda f: f.get("uid") == "1" and f.get("event") == "create", 5)
+        e2 = await c.wait_for(lambda f: f.get("uid") == "2" and f.get("event") == "create", 5)
+        assert e1["data"] == [{"id": row["id"], "text": "one"}], e1
+        assert e2["data"][0]["id"] == row["id"] and "status" not in e1 and "status" not in e2
+        # idle across two heartbeats, answering pings with pong: the socket (through nginx) stays open
+        await asyncio.sleep(HEARTBEAT_S * 2 + 0.5)
+        assert not c.closed.is_set() and c.pings >= 2, f"pings {c.pings}, closed {c.close_code}"
+        pings = c.pings
+        # reconnect: a new socket through nginx, auth first, the same uids again
+        await c.close()
+        c2 = await sdk_connect(token)
+        await sdk_subscribe(c2)
+        row2 = data(await asyncio.to_thread(cl.admin(0).post, f"/items/{col}", {"text": "two"}))
+        await c2.wait_for(lambda f: f.get("uid") == "1" and f.get("event") == "create", 5)
+        await c2.wait_for(lambda f: f.get("uid") == "2" and f.get("event") == "create", 5)
+        await asyncio.sleep(0.3)
+        got = [(f["uid"], f["event"]) for f in c2.frames if f.get("type") == "subscription"]
+        # inits first; then one create per subscription (their relative order is not specified)
+        assert got[:2] == [("1", "init"), ("2", "init")] and sorted(got[2:]) == [("1", "create"), ("2", "create")], got
+        assert c2.events("1")[0]["data"] == [{"id": row2["id"], "text": "two"}]
+        await c2.close()
+        return {"pings": pings}
+
+    res = run(scenario(), 60)
+    report(f"f. SDK wire behaviour through nginx: auth-first handshake, uids '1'/'2', {res['pings']} ping/pong, "
+           f"reconnect + resubscribe OK")
