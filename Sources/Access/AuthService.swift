@@ -1,7 +1,7 @@
 import Query
 import Store
-import Synchronization
 import SwitchboardCore
+import Synchronization
 
 /// Lifetimes that shape tokens and sessions.
 public struct AuthSettings: Sendable {
@@ -53,7 +53,9 @@ public final class AuthService: Sendable {
     /// takes as long as for a wrong password (no account enumeration by timing).
     private let decoyHash = Mutex<String?>(nil)
 
-    public init(store: Store, resolver: PermissionResolver, signer: AccessTokenSigner, hasher: PasswordHasher, settings: AuthSettings) {
+    public init(
+        store: Store, resolver: PermissionResolver, signer: AccessTokenSigner, hasher: PasswordHasher, settings: AuthSettings
+    ) {
         self.store = store
         self.resolver = resolver
         self.signer = signer
@@ -81,12 +83,15 @@ public final class AuthService: Sendable {
                 ? SwitchboardError(.userSuspended, "User suspended.") : SwitchboardError.invalidCredentials()
         }
         let token = SecureRandom.token()
-        let expires = ISOTimestamp(epochMilliseconds: Self.nowMs() + (session ? settings.sessionTTLms : settings.refreshTokenTTLms))
+        let expires = ISOTimestamp(
+            epochMilliseconds: Self.nowMs() + (session ? settings.sessionTTLms : settings.refreshTokenTTLms))
         try await store.database.transaction { db in
             try await db.execute(
                 "INSERT INTO directus_sessions (token, \"user\", expires, ip, user_agent, origin) VALUES (?, ?, ?, ?, ?, ?)",
-                [.text(token), .text(userID), .text(expires.iso8601), Self.text(client.ip), Self.text(client.userAgent),
-                 Self.text(client.origin)])
+                [
+                    .text(token), .text(userID), .text(expires.iso8601), Self.text(client.ip), Self.text(client.userAgent),
+                    Self.text(client.origin),
+                ])
             try await db.execute(
                 "UPDATE directus_users SET last_access = ? WHERE id = ?", [.text(ISOTimestamp.now().iso8601), .text(userID)])
         }
@@ -100,9 +105,10 @@ public final class AuthService: Sendable {
         let grace = settings.refreshGracePeriodMs
         let ttl = session ? settings.sessionTTLms : settings.refreshTokenTTLms
         let result = try await store.database.transaction { db -> (String, String) in
-            guard let row = try await db.query(
-                "SELECT token, \"user\", expires, next_token FROM directus_sessions WHERE token = ?", [.text(token)]
-            ).first, let userID = row["user"].text,
+            guard
+                let row = try await db.query(
+                    "SELECT token, \"user\", expires, next_token FROM directus_sessions WHERE token = ?", [.text(token)]
+                ).first, let userID = row["user"].text,
                 let expires = row["expires"].text.flatMap(ISOTimestamp.init(parsing:)), expires.epochMilliseconds > now
             else { throw SwitchboardError.invalidCredentials() }
             if let next = row["next_token"].text {
@@ -111,8 +117,10 @@ public final class AuthService: Sendable {
             let newToken = SecureRandom.token()
             try await db.execute(
                 "INSERT INTO directus_sessions (token, \"user\", expires, ip, user_agent, origin) VALUES (?, ?, ?, ?, ?, ?)",
-                [.text(newToken), .text(userID), .text(ISOTimestamp(epochMilliseconds: now + ttl).iso8601),
-                 Self.text(client.ip), Self.text(client.userAgent), Self.text(client.origin)])
+                [
+                    .text(newToken), .text(userID), .text(ISOTimestamp(epochMilliseconds: now + ttl).iso8601),
+                    Self.text(client.ip), Self.text(client.userAgent), Self.text(client.origin),
+                ])
             try await db.execute(
                 "UPDATE directus_sessions SET next_token = ?, expires = ? WHERE token = ?",
                 [.text(newToken), .text(ISOTimestamp(epochMilliseconds: now + grace).iso8601), .text(token)])
@@ -172,11 +180,14 @@ public final class AuthService: Sendable {
             if let session = claims.sessionID {
                 let now = ISOTimestamp.now().iso8601
                 let alive = try await store.database.read { db in
-                    try await db.query("SELECT 1 FROM directus_sessions WHERE token = ? AND expires > ?", [.text(session), .text(now)])
+                    try await db.query(
+                        "SELECT 1 FROM directus_sessions WHERE token = ? AND expires > ?", [.text(session), .text(now)])
                 }
                 guard !alive.isEmpty else { throw SwitchboardError.invalidCredentials() }
             }
-            guard let a = try await resolver.accountability(userID: claims.id) else { throw SwitchboardError.invalidCredentials() }
+            guard let a = try await resolver.accountability(userID: claims.id) else {
+                throw SwitchboardError.invalidCredentials()
+            }
             accountability = a
             accountability.sessionID = claims.sessionID
         } else {

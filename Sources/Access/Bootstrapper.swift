@@ -29,10 +29,14 @@ public struct Bootstrapper: Sendable {
         }
         if publicPolicy.isEmpty {
             _ = try await store.write(context: system) { tx in
-                _ = try await tx.create(SystemCollections.policies, [[
-                    "id": .string(Self.publicPolicyID), "name": .string(Self.publicPolicyName), "icon": "public",
-                    "description": "$t:public_description", "admin_access": false, "app_access": false,
-                ]])
+                _ = try await tx.create(
+                    SystemCollections.policies,
+                    [
+                        [
+                            "id": .string(Self.publicPolicyID), "name": .string(Self.publicPolicyName), "icon": "public",
+                            "description": "$t:public_description", "admin_access": false, "app_access": false,
+                        ]
+                    ])
                 return try await tx.create(SystemCollections.access, [["policy": .string(Self.publicPolicyID)]])
             }
             report.createdPublicPolicy = true
@@ -49,14 +53,22 @@ public struct Bootstrapper: Sendable {
             if let adminToken { user["token"] = .string(adminToken) }
             let admin = user
             _ = try await store.write(context: system) { tx in
-                _ = try await tx.create(SystemCollections.roles, [[
-                    "id": .string(roleID), "name": "Administrator", "icon": "verified",
-                    "description": "$t:admin_description",
-                ]])
-                _ = try await tx.create(SystemCollections.policies, [[
-                    "id": .string(policyID), "name": "Administrator", "icon": "verified",
-                    "description": "$t:admin_description", "admin_access": true, "app_access": true,
-                ]])
+                _ = try await tx.create(
+                    SystemCollections.roles,
+                    [
+                        [
+                            "id": .string(roleID), "name": "Administrator", "icon": "verified",
+                            "description": "$t:admin_description",
+                        ]
+                    ])
+                _ = try await tx.create(
+                    SystemCollections.policies,
+                    [
+                        [
+                            "id": .string(policyID), "name": "Administrator", "icon": "verified",
+                            "description": "$t:admin_description", "admin_access": true, "app_access": true,
+                        ]
+                    ])
                 _ = try await tx.create(SystemCollections.access, [["role": .string(roleID), "policy": .string(policyID)]])
                 return try await tx.create(SystemCollections.users, [admin])
             }

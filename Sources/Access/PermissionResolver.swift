@@ -1,8 +1,8 @@
 import Logging
 import Query
 import Store
-import Synchronization
 import SwitchboardCore
+import Synchronization
 
 /// Turns identities into accountabilities and policy sets into effective
 /// permissions, the Directus 11 way: users get their role's (and its parents')
@@ -45,7 +45,9 @@ public final class PermissionResolver: ChangeEventSink {
     // MARK: Accountability
 
     /// The anonymous caller.
-    public func publicAccountability(ip: String? = nil, userAgent: String? = nil, origin: String? = nil) async throws -> Accountability {
+    public func publicAccountability(ip: String? = nil, userAgent: String? = nil, origin: String? = nil) async throws
+        -> Accountability
+    {
         let policies = try await publicPolicies()
         let flags = try await policyFlags(policies)
         return Accountability(
@@ -137,7 +139,9 @@ public final class PermissionResolver: ChangeEventSink {
             do {
                 grants.append(try PermissionGrant(row: row))
             } catch {
-                logger.warning("ignoring unreadable permission row", metadata: ["collection": "\(row["collection"].text ?? "?")", "error": "\(error)"])
+                logger.warning(
+                    "ignoring unreadable permission row",
+                    metadata: ["collection": "\(row["collection"].text ?? "?")", "error": "\(error)"])
             }
         }
         if accountability.app { grants += PermissionGrant.appAccessMinimal }
@@ -161,8 +165,10 @@ struct PermissionGrant {
     var validation: Filter?
     var presets: JSONObject
 
-    init(collection: String, action: PermissionAction, fields: Set<String>? = nil, filter: Filter? = nil,
-         validation: Filter? = nil, presets: JSONObject = [:]) {
+    init(
+        collection: String, action: PermissionAction, fields: Set<String>? = nil, filter: Filter? = nil,
+        validation: Filter? = nil, presets: JSONObject = [:]
+    ) {
         self.collection = collection
         self.action = action
         self.fields = fields
@@ -201,7 +207,9 @@ struct PermissionGrant {
                 if existing.fields != nil, let f = g.fields { existing.fields?.formUnion(f) } else { existing.fields = nil }
                 if g.filter == nil { unrestrictedRows.insert(key) }
                 existing.filter = unrestrictedRows.contains(key) ? nil : Filter.disjunction([existing.filter, g.filter])
-                existing.validation = (existing.validation == nil || g.validation == nil) ? nil : Filter.disjunction([existing.validation, g.validation])
+                existing.validation =
+                    (existing.validation == nil || g.validation == nil)
+                    ? nil : Filter.disjunction([existing.validation, g.validation])
                 for (k, v) in g.presets { existing.presets[k] = v }
                 rules[g.collection, default: [:]][g.action] = existing
             } else {
@@ -217,18 +225,25 @@ struct PermissionGrant {
     static let appAccessMinimal: [PermissionGrant] = {
         let me: Filter = .condition(path: ["id"], op: ._eq, value: "$CURRENT_USER")
         return [
-            PermissionGrant(collection: SystemCollections.activity, action: .read,
-                            filter: .condition(path: ["user"], op: ._eq, value: "$CURRENT_USER")),
-            PermissionGrant(collection: SystemCollections.roles, action: .read,
-                            filter: .condition(path: ["id"], op: ._in, value: "$CURRENT_ROLES")),
-            PermissionGrant(collection: SystemCollections.notifications, action: .read,
-                            filter: .condition(path: ["recipient"], op: ._eq, value: "$CURRENT_USER")),
-            PermissionGrant(collection: SystemCollections.notifications, action: .update, fields: ["status"],
-                            filter: .condition(path: ["recipient"], op: ._eq, value: "$CURRENT_USER")),
-            PermissionGrant(collection: SystemCollections.users, action: .read,
-                            fields: ["id", "first_name", "last_name", "last_page", "email", "password", "location", "title",
-                                     "description", "tags", "provider", "avatar", "language", "status", "role"],
-                            filter: me),
+            PermissionGrant(
+                collection: SystemCollections.activity, action: .read,
+                filter: .condition(path: ["user"], op: ._eq, value: "$CURRENT_USER")),
+            PermissionGrant(
+                collection: SystemCollections.roles, action: .read,
+                filter: .condition(path: ["id"], op: ._in, value: "$CURRENT_ROLES")),
+            PermissionGrant(
+                collection: SystemCollections.notifications, action: .read,
+                filter: .condition(path: ["recipient"], op: ._eq, value: "$CURRENT_USER")),
+            PermissionGrant(
+                collection: SystemCollections.notifications, action: .update, fields: ["status"],
+                filter: .condition(path: ["recipient"], op: ._eq, value: "$CURRENT_USER")),
+            PermissionGrant(
+                collection: SystemCollections.users, action: .read,
+                fields: [
+                    "id", "first_name", "last_name", "last_page", "email", "password", "location", "title",
+                    "description", "tags", "provider", "avatar", "language", "status", "role",
+                ],
+                filter: me),
         ]
     }()
 }

@@ -59,7 +59,9 @@ final class RedisConnection: Sendable {
         guard endpoint.tls else { return (nil, nil) }
         var tls = TLSConfiguration.makeClientConfiguration()
         if let ca = endpoint.caFile { tls.trustRoots = .file(ca) }
-        if let cert = endpoint.certFile { tls.certificateChain = try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) } }
+        if let cert = endpoint.certFile {
+            tls.certificateChain = try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) }
+        }
         if let key = endpoint.keyFile { tls.privateKey = .file(key) }
         var serverName: String?
         if case .tcp(let host, _) = endpoint.address, host.first?.isNumber == false, !host.contains(":") { serverName = host }

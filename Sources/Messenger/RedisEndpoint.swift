@@ -86,11 +86,14 @@ public struct RedisEndpoint: Sendable, Hashable {
                 }
             } else if let colon = hostPart.lastIndex(of: ":") {
                 host = String(hostPart[..<colon])
-                guard let p = Int(hostPart[hostPart.index(after: colon)...]), (1...65535).contains(p) else { throw fail("bad port") }
+                guard let p = Int(hostPart[hostPart.index(after: colon)...]), (1...65535).contains(p) else {
+                    throw fail("bad port")
+                }
                 port = p
             }
             guard !host.isEmpty else { throw fail("missing host") }
-            endpoint = RedisEndpoint(address: .tcp(host: host, port: port), tls: scheme == "rediss", username: user, password: password)
+            endpoint = RedisEndpoint(
+                address: .tcp(host: host, port: port), tls: scheme == "rediss", username: user, password: password)
             if !path.isEmpty {
                 guard let db = Int(path), db >= 0 else { throw fail("database must be a number") }
                 endpoint.database = db
@@ -108,7 +111,9 @@ public struct RedisEndpoint: Sendable, Hashable {
 
     /// The URL with its password masked, for logs and errors.
     public static func redacted(_ url: String) -> String {
-        guard let schemeEnd = url.firstRange(of: "://"), let at = url[schemeEnd.upperBound...].lastIndex(of: "@") else { return url }
+        guard let schemeEnd = url.firstRange(of: "://"), let at = url[schemeEnd.upperBound...].lastIndex(of: "@") else {
+            return url
+        }
         let credentials = url[schemeEnd.upperBound..<at]
         guard let colon = credentials.firstIndex(of: ":") else { return url }
         return String(url[..<url.index(after: colon)]) + "***" + String(url[at...])

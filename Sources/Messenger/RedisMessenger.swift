@@ -27,7 +27,10 @@ public final class RedisMessenger: Messenger {
     public let events: AsyncStream<MessengerEvent>
     private let continuation: AsyncStream<MessengerEvent>.Continuation
 
-    public init(endpoint: RedisEndpoint, logger: Logger = Logger(label: "switchboard.messenger"), group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+    public init(
+        endpoint: RedisEndpoint, logger: Logger = Logger(label: "switchboard.messenger"),
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
         self.endpoint = endpoint
         self.logger = logger
         self.group = group
@@ -112,7 +115,8 @@ public final class RedisMessenger: Messenger {
                 }
                 // Every desired channel, in one command (and subscriptions made meanwhile arrive too).
                 if !channels.isEmpty { connection.send(["SUBSCRIBE"] + channels) }
-                logger.notice(wasConnected ? "reconnected to Redis" : "connected to Redis", metadata: ["redis": "\(endpoint.description)"])
+                logger.notice(
+                    wasConnected ? "reconnected to Redis" : "connected to Redis", metadata: ["redis": "\(endpoint.description)"])
                 wasConnected = true
                 attempt = 0
                 continuation.yield(.resubscribed)
@@ -121,7 +125,8 @@ public final class RedisMessenger: Messenger {
                 logger.warning("lost the connection to Redis; reconnecting", metadata: ["redis": "\(endpoint.description)"])
             } catch {
                 if attempt == 0 {
-                    logger.warning("cannot reach Redis; retrying", metadata: ["redis": "\(endpoint.description)", "error": "\(error)"])
+                    logger.warning(
+                        "cannot reach Redis; retrying", metadata: ["redis": "\(endpoint.description)", "error": "\(error)"])
                 }
             }
             shared.withLock { s in

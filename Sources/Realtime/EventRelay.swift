@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Access
 import Logging
 import Messenger
 import Store
-import Synchronization
 import SwitchboardCore
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Moves committed changes between the store, the messenger and the hub.
 ///
@@ -37,9 +38,11 @@ public final class EventRelay: ChangeEventSink {
         SystemCollections.permissions,
     ]
 
-    public init(store: Store, hub: RealtimeHub, messenger: (any Messenger)?, namespace: String, checkInterval: Duration = .seconds(2),
-                retention: (ageMs: Int64, maxEvents: Int) = (86_400_000, 100_000), crashAfterCommit: String? = nil,
-                logger: Logger = Logger(label: "switchboard.relay")) {
+    public init(
+        store: Store, hub: RealtimeHub, messenger: (any Messenger)?, namespace: String, checkInterval: Duration = .seconds(2),
+        retention: (ageMs: Int64, maxEvents: Int) = (86_400_000, 100_000), crashAfterCommit: String? = nil,
+        logger: Logger = Logger(label: "switchboard.relay")
+    ) {
         self.retention = retention
         self.crashAfterCommit = crashAfterCommit
         self.store = store
@@ -95,14 +98,18 @@ public final class EventRelay: ChangeEventSink {
     public func publish(_ events: [ChangeEvent]) async {
         for event in events {
             if event.collection == crashAfterCommit {
-                logger.critical("fault hook: exiting after commit, before publish", metadata: ["collection": "\(event.collection)", "seq": "\(event.seq)"])
+                logger.critical(
+                    "fault hook: exiting after commit, before publish",
+                    metadata: ["collection": "\(event.collection)", "seq": "\(event.seq)"])
                 _exit(137)
             }
             if let messenger {
                 do {
                     try await messenger.publish(JSONValue.object(event.json).jsonBytes, to: channel(event.collection))
                 } catch {
-                    logger.debug("publish failed; other replicas will backfill", metadata: ["collection": "\(event.collection)", "seq": "\(event.seq)", "error": "\(error)"])
+                    logger.debug(
+                        "publish failed; other replicas will backfill",
+                        metadata: ["collection": "\(event.collection)", "seq": "\(event.seq)", "error": "\(error)"])
                 }
             }
             accept(event)
@@ -165,7 +172,9 @@ public final class EventRelay: ChangeEventSink {
             let (deliver, complete) = tracker.backfilled(events)
             t[collection] = tracker
             if !complete {
-                logger.error("outbox no longer holds some events; subscribers skipped them", metadata: ["collection": "\(collection)", "after": "\(after)"])
+                logger.error(
+                    "outbox no longer holds some events; subscribers skipped them",
+                    metadata: ["collection": "\(collection)", "after": "\(after)"])
             }
             if !deliver.isEmpty { hub.enqueue(deliver) }
         }

@@ -26,7 +26,8 @@ struct EventRenderer {
             let permission = cls.context.permissions.permission(.read, event.collection)
         else { return nil }
         let pk = collection.primaryKey
-        guard let rule = Filter.conjunction([request.query.filter, permission.filter])?.resolvingVariables(cls.context.variables())
+        guard
+            let rule = Filter.conjunction([request.query.filter, permission.filter])?.resolvingVariables(cls.context.variables())
         else { return nil }
         let evaluable = Self.evaluablePart(rule)
         let before = Set(event.previous.filter { evaluable.matches($0) }.compactMap { $0[pk]?.textValue })
@@ -58,7 +59,8 @@ struct EventRenderer {
         let query = request.query
         if !query.aggregate.isEmpty || !query.groupBy.isEmpty {
             let result = try await store.readItems(event.collection, query: query, context: cls.context)
-            return RenderedEvent(event: event.action.rawValue, data: .array(result.data.map(JSONValue.object)), meta: nil, seq: event.seq)
+            return RenderedEvent(
+                event: event.action.rawValue, data: .array(result.data.map(JSONValue.object)), meta: nil, seq: event.seq)
         }
         guard let permission = cls.context.permissions.permission(.read, event.collection) else { return nil }
         let variables = cls.context.variables()
@@ -107,7 +109,9 @@ struct EventRenderer {
     }
 
     /// Whether evaluating or shaping this query needs related rows.
-    private func needsDatabase(_ query: ItemQuery, _ permission: CollectionPermission, _ collection: CollectionSchema, _ schema: Schema) -> Bool {
+    private func needsDatabase(
+        _ query: ItemQuery, _ permission: CollectionPermission, _ collection: CollectionSchema, _ schema: Schema
+    ) -> Bool {
         if !query.deep.isEmpty { return true }
         for filter in [query.filter, permission.filter].compactMap({ $0 })
         where filter.referencedPaths.contains(where: { $0.count > 1 || schema.oneToMany(collection.name, $0[0]) != nil }) {
@@ -122,7 +126,9 @@ struct EventRenderer {
     }
 
     /// The plain fields a non-relational query returns, in REST's order.
-    private func outputFields(_ query: ItemQuery, _ permission: CollectionPermission, _ collection: CollectionSchema) throws -> [String] {
+    private func outputFields(_ query: ItemQuery, _ permission: CollectionPermission, _ collection: CollectionSchema) throws
+        -> [String]
+    {
         let tree = try FieldTree.parse(query.fields ?? ["*"])
         var out: [String] = []
         if tree.includesAll {

@@ -7,7 +7,9 @@ struct ItemsOverSocket {
     let store: Store
     let context: ItemsContext
 
-    func perform(_ action: String, collection: String, message: JSONObject, query: ItemQuery) async throws -> (JSONValue, JSONObject?) {
+    func perform(_ action: String, collection: String, message: JSONObject, query: ItemQuery) async throws -> (
+        JSONValue, JSONObject?
+    ) {
         let id = message["id"].flatMap { $0.isNull ? nil : $0 }
         let ids = message["ids"]?.arrayValue
         switch action {
@@ -18,11 +20,17 @@ struct ItemsOverSocket {
                 return (.object(try await readOne(collection, keys, query)), nil)
             case .array(let items)?:
                 let objects = try items.map { item -> JSONObject in
-                    guard case .object(let o) = item else { throw SwitchboardError.invalidPayload("Each item must be an object.") }
+                    guard case .object(let o) = item else {
+                        throw SwitchboardError.invalidPayload("Each item must be an object.")
+                    }
                     return o
                 }
                 let keys = try await store.createItems(collection, objects, context: context)
-                return (.array(try await store.readItems(collection, keys: keys, query: query, context: context).map(JSONValue.object)), nil)
+                return (
+                    .array(
+                        try await store.readItems(collection, keys: keys, query: query, context: context).map(JSONValue.object)),
+                    nil
+                )
             default:
                 throw SwitchboardError.invalidPayload("\"data\" must be an object or an array of objects.")
             }
@@ -31,12 +39,18 @@ struct ItemsOverSocket {
                 return (.object(try await store.readItem(collection, key: id, query: query, context: context)), nil)
             }
             if let ids {
-                return (.array(try await store.readItems(collection, keys: ids, query: query, context: context).map(JSONValue.object)), nil)
+                return (
+                    .array(
+                        try await store.readItems(collection, keys: ids, query: query, context: context).map(JSONValue.object)),
+                    nil
+                )
             }
             let result = try await store.readItems(collection, query: query, context: context)
             return (.array(result.data.map(JSONValue.object)), result.meta)
         case "update":
-            guard case .object(let data)? = message["data"] else { throw SwitchboardError.invalidPayload("\"data\" must be an object.") }
+            guard case .object(let data)? = message["data"] else {
+                throw SwitchboardError.invalidPayload("\"data\" must be an object.")
+            }
             if let id {
                 let keys = try await store.updateItems(collection, keys: [id], data: data, context: context)
                 return (.object(try await readOne(collection, keys, query)), nil)
@@ -47,7 +61,10 @@ struct ItemsOverSocket {
             } else {
                 keys = try await store.updateItems(collection, query: query, data: data, context: context)
             }
-            return (.array(try await store.readItems(collection, keys: keys, query: query, context: context).map(JSONValue.object)), nil)
+            return (
+                .array(try await store.readItems(collection, keys: keys, query: query, context: context).map(JSONValue.object)),
+                nil
+            )
         default:  // delete
             if let id {
                 _ = try await store.deleteItems(collection, keys: [id], context: context)

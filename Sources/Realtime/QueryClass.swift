@@ -21,7 +21,8 @@ struct QueryClassKey: Sendable, Hashable {
     init(request: SubscriptionRequest, context: ItemsContext) {
         self.request = request
         self.permissions = context.permissions
-        let needsIdentity = request.query.filter.map(Self.mentionsIdentity) == true
+        let needsIdentity =
+            request.query.filter.map(Self.mentionsIdentity) == true
             || context.permissions.rules.values.contains { byAction in
                 byAction.values.contains { (p: CollectionPermission) -> Bool in
                     p.filter.map(Self.mentionsIdentity) == true || p.presets.contains { Self.mentionsIdentity($0.value) }
@@ -84,7 +85,11 @@ struct EqualityIndex: Sendable {
     }
 
     mutating func insert(_ key: QueryClassKey) {
-        if let p = Self.pin(key) { pinned[p.field, default: [:]][p.value, default: []].insert(key) } else { unindexed.insert(key) }
+        if let p = Self.pin(key) {
+            pinned[p.field, default: [:]][p.value, default: []].insert(key)
+        } else {
+            unindexed.insert(key)
+        }
     }
 
     mutating func remove(_ key: QueryClassKey) {

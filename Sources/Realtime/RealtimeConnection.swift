@@ -1,7 +1,7 @@
 import Query
 import Store
-import Synchronization
 import SwitchboardCore
+import Synchronization
 
 /// Writes frames to one socket; implemented by the server's WebSocket glue.
 public protocol RealtimeTransport: Sendable {
@@ -49,7 +49,10 @@ public final class RealtimeConnection: Sendable {
 
     let state: Mutex<State>
 
-    init(id: UInt64, transport: any RealtimeTransport, context: ItemsContext, authenticated: Bool, expiresAt: Int64?, maxQueuedFrames: Int, now: Int64) {
+    init(
+        id: UInt64, transport: any RealtimeTransport, context: ItemsContext, authenticated: Bool, expiresAt: Int64?,
+        maxQueuedFrames: Int, now: Int64
+    ) {
         self.id = id
         self.transport = transport
         self.queue = OutboundQueue(limit: maxQueuedFrames)

@@ -2,8 +2,8 @@ import Access
 import Logging
 import Query
 import Store
-import Synchronization
 import SwitchboardCore
+import Synchronization
 
 /// The realtime engine of one process: the registry of connections and query
 /// classes, and the fan-out of committed changes to them. It receives events
@@ -30,7 +30,9 @@ public final class RealtimeHub: ChangeEventSink {
     private let events: AsyncStream<[ChangeEvent]>
     private let eventsContinuation: AsyncStream<[ChangeEvent]>.Continuation
 
-    public init(store: Store, auth: AuthService, settings: RealtimeSettings, logger: Logger = Logger(label: "switchboard.realtime")) {
+    public init(
+        store: Store, auth: AuthService, settings: RealtimeSettings, logger: Logger = Logger(label: "switchboard.realtime")
+    ) {
         self.store = store
         self.auth = auth
         self.settings = settings
@@ -103,7 +105,8 @@ public final class RealtimeHub: ChangeEventSink {
             do {
                 frames = try await renderer.render(event, for: cls)
             } catch {
-                logger.debug("event not delivered to a class", metadata: ["collection": "\(event.collection)", "error": "\(error)"])
+                logger.debug(
+                    "event not delivered to a class", metadata: ["collection": "\(event.collection)", "error": "\(error)"])
                 continue
             }
             guard !frames.isEmpty else { continue }
@@ -120,7 +123,9 @@ public final class RealtimeHub: ChangeEventSink {
     public var connectionCount: Int { registry.withLock { $0.connections.count } }
 
     /// Registers a socket; `nil` when the connection limit is reached.
-    func open(transport: any RealtimeTransport, context: ItemsContext, authenticated: Bool, expiresAt: Int64?) -> RealtimeConnection? {
+    func open(transport: any RealtimeTransport, context: ItemsContext, authenticated: Bool, expiresAt: Int64?)
+        -> RealtimeConnection?
+    {
         let id = nextConnectionID.wrappingAdd(1, ordering: .relaxed).oldValue
         let now = Clock.nowMs()
         let connection = RealtimeConnection(
@@ -227,7 +232,9 @@ public final class RealtimeHub: ChangeEventSink {
         }
         for (key, sub, newKey) in moves {
             removeMember(sub.classKey, connection: connection.id, subscriptionKey: key)
-            addMember(newKey, context: context, member: ClassMember(connection: connection, subscriptionKey: key, uid: sub.uid, minSeq: 0))
+            addMember(
+                newKey, context: context,
+                member: ClassMember(connection: connection, subscriptionKey: key, uid: sub.uid, minSeq: 0))
         }
     }
 

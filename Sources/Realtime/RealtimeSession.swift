@@ -2,8 +2,8 @@ import Access
 import Logging
 import Query
 import Store
-import Synchronization
 import SwitchboardCore
+import Synchronization
 
 /// Handles the frames a client sends (PROTOCOL.md): `auth`, `ping`/`pong`,
 /// `subscribe`/`unsubscribe` and `items`. One instance per socket; frames of
@@ -14,7 +14,9 @@ public struct RealtimeSession: Sendable {
 
     /// Opens a session for an upgraded socket; `nil` when the connection limit is reached.
     /// `accountability` is the identity from the upgrade request (token or cookie), if any.
-    public init?(hub: RealtimeHub, transport: any RealtimeTransport, upgradeIdentity: (Accountability, expiresAt: Int64?)?) async throws {
+    public init?(hub: RealtimeHub, transport: any RealtimeTransport, upgradeIdentity: (Accountability, expiresAt: Int64?)?)
+        async throws
+    {
         let context: ItemsContext
         let authenticated: Bool
         var expiresAt: Int64?
@@ -26,7 +28,8 @@ public struct RealtimeSession: Sendable {
             context = try await hub.auth.resolver.context(for: try await hub.auth.resolver.publicAccountability())
             authenticated = hub.settings.authMode == .public
         }
-        guard let connection = hub.open(transport: transport, context: context, authenticated: authenticated, expiresAt: expiresAt)
+        guard
+            let connection = hub.open(transport: transport, context: context, authenticated: authenticated, expiresAt: expiresAt)
         else { return nil }
         self.hub = hub
         self.connection = connection
@@ -47,7 +50,8 @@ public struct RealtimeSession: Sendable {
         let now = Clock.nowMs()
         let (limited, retryAfter) = rateLimit(now)
         if limited {
-            connection.send(RealtimeFrames.error("server", "REQUESTS_EXCEEDED", "Too many messages, retry after \(retryAfter)ms.", uid: nil))
+            connection.send(
+                RealtimeFrames.error("server", "REQUESTS_EXCEEDED", "Too many messages, retry after \(retryAfter)ms.", uid: nil))
             return
         }
         guard case .object(let message)? = try? JSONReader.parse(bytes), case .string(let type)? = message["type"] else {
@@ -140,8 +144,9 @@ public struct RealtimeSession: Sendable {
                 return
             }
             connection.send(RealtimeFrames.authFailed(uid: uid))
-            if let publicContext = try? await auth.resolver.context(for: try await auth.resolver.publicAccountability(
-                ip: client.ip, userAgent: client.userAgent, origin: client.origin))
+            if let publicContext = try? await auth.resolver.context(
+                for: try await auth.resolver.publicAccountability(
+                    ip: client.ip, userAgent: client.userAgent, origin: client.origin))
             {
                 connection.state.withLock { s in
                     s.context = publicContext
@@ -177,7 +182,9 @@ public struct RealtimeSession: Sendable {
         let item = message["item"].flatMap { $0.isNull ? nil : $0 }
         var after: Int64?
         if let a = message["after"], !a.isNull {
-            guard let n = a.intValue, n >= 0 else { return fail("INVALID_PAYLOAD", "\"after\" must be a sequence number (integer ≥ 0).") }
+            guard let n = a.intValue, n >= 0 else {
+                return fail("INVALID_PAYLOAD", "\"after\" must be a sequence number (integer ≥ 0).")
+            }
             after = n
         }
         var live = false
@@ -190,17 +197,21 @@ public struct RealtimeSession: Sendable {
             return fail("INVALID_COLLECTION", "The provided collection does not exists or is not accessible.")
         }
         let uidText = uid?.textValue
-        let subscriptionKey = uidText ?? connection.state.withLock { s -> String in
-            s.nextAnonymousSubscription += 1
-            return "\u{0}\(s.nextAnonymousSubscription)"
-        }
+        let subscriptionKey =
+            uidText
+            ?? connection.state.withLock { s -> String in
+                s.nextAnonymousSubscription += 1
+                return "\u{0}\(s.nextAnonymousSubscription)"
+            }
         let replaced = connection.state.withLock { s -> RealtimeConnection.Subscription? in
             s.subscriptions.removeValue(forKey: subscriptionKey)
         }
         if let replaced { hub.removeMember(replaced.classKey, connection: connection.id, subscriptionKey: subscriptionKey) }
         let count = connection.state.withLock { $0.subscriptions.count }
         guard count < hub.settings.maxSubscriptionsPerConnection else {
-            return fail("INVALID_PAYLOAD", "Too many subscriptions on this connection (limit \(hub.settings.maxSubscriptionsPerConnection)).")
+            return fail(
+                "INVALID_PAYLOAD",
+                "Too many subscriptions on this connection (limit \(hub.settings.maxSubscriptionsPerConnection)).")
         }
         let request = SubscriptionRequest(collection: collection, query: query, event: event, item: item, live: live)
         let classKey = QueryClassKey(request: request, context: context)
@@ -218,7 +229,9 @@ public struct RealtimeSession: Sendable {
                 classKey, context: context,
                 member: ClassMember(connection: connection, subscriptionKey: subscriptionKey, uid: uidText, minSeq: seq),
                 initSeq: seq)
-            if let after, try await resume(after: after, upTo: seq, request: request, classKey: classKey, context: context, uid: uidText) {
+            if let after,
+                try await resume(after: after, upTo: seq, request: request, classKey: classKey, context: context, uid: uidText)
+            {
                 return
             }
             var resumedFlag: [(String, JSONValue)] = []
@@ -232,7 +245,8 @@ public struct RealtimeSession: Sendable {
             } else {
                 let result = try await store.readItems(collection, query: query, context: context)
                 initFrame = RenderedEvent(
-                    event: "init", data: .array(result.data.map(JSONValue.object)), meta: result.meta, seq: nil, extra: resumedFlag)
+                    event: "init", data: .array(result.data.map(JSONValue.object)), meta: result.meta, seq: nil,
+                    extra: resumedFlag)
             }
             connection.send(initFrame.frame(uid: uidText), bypassHold: true)
         } catch {
@@ -259,7 +273,9 @@ public struct RealtimeSession: Sendable {
             // Resumable only if nothing between `after` and `seq` was trimmed away.
             guard replay.first?.seq == after + 1, replay.last?.seq == seq, replay.count == Int(seq - after) else { return false }
         }
-        connection.send(RenderedEvent(event: "init", data: nil, meta: nil, seq: nil, extra: [("resumed", true)]).frame(uid: uid), bypassHold: true)
+        connection.send(
+            RenderedEvent(event: "init", data: nil, meta: nil, seq: nil, extra: [("resumed", true)]).frame(uid: uid),
+            bypassHold: true)
         let renderer = EventRenderer(store: store)
         let cls = QueryClass(key: classKey, context: context)
         for event in replay {

@@ -1,7 +1,7 @@
 import Logging
 import Query
-import Synchronization
 import SwitchboardCore
+import Synchronization
 
 /// The data layer: schema, items CRUD with permissions applied, and the
 /// outbox of committed changes. One instance per process; safe to share.
@@ -62,7 +62,9 @@ public final class Store: Sendable {
     }
 
     /// Reads the items with the given keys (in no particular order) shaped by `query`.
-    public func readItems(_ collection: String, keys: [JSONValue], query: ItemQuery, context: ItemsContext) async throws -> [JSONObject] {
+    public func readItems(_ collection: String, keys: [JSONValue], query: ItemQuery, context: ItemsContext) async throws
+        -> [JSONObject]
+    {
         guard let c = schema.collection(collection) else { throw SwitchboardError.forbidden() }
         var q = query
         q.filter = Filter.conjunction([.condition(path: [c.primaryKey], op: ._in, value: .array(keys)), query.filter])
@@ -83,7 +85,8 @@ public final class Store: Sendable {
     }
 
     /// One item; FORBIDDEN when it doesn't exist or the caller may not read it.
-    public func readItem(_ collection: String, key: JSONValue, query: ItemQuery, context: ItemsContext) async throws -> JSONObject {
+    public func readItem(_ collection: String, key: JSONValue, query: ItemQuery, context: ItemsContext) async throws -> JSONObject
+    {
         guard let item = try await readItems(collection, keys: [key], query: query, context: context).first else {
             throw SwitchboardError.forbidden()
         }
@@ -103,7 +106,8 @@ public final class Store: Sendable {
             schema: schema, dialect: database.dialect, context: context, variables: context.variables(),
             limits: environment.limits, executor: executor)
         let limit = reader.effectiveLimit(query.limit)
-        return try await reader.keys(c, permission: permission, filter: Filter.conjunction([query.filter, read.filter]), limit: limit)
+        return try await reader.keys(
+            c, permission: permission, filter: Filter.conjunction([query.filter, read.filter]), limit: limit)
     }
 
     // MARK: Writes
@@ -115,15 +119,17 @@ public final class Store: Sendable {
         let schema = self.schema
         let dialect = database.dialect
         let environment = self.environment
-        let (result, _) = try await database.transaction({ executor -> (T, [ChangeEvent]) in
-            var tx = ItemsTransaction(
-                store: self,
-                writer: ItemWriter(schema: schema, dialect: dialect, context: context, executor: executor, environment: environment),
-                executor: executor)
-            let result = try await body(&tx)
-            try await tx.writer.flushActivity()
-            return (result, tx.writer.events)
-        }, afterCommit: { output in await self.publish(output.1) })
+        let (result, _) = try await database.transaction(
+            { executor -> (T, [ChangeEvent]) in
+                var tx = ItemsTransaction(
+                    store: self,
+                    writer: ItemWriter(
+                        schema: schema, dialect: dialect, context: context, executor: executor, environment: environment),
+                    executor: executor)
+                let result = try await body(&tx)
+                try await tx.writer.flushActivity()
+                return (result, tx.writer.events)
+            }, afterCommit: { output in await self.publish(output.1) })
         return result
     }
 
@@ -136,11 +142,15 @@ public final class Store: Sendable {
         try await write(context: context) { tx in try await tx.create(collection, items) }
     }
 
-    public func updateItems(_ collection: String, keys: [JSONValue], data: JSONObject, context: ItemsContext) async throws -> [JSONValue] {
+    public func updateItems(_ collection: String, keys: [JSONValue], data: JSONObject, context: ItemsContext) async throws
+        -> [JSONValue]
+    {
         try await write(context: context) { tx in try await tx.update(collection, keys: keys, data: data) }
     }
 
-    public func updateItems(_ collection: String, query: ItemQuery, data: JSONObject, context: ItemsContext) async throws -> [JSONValue] {
+    public func updateItems(_ collection: String, query: ItemQuery, data: JSONObject, context: ItemsContext) async throws
+        -> [JSONValue]
+    {
         try await write(context: context) { tx in
             let keys = try await tx.keys(collection, action: .update, query: query)
             return try await tx.update(collection, keys: keys, data: data)
@@ -154,7 +164,8 @@ public final class Store: Sendable {
             var keys: [JSONValue] = []
             for var item in items {
                 guard let key = item.removeValue(forKey: c.primaryKey), !key.isNull else {
-                    throw SwitchboardError.invalidPayload("Each item of a batch update needs its primary key \"\(c.primaryKey)\".")
+                    throw SwitchboardError.invalidPayload(
+                        "Each item of a batch update needs its primary key \"\(c.primaryKey)\".")
                 }
                 keys += try await tx.update(collection, keys: [key], data: item)
             }
@@ -168,7 +179,9 @@ public final class Store: Sendable {
         case query(ItemQuery)
     }
 
-    public func update(_ collection: String, selection: Selection, data: JSONObject, context: ItemsContext) async throws -> [JSONValue] {
+    public func update(_ collection: String, selection: Selection, data: JSONObject, context: ItemsContext) async throws
+        -> [JSONValue]
+    {
         switch selection {
         case .keys(let keys): return try await updateItems(collection, keys: keys, data: data, context: context)
         case .query(let query): return try await updateItems(collection, query: query, data: data, context: context)

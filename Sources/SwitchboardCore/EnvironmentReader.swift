@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A configuration problem, naming the environment variable (or `.env` file)
@@ -377,4 +377,3 @@ public struct EnvironmentReader: Sendable {
         return String(cString: cString)
     }
 }
-

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Parsing and formatting of the ISO-8601 forms Directus uses for dates,
@@ -110,7 +110,8 @@ public struct ISOTimestamp: Sendable, Hashable, Comparable {
     /// `2026-11-24T23:05:41.123Z`, as JavaScript's `Date.toISOString()`.
     public var iso8601: String {
         let p = parts
-        return "\(pad(p.year, 4))-\(pad(p.month, 2))-\(pad(p.day, 2))T\(pad(p.hour, 2)):\(pad(p.minute, 2)):\(pad(p.second, 2)).\(pad(p.millisecond, 3))Z"
+        return
+            "\(pad(p.year, 4))-\(pad(p.month, 2))-\(pad(p.day, 2))T\(pad(p.hour, 2)):\(pad(p.minute, 2)):\(pad(p.second, 2)).\(pad(p.millisecond, 3))Z"
     }
 
     /// `2026-11-24T23:05:41` (Directus `dateTime`).

@@ -364,7 +364,8 @@ public struct SwitchboardConfig: Sendable {
             "SHUTDOWN_DRAIN_WINDOW", default: config.shutdownDrainWindowMs)
         config.outboxRetentionMs = try env.durationMilliseconds(
             "SWITCHBOARD_OUTBOX_RETENTION", default: config.outboxRetentionMs)
-        config.outboxMaxEvents = try env.int("SWITCHBOARD_OUTBOX_MAX_EVENTS", default: config.outboxMaxEvents, in: 100...100_000_000)
+        config.outboxMaxEvents = try env.int(
+            "SWITCHBOARD_OUTBOX_MAX_EVENTS", default: config.outboxMaxEvents, in: 100...100_000_000)
         config.faultCrashAfterCommit = env.string("SWITCHBOARD_FAULT_CRASH_AFTER_COMMIT")
 
         config.websocketsBrokerURL = env.string("WEBSOCKETS_BROKER_URL")
@@ -521,9 +522,15 @@ public struct SwitchboardConfig: Sendable {
         ("WEBSOCKETS_MAX_SUBSCRIPTIONS", "256", "Subscriptions one realtime socket may hold."),
         ("WEBSOCKETS_MAX_QUEUED_FRAMES", "4096", "Frames queued for one socket before it is closed as too slow (1013)."),
         ("SHUTDOWN_DRAIN_WINDOW", "5s", "On SIGTERM, close open sockets (1001) spread over this window."),
-        ("SWITCHBOARD_OUTBOX_RETENTION", "24h", "Outbox events older than this are trimmed (resume with `after` reaches this far back)."),
+        (
+            "SWITCHBOARD_OUTBOX_RETENTION", "24h",
+            "Outbox events older than this are trimmed (resume with `after` reaches this far back)."
+        ),
         ("SWITCHBOARD_OUTBOX_MAX_EVENTS", "100000", "Newest events kept per collection in the outbox."),
-        ("SWITCHBOARD_FAULT_CRASH_AFTER_COMMIT", "", "Test only: exit right after committing a write to this collection, before publishing."),
+        (
+            "SWITCHBOARD_FAULT_CRASH_AFTER_COMMIT", "",
+            "Test only: exit right after committing a write to this collection, before publishing."
+        ),
         // Cluster
         ("WEBSOCKETS_BROKER_URL", "", "URL of an external message broker for realtime fan-out."),
         ("MESSENGER_STORE", "memory", "Cross-instance messaging: memory (single instance) or redis."),

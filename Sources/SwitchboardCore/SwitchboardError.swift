@@ -70,7 +70,8 @@ public struct SwitchboardError: Error, Sendable, Hashable, CustomStringConvertib
     /// Directus's wording for fields that are missing or not readable.
     public static func forbiddenFields(_ collection: String, _ fields: [String]) -> SwitchboardError {
         let list = fields.map { "\"\($0)\"" }.joined(separator: ", ")
-        let reason = fields.count == 1
+        let reason =
+            fields.count == 1
             ? "You don't have permission to access field \(list) in collection \"\(collection)\" or it does not exist."
             : "You don't have permission to access fields \(list) in collection \"\(collection)\" or they do not exist."
         return SwitchboardError(.forbidden, reason, extensions: ["reason": .string(reason)])

@@ -15,9 +15,11 @@ import Testing
 
     @Test func signVerifyRoundTrip() throws {
         let signer = AccessTokenSigner(secret: "a long and random secret value")
-        for c in [claims(), claims(session: "abc"), AccessTokenClaims(
-            id: "u", role: nil, appAccess: false, adminAccess: true, issuedAt: 1, expiresAt: now + 10)]
-        {
+        for c in [
+            claims(), claims(session: "abc"),
+            AccessTokenClaims(
+                id: "u", role: nil, appAccess: false, adminAccess: true, issuedAt: 1, expiresAt: now + 10),
+        ] {
             let token = signer.sign(c)
             #expect(token.split(separator: ".").count == 3)
             #expect(try signer.verify(token, now: now) == c)

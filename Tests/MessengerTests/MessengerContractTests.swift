@@ -65,7 +65,9 @@ import Testing
     }
 
     @Test func redisMessengerAuthenticatesWithACLUser() async throws {
-        let server = try RedisServer.start(extraArguments: ["--user", "default", "off", "--user", "app", "on", ">s3cret", "~*", "&*", "+@all"])
+        let server = try RedisServer.start(extraArguments: [
+            "--user", "default", "off", "--user", "app", "on", ">s3cret", "~*", "&*", "+@all",
+        ])
         defer { server.stop() }
         let messenger = RedisMessenger(endpoint: try RedisEndpoint.parse("redis://app:s3cret@127.0.0.1:\(server.port)"))
         let runner = Task { await messenger.run() }
@@ -142,7 +144,9 @@ final class RedisServer: @unchecked Sendable {
         let process = Process()
         let candidates = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
         guard let path = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "redis-server is not installed (apt-get install redis-server)"])
+            throw CocoaError(
+                .fileNoSuchFile,
+                userInfo: [NSLocalizedDescriptionKey: "redis-server is not installed (apt-get install redis-server)"])
         }
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
@@ -160,7 +164,9 @@ final class RedisServer: @unchecked Sendable {
             addr.sin_port = in_port_t(UInt16(port).bigEndian)
             addr.sin_addr.s_addr = inet_addr("127.0.0.1")
             let ok = withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
             }
             close(fd)
             if ok == 0 { return }

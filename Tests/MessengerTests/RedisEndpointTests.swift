@@ -56,11 +56,12 @@ import Testing
             wire[chunk..<min(chunk + 3, wire.count)].withUnsafeBytes { parser.feed($0) }
             while let r = try parser.next() { replies.append(r) }
         }
-        #expect(replies == [
-            .simple("OK"), .integer(42), .bulk(nil),
-            .array([.bulk(Array("message".utf8)), .bulk(Array("ch".utf8)), .bulk(Array("hello".utf8))]),
-            .error("ERR bad"),
-        ])
+        #expect(
+            replies == [
+                .simple("OK"), .integer(42), .bulk(nil),
+                .array([.bulk(Array("message".utf8)), .bulk(Array("ch".utf8)), .bulk(Array("hello".utf8))]),
+                .error("ERR bad"),
+            ])
     }
 
     @Test func rejectsGarbage() throws {

@@ -36,13 +36,15 @@ import Testing
             try await Self.makeSpecimens(store)
             let keys = try await store.createItems(
                 "specimens",
-                [[
-                    "count": 42, "big": .int(9_007_199_254_740_993), "ratio": 0.25, "price": "12.50",
-                    "title": "Hello \"world\"", "body": "line 1\nline 2 — ünïcode 😀", "flag": true,
-                    "ref": "6F9619FF-8B86-D011-B42D-00CF4FC964FF", "data": ["a": [1, 2], "b": ["c": nil], "d": "text"],
-                    "tags": ["red", "green", "blue"], "day": "2026-11-24", "clock": "09:30",
-                    "local": "2026-11-24 23:05:41.5", "stamp": "2026-11-25T01:05:41+02:00",
-                ]], context: .system)
+                [
+                    [
+                        "count": 42, "big": .int(9_007_199_254_740_993), "ratio": 0.25, "price": "12.50",
+                        "title": "Hello \"world\"", "body": "line 1\nline 2 — ünïcode 😀", "flag": true,
+                        "ref": "6F9619FF-8B86-D011-B42D-00CF4FC964FF", "data": ["a": [1, 2], "b": ["c": nil], "d": "text"],
+                        "tags": ["red", "green", "blue"], "day": "2026-11-24", "clock": "09:30",
+                        "local": "2026-11-24 23:05:41.5", "stamp": "2026-11-25T01:05:41+02:00",
+                    ]
+                ], context: .system)
             #expect(keys == [1])
             let rows = try await store.allRows("specimens")
             let expected: JSONObject = [
@@ -68,7 +70,8 @@ import Testing
                     ["flag": "true", "data": "just a string", "tags": "a,b", "count": "7", "ratio": "1.5"],
                     [:],
                 ], context: .system)
-            let rows = try await store.allRows("specimens", fields: ["id", "flag", "tags", "data", "title", "count", "price", "ratio"])
+            let rows = try await store.allRows(
+                "specimens", fields: ["id", "flag", "tags", "data", "title", "count", "price", "ratio"])
             let falsy: JSONObject = [
                 "id": 1, "flag": false, "tags": [], "data": [], "title": "", "count": 0, "price": "0", "ratio": nil,
             ]
@@ -203,7 +206,10 @@ import Testing
             _ = try await store.changeSchema { editor in
                 try await editor.createCollection([
                     "collection": "tokens",
-                    "fields": [["field": "id", "type": "uuid", "schema": ["is_primary_key": true]], ["field": "label", "type": "string"]],
+                    "fields": [
+                        ["field": "id", "type": "uuid", "schema": ["is_primary_key": true]],
+                        ["field": "label", "type": "string"],
+                    ],
                 ])
             }
             let keys = try await store.createItems(
@@ -215,7 +221,9 @@ import Testing
 
     @Test func aCollectionWithoutAPrimaryKeyGetsAnAutoIncrementID() async throws {
         try await withStore { store in
-            _ = try await store.changeSchema { try await $0.createCollection(["collection": "plain", "fields": [["field": "name", "type": "string"]]]) }
+            _ = try await store.changeSchema {
+                try await $0.createCollection(["collection": "plain", "fields": [["field": "name", "type": "string"]]])
+            }
             let keys = try await store.createItems("plain", [["name": "a"], ["name": "b"]], context: .system)
             #expect(keys == [1, 2])
             #expect(try await store.allRows("plain") == [["id": 1, "name": "a"], ["id": 2, "name": "b"]])
@@ -257,7 +265,9 @@ import Testing
             try await Self.makeSpecimens(store)
             let reloaded = Store(database: store.database, environment: store.environment)
             try await reloaded.migrate()
-            #expect(reloaded.schema.collection("specimens")?.fields.map(\.field) == store.schema.collection("specimens")?.fields.map(\.field))
+            #expect(
+                reloaded.schema.collection("specimens")?.fields.map(\.field)
+                    == store.schema.collection("specimens")?.fields.map(\.field))
             #expect(reloaded.schema.collection("specimens")?.field("price")?.type == .decimal)
         }
     }

@@ -183,8 +183,11 @@ enum ShopFixture {
     /// a letter with a combining accent); prefixes and suffixes must compare whole text.
     @Test func prefixAndSuffixFiltersCompareWholeCharacters() async throws {
         try await withStore { store in
-            _ = try await store.changeSchema { try await $0.createCollection(["collection": "posts", "fields": [["field": "name", "type": "string"]]]) }
-            _ = try await store.createItems("posts", [["name": "👍🏽 great"], ["name": "👍 fine"], ["name": "cafe\u{301}"]], context: .system)
+            _ = try await store.changeSchema {
+                try await $0.createCollection(["collection": "posts", "fields": [["field": "name", "type": "string"]]])
+            }
+            _ = try await store.createItems(
+                "posts", [["name": "👍🏽 great"], ["name": "👍 fine"], ["name": "cafe\u{301}"]], context: .system)
             #expect(try await store.ids("posts", try query(["filter": ["name": ["_starts_with": "👍"]]])) == [1, 2])
             let skinTone = try await store.ids("posts", try query(["filter": ["name": ["_starts_with": "👍🏽"]]]))
             let accent = try await store.ids("posts", try query(["filter": ["name": ["_ends_with": "e\u{301}"]]]))
@@ -279,10 +282,12 @@ enum ShopFixture {
                     ["active": true, "count": 3, "sum": ["price": 20]],
                 ])
             let filtered = try await store.readItems(
-                "products", query: try query(["aggregate": ["count": "*"], "filter": ["category": ["title": ["_eq": "Desserts"]]]]),
+                "products",
+                query: try query(["aggregate": ["count": "*"], "filter": ["category": ["title": ["_eq": "Desserts"]]]]),
                 context: .system)
             #expect(filtered.data == [["count": 2]])
-            let average = try await store.readItems("products", query: try query(["aggregate": ["avg": "price"]]), context: .system)
+            let average = try await store.readItems(
+                "products", query: try query(["aggregate": ["avg": "price"]]), context: .system)
             #expect(average.data.first?["avg"]?["price"]?.doubleValue == 9.4)
         }
     }

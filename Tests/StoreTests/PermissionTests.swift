@@ -65,7 +65,8 @@ enum DocsFixture {
         try await withStore { store in
             try await DocsFixture.make(store)
             let error = await #expect(throws: SwitchboardError.self) {
-                try await store.readItems("docs", query: try query(["fields": ["title", "secret"]]), context: try DocsFixture.context())
+                try await store.readItems(
+                    "docs", query: try query(["fields": ["title", "secret"]]), context: try DocsFixture.context())
             }
             #expect(error?.code == .forbidden)
             #expect(error?.message.contains("\"secret\"") == true)
@@ -134,8 +135,10 @@ enum DocsFixture {
         try await withStore { store in
             try await DocsFixture.make(store)
             let context = try DocsFixture.context()
-            let keys = try await store.createItems("docs", [["title": "preset"], ["title": "given", "status": "review"]], context: context)
-            let rows = try await store.readItems("docs", keys: keys, query: try query(["fields": ["title", "status", "owner"]]), context: .system)
+            let keys = try await store.createItems(
+                "docs", [["title": "preset"], ["title": "given", "status": "review"]], context: context)
+            let rows = try await store.readItems(
+                "docs", keys: keys, query: try query(["fields": ["title", "status", "owner"]]), context: .system)
             let byTitle = Dictionary(uniqueKeysWithValues: rows.map { ($0["title"]?.stringValue ?? "", $0) })
             #expect(byTitle["preset"] == ["title": "preset", "status": "draft", "owner": .string(DocsFixture.owner)])
             #expect(byTitle["given"] == ["title": "given", "status": "review", "owner": .string(DocsFixture.owner)])
@@ -161,7 +164,10 @@ enum DocsFixture {
                 try await store.updateItems("docs", keys: [1, 3], data: ["title": "hijacked"], context: context)
             }
             #expect(error?.code == .forbidden)
-            #expect(try await store.allRows("docs", fields: ["title"]) == [["title": "mine, draft"], ["title": "theirs"], ["title": "mine, published"]])
+            #expect(
+                try await store.allRows("docs", fields: ["title"]) == [
+                    ["title": "mine, draft"], ["title": "theirs"], ["title": "mine, published"],
+                ])
 
             _ = try await store.updateItems("docs", keys: [1], data: ["title": "renamed"], context: context)
             #expect(try await store.allRows("docs", fields: ["title"]).first == ["title": "renamed"])
@@ -186,7 +192,8 @@ enum DocsFixture {
             var rules = try DocsFixture.permissions()
             rules["docs"]?[.update]?.validation = try filter(["title": ["_nempty": true]])
             let error = await #expect(throws: SwitchboardError.self) {
-                try await store.updateItems("docs", keys: [1], data: ["title": ""], context: userContext(DocsFixture.owner, rules))
+                try await store.updateItems(
+                    "docs", keys: [1], data: ["title": ""], context: userContext(DocsFixture.owner, rules))
             }
             #expect(error?.code == .failedValidation)
             #expect(try await store.allRows("docs", fields: ["title"]).first == ["title": "mine, draft"])
@@ -236,10 +243,13 @@ enum DocsFixture {
                 "messages": [.read: CollectionPermission(filter: try filter(["text": ["_nstarts_with": "hi"]]))],
             ]
             let context = userContext(newUserID(), rules)
-            let authors = try await store.readItems("authors", query: try query(["fields": ["name", "messages.text"], "sort": "id"]), context: context)
-            #expect(authors.data == [["name": "Ada", "messages": [["text": "hello world"]]], ["name": "Linus", "messages": []]])
+            let authors = try await store.readItems(
+                "authors", query: try query(["fields": ["name", "messages.text"], "sort": "id"]), context: context)
+            #expect(
+                authors.data == [["name": "Ada", "messages": [["text": "hello world"]]], ["name": "Linus", "messages": []]])
             // Message 3 is readable, but its author is not: a filter through the relation can't see Grace.
-            let viaGrace = try await store.ids("messages", try query(["filter": ["author": ["name": ["_eq": "Grace"]]]]), context: context)
+            let viaGrace = try await store.ids(
+                "messages", try query(["filter": ["author": ["name": ["_eq": "Grace"]]]]), context: context)
             #expect(viaGrace == [])
         }
     }

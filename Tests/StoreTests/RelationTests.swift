@@ -62,7 +62,8 @@ enum ChatFixture {
     @Test func manyToOneWithoutSubfieldsIsTheKey() async throws {
         try await withStore { store in
             try await ChatFixture.make(store)
-            let rows = try await store.readItems("messages", query: try query(["fields": ["id", "author"], "limit": 2]), context: .system)
+            let rows = try await store.readItems(
+                "messages", query: try query(["fields": ["id", "author"], "limit": 2]), context: .system)
             #expect(rows.data == [["id": 1, "author": 1], ["id": 2, "author": 1]])
             let all = try await store.readItems(
                 "messages", query: try query(["fields": ["text", "author.*"], "filter": ["id": ["_eq": 3]]]), context: .system)
@@ -155,7 +156,10 @@ enum ChatFixture {
             try await ChatFixture.make(store)
             _ = try await store.deleteItems("authors", keys: [1], context: .system)
             let rows = try await store.allRows("messages", fields: ["id", "author"])
-            #expect(rows == [["id": 1, "author": nil], ["id": 2, "author": nil], ["id": 3, "author": 2], ["id": 4, "author": nil]])
+            #expect(
+                rows == [
+                    ["id": 1, "author": nil], ["id": 2, "author": nil], ["id": 3, "author": 2], ["id": 4, "author": nil],
+                ])
         }
     }
 
@@ -164,7 +168,9 @@ enum ChatFixture {
             try await ChatFixture.make(store)
             let error = await #expect(throws: SwitchboardError.self) {
                 try await store.changeSchema { editor in
-                    try await editor.createRelation(["collection": "messages", "field": "author", "related_collection": "authors"])
+                    try await editor.createRelation([
+                        "collection": "messages", "field": "author", "related_collection": "authors",
+                    ])
                 }
             }
             #expect(error?.code == .invalidPayload)

@@ -23,7 +23,8 @@ enum SlugFixture {
         try await withStore { store in
             try await SlugFixture.make(store)
             let error = await #expect(throws: SwitchboardError.self) {
-                try await store.createItems("pages", [["slug": "home", "title": "first"], ["slug": "home", "title": "second"]], context: .system)
+                try await store.createItems(
+                    "pages", [["slug": "home", "title": "first"], ["slug": "home", "title": "second"]], context: .system)
             }
             #expect(error?.code == .recordNotUnique)
             #expect(error?.extensions["field"] == "slug")
@@ -84,7 +85,10 @@ enum SlugFixture {
             _ = try await store.createItems("pages", [["slug": "a"], ["slug": "b"], ["slug": "c"]], context: .system)
             #expect(try await store.updateItems("pages", keys: [1, 2], data: ["title": "t"], context: .system) == [1, 2])
             #expect(try await store.updateBatch("pages", [["id": 3, "title": "three"]], context: .system) == [3])
-            #expect(try await store.deleteItems("pages", query: try query(["filter": ["title": ["_eq": "t"]]]), context: .system) == [1, 2])
+            #expect(
+                try await store.deleteItems("pages", query: try query(["filter": ["title": ["_eq": "t"]]]), context: .system) == [
+                    1, 2,
+                ])
             #expect(try await store.allRows("pages", fields: ["id", "title"]) == [["id": 3, "title": "three"]])
         }
     }
@@ -97,7 +101,9 @@ enum SlugFixture {
                 try await store.updateItems("pages", keys: [1, 42], data: ["title": "x"], context: .system)
             }
             #expect(update?.code == .forbidden)
-            let delete = await #expect(throws: SwitchboardError.self) { try await store.deleteItems("pages", keys: [42], context: .system) }
+            let delete = await #expect(throws: SwitchboardError.self) {
+                try await store.deleteItems("pages", keys: [42], context: .system)
+            }
             #expect(delete?.code == .forbidden)
             #expect(try await store.allRows("pages", fields: ["title"]) == [["title": nil]])
         }
@@ -113,7 +119,8 @@ enum SlugFixture {
             let user = newUserID()
             let context = adminContext(user)
 
-            _ = try await store.createItems("pages", [["slug": "a", "title": "A"], ["slug": "b", "title": "B"]], context: context)
+            _ = try await store.createItems(
+                "pages", [["slug": "a", "title": "A"], ["slug": "b", "title": "B"]], context: context)
             _ = try await store.updateItems("pages", keys: [1], data: ["title": "A2"], context: context)
             _ = try await store.deleteItems("pages", keys: [2], context: context)
 
@@ -157,21 +164,37 @@ enum SlugFixture {
             store.addSink(recorder)
             let user = newUserID()
             let context = ItemsContext(
-                accountability: Accountability(userID: user, admin: true, ip: "10.0.0.7", userAgent: "tests/1.0", origin: "https://app.example"),
+                accountability: Accountability(
+                    userID: user, admin: true, ip: "10.0.0.7", userAgent: "tests/1.0", origin: "https://app.example"),
                 permissions: .administrator)
             _ = try await store.createItems("pages", [["slug": "a"], ["slug": "b"]], context: context)
             _ = try await store.updateItems("pages", keys: [2], data: ["title": "bee"], context: context)
             _ = try await store.deleteItems("pages", keys: [1], context: context)
 
-            let activity = try await store.allRows("directus_activity", fields: ["id", "action", "user", "collection", "item", "ip", "user_agent", "origin"])
+            let activity = try await store.allRows(
+                "directus_activity", fields: ["id", "action", "user", "collection", "item", "ip", "user_agent", "origin"])
             #expect(
                 activity == [
-                    ["id": 1, "action": "create", "user": .string(user), "collection": "pages", "item": "1", "ip": "10.0.0.7", "user_agent": "tests/1.0", "origin": "https://app.example"],
-                    ["id": 2, "action": "create", "user": .string(user), "collection": "pages", "item": "2", "ip": "10.0.0.7", "user_agent": "tests/1.0", "origin": "https://app.example"],
-                    ["id": 3, "action": "update", "user": .string(user), "collection": "pages", "item": "2", "ip": "10.0.0.7", "user_agent": "tests/1.0", "origin": "https://app.example"],
-                    ["id": 4, "action": "delete", "user": .string(user), "collection": "pages", "item": "1", "ip": "10.0.0.7", "user_agent": "tests/1.0", "origin": "https://app.example"],
+                    [
+                        "id": 1, "action": "create", "user": .string(user), "collection": "pages", "item": "1", "ip": "10.0.0.7",
+                        "user_agent": "tests/1.0", "origin": "https://app.example",
+                    ],
+                    [
+                        "id": 2, "action": "create", "user": .string(user), "collection": "pages", "item": "2", "ip": "10.0.0.7",
+                        "user_agent": "tests/1.0", "origin": "https://app.example",
+                    ],
+                    [
+                        "id": 3, "action": "update", "user": .string(user), "collection": "pages", "item": "2", "ip": "10.0.0.7",
+                        "user_agent": "tests/1.0", "origin": "https://app.example",
+                    ],
+                    [
+                        "id": 4, "action": "delete", "user": .string(user), "collection": "pages", "item": "1", "ip": "10.0.0.7",
+                        "user_agent": "tests/1.0", "origin": "https://app.example",
+                    ],
                 ])
-            let timestamps = try await store.allRows("directus_activity", fields: ["timestamp"]).compactMap { $0["timestamp"]?.stringValue }
+            let timestamps = try await store.allRows("directus_activity", fields: ["timestamp"]).compactMap {
+                $0["timestamp"]?.stringValue
+            }
             #expect(timestamps.count == 4)
             #expect(timestamps.allSatisfy { ISOTimestamp(parsing: $0) != nil && $0.hasSuffix("Z") })
 
@@ -229,7 +252,8 @@ enum SlugFixture {
             try await SlugFixture.make(store)
             let recorder = EventRecorder()
             store.addSink(recorder)
-            _ = try await store.createItems("pages", [["slug": "a", "title": "ünïcode \"quoted\""]], context: adminContext(newUserID()))
+            _ = try await store.createItems(
+                "pages", [["slug": "a", "title": "ünïcode \"quoted\""]], context: adminContext(newUserID()))
             let event = try #require(await recorder.events(of: "pages").first)
             #expect(ChangeEvent(json: event.json) == event)
             #expect(ChangeEvent(json: try #require(JSONValue(parsing: event.json.jsonString).objectValue)) == event)
@@ -282,7 +306,8 @@ enum SlugFixture {
                 #expect(Set(keys).count == 50)
             }
             #expect(try await store.sqlCount("pages") == 50)
-            let count = try await store.readItems("pages", query: try query(["aggregate": ["countDistinct": "slug"]]), context: .system)
+            let count = try await store.readItems(
+                "pages", query: try query(["aggregate": ["countDistinct": "slug"]]), context: .system)
             #expect(count.data == [["countDistinct": ["slug": 50]]])
             #expect(try await store.outboxEvents("pages", after: 0).map(\.seq) == Array(1...50))
             // Sinks hear about commits in commit order.

@@ -175,15 +175,16 @@ import Testing
         #expect(throws: JSONReader.ParseError.self, "\(why)") { try JSONValue(parsing: text) }
     }
 
-    @Test(arguments: [
-        ([0x22, 0xFF, 0x22], "invalid byte"),
-        ([0x22, 0xC3, 0x22], "truncated two-byte sequence"),
-        ([0x22, 0xC0, 0xAF, 0x22], "overlong encoding"),
-        ([0x22, 0xED, 0xA0, 0x80, 0x22], "encoded surrogate"),
-        ([0x22, 0xF4, 0x90, 0x80, 0x80, 0x22], "beyond U+10FFFF"),
-        ([0x22, 0x5C, 0x6E, 0xFF, 0x22], "invalid byte after an escape"),
-        ([0x5B, 0xFF, 0x5D], "invalid byte outside a string"),
-    ] as [([UInt8], String)])
+    @Test(
+        arguments: [
+            ([0x22, 0xFF, 0x22], "invalid byte"),
+            ([0x22, 0xC3, 0x22], "truncated two-byte sequence"),
+            ([0x22, 0xC0, 0xAF, 0x22], "overlong encoding"),
+            ([0x22, 0xED, 0xA0, 0x80, 0x22], "encoded surrogate"),
+            ([0x22, 0xF4, 0x90, 0x80, 0x80, 0x22], "beyond U+10FFFF"),
+            ([0x22, 0x5C, 0x6E, 0xFF, 0x22], "invalid byte after an escape"),
+            ([0x5B, 0xFF, 0x5D], "invalid byte outside a string"),
+        ] as [([UInt8], String)])
     func rejectsInvalidUTF8(_ bytes: [UInt8], _ why: String) {
         #expect(throws: JSONReader.ParseError.self, "\(why)") { try JSONValue(parsing: bytes) }
     }

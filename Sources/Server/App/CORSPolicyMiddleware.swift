@@ -15,7 +15,8 @@ struct CORSPolicyMiddleware: RouterMiddleware {
         }
     }
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response
+    {
         guard let origin = request.headers[.origin], allows(origin) else { return try await next(request, context) }
         var response: Response
         if request.method == .options, request.headers[.accessControlRequestMethod] != nil {

@@ -7,7 +7,8 @@ import SwitchboardCore
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = SwitchboardRequestContext
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response
+    {
         do {
             return try await next(request, context)
         } catch let error as SwitchboardError {
@@ -29,4 +30,3 @@ struct ErrorMiddleware: RouterMiddleware {
         }
     }
 }
-

@@ -76,7 +76,8 @@ struct Services: Sendable {
         var messenger: (any Messenger)?
         if config.usesRedisMessenger {
             guard let url = config.messengerRedisURL else {
-                throw SwitchboardError(.serviceUnavailable, "MESSENGER_STORE=redis needs WEBSOCKETS_BROKER_URL, REDIS or REDIS_HOST.")
+                throw SwitchboardError(
+                    .serviceUnavailable, "MESSENGER_STORE=redis needs WEBSOCKETS_BROKER_URL, REDIS or REDIS_HOST.")
             }
             var endpoint: RedisEndpoint
             do { endpoint = try RedisEndpoint.parse(url) } catch {

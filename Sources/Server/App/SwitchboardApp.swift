@@ -3,8 +3,8 @@ import Hummingbird
 import HummingbirdWebSocket
 import Logging
 import Messenger
-import Synchronization
 import SwitchboardCore
+import Synchronization
 
 /// The HTTP application: middleware and route collections over the services.
 enum SwitchboardApp {

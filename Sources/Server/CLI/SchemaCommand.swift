@@ -1,5 +1,5 @@
-import ArgumentParser
 import Access
+import ArgumentParser
 import Foundation
 import Store
 import SwitchboardCore

@@ -16,12 +16,15 @@ enum SchemaSnapshot {
 
         var description: String {
             if collections + fields + relations + policies + permissions == 0 { return "Schema is up to date; nothing to apply." }
-            return "Applied: \(collections) collection(s), \(fields) field(s), \(relations) relation(s), \(policies) policy(ies), \(permissions) permission(s)."
+            return
+                "Applied: \(collections) collection(s), \(fields) field(s), \(relations) relation(s), \(policies) policy(ies), \(permissions) permission(s)."
         }
     }
 
     static func make(_ store: Store) -> JSONObject {
-        let userCollections = store.allCollectionsJSON().filter { !SystemCollections.isSystem($0["collection"]?.stringValue ?? "") }
+        let userCollections = store.allCollectionsJSON().filter {
+            !SystemCollections.isSystem($0["collection"]?.stringValue ?? "")
+        }
         let names = userCollections.compactMap { $0["collection"]?.stringValue }
         return [
             "version": 1, "directus": "11.0.0", "vendor": .string(store.dialect == .sqlite ? "sqlite" : "postgres"),
@@ -64,9 +67,14 @@ enum SchemaSnapshot {
     }
 
     private static func applyAccess(_ snapshot: JSONObject, _ store: Store, _ summary: inout Summary) async throws {
-        var policyIDs: [String: String] = [Bootstrapper.publicPolicyName: Bootstrapper.publicPolicyID, "Public": Bootstrapper.publicPolicyID]
+        var policyIDs: [String: String] = [
+            Bootstrapper.publicPolicyName: Bootstrapper.publicPolicyID, "Public": Bootstrapper.publicPolicyID,
+        ]
         let existing = try await store.readItems(
-            SystemCollections.policies, query: { var q = ItemQuery(); q.limit = -1; q.fields = ["id", "name"]; return q }(),
+            SystemCollections.policies,
+            query: {
+                var q = ItemQuery(); q.limit = -1; q.fields = ["id", "name"]; return q
+            }(),
             context: .system)
         for p in existing.data { if let n = p["name"]?.stringValue, let id = p["id"]?.stringValue { policyIDs[n] = id } }
         for policy in snapshot["policies"]?.arrayValue?.compactMap(\.objectValue) ?? [] {

@@ -1,15 +1,15 @@
-import ArgumentParser
 import Access
+import ArgumentParser
 import Foundation
-import Store
 import Hummingbird
+import Logging
 import Messenger
 import Realtime
 import ServiceLifecycle
-import UnixSignals
-import Logging
-import Synchronization
+import Store
 import SwitchboardCore
+import Synchronization
+import UnixSignals
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "serve", abstract: "Run the server (the default).")
@@ -20,7 +20,8 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = services.logger
         if config.secretIsGenerated {
             logger.warning(
-                "SECRET is not set: using a random secret for this run. Tokens will not survive a restart and replicas will not accept each other's tokens. Set SECRET.")
+                "SECRET is not set: using a random secret for this run. Tokens will not survive a restart and replicas will not accept each other's tokens. Set SECRET."
+            )
         }
         let report = try await services.bootstrap()
         if let email = report.adminEmail {
@@ -32,15 +33,17 @@ struct ServeCommand: AsyncParsableCommand {
         try await services.auth.purgeExpiredSessions()
         let readiness = Readiness()
         let app = SwitchboardApp.make(services, readiness: readiness)
-        logger.info("listening", metadata: ["host": "\(config.host)", "port": "\(config.port)", "db": "\(config.dbClient.rawValue)"])
+        logger.info(
+            "listening", metadata: ["host": "\(config.host)", "port": "\(config.port)", "db": "\(config.dbClient.rawValue)"])
         let group = ServiceGroup(
             configuration: .init(
                 // Shut down in reverse order: sockets drain (1001) before the HTTP server stops.
                 services: [
                     .init(service: app),
-                    .init(service: RealtimeService(
-                        hub: services.hub, relay: services.relay, messenger: services.messenger, readiness: readiness,
-                        drainWindow: .milliseconds(config.shutdownDrainWindowMs))),
+                    .init(
+                        service: RealtimeService(
+                            hub: services.hub, relay: services.relay, messenger: services.messenger, readiness: readiness,
+                            drainWindow: .milliseconds(config.shutdownDrainWindowMs))),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))

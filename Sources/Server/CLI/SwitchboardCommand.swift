@@ -1,8 +1,8 @@
-import ArgumentParser
 import Access
+import ArgumentParser
 import Foundation
-import Store
 import Logging
+import Store
 import SwitchboardCore
 
 @main
@@ -11,7 +11,7 @@ struct SwitchboardCommand: AsyncParsableCommand {
         commandName: "switchboard",
         abstract: "A realtime data server speaking the Directus REST and Realtime protocols.",
         version: Services.version,
-        subcommands: [ServeCommand.self, BootstrapCommand.self, SchemaCommand.self, UsersCommand.self],
+        subcommands: [ServeCommand.self, BootstrapCommand.self, SchemaCommand.self, UsersCommand.self, EnvExampleCommand.self],
         defaultSubcommand: ServeCommand.self)
 }
 
@@ -101,5 +101,21 @@ struct UsersCommand: AsyncParsableCommand {
             }
             await services.store.database.close()
         }
+    }
+}
+
+/// Prints every configuration variable with its default (the source of `.env.example`).
+struct EnvExampleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "env-example", abstract: "Print every configuration variable with its default, as a .env file.")
+
+    func run() {
+        var out = "# Switchboard configuration: every variable with its default.\n"
+        out += "# Copy to .env and uncomment what you change. The process environment wins over .env.\n"
+        for (name, value, description) in SwitchboardConfig.documentedVariables {
+            out += "\n# \(description)\n"
+            out += value.isEmpty ? "# \(name)=\n" : "# \(name)=\(value)\n"
+        }
+        FileHandle.standardOutput.write(Data(out.utf8))
     }
 }

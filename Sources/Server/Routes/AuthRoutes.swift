@@ -45,12 +45,16 @@ struct AuthRoutes {
             guard let token = try currentToken(request, body, mode: mode) else {
                 throw SwitchboardError.invalidPayload("The refresh token is required in either the payload or cookie.")
             }
-            let tokens = try await auth.refresh(token: token, session: mode == .session, client: callers.clientInfo(request, context))
+            let tokens = try await auth.refresh(
+                token: token, session: mode == .session, client: callers.clientInfo(request, context))
             return respond(tokens, mode: mode)
         }
         router.post("auth/logout") { request, context in
             let body = try await HTTPSupport.objectBody(request, limit: maxPayload)
-            let mode = try mode(body["mode"], default: body["refresh_token"] != nil ? .json : (request.cookies[cookies.sessionName] != nil ? .session : .cookie))
+            let mode = try mode(
+                body["mode"],
+                default: body["refresh_token"] != nil ? .json : (request.cookies[cookies.sessionName] != nil ? .session : .cookie)
+            )
             guard let token = try currentToken(request, body, mode: mode) else {
                 throw SwitchboardError.invalidPayload("The refresh token is required in either the payload or cookie.")
             }
@@ -121,8 +125,8 @@ struct AuthRoutes {
     }
 
     private func expired(_ name: String) -> Cookie {
-        Cookie(name: name, value: "", maxAge: 0, domain: cookies.domain, path: "/", secure: cookies.secure, httpOnly: true,
-               sameSite: sameSite)
+        Cookie(
+            name: name, value: "", maxAge: 0, domain: cookies.domain, path: "/", secure: cookies.secure, httpOnly: true,
+            sameSite: sameSite)
     }
 }
-

@@ -25,9 +25,12 @@ struct ItemsEndpoints: Sendable {
         return HTTPSupport.data(.array(result.data.map(JSONValue.object)), meta: result.meta)
     }
 
-    func get(_ collection: String, _ id: String, _ request: Request, _ context: SwitchboardRequestContext) async throws -> Response {
+    func get(_ collection: String, _ id: String, _ request: Request, _ context: SwitchboardRequestContext) async throws
+        -> Response
+    {
         let ctx = try await callers.itemsContext(request, context)
-        let item = try await store.readItem(collection, key: key(id, collection), query: try HTTPSupport.itemQuery(request), context: ctx)
+        let item = try await store.readItem(
+            collection, key: key(id, collection), query: try HTTPSupport.itemQuery(request), context: ctx)
         return HTTPSupport.data(.object(item))
     }
 
@@ -77,7 +80,9 @@ struct ItemsEndpoints: Sendable {
         return try await readBack(collection, keys, single: false, query: query, context: ctx)
     }
 
-    func updateOne(_ collection: String, _ id: String, _ request: Request, _ context: SwitchboardRequestContext) async throws -> Response {
+    func updateOne(_ collection: String, _ id: String, _ request: Request, _ context: SwitchboardRequestContext) async throws
+        -> Response
+    {
         let ctx = try await callers.itemsContext(request, context)
         let query = try HTTPSupport.itemQuery(request)
         let data = try await HTTPSupport.objectBody(request, limit: maxPayload)
@@ -102,7 +107,9 @@ struct ItemsEndpoints: Sendable {
         return HTTPSupport.noContent()
     }
 
-    func deleteOne(_ collection: String, _ id: String, _ request: Request, _ context: SwitchboardRequestContext) async throws -> Response {
+    func deleteOne(_ collection: String, _ id: String, _ request: Request, _ context: SwitchboardRequestContext) async throws
+        -> Response
+    {
         let ctx = try await callers.itemsContext(request, context)
         _ = try await store.deleteItems(collection, keys: [key(id, collection)], context: ctx)
         return HTTPSupport.noContent()

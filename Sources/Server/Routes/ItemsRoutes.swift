@@ -9,8 +9,10 @@ struct ItemsRoutes {
     func register(on router: Router<SwitchboardRequestContext>) {
         let group = router.group("items")
         group.get(":collection") { request, context in try await items.list(try collection(context), request, context) }
-        group.on(":collection", method: .init("SEARCH")!) { request, context in
-            try await items.search(try collection(context), request, context)
+        if let search = HTTPRequest.Method("SEARCH") {
+            group.on(":collection", method: search) { request, context in
+                try await items.search(try collection(context), request, context)
+            }
         }
         group.post(":collection") { request, context in try await items.create(try collection(context), request, context) }
         group.patch(":collection") { request, context in try await items.updateMany(try collection(context), request, context) }

@@ -12,7 +12,8 @@ struct SchemaRoutes {
     func register(on router: Router<SwitchboardRequestContext>) {
         router.get("collections") { request, context in
             let ctx = try await callers.itemsContext(request, context)
-            return HTTPSupport.data(.array(store.allCollectionsJSON().filter { readable($0["collection"], ctx) }.map(JSONValue.object)))
+            return HTTPSupport.data(
+                .array(store.allCollectionsJSON().filter { readable($0["collection"], ctx) }.map(JSONValue.object)))
         }
         router.get("collections/:collection") { request, context in
             let ctx = try await callers.itemsContext(request, context)
@@ -44,7 +45,8 @@ struct SchemaRoutes {
 
         router.get("fields") { request, context in
             let ctx = try await callers.itemsContext(request, context)
-            return HTTPSupport.data(.array(store.fieldsJSON(nil).filter { readable($0["collection"], ctx) }.map(JSONValue.object)))
+            return HTTPSupport.data(
+                .array(store.fieldsJSON(nil).filter { readable($0["collection"], ctx) }.map(JSONValue.object)))
         }
         router.get("fields/:collection") { request, context in
             let ctx = try await callers.itemsContext(request, context)
@@ -86,7 +88,8 @@ struct SchemaRoutes {
 
         router.get("relations") { request, context in
             let ctx = try await callers.itemsContext(request, context)
-            return HTTPSupport.data(.array(store.relationsJSON(nil).filter { readable($0["collection"], ctx) }.map(JSONValue.object)))
+            return HTTPSupport.data(
+                .array(store.relationsJSON(nil).filter { readable($0["collection"], ctx) }.map(JSONValue.object)))
         }
         router.get("relations/:collection") { request, context in
             let ctx = try await callers.itemsContext(request, context)

@@ -24,7 +24,9 @@ struct ServerRoutes {
             if let state = messengerState() {
                 // Local fan-out goes on while Redis is away; the replica stays ready but says so.
                 if healthy && state != "connected" { body["status"] = "warn" }
-                body["checks"] = ["messenger:redis": [["status": state == "connected" ? "ok" : "warn", "observedValue": .string(state)]]]
+                body["checks"] = [
+                    "messenger:redis": [["status": state == "connected" ? "ok" : "warn", "observedValue": .string(state)]]
+                ]
             }
             return HTTPSupport.json(
                 .object(body), status: healthy ? .ok : .serviceUnavailable, contentType: "application/health+json; charset=utf-8")

@@ -97,7 +97,9 @@ struct FilterCompiler {
         guard let permission = context.permissions.permission(.read, innerCollection.name) else {
             throw SwitchboardError.forbiddenCollection(innerCollection.name)
         }
-        out.append("\(outerColumn) \(negate ? "NOT IN" : "IN") (SELECT \(sub).\(dialect.quote(innerColumn)) FROM \(dialect.quote(innerCollection.name)) AS \(sub) WHERE \(sub).\(dialect.quote(innerColumn)) IS NOT NULL AND ")
+        out.append(
+            "\(outerColumn) \(negate ? "NOT IN" : "IN") (SELECT \(sub).\(dialect.quote(innerColumn)) FROM \(dialect.quote(innerCollection.name)) AS \(sub) WHERE \(sub).\(dialect.quote(innerColumn)) IS NOT NULL AND "
+        )
         out.append(try compile(inner, on: innerCollection, alias: sub))
         if let rowFilter = permission.filter {
             out.append(" AND ")
@@ -140,12 +142,16 @@ struct FilterCompiler {
         var out = SQLStatement()
         switch op {
         case ._eq:
-            if value.isNull { out.append("\(column) IS NULL") } else {
+            if value.isNull {
+                out.append("\(column) IS NULL")
+            } else {
                 out.append("\(column) = ")
                 out.bind(operand(value))
             }
         case ._neq:
-            if value.isNull { out.append("\(column) IS NOT NULL") } else {
+            if value.isNull {
+                out.append("\(column) IS NOT NULL")
+            } else {
                 out.append("(\(column) IS NULL OR \(column) <> ")
                 out.bind(operand(value))
                 out.append(")")

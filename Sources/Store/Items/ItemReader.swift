@@ -154,7 +154,8 @@ struct ItemReader {
                 for i in raw.indices { output[i][f.field] = ValueCodec.decode(raw[i][f.field] ?? .null, for: f) }
             case .manyToOne(let f, let relation, let subtree, let deepQuery):
                 let fks = raw.map { ValueCodec.key($0[f.field] ?? .null) }
-                let related = try await fetchRelated(relation.oneCollection, keyField: nil, keys: fks, tree: subtree, deep: deepQuery)
+                let related = try await fetchRelated(
+                    relation.oneCollection, keyField: nil, keys: fks, tree: subtree, deep: deepQuery)
                 for i in raw.indices {
                     let fk = fks[i]
                     output[i][f.field] = fk.isNull ? .null : (related[fk.hashKey]?.first.map(JSONValue.object) ?? .null)
@@ -288,7 +289,9 @@ struct ItemReader {
         return out
     }
 
-    private func searchCondition(_ collection: CollectionSchema, _ permission: CollectionPermission, _ search: String) -> SQLStatement {
+    private func searchCondition(_ collection: CollectionSchema, _ permission: CollectionPermission, _ search: String)
+        -> SQLStatement
+    {
         var parts: [SQLStatement] = []
         for field in collection.columnFields where permission.allows(field: field.field) && !field.isConcealed {
             let column = "t0.\(dialect.quote(field.field))"
@@ -342,7 +345,8 @@ struct ItemReader {
         else { throw SwitchboardError.invalidQuery("Invalid sort: \"\(first)\" is not a many-to-one relation.") }
         let sub = compiler.nextAlias()
         let inner = try sortExpression(&compiler, related, Array(path.dropFirst()), alias: sub)
-        return "(SELECT \(inner) FROM \(dialect.quote(related.name)) AS \(sub) WHERE \(sub).\(dialect.quote(related.primaryKey)) = \(alias).\(dialect.quote(first)))"
+        return
+            "(SELECT \(inner) FROM \(dialect.quote(related.name)) AS \(sub) WHERE \(sub).\(dialect.quote(related.primaryKey)) = \(alias).\(dialect.quote(first)))"
     }
 
     // MARK: Counting and aggregates
@@ -420,7 +424,9 @@ struct ItemReader {
                 case .double(let d): json = .double(d)
                 case .null: json = .null
                 default:
-                    if let field = s.field.flatMap(collection.field) { json = ValueCodec.decode(value, for: field) } else {
+                    if let field = s.field.flatMap(collection.field) {
+                        json = ValueCodec.decode(value, for: field)
+                    } else {
                         json = ValueCodec.key(value)
                     }
                 }

@@ -45,7 +45,8 @@ struct ItemWriter {
         let now = ISOTimestamp(epochSeconds: variables.now)
         for item in items {
             try checkFields(item, collection, permission)
-            var payload = permission.presets.isEmpty ? JSONObject() : (variables.resolve(.object(permission.presets)).objectValue ?? [:])
+            var payload =
+                permission.presets.isEmpty ? JSONObject() : (variables.resolve(.object(permission.presets)).objectValue ?? [:])
             for (k, v) in item { payload[k] = v }
             if let validation = permission.validation?.resolvingVariables(variables), !validation.matches(payload) {
                 throw failedValidation(validation)
@@ -104,7 +105,8 @@ struct ItemWriter {
         try checkFields(data, collection, permission)
         guard !keys.isEmpty else { return [] }
         let before = try await rowsAllowed(collection, keys: keys, filter: permission.filter)
-        var payload = permission.presets.isEmpty ? JSONObject() : (variables.resolve(.object(permission.presets)).objectValue ?? [:])
+        var payload =
+            permission.presets.isEmpty ? JSONObject() : (variables.resolve(.object(permission.presets)).objectValue ?? [:])
         for (k, v) in data { payload[k] = v }
         let now = ISOTimestamp(epochSeconds: variables.now)
         for field in collection.fields {
@@ -203,7 +205,9 @@ struct ItemWriter {
         var rows: [JSONObject] = []
         for var row in activityRows {
             let columns = row.keys
-            var sql = SQLStatement("INSERT INTO \(dialect.quote(activity.name)) (" + columns.map(dialect.quote).joined(separator: ", ") + ") VALUES (")
+            var sql = SQLStatement(
+                "INSERT INTO \(dialect.quote(activity.name)) (" + columns.map(dialect.quote).joined(separator: ", ")
+                    + ") VALUES (")
             for (i, c) in columns.enumerated() {
                 if i > 0 { sql.append(", ") }
                 sql.bind(ValueCodec.plain(row[c] ?? .null))
@@ -233,14 +237,18 @@ struct ItemWriter {
             userID: context.accountability.userID, timestamp: ISOTimestamp(epochSeconds: variables.now))
         try await executor.execute(
             "INSERT INTO switchboard_outbox (collection, seq, action, event, created_at) VALUES (?, ?, ?, ?, ?)",
-            [.text(collection.name), .int(seq), .text(action.rawValue), .text(JSONValue.object(event.json).jsonString),
-             .int(event.timestamp.epochMilliseconds)])
+            [
+                .text(collection.name), .int(seq), .text(action.rawValue), .text(JSONValue.object(event.json).jsonString),
+                .int(event.timestamp.epochMilliseconds),
+            ])
         events.append(event)
     }
 
     // MARK: Helpers
 
-    private func checkFields(_ payload: JSONObject, _ collection: CollectionSchema, _ permission: CollectionPermission) throws(SwitchboardError) {
+    private func checkFields(_ payload: JSONObject, _ collection: CollectionSchema, _ permission: CollectionPermission)
+        throws(SwitchboardError)
+    {
         for (name, _) in payload {
             guard let field = collection.field(name) else {
                 throw SwitchboardError(
@@ -307,7 +315,8 @@ struct ItemWriter {
             let key = value.objectValue?[related.primaryKey] ?? value
             let encoded: SQLValue
             do { encoded = try ValueCodec.encode(key, for: pk, dialect: dialect) } catch {
-                throw SwitchboardError(.invalidForeignKey, "Invalid foreign key for field \"\(name)\".", extensions: ["field": .string(name)])
+                throw SwitchboardError(
+                    .invalidForeignKey, "Invalid foreign key for field \"\(name)\".", extensions: ["field": .string(name)])
             }
             let rows = try await executor.query(
                 "SELECT 1 FROM \(dialect.quote(related.name)) WHERE \(dialect.quote(related.primaryKey)) = ?", [encoded])
@@ -321,8 +330,11 @@ struct ItemWriter {
 
     /// Full rows of `keys`, keyed by `hashKey`. Throws FORBIDDEN unless every key
     /// exists and matches `filter` (missing and not allowed look the same).
-    private func rowsAllowed(_ collection: CollectionSchema, keys: [JSONValue], filter: Filter?) async throws -> [String: JSONObject] {
-        var sql = SQLStatement("SELECT * FROM \(dialect.quote(collection.name)) AS t0 WHERE t0.\(dialect.quote(collection.primaryKey)) IN (")
+    private func rowsAllowed(_ collection: CollectionSchema, keys: [JSONValue], filter: Filter?) async throws -> [String:
+        JSONObject]
+    {
+        var sql = SQLStatement(
+            "SELECT * FROM \(dialect.quote(collection.name)) AS t0 WHERE t0.\(dialect.quote(collection.primaryKey)) IN (")
         for (i, key) in keys.enumerated() {
             if i > 0 { sql.append(", ") }
             sql.bind(try encodeKey(key, collection))
@@ -341,7 +353,8 @@ struct ItemWriter {
     }
 
     private func postImages(_ collection: CollectionSchema, _ keys: [JSONValue]) async throws -> [JSONObject] {
-        var sql = SQLStatement("SELECT * FROM \(dialect.quote(collection.name)) WHERE \(dialect.quote(collection.primaryKey)) IN (")
+        var sql = SQLStatement(
+            "SELECT * FROM \(dialect.quote(collection.name)) WHERE \(dialect.quote(collection.primaryKey)) IN (")
         for (i, key) in keys.enumerated() {
             if i > 0 { sql.append(", ") }
             sql.bind(try encodeKey(key, collection))

@@ -154,7 +154,8 @@ enum ValueCodec {
             if let text = value.text { return (try? JSONValue(parsing: text)) ?? .string(text) }
         case .csv:
             if let text = value.text {
-                return .array(text.isEmpty ? [] : text.split(separator: ",", omittingEmptySubsequences: false).map { .string(String($0)) })
+                return .array(
+                    text.isEmpty ? [] : text.split(separator: ",", omittingEmptySubsequences: false).map { .string(String($0)) })
             }
         default: break
         }

@@ -21,7 +21,10 @@ public final class PostgresDatabase: SQLDatabase {
         public var tls: Bool
         public var maxConnections: Int
 
-        public init(host: String, port: Int = 5432, username: String, password: String?, database: String?, tls: Bool, maxConnections: Int = 20) {
+        public init(
+            host: String, port: Int = 5432, username: String, password: String?, database: String?, tls: Bool,
+            maxConnections: Int = 20
+        ) {
             self.host = host
             self.port = port
             self.username = username
@@ -183,7 +186,9 @@ struct PostgresExecutor: SQLExecutor {
 
     /// `Key (email)=(x) already exists.` → `email`
     private static func column(fromDetail detail: String?) -> String? {
-        guard let detail, let open = detail.firstIndex(of: "("), let close = detail.firstIndex(of: ")"), open < close else { return nil }
+        guard let detail, let open = detail.firstIndex(of: "("), let close = detail.firstIndex(of: ")"), open < close else {
+            return nil
+        }
         return String(detail[detail.index(after: open)..<close])
     }
 }

@@ -30,7 +30,7 @@ extension SQLValue {
     public var int: Int64? {
         switch self {
         case .int(let i): return i
-        case .double(let d): return Int64(exactly: d.rounded()) 
+        case .double(let d): return Int64(exactly: d.rounded())
         case .bool(let b): return b ? 1 : 0
         case .text(let s): return Int64(s)
         default: return nil

@@ -32,7 +32,9 @@ struct SchemaDDL {
         case .int(let i): return String(i)
         case .double(let d): return "\(d)"
         case .string(let s):
-            if field.type == .boolean { return dialect == .postgres ? (s == "true" ? "TRUE" : "FALSE") : (s == "true" ? "1" : "0") }
+            if field.type == .boolean {
+                return dialect == .postgres ? (s == "true" ? "TRUE" : "FALSE") : (s == "true" ? "1" : "0")
+            }
             return quoteLiteral(s)
         case .array, .object:
             return quoteLiteral(field.defaultValue.jsonString)
@@ -84,6 +86,7 @@ struct SchemaDDL {
 
     func index(_ table: String, _ columns: [String]) -> String {
         let name = dialect.quote("\(table)_\(columns.joined(separator: "_"))_index")
-        return "CREATE INDEX IF NOT EXISTS \(name) ON \(dialect.quote(table)) (" + columns.map(dialect.quote).joined(separator: ", ") + ")"
+        return "CREATE INDEX IF NOT EXISTS \(name) ON \(dialect.quote(table)) ("
+            + columns.map(dialect.quote).joined(separator: ", ") + ")"
     }
 }

@@ -55,8 +55,10 @@ struct SchemaService {
             guard let name = meta["collection"]?.stringValue, !SystemCollections.isSystem(name),
                 let fields = fieldsByCollection[name], let pk = fields.first(where: \.isPrimaryKey)
             else { continue }
-            collections.append(CollectionSchema(name: name, primaryKey: pk.field, fields: fields, meta: meta,
-                recordsActivity: meta["accountability"]?.stringValue != nil))
+            collections.append(
+                CollectionSchema(
+                    name: name, primaryKey: pk.field, fields: fields, meta: meta,
+                    recordsActivity: meta["accountability"]?.stringValue != nil))
         }
         var relations = SystemCollections.relationList
         for row in relationRows {
@@ -108,17 +110,25 @@ struct SchemaService {
         if !f.meta.isEmpty {
             meta = .object(f.meta)
         } else if !f.special.isEmpty {
-            meta = ["collection": .string(f.collection), "field": .string(f.field), "special": .array(f.special.map(JSONValue.string)), "system": true]
+            meta = [
+                "collection": .string(f.collection), "field": .string(f.field),
+                "special": .array(f.special.map(JSONValue.string)), "system": true,
+            ]
         }
-        return ["collection": .string(f.collection), "field": .string(f.field), "type": .string(f.type.rawValue), "schema": schema, "meta": meta]
+        return [
+            "collection": .string(f.collection), "field": .string(f.field), "type": .string(f.type.rawValue), "schema": schema,
+            "meta": meta,
+        ]
     }
 
     static func relationJSON(_ r: RelationSchema) -> JSONObject {
-        var meta: JSONObject = r.meta.isEmpty ? [
-            "many_collection": .string(r.manyCollection), "many_field": .string(r.manyField),
-            "one_collection": .string(r.oneCollection), "one_field": r.oneField.map(JSONValue.string) ?? .null,
-            "system": true,
-        ] : r.meta
+        var meta: JSONObject =
+            r.meta.isEmpty
+            ? [
+                "many_collection": .string(r.manyCollection), "many_field": .string(r.manyField),
+                "one_collection": .string(r.oneCollection), "one_field": r.oneField.map(JSONValue.string) ?? .null,
+                "system": true,
+            ] : r.meta
         if meta["id"] == nil { meta["id"] = .null }
         return [
             "collection": .string(r.manyCollection), "field": .string(r.manyField),
@@ -135,9 +145,11 @@ struct SchemaService {
     // MARK: Changes
 
     static func validateName(_ name: String, what: String) throws(SwitchboardError) {
-        let ok = !name.isEmpty && name.count <= 64 && name.utf8.allSatisfy { c in
-            (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c == 95
-        } && !(name.utf8.first.map { $0 >= 48 && $0 <= 57 } ?? false)
+        let ok =
+            !name.isEmpty && name.count <= 64
+            && name.utf8.allSatisfy { c in
+                (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c == 95
+            } && !(name.utf8.first.map { $0 >= 48 && $0 <= 57 } ?? false)
         guard ok else {
             throw SwitchboardError.invalidPayload(
                 "Invalid \(what) name \"\(name)\": use letters, digits and underscores, starting with a letter.")
@@ -154,7 +166,8 @@ struct SchemaService {
         }
         let existing = try await executor.query("SELECT collection FROM directus_collections WHERE collection = ?", [.text(name)])
         guard existing.isEmpty, schema.collection(name) == nil else {
-            throw SwitchboardError(.invalidPayload, "Collection \"\(name)\" already exists.", extensions: ["collection": .string(name)])
+            throw SwitchboardError(
+                .invalidPayload, "Collection \"\(name)\" already exists.", extensions: ["collection": .string(name)])
         }
         var fieldPayloads = payload["fields"]?.arrayValue?.compactMap(\.objectValue) ?? []
         let isFolder = payload["schema"]?.isNull ?? false
@@ -162,8 +175,10 @@ struct SchemaService {
         if !isFolder {
             if !fieldPayloads.contains(where: { $0["schema"]?["is_primary_key"]?.boolValue == true }) {
                 fieldPayloads.insert(
-                    ["field": "id", "type": "integer", "meta": ["hidden": true, "interface": "input", "readonly": true],
-                     "schema": ["is_primary_key": true, "has_auto_increment": true]], at: 0)
+                    [
+                        "field": "id", "type": "integer", "meta": ["hidden": true, "interface": "input", "readonly": true],
+                        "schema": ["is_primary_key": true, "has_auto_increment": true],
+                    ], at: 0)
             }
             for (i, fp) in fieldPayloads.enumerated() {
                 fields.append(try Self.fieldSchema(from: fp, collection: name, sort: i + 1))
@@ -171,7 +186,8 @@ struct SchemaService {
             guard fields.filter(\.isPrimaryKey).count == 1 else {
                 throw SwitchboardError.invalidPayload("A collection needs exactly one primary key field.")
             }
-            let collection = CollectionSchema(name: name, primaryKey: fields.first(where: \.isPrimaryKey)?.field ?? "id", fields: fields)
+            let collection = CollectionSchema(
+                name: name, primaryKey: fields.first(where: \.isPrimaryKey)?.field ?? "id", fields: fields)
             try await executor.execute(SchemaDDL(dialect: dialect).createTable(collection))
         }
         var meta = payload["meta"]?.objectValue ?? [:]
@@ -187,7 +203,8 @@ struct SchemaService {
         guard !existing.isEmpty else { throw SwitchboardError.forbidden() }
         try await executor.execute(SchemaDDL(dialect: dialect).dropTable(name))
         try await executor.execute("DELETE FROM directus_fields WHERE collection = ?", [.text(name)])
-        try await executor.execute("DELETE FROM directus_relations WHERE many_collection = ? OR one_collection = ?", [.text(name), .text(name)])
+        try await executor.execute(
+            "DELETE FROM directus_relations WHERE many_collection = ? OR one_collection = ?", [.text(name), .text(name)])
         try await executor.execute("DELETE FROM directus_permissions WHERE collection = ?", [.text(name)])
         try await executor.execute("DELETE FROM directus_collections WHERE collection = ?", [.text(name)])
         try await executor.execute("DELETE FROM switchboard_outbox WHERE collection = ?", [.text(name)])
@@ -205,7 +222,8 @@ struct SchemaService {
         let sort = collection.fields.count + 1
         let field = try Self.fieldSchema(from: payload, collection: collectionName, sort: sort)
         guard collection.field(field.field) == nil else {
-            throw SwitchboardError(.invalidPayload, "Field \"\(field.field)\" already exists in collection \"\(collectionName)\".",
+            throw SwitchboardError(
+                .invalidPayload, "Field \"\(field.field)\" already exists in collection \"\(collectionName)\".",
                 extensions: ["field": .string(field.field)])
         }
         guard !field.isPrimaryKey else { throw SwitchboardError.invalidPayload("A collection has only one primary key.") }
@@ -225,25 +243,32 @@ struct SchemaService {
             for (k, v) in meta where Self.fieldMetaColumns.contains(k) { row[k] = v }
             if !row.isEmpty {
                 try await executor.execute(
-                    Self.updateStatement(SystemCollections.fields, row, dialect: dialect,
+                    Self.updateStatement(
+                        SystemCollections.fields, row, dialect: dialect,
                         where: "collection = ? AND field = ?", [.text(collectionName), .text(fieldName)]))
             }
         }
     }
 
     func deleteField(_ collectionName: String, _ fieldName: String, schema: Schema) async throws {
-        guard let collection = schema.collection(collectionName), !collection.isSystem, let field = collection.field(fieldName) else {
+        guard let collection = schema.collection(collectionName), !collection.isSystem, let field = collection.field(fieldName)
+        else {
             throw SwitchboardError.forbidden()
         }
         guard !field.isPrimaryKey else { throw SwitchboardError.invalidPayload("The primary key field can't be deleted.") }
         if field.type.hasColumn {
-            for statement in SchemaDDL(dialect: dialect).dropColumn(collectionName, fieldName) { try await executor.execute(statement) }
+            for statement in SchemaDDL(dialect: dialect).dropColumn(collectionName, fieldName) {
+                try await executor.execute(statement)
+            }
         }
-        try await executor.execute("DELETE FROM directus_fields WHERE collection = ? AND field = ?", [.text(collectionName), .text(fieldName)])
         try await executor.execute(
-            "DELETE FROM directus_relations WHERE (many_collection = ? AND many_field = ?)", [.text(collectionName), .text(fieldName)])
+            "DELETE FROM directus_fields WHERE collection = ? AND field = ?", [.text(collectionName), .text(fieldName)])
         try await executor.execute(
-            "UPDATE directus_relations SET one_field = NULL WHERE one_collection = ? AND one_field = ?", [.text(collectionName), .text(fieldName)])
+            "DELETE FROM directus_relations WHERE (many_collection = ? AND many_field = ?)",
+            [.text(collectionName), .text(fieldName)])
+        try await executor.execute(
+            "UPDATE directus_relations SET one_field = NULL WHERE one_collection = ? AND one_field = ?",
+            [.text(collectionName), .text(fieldName)])
     }
 
     func createRelation(_ payload: JSONObject, schema: Schema) async throws {
@@ -261,7 +286,8 @@ struct SchemaService {
         guard schema.manyToOne(many, field) == nil else {
             throw SwitchboardError.invalidPayload("Field \"\(many).\(field)\" already has a relation.")
         }
-        let compatible = fk.type == pk.type || (fk.type.isNumeric && pk.type.isNumeric)
+        let compatible =
+            fk.type == pk.type || (fk.type.isNumeric && pk.type.isNumeric)
             || ([.string, .uuid].contains(fk.type) && [.string, .uuid].contains(pk.type))
         guard compatible else {
             throw SwitchboardError.invalidPayload(
@@ -271,7 +297,8 @@ struct SchemaService {
         if let oneField = meta["one_field"]?.stringValue {
             guard let alias = oneCollection.field(oneField), alias.type == .alias else {
                 throw SwitchboardError.invalidPayload(
-                    "One-to-many field \"\(one).\(oneField)\" must exist as an alias field (type \"alias\", special \"o2m\") first.")
+                    "One-to-many field \"\(one).\(oneField)\" must exist as an alias field (type \"alias\", special \"o2m\") first."
+                )
             }
         }
         if payload["schema"]?["on_delete"]?.stringValue?.uppercased() == "CASCADE" { meta["one_deselect_action"] = "delete" }
@@ -361,13 +388,15 @@ struct SchemaService {
                 binds.append(try ValueCodec.encode(v, for: field, dialect: dialect))
             }
         }
-        let sql = "INSERT INTO \(dialect.quote(table)) (" + columns.map(dialect.quote).joined(separator: ", ") + ") VALUES ("
+        let sql =
+            "INSERT INTO \(dialect.quote(table)) (" + columns.map(dialect.quote).joined(separator: ", ") + ") VALUES ("
             + columns.map { _ in "?" }.joined(separator: ", ") + ")"
         try await executor.execute(sql, binds)
     }
 
     private func updateRow(_ table: String, keyColumn: String, key: SQLValue, _ values: JSONObject) async throws {
-        try await executor.execute(Self.updateStatement(table, values, dialect: dialect, where: "\(dialect.quote(keyColumn)) = ?", [key]))
+        try await executor.execute(
+            Self.updateStatement(table, values, dialect: dialect, where: "\(dialect.quote(keyColumn)) = ?", [key]))
     }
 
     static func updateStatement(

@@ -191,10 +191,15 @@ public enum SystemCollections {
     public static let relationList: [RelationSchema] = [
         RelationSchema(manyCollection: users, manyField: "role", oneCollection: roles, oneField: "users"),
         RelationSchema(manyCollection: roles, manyField: "parent", oneCollection: roles, oneField: "children"),
-        RelationSchema(manyCollection: access, manyField: "role", oneCollection: roles, oneField: "policies", onDelete: "CASCADE"),
-        RelationSchema(manyCollection: access, manyField: "user", oneCollection: users, oneField: "policies", onDelete: "CASCADE"),
-        RelationSchema(manyCollection: access, manyField: "policy", oneCollection: policies, oneField: "roles", onDelete: "CASCADE"),
-        RelationSchema(manyCollection: permissions, manyField: "policy", oneCollection: policies, oneField: "permissions", onDelete: "CASCADE"),
+        RelationSchema(
+            manyCollection: access, manyField: "role", oneCollection: roles, oneField: "policies", onDelete: "CASCADE"),
+        RelationSchema(
+            manyCollection: access, manyField: "user", oneCollection: users, oneField: "policies", onDelete: "CASCADE"),
+        RelationSchema(
+            manyCollection: access, manyField: "policy", oneCollection: policies, oneField: "roles", onDelete: "CASCADE"),
+        RelationSchema(
+            manyCollection: permissions, manyField: "policy", oneCollection: policies, oneField: "permissions",
+            onDelete: "CASCADE"),
         RelationSchema(manyCollection: sessions, manyField: "user", oneCollection: users, onDelete: "CASCADE"),
         RelationSchema(manyCollection: activity, manyField: "user", oneCollection: users),
         RelationSchema(manyCollection: notifications, manyField: "recipient", oneCollection: users, onDelete: "CASCADE"),
