@@ -98,7 +98,7 @@ public final class RealtimeHub: ChangeEventSink {
     func dispatch(_ event: ChangeEvent) async {
         let targets: [QueryClass] = registry.withLock { r in
             guard let index = r.indexes[event.collection] else { return [] }
-            return index.candidates(event.rows).compactMap { r.classes[$0] }
+            return index.candidates(event.rows + event.previous).compactMap { r.classes[$0] }
         }
         for cls in targets {
             let frames: [RenderedEvent]

@@ -25,6 +25,7 @@ import requests
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from consistency import keys_of, stream_faults  # noqa: F401 - re-exported for older callers
 from harness import REPO_ROOT, Api, SwitchboardServer, free_port, tail
 
 #: lines printed in pytest's terminal summary (conftest.py) — counts worth seeing on green runs
@@ -455,28 +456,3 @@ class Client:
 
 def ws_url_of(base_url: str) -> str:
     return base_url.replace("http://", "ws://", 1) + "/websocket"
-
-
-def keys_of(event: dict[str, Any]) -> frozenset[Any]:
-    """Primary keys an event names: ids of its rows (create/update), the keys (delete)."""
-    data = event["data"]
-    if event["event"] == "delete":
-        return frozenset(data if isinstance(data, list) else [data])
-    rows = data if isinstance(data, list) else [data]
-    return frozenset(r["id"] for r in rows)
-
-
-def stream_faults(events: list[dict[str, Any]], expected_keys: set[Any] | None = None) -> dict[str, int]:
-    """lost / duplicated / reordered counts of one subscriber's event stream.
-    reordered: events whose seq is not above the previous one; dup: a seq (or a created key)
-    seen again; lost: expected keys (creates) never seen."""
-    seqs = [e.get("seq") for e in events]
-    reordered = sum(1 for a, b in zip(seqs, seqs[1:]) if a is not None and b is not None and b <= a)
-    dup = len(seqs) - len(set(seqs))
-    lost = 0
-    if expected_keys is not None:
-        seen: list[Any] = [k for e in events if e["event"] == "create" for k in keys_of(e)]
-        dup = max(dup, len(seen) - len(set(seen)))
-        lost = len(expected_keys - set(seen))
-    return {"events": len(events), "lost": lost, "dup": dup, "reordered": reordered,
-            "missing_seq": sum(1 for s in seqs if s is None)}

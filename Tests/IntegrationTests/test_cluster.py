@@ -34,14 +34,13 @@ from clusterkit import (
     Postgres,
     Redis,
     health,
-    keys_of,
     missing_tools,
     redis_state,
     report,
-    stream_faults,
     wait_until,
     ws_url_of,
 )
+from consistency import check_stream, expected_from_outbox, from_frames, keys_of, read_outbox, stream_faults
 from harness import ADMIN_EMAIL, ADMIN_PASSWORD, ADMIN_TOKEN, Api, create_collection, create_user_with_policy, data, uniq
 
 pytestmark = pytest.mark.cluster
@@ -245,6 +244,14 @@ def test_every_subscriber_gets_every_event_once_in_order(cluster: Cluster) -> No
                         assert set(row) <= {"id", "text", "status"}, f"{name}: field leak {row!r}"
                         assert row["status"] == "public", f"{name}: row leak {row!r}"
     assert reference is not None
+    # the same streams against the outbox (the committed truth, by seq)
+    outbox = read_outbox(cl.pg.host, cl.pg.port, cl.database, col)
+    want_all = expected_from_outbox(outbox)
+    want_pub = expected_from_outbox(outbox, match=lambda e: [r["id"] for r in e["rows"] if r.get("status") == "public"])
+    assert len(want_all) == len(ops)
+    for kind, name, events in res["subs"]:
+        r = check_stream(from_frames(events, col), want_all if kind == "all" else want_pub)
+        assert r.ok, f"{name} vs outbox: {r.summary()}"
     # spelled out: the restricted subscriber on replica 3 saw exactly the public part of replica 1's writes
     r3 = next(events for kind, name, events in res["subs"] if name == "r3-restricted")
     from_r1 = {(op["action"], op["public_keys"]) for op in ops if op["writer"].endswith("@r1") and op["public_keys"]}
@@ -433,13 +440,19 @@ def test_redis_restart_mid_stream_loses_nothing(cluster: Cluster) -> None:
     committed = res["committed"]
     during = sum(1 for t in res["stats"]["times"] if phases["killed_at"] <= t <= phases["back_at"])
     assert during > 0, "no write landed while Redis was down: the outage was not exercised"
+    # checked against the outbox (the committed truth, by seq), and against the rows that exist
+    outbox = expected_from_outbox(read_outbox(cl.pg.host, cl.pg.port, cl.database, col))
+    assert {k for e in outbox for k in e.keys} == committed
     lines = []
     worst = {"lost": 0, "dup": 0, "reordered": 0}
     for name, events in res["subs"]:
         f = stream_faults(events, committed)
-        lines.append(f"{name}: {f['events']} events, lost={f['lost']} dup={f['dup']} reordered={f['reordered']}")
-        for k in worst:
-            worst[k] += f[k]
+        r = check_stream(from_frames(events, col), outbox)
+        assert r.unexpected == 0 and r.mismatched == 0, f"{name}: {r.summary()}"
+        lines.append(f"{name}: {f['events']} events, lost={r.lost} dup={r.dup} reordered={r.reordered}")
+        worst["lost"] += max(f["lost"], r.lost)
+        worst["dup"] += max(f["dup"], r.dup)
+        worst["reordered"] += max(f["reordered"], r.reordered)
     report(f"d. Redis SIGKILL+restart: {len(committed)} rows committed ({res['stats']['ok']} writes ok, "
            f"{res['stats']['failed']} failed, {during} of them while Redis was down), health warn after {phases['all_warn_after'] * 1000:.0f} ms, "
            f"reconnected {phases['reconnect_s'] * 1000:.0f} ms after restart; " + "; ".join(lines))
