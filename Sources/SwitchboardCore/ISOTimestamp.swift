@@ -156,6 +156,18 @@ public struct ISOTimestamp: Sendable, Hashable, Comparable {
 }
 
 extension ISOTimestamp {
+    /// This instant moved by whole calendar months, rolling day overflow
+    /// forward the way JavaScript's `Date` does (Jan 31 + 1 month = Mar 3).
+    public func adding(months: Int) -> ISOTimestamp {
+        let p = parts
+        let total = p.year * 12 + (p.month - 1) + months
+        let year = total >= 0 ? total / 12 : (total - 11) / 12
+        let month = total - year * 12 + 1
+        let days = ISOTimestamp.daysFromCivil(year: year, month: month, day: 1) + p.day - 1
+        let msOfDay = Int64(p.hour * 3600 + p.minute * 60 + p.second) * 1000 + Int64(p.millisecond)
+        return ISOTimestamp(epochMilliseconds: Int64(days) * 86_400_000 + msOfDay)
+    }
+
     /// The current time.
     public static func now() -> ISOTimestamp {
         ISOTimestamp(epochMilliseconds: Int64(ContinuousClockReference.unixMilliseconds()))
