@@ -23,10 +23,6 @@ public final class PermissionResolver: ChangeEventSink {
 
     private let cache = Mutex(Cache())
 
-    static let accessCollections: Set<String> = [
-        SystemCollections.users, SystemCollections.roles, SystemCollections.policies, SystemCollections.access,
-        SystemCollections.permissions,
-    ]
 
     public init(store: Store, logger: Logger = Logger(label: "switchboard.access")) {
         self.store = store
@@ -34,7 +30,7 @@ public final class PermissionResolver: ChangeEventSink {
     }
 
     public func publish(_ events: [ChangeEvent]) async {
-        if events.contains(where: { Self.accessCollections.contains($0.collection) }) { invalidate() }
+        if events.contains(where: { SystemCollections.accessControl.contains($0.collection) }) { invalidate() }
     }
 
     /// Forgets every cached identity and permission set.

@@ -32,11 +32,6 @@ public final class EventRelay: ChangeEventSink {
 
     private let trackers = Mutex<[String: CollectionSeqTracker]>([:])
 
-    /// Collections whose changes alter permissions: followed on every replica.
-    static let alwaysTracked: [String] = [
-        SystemCollections.users, SystemCollections.roles, SystemCollections.policies, SystemCollections.access,
-        SystemCollections.permissions,
-    ]
 
     public init(
         store: Store, hub: RealtimeHub, messenger: (any Messenger)?, namespace: String, checkInterval: Duration = .seconds(2),
@@ -58,14 +53,14 @@ public final class EventRelay: ChangeEventSink {
 
     /// Starts following the permission collections and the hub's interests.
     public func start() async throws {
-        for collection in Self.alwaysTracked { try await track(collection, after: nil) }
+        for collection in SystemCollections.accessControl { try await track(collection, after: nil) }
         await messenger?.subscribe(controlChannel)
         hub.interestObserver = { [weak self] collection, seq, interested in
             guard let self else { return }
             Task {
                 if interested {
                     try? await self.track(collection, after: seq)
-                } else if !Self.alwaysTracked.contains(collection) {
+                } else if !SystemCollections.accessControl.contains(collection) {
                     await self.untrack(collection)
                 }
             }

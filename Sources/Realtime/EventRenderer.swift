@@ -68,14 +68,15 @@ struct EventRenderer {
         switch event.action {
         case .delete:
             // Only keys of rows the subscriber could read before the delete [deviation from Directus].
-            let rule = Filter.conjunction([query.filter, permission.filter])?.resolvingVariables(variables)
-            let visible = rows.filter { row in rule.map { Self.evaluablePart($0).matches(row) } ?? true }
+            let rule = Filter.conjunction([query.filter, permission.filter]).map { Self.evaluablePart($0.resolvingVariables(variables)) }
+            let visible = rows.filter { row in rule?.matches(row) ?? true }
                 .compactMap { $0[pk] }
             if visible.isEmpty { return nil }
             data = request.item != nil ? visible[0] : .array(visible)
         case .create, .update:
             let shaped: [JSONObject]
-            if needsDatabase(query, permission, collection, schema) {
+            let tree = try FieldTree.parse(query.fields ?? ["*"])
+            if needsDatabase(query, tree, permission, collection, schema) {
                 var q = query
                 q.sort = []
                 q.offset = nil
@@ -86,7 +87,7 @@ struct EventRenderer {
             } else {
                 let rule = Filter.conjunction([query.filter, permission.filter])?.resolvingVariables(variables)
                 let matching = rows.filter { rule?.matches($0) ?? true }
-                let fields = try outputFields(query, permission, collection)
+                let fields = outputFields(tree, permission, collection)
                 shaped = window(matching, query).map { row in
                     JSONObject(fields.map { ($0, row[$0] ?? .null) })
                 }
@@ -110,14 +111,14 @@ struct EventRenderer {
 
     /// Whether evaluating or shaping this query needs related rows.
     private func needsDatabase(
-        _ query: ItemQuery, _ permission: CollectionPermission, _ collection: CollectionSchema, _ schema: Schema
+        _ query: ItemQuery, _ tree: FieldTree, _ permission: CollectionPermission, _ collection: CollectionSchema,
+        _ schema: Schema
     ) -> Bool {
         if !query.deep.isEmpty { return true }
         for filter in [query.filter, permission.filter].compactMap({ $0 })
         where filter.referencedPaths.contains(where: { $0.count > 1 || schema.oneToMany(collection.name, $0[0]) != nil }) {
             return true
         }
-        guard let tree = try? FieldTree.parse(query.fields ?? ["*"]) else { return true }
         if !tree.nested.isEmpty || tree.allNested != nil { return true }
         let names = tree.includesAll ? collection.fields.map(\.field) : tree.names
         return names.contains { name in
@@ -126,10 +127,7 @@ struct EventRenderer {
     }
 
     /// The plain fields a non-relational query returns, in REST's order.
-    private func outputFields(_ query: ItemQuery, _ permission: CollectionPermission, _ collection: CollectionSchema) throws
-        -> [String]
-    {
-        let tree = try FieldTree.parse(query.fields ?? ["*"])
+    private func outputFields(_ tree: FieldTree, _ permission: CollectionPermission, _ collection: CollectionSchema) -> [String] {
         var out: [String] = []
         if tree.includesAll {
             out = collection.fields.filter { $0.type.hasColumn && permission.allows(field: $0.field) }.map(\.field)

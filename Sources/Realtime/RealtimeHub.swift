@@ -84,7 +84,7 @@ public final class RealtimeHub: ChangeEventSink {
         for await batch in events {
             var accessChanged = false
             for event in batch {
-                if PermissionResolverCollections.all.contains(event.collection) { accessChanged = true }
+                if SystemCollections.accessControl.contains(event.collection) { accessChanged = true }
                 await dispatch(event)
             }
             if accessChanged {
@@ -328,13 +328,6 @@ public final class RealtimeHub: ChangeEventSink {
     }
 }
 
-/// Collections whose changes alter who may see what.
-enum PermissionResolverCollections {
-    static let all: Set<String> = [
-        SystemCollections.users, SystemCollections.roles, SystemCollections.policies, SystemCollections.access,
-        SystemCollections.permissions,
-    ]
-}
 
 enum Clock {
     static func nowMs() -> Int64 { ISOTimestamp.now().epochMilliseconds }

@@ -160,20 +160,12 @@ struct ItemWriter {
                 relation.onDelete == "CASCADE"
                     ? "DELETE FROM \(dialect.quote(many.name))"
                     : "UPDATE \(dialect.quote(many.name)) SET \(dialect.quote(relation.manyField)) = NULL")
-            sql.append(" WHERE \(dialect.quote(relation.manyField)) IN (")
-            for (i, key) in keys.enumerated() {
-                if i > 0 { sql.append(", ") }
-                sql.bind(try encodeKey(key, collection))
-            }
-            sql.append(")")
+            sql.append(" WHERE \(dialect.quote(relation.manyField)) IN ")
+            sql.append(try keyList(keys, collection))
             try await executor.execute(sql)
         }
-        var sql = SQLStatement("DELETE FROM \(dialect.quote(collection.name)) WHERE \(dialect.quote(collection.primaryKey)) IN (")
-        for (i, key) in keys.enumerated() {
-            if i > 0 { sql.append(", ") }
-            sql.bind(try encodeKey(key, collection))
-        }
-        sql.append(")")
+        var sql = SQLStatement("DELETE FROM \(dialect.quote(collection.name)) WHERE \(dialect.quote(collection.primaryKey)) IN ")
+        sql.append(try keyList(keys, collection))
         do { try await executor.execute(sql) } catch let error as SQLError {
             throw StoreErrors.map(error, collection: collection.name)
         }
@@ -298,6 +290,17 @@ struct ItemWriter {
         return try ValueCodec.encode(value, for: field, dialect: dialect)
     }
 
+    /// `(?, ?, …)` bound to `keys`, typed like the collection's primary key.
+    private func keyList(_ keys: [JSONValue], _ collection: CollectionSchema) throws(SwitchboardError) -> SQLStatement {
+        var list = SQLStatement("(")
+        for (i, key) in keys.enumerated() {
+            if i > 0 { list.append(", ") }
+            list.bind(try encodeKey(key, collection))
+        }
+        list.append(")")
+        return list
+    }
+
     func encodeKey(_ key: JSONValue, _ collection: CollectionSchema) throws(SwitchboardError) -> SQLValue {
         guard let field = collection.primaryKeyField else { throw SwitchboardError.internalError("no primary key") }
         do {
@@ -334,12 +337,8 @@ struct ItemWriter {
         JSONObject]
     {
         var sql = SQLStatement(
-            "SELECT * FROM \(dialect.quote(collection.name)) AS t0 WHERE t0.\(dialect.quote(collection.primaryKey)) IN (")
-        for (i, key) in keys.enumerated() {
-            if i > 0 { sql.append(", ") }
-            sql.bind(try encodeKey(key, collection))
-        }
-        sql.append(")")
+            "SELECT * FROM \(dialect.quote(collection.name)) AS t0 WHERE t0.\(dialect.quote(collection.primaryKey)) IN ")
+        sql.append(try keyList(keys, collection))
         if let filter = filter?.resolvingVariables(variables) {
             var compiler = FilterCompiler(schema: schema, dialect: dialect, context: .system, variables: variables)
             sql.append(" AND ")
@@ -354,12 +353,8 @@ struct ItemWriter {
 
     private func postImages(_ collection: CollectionSchema, _ keys: [JSONValue]) async throws -> [JSONObject] {
         var sql = SQLStatement(
-            "SELECT * FROM \(dialect.quote(collection.name)) WHERE \(dialect.quote(collection.primaryKey)) IN (")
-        for (i, key) in keys.enumerated() {
-            if i > 0 { sql.append(", ") }
-            sql.bind(try encodeKey(key, collection))
-        }
-        sql.append(")")
+            "SELECT * FROM \(dialect.quote(collection.name)) WHERE \(dialect.quote(collection.primaryKey)) IN ")
+        sql.append(try keyList(keys, collection))
         return try await executor.query(sql).map { decodeFull($0, collection) }
     }
 

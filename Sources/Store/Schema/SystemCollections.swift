@@ -206,5 +206,8 @@ public enum SystemCollections {
         RelationSchema(manyCollection: notifications, manyField: "sender", oneCollection: users),
     ]
 
+    /// Collections whose changes alter who may see what (followed on every replica).
+    public static let accessControl: Set<String> = [users, roles, policies, access, permissions]
+
     public static func isSystem(_ collection: String) -> Bool { collection.hasPrefix("directus_") }
 }
