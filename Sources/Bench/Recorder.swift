@@ -1,119 +1,196 @@
 import Foundation
+import Histogram
 import Synchronization
 
-/// Shared counters of one run. Every client and writer reports here; a lock keeps it
-/// cheap enough for tens of thousands of deliveries per second.
-final class Recorder: Sendable {
-    struct State {
-        var latencies: [Double] = []
-        var deliveries = 0
-        var writes = 0
-        var writeErrors = 0
-        var writesByRoom: [Int: Int] = [:]
-        var connectAttempts = 0
-        var connected = 0
-        var open = 0
-        var ready = 0
-        var subscribedEver = 0
-        var connectErrors = 0
-        var protocolErrors = 0
-        var connectLatencies: [Double] = []
-        var firstConnect: Double?
-        var lastConnect: Double?
-        var cycles = 0
-        var perSecondDeliveries: [Int] = []
-        var perSecondConnections: [Int] = []
-        var streams: [ClientStream] = []
-        var errorSamples: [String] = []
+/// What one process measured, in a form that adds up across worker processes:
+/// histograms merge, counters add, per-second series add index by index (indexes are
+/// seconds since the run's common `baseEpochSecond`).
+struct Tally: Codable, Sendable {
+    var latency = LatencyHistogram.latency()
+    var connectLatency = LatencyHistogram.latency()
+    var deliveries = 0
+    var writes = 0
+    var writeErrors = 0
+    var writesByRoom: [Int: Int] = [:]
+    var connectAttempts = 0
+    var connected = 0
+    var subscribedEver = 0
+    var connectErrors = 0
+    var protocolErrors = 0
+    var cycles = 0
+    /// Wall-clock ms of the first connect attempt and the last successful upgrade.
+    var firstConnectMs: Double?
+    var lastConnectMs: Double?
+    var perSecondDeliveries: [Int] = []
+    var perSecondConnections: [Int] = []
+    var errorSamples: [String] = []
+
+    static let maxErrorSamples = 20
+
+    mutating func merge(_ o: Tally) {
+        latency.add(o.latency)
+        connectLatency.add(o.connectLatency)
+        deliveries += o.deliveries
+        writes += o.writes
+        writeErrors += o.writeErrors
+        for (room, n) in o.writesByRoom { writesByRoom[room, default: 0] += n }
+        connectAttempts += o.connectAttempts
+        connected += o.connected
+        subscribedEver += o.subscribedEver
+        connectErrors += o.connectErrors
+        protocolErrors += o.protocolErrors
+        cycles += o.cycles
+        firstConnectMs = [firstConnectMs, o.firstConnectMs].compactMap { $0 }.min()
+        lastConnectMs = [lastConnectMs, o.lastConnectMs].compactMap { $0 }.max()
+        Self.addSeries(&perSecondDeliveries, o.perSecondDeliveries)
+        Self.addSeries(&perSecondConnections, o.perSecondConnections)
+        for e in o.errorSamples where errorSamples.count < Self.maxErrorSamples { errorSamples.append(e) }
     }
 
-    let start = monotonicSeconds()
+    static func addSeries(_ a: inout [Int], _ b: [Int]) {
+        if a.count < b.count { a += Array(repeating: 0, count: b.count - a.count) }
+        for (i, v) in b.enumerated() { a[i] += v }
+    }
+}
+
+/// Live numbers for the progress line (summed over workers).
+struct Progress: Codable, Sendable, Equatable {
+    var open = 0
+    var ready = 0
+    var deliveries = 0
+    var writes = 0
+    var errors = 0
+    /// Every planned connection has either subscribed or failed (hold/chat modes).
+    var settled = false
+
+    mutating func add(_ o: Progress) {
+        open += o.open
+        ready += o.ready
+        deliveries += o.deliveries
+        writes += o.writes
+        errors += o.errors
+    }
+}
+
+/// Shared counters of one process. Every connection and writer reports here; a mutex
+/// is cheap enough for the event rates two cores can produce.
+final class Recorder: Sendable {
+    private struct State {
+        var tally = Tally()
+        var open = 0
+        var ready = 0
+    }
+
+    let baseEpochSecond: Int
     private let state = Mutex(State())
 
-    func second() -> Int { Int(monotonicSeconds() - start) }
+    init(baseEpochSecond: Int = Int(nowMillis() / 1000)) {
+        self.baseEpochSecond = baseEpochSecond
+    }
+
+    func second() -> Int { Swift.max(0, Int(nowMillis() / 1000) - baseEpochSecond) }
 
     func delivered(latencyMs: Double?) {
         let sec = second()
         state.withLock { s in
-            s.deliveries += 1
-            if let latencyMs { s.latencies.append(latencyMs) }
-            while s.perSecondDeliveries.count <= sec { s.perSecondDeliveries.append(0) }
-            s.perSecondDeliveries[sec] += 1
+            s.tally.deliveries += 1
+            if let latencyMs { s.tally.latency.record(milliseconds: latencyMs) }
+            if s.tally.perSecondDeliveries.count <= sec {
+                s.tally.perSecondDeliveries += Array(repeating: 0, count: sec + 1 - s.tally.perSecondDeliveries.count)
+            }
+            s.tally.perSecondDeliveries[sec] += 1
         }
     }
 
     func wrote(room: Int?) {
         state.withLock { s in
-            s.writes += 1
-            if let room { s.writesByRoom[room, default: 0] += 1 }
+            s.tally.writes += 1
+            if let room { s.tally.writesByRoom[room, default: 0] += 1 }
         }
     }
 
-    func writeFailed(_ message: String) {
+    func writeFailed(_ message: String, count: Int = 1) {
         state.withLock { s in
-            s.writeErrors += 1
-            if s.errorSamples.count < 20 { s.errorSamples.append("write: \(message)") }
+            s.tally.writeErrors += count
+            Self.sample(&s.tally, "write: \(message)")
         }
     }
 
-    func connectStarted() { state.withLock { $0.connectAttempts += 1 } }
+    func connectStarted() {
+        let now = nowMillis()
+        state.withLock { s in
+            s.tally.connectAttempts += 1
+            if s.tally.firstConnectMs == nil { s.tally.firstConnectMs = now }
+        }
+    }
 
     func connectSucceeded(latencyMs: Double) {
+        let now = nowMillis()
         state.withLock { s in
-            s.connected += 1
+            s.tally.connected += 1
             s.open += 1
-            s.connectLatencies.append(latencyMs)
-            let now = monotonicSeconds()
-            if s.firstConnect == nil { s.firstConnect = now - latencyMs / 1000 }
-            s.lastConnect = now
+            s.tally.connectLatency.record(milliseconds: latencyMs)
+            s.tally.lastConnectMs = now
         }
     }
 
     func becameReady() {
         state.withLock { s in
             s.ready += 1
-            s.subscribedEver += 1
+            s.tally.subscribedEver += 1
         }
     }
 
-    func closed(wasReady: Bool) {
+    func closed(wasOpen: Bool, wasReady: Bool) {
         state.withLock { s in
-            s.open -= 1
+            if wasOpen { s.open -= 1 }
             if wasReady { s.ready -= 1 }
         }
     }
 
-    func cycleCompleted() { state.withLock { $0.cycles += 1 } }
+    func cycleCompleted() { state.withLock { $0.tally.cycles += 1 } }
 
     func connectFailed(_ message: String) {
         state.withLock { s in
-            s.connectErrors += 1
-            if s.errorSamples.count < 20 { s.errorSamples.append("connect: \(message)") }
+            s.tally.connectErrors += 1
+            Self.sample(&s.tally, "connect: \(message)")
         }
     }
 
     func protocolError(_ message: String) {
         state.withLock { s in
-            s.protocolErrors += 1
-            if s.errorSamples.count < 20 { s.errorSamples.append("protocol: \(message)") }
+            s.tally.protocolErrors += 1
+            Self.sample(&s.tally, "protocol: \(message)")
         }
     }
 
-    func finished(stream: ClientStream) { state.withLock { $0.streams.append(stream) } }
+    private static func sample(_ t: inout Tally, _ message: String) {
+        if t.errorSamples.count < Tally.maxErrorSamples { t.errorSamples.append(message) }
+    }
 
-    /// Called once per second by the progress task.
+    /// Called about once per second: records how many connections are open now.
     func sampleConnections() {
         let sec = second()
         state.withLock { s in
-            while s.perSecondConnections.count <= sec { s.perSecondConnections.append(s.open) }
-            s.perSecondConnections[sec] = s.open
+            let series = s.tally.perSecondConnections
+            if series.count <= sec {
+                s.tally.perSecondConnections += Array(repeating: series.last ?? 0, count: sec + 1 - series.count)
+            }
+            s.tally.perSecondConnections[sec] = s.open
         }
     }
 
-    func snapshot() -> State { state.withLock { $0 } }
+    func progress(settledAt planned: Int?) -> Progress {
+        state.withLock { s in
+            let t = s.tally
+            return Progress(
+                open: s.open, ready: s.ready, deliveries: t.deliveries, writes: t.writes,
+                errors: t.connectErrors + t.protocolErrors + t.writeErrors,
+                settled: planned.map { s.ready + t.connectErrors + t.protocolErrors >= $0 } ?? false)
+        }
+    }
 
-    func writes(room: Int) -> Int { state.withLock { $0.writesByRoom[room] ?? 0 } }
-    func totalWrites() -> Int { state.withLock { $0.writes } }
+    func tally() -> Tally { state.withLock { $0.tally } }
 }
 
 /// What one subscriber saw: its filter room (nil = whole collection) and the `seq`
@@ -126,11 +203,6 @@ struct ClientStream: Sendable, Codable, Equatable {
 /// A stop time that can be moved while clients wait on it.
 final class StopSignal: Sendable {
     private let stopAt = Mutex<Double>(Double.greatestFiniteMagnitude)
-    func stop(at t: Double = monotonicSeconds()) { stopAt.withLock { $0 = t } }
+    func stop(at t: Double = monotonicSeconds()) { stopAt.withLock { $0 = Swift.min($0, t) } }
     var isStopped: Bool { monotonicSeconds() >= stopAt.withLock { $0 } }
-    func wait() async {
-        while !isStopped && !Task.isCancelled {
-            try? await Task.sleep(for: .milliseconds(100))
-        }
-    }
 }

@@ -1,8 +1,26 @@
 import Foundation
+import Histogram
 
-/// Percentiles over a recorded set of samples (sorted-array method, nearest rank).
-/// Exact, not bucketed: every sample is kept, which is fine for the sample counts a
-/// bounded run produces (a few million Doubles at most).
+/// Latencies are recorded in microseconds into an HdrHistogram (3 significant digits,
+/// 1 µs .. 10 min), so a run of any length keeps a fixed-size record that merges
+/// exactly across worker processes.
+typealias LatencyHistogram = Histogram<UInt64>
+
+extension Histogram where Count == UInt64 {
+    static let highestMicros: UInt64 = 600_000_000
+
+    static func latency() -> Histogram<UInt64> {
+        Histogram(lowestDiscernibleValue: 1, highestTrackableValue: highestMicros, numberOfSignificantValueDigits: .three)
+    }
+
+    /// Records a latency in milliseconds (clamped to the trackable range).
+    mutating func record(milliseconds ms: Double) {
+        let micros = UInt64(Swift.min(Swift.max(ms * 1000, 1), Double(Self.highestMicros)))
+        _ = record(micros)
+    }
+}
+
+/// p50/p90/p99/p99.9/max of a latency histogram, in milliseconds.
 struct LatencySummary: Codable, Sendable, Equatable {
     var count: Int
     var p50: Double
@@ -24,44 +42,37 @@ struct LatencySummary: Codable, Sendable, Equatable {
         self.mean = mean
     }
 
-    init(samples: [Double]) {
-        let sorted = samples.sorted()
-        guard !sorted.isEmpty else {
+    init(_ h: LatencyHistogram) {
+        guard h.totalCount > 0 else {
             self = .empty
             return
         }
-        self.count = sorted.count
-        self.p50 = Percentile.value(sorted, 50)
-        self.p90 = Percentile.value(sorted, 90)
-        self.p99 = Percentile.value(sorted, 99)
-        self.p999 = Percentile.value(sorted, 99.9)
-        self.max = sorted[sorted.count - 1]
-        self.mean = sorted.reduce(0, +) / Double(sorted.count)
+        func ms(_ micros: UInt64) -> Double { Double(micros) / 1000 }
+        self.init(
+            count: Int(h.totalCount), p50: ms(h.valueAtPercentile(50)), p90: ms(h.valueAtPercentile(90)),
+            p99: ms(h.valueAtPercentile(99)), p999: ms(h.valueAtPercentile(99.9)), max: ms(h.max), mean: h.mean / 1000)
     }
 }
 
 enum Percentile {
-    /// Nearest-rank percentile of an ascending array: the smallest value such that at
-    /// least `p` percent of the samples are <= it.
-    static func value(_ sorted: [Double], _ p: Double) -> Double {
-        guard !sorted.isEmpty else { return 0 }
-        let clamped = Swift.min(Swift.max(p, 0), 100)
-        let rank = Int((clamped / 100 * Double(sorted.count)).rounded(.up))
-        return sorted[Swift.min(Swift.max(rank, 1), sorted.count) - 1]
-    }
-
-    /// Points of the empirical CDF, at most `maxPoints` of them: (latency, fraction <= latency).
-    static func cdf(_ sorted: [Double], maxPoints: Int = 200) -> [[Double]] {
-        guard !sorted.isEmpty else { return [] }
-        let n = sorted.count
-        let step = Swift.max(1, n / maxPoints)
+    /// Points of the latency CDF, (milliseconds, fraction at or below), thinned to at
+    /// most `maxPoints`, ending at (max, 1).
+    static func cdf(_ h: LatencyHistogram, maxPoints: Int = 200) -> [[Double]] {
+        guard h.totalCount > 0 else { return [] }
         var points: [[Double]] = []
-        var i = step - 1
-        while i < n {
-            points.append([sorted[i], Double(i + 1) / Double(n)])
-            i += step
+        var lastFraction = -1.0
+        for step in h.percentiles(ticksPerHalfDistance: 5) {
+            let fraction = step.percentile / 100
+            if fraction - lastFraction < 0.0005 && fraction < 1 { continue }
+            points.append([Double(step.value) / 1000, Swift.min(fraction, 1)])
+            lastFraction = fraction
         }
-        if points.last?[1] != 1 { points.append([sorted[n - 1], 1]) }
+        if points.count > maxPoints {
+            let stride = Double(points.count) / Double(maxPoints)
+            points = (0..<maxPoints).map { points[Swift.min(points.count - 1, Int(Double($0) * stride))] }
+        }
+        let top = Double(h.max) / 1000
+        if points.last?[1] != 1 || points.last?[0] != top { points.append([top, 1]) }
         return points
     }
 }
@@ -120,6 +131,16 @@ struct CompletenessTotals: Codable, Sendable, Equatable {
         duplicates += c.duplicates
         reordered += c.reordered
     }
+
+    mutating func merge(_ o: CompletenessTotals) {
+        clients += o.clients
+        clientsComplete += o.clientsComplete
+        expected += o.expected
+        received += o.received
+        lost += o.lost
+        duplicates += o.duplicates
+        reordered += o.reordered
+    }
 }
 
 /// Parses "10s", "500ms", "2m", "1.5s" or a bare number of seconds.
@@ -138,8 +159,8 @@ enum DurationParser {
     }
 }
 
-/// Monotonic clock in milliseconds since the Unix epoch (wall clock, so that the
-/// `sent_at` written by one process can be compared with receipt in another).
+/// Wall clock in milliseconds since the Unix epoch, so that the `sent_at` written by one
+/// process can be compared with receipt in another.
 @inline(__always) func nowMillis() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_REALTIME, &ts)

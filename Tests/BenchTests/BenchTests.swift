@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Histogram
 import Testing
 
 @testable import Bench
@@ -29,10 +30,30 @@ import Testing
         #expect(cmd.filters == 7)
     }
 
+    @Test func chatAndScalingFlags() throws {
+        let cmd = try Chat.parse([
+            "--ws", "ws://127.0.0.1:8055/websocket", "--rooms", "25", "--subscribers", "500", "--rate", "100",
+            "--workers", "2", "--source", "127.0.0.5", "--source", "127.0.0.6", "--per-worker", "9000",
+            "--per-target", "12000", "--connect-rate", "500",
+        ])
+        #expect(cmd.rooms == 25)
+        #expect(cmd.common.workers == 2)
+        #expect(cmd.common.source == ["127.0.0.5", "127.0.0.6"])
+        #expect(cmd.common.perWorker == 9000)
+        #expect(cmd.common.perTarget == 12000)
+        #expect(cmd.common.connectRate == 500)
+        #expect(throws: (any Error).self) {
+            try Chat.parse(["--ws", "ws://127.0.0.1:1/websocket", "--source", "10.0.0.2"])
+        }
+        #expect(throws: (any Error).self) { try Chat.parse(["--ws", "ws://127.0.0.1:1/websocket", "--workers", "0"]) }
+    }
+
     @Test func subcommandsAreRegistered() throws {
         let parsed = try BenchCommand.parseAsRoot(["idle", "--ws", "ws://127.0.0.1:1/websocket", "--subscribers", "3"])
         let idle = try #require(parsed as? Idle)
         #expect(idle.common.subscribers == 3)
+        #expect(try BenchCommand.parseAsRoot(["chat", "--ws", "ws://127.0.0.1:1/websocket"]) is Chat)
+        #expect(try BenchCommand.parseAsRoot(["worker"]) is Worker)
         #expect(throws: (any Error).self) { try BenchCommand.parseAsRoot(["nope"]) }
     }
 
@@ -56,34 +77,178 @@ import Testing
     }
 }
 
-@Suite struct PercentileTests {
-    @Test func nearestRank() {
-        let values = (1...100).map(Double.init)
-        #expect(Percentile.value(values, 50) == 50)
-        #expect(Percentile.value(values, 90) == 90)
-        #expect(Percentile.value(values, 99) == 99)
-        #expect(Percentile.value(values, 99.9) == 100)
-        #expect(Percentile.value(values, 0) == 1)
-        #expect(Percentile.value(values, 100) == 100)
-        #expect(Percentile.value([], 50) == 0)
-        #expect(Percentile.value([7], 99.9) == 7)
+@Suite struct HistogramTests {
+    static func histogram(_ ms: [Double]) -> LatencyHistogram {
+        var h = LatencyHistogram.latency()
+        for v in ms { h.record(milliseconds: v) }
+        return h
     }
 
-    @Test func summaryOfUnsortedSamples() {
-        let s = LatencySummary(samples: [5, 1, 3, 2, 4])
-        #expect(s.count == 5)
-        #expect(s.p50 == 3)
-        #expect(s.max == 5)
-        #expect(s.mean == 3)
-        #expect(LatencySummary(samples: []) == .empty)
+    @Test func summaryInMilliseconds() {
+        let s = LatencySummary(Self.histogram((1...100).map(Double.init)))
+        #expect(s.count == 100)
+        #expect(abs(s.p50 - 50) < 0.1)
+        #expect(abs(s.p90 - 90) < 0.1)
+        #expect(abs(s.p99 - 99) < 0.1)
+        #expect(abs(s.max - 100) < 0.1)
+        #expect(abs(s.mean - 50.5) < 0.1)
+        #expect(LatencySummary(LatencyHistogram.latency()) == .empty)
     }
 
-    @Test func cdfEndsAtOne() {
-        let sorted = (1...1000).map(Double.init)
-        let cdf = Percentile.cdf(sorted, maxPoints: 100)
+    @Test func subMillisecondAndHugeValuesAreClamped() {
+        let s = LatencySummary(Self.histogram([0, 0.0001, 1e12]))
+        #expect(s.count == 3)
+        #expect(s.p50 <= 0.002)
+        #expect(s.max >= 599_000)
+    }
+
+    @Test func mergingHistogramsEqualsRecordingAll() {
+        var a = Self.histogram([1, 2, 3])
+        a.add(Self.histogram([4, 5, 100]))
+        #expect(LatencySummary(a) == LatencySummary(Self.histogram([1, 2, 3, 4, 5, 100])))
+    }
+
+    @Test func cdfIsMonotoneAndEndsAtMaxAndOne() {
+        let h = Self.histogram((1...1000).map { Double($0) / 10 })
+        let cdf = Percentile.cdf(h, maxPoints: 100)
         #expect(cdf.count <= 101)
-        #expect(cdf.last == [1000, 1])
+        #expect(cdf.last?[1] == 1)
+        #expect(abs((cdf.last?[0] ?? 0) - 100) < 0.1)
         #expect(zip(cdf, cdf.dropFirst()).allSatisfy { $0[1] <= $1[1] && $0[0] <= $1[0] })
+        #expect(Percentile.cdf(LatencyHistogram.latency()).isEmpty)
+    }
+
+    @Test func tallyMergeAddsEverything() throws {
+        var a = Tally()
+        a.deliveries = 3
+        a.writesByRoom = [1: 2]
+        a.perSecondDeliveries = [1, 2]
+        a.firstConnectMs = 10
+        a.latency = Self.histogram([1, 2])
+        var b = Tally()
+        b.deliveries = 4
+        b.writesByRoom = [1: 1, 2: 5]
+        b.perSecondDeliveries = [0, 1, 7]
+        b.firstConnectMs = 5
+        b.lastConnectMs = 50
+        b.latency = Self.histogram([3])
+        a.merge(b)
+        #expect(a.deliveries == 7)
+        #expect(a.writesByRoom == [1: 3, 2: 5])
+        #expect(a.perSecondDeliveries == [1, 3, 7])
+        #expect(a.firstConnectMs == 5 && a.lastConnectMs == 50)
+        #expect(a.latency.totalCount == 3)
+        // Tallies travel between processes as JSON.
+        let back = try JSONDecoder().decode(Tally.self, from: JSONEncoder().encode(a))
+        #expect(LatencySummary(back.latency) == LatencySummary(a.latency))
+        #expect(back.writesByRoom == a.writesByRoom)
+    }
+}
+
+@Suite struct FleetPlanTests {
+    let ports = 32768...60999
+
+    @Test func smallRunsStayInProcess() {
+        let p = FleetPlan.make(
+            wanted: 500, targets: 1, maxConnections: 1000, perTarget: 18000, perWorker: 18000, workers: nil,
+            sources: [], fileLimit: 20000, portRange: ports)
+        #expect(p == FleetPlan(connections: 500, workers: 1, sources: []))
+        #expect(p.inProcess)
+    }
+
+    @Test func pastOneProcessLimitUsesWorkersAndSources() {
+        let p = FleetPlan.make(
+            wanted: 40000, targets: 3, maxConnections: 50000, perTarget: 18000, perWorker: 18000, workers: nil,
+            sources: [], fileLimit: 20000, portRange: ports)
+        #expect(p.connections == 40000)
+        #expect(p.workers == 3)
+        #expect(p.sources == ["127.0.0.2", "127.0.0.3", "127.0.0.4"])
+        #expect(p.notes.isEmpty)
+    }
+
+    @Test func limitsAreNamed() {
+        let cap = FleetPlan.make(
+            wanted: 5000, targets: 1, maxConnections: 2000, perTarget: 18000, perWorker: 18000, workers: nil,
+            sources: [], fileLimit: 20000, portRange: ports)
+        #expect(cap.connections == 2000)
+        #expect(cap.notes.first?.contains("--max-connections") == true)
+
+        let server = FleetPlan.make(
+            wanted: 30000, targets: 1, maxConnections: 100000, perTarget: 18000, perWorker: 18000, workers: nil,
+            sources: [], fileLimit: 20000, portRange: ports)
+        #expect(server.connections == 18000)
+        #expect(server.notes.first?.contains("server side") == true)
+
+        let client = FleetPlan.make(
+            wanted: 30000, targets: 2, maxConnections: 100000, perTarget: 18000, perWorker: 18000, workers: 1,
+            sources: [], fileLimit: 20000, portRange: ports)
+        #expect(client.connections == 18000)
+        #expect(client.notes.first?.contains("client side") == true)
+
+        let fd = FleetPlan.make(
+            wanted: 3000, targets: 1, maxConnections: 100000, perTarget: 18000, perWorker: 18000, workers: 1,
+            sources: [], fileLimit: 1024, portRange: ports)
+        #expect(fd.connections == 768)
+        #expect(fd.notes.first?.contains("open-file limit 1024") == true)
+
+        let ephemeral = FleetPlan.make(
+            wanted: 10000, targets: 1, maxConnections: 100000, perTarget: 18000, perWorker: 18000, workers: 1,
+            sources: [], fileLimit: 20000, portRange: 50000...55999)
+        #expect(ephemeral.connections == 5000)
+        #expect(ephemeral.notes.first?.contains("ephemeral ports") == true)
+    }
+
+    @Test func splitCoversEveryClientOnce() {
+        let template = Assignment(
+            mode: .hold, urls: ["ws://127.0.0.1:1/websocket"], token: "t", collection: "c", count: 0,
+            connectRate: 3000, baseEpochSecond: 0)
+        let slices = Assignment.split(template, total: 10, workers: 3, sources: ["127.0.0.2", "127.0.0.3", "127.0.0.4"])
+        #expect(slices.map(\.count) == [4, 3, 3])
+        #expect(slices.map(\.firstIndex) == [0, 4, 7])
+        #expect(slices.map(\.sources) == [["127.0.0.2"], ["127.0.0.3"], ["127.0.0.4"]])
+        #expect(slices.allSatisfy { $0.connectRate == 1000 })
+        let shared = Assignment.split(template, total: 4, workers: 2, sources: ["127.0.0.9"])
+        #expect(shared.map(\.sources) == [["127.0.0.9"], ["127.0.0.9"]])
+        let many = Assignment.split(template, total: 4, workers: 2, sources: ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"])
+        #expect(many.map(\.sources) == [["127.0.0.2", "127.0.0.4"], ["127.0.0.3", "127.0.0.5"]])
+    }
+}
+
+@Suite struct WorkerProtocolTests {
+    @Test func commandsRoundTripAsLines() throws {
+        let a = Assignment(
+            mode: .chat, urls: ["ws://127.0.0.1:1/websocket"], token: "t", collection: "c", count: 5, rooms: 3,
+            baseEpochSecond: 42)
+        let commands: [WorkerCommand] = [
+            .start(a), .startWrites(rate: 12.5), .stopWrites, .finish(Expectation(all: 9, byRoom: [0: 3, 1: 6])), .finish(nil),
+        ]
+        var buffer = Data()
+        for c in commands { buffer.append(LineCodec.encode(c)) }
+        buffer.append(Data("{\"partial".utf8))
+        let lines = LineCodec.lines(&buffer)
+        #expect(lines.count == commands.count)
+        #expect(try lines.map { try JSONDecoder().decode(WorkerCommand.self, from: $0) } == commands)
+        #expect(String(decoding: buffer, as: UTF8.self) == "{\"partial")
+    }
+
+    @Test func framesAreDirectusMessages() throws {
+        #expect(Frames.auth(token: "a\"b") == #"{"type":"auth","access_token":"a\"b"}"#)
+        let sub = Frames.subscribe(collection: "msgs", room: 4)
+        #expect(sub.contains(#""query":{"filter":{"room":{"_eq":4}}}"#))
+        #expect(sub.contains(#""event":"create""#))
+        #expect(!Frames.subscribe(collection: "msgs", room: nil).contains("query"))
+        let create = Frames.chatCreate(collection: "msgs", room: 2, sentAt: 1_700_000_000_000, n: 7)
+        #expect(create.contains(#""action":"create""#))
+        #expect(create.contains(#""room":2"#))
+        #expect(create.contains(#""sent_at":1700000000000"#))
+        #expect(create.contains(#""uid":"w7""#))
+    }
+
+    @Test func endpointsParse() {
+        #expect(Endpoint(url: "ws://127.0.0.1:8055/websocket") == Endpoint(url: "ws://127.0.0.1:8055/websocket"))
+        let e = Endpoint(url: "ws://127.0.0.1:8055/sub/bench?x=1")
+        #expect(e?.port == 8055 && e?.path == "/sub/bench?x=1" && e?.hostHeader == "127.0.0.1:8055")
+        #expect(Endpoint(url: "http://127.0.0.1/") == nil)
     }
 }
 
@@ -129,17 +294,16 @@ import Testing
 @Suite struct ReportTests {
     /// A report as a recorded run would produce it.
     static func recorded() -> Report {
-        let samples: [Double] = [1.2, 0.8, 2.5, 1.1, 9.0, 1.4, 1.0, 0.9, 3.3, 1.6]
-        let sorted = samples.sorted()
+        let latency = HistogramTests.histogram([1.2, 0.8, 2.5, 1.1, 9.0, 1.4, 1.0, 0.9, 3.3, 1.6])
         return Report(
             scenario: "fanout", startedAt: "2026-11-25T00:00:00Z", durationSeconds: 10,
             parameters: ["subscribers": "2", "rate": "5"],
             connections: .init(
                 attempted: 2, connected: 2, subscribed: 2, errors: 0, protocolErrors: 0, connectRatePerSecond: 100,
-                connectLatencyMs: LatencySummary(samples: [3, 4]), churnCycles: 0),
+                connectLatencyMs: LatencySummary(HistogramTests.histogram([3, 4])), churnCycles: 0),
             writes: .init(ok: 5, errors: 0, ratePerSecond: 0.5),
             deliveries: .init(total: 10, perSecond: 1),
-            latencyMs: LatencySummary(samples: samples),
+            latencyMs: LatencySummary(latency),
             completeness: {
                 var t = CompletenessTotals()
                 t.add(Completeness.check(seqs: [1, 2, 3, 4, 5], expected: 5))
@@ -147,7 +311,7 @@ import Testing
                 return t
             }(),
             memory: .init(pids: [1], baselineKiB: 1000, loadedKiB: 1100, connections: 2, kibPerConnection: 50),
-            latencyCDF: Percentile.cdf(sorted), deliveriesPerSecond: [0, 2, 4, 2, 2], connectionsPerSecond: [2, 2, 2, 2, 0],
+            latencyCDF: Percentile.cdf(latency), deliveriesPerSecond: [0, 2, 4, 2, 2], connectionsPerSecond: [2, 2, 2, 2, 0],
             errors: ["write: <HTTP 500>"], notes: ["recorded"])
     }
 

@@ -1,0 +1,330 @@
+import Foundation
+
+/// How a run's client connections are laid out over processes and source addresses,
+/// and which limits cut it down. Pure, so it is tested without sockets.
+struct FleetPlan: Equatable {
+    var connections: Int
+    var workers: Int
+    var sources: [String]
+    var notes: [String] = []
+
+    var inProcess: Bool { workers == 1 }
+
+    /// Free ephemeral ports per (source address, target) pair we allow ourselves to use.
+    static func usablePorts(range: ClosedRange<Int>) -> Int { Swift.max(1, range.count - 1000) }
+
+    static func make(
+        wanted: Int, targets: Int, maxConnections: Int, perTarget: Int, perWorker: Int, workers: Int?,
+        sources: [String], fileLimit: Int, portRange: ClosedRange<Int>
+    ) -> FleetPlan {
+        var notes: [String] = []
+        var n = wanted
+        if n > maxConnections {
+            notes.append("requested \(n) connections, capped by --max-connections \(maxConnections)")
+            n = maxConnections
+        }
+        let targets = Swift.max(targets, 1)
+        if n > perTarget * targets {
+            notes.append(
+                "server side: \(n) connections over \(targets) target(s) exceeds --per-target \(perTarget) "
+                    + "(a replica may open at most 20,000 files); capped at \(perTarget * targets), add replicas (--ws) to go further")
+            n = perTarget * targets
+        }
+        // Each process keeps ~256 descriptors for itself (pipes, event loops, HTTP writer).
+        let perProcess = Swift.max(1, Swift.min(perWorker, fileLimit - 256))
+        var count = workers ?? Swift.max(1, (n + perProcess - 1) / perProcess)
+        if count > 200 {
+            notes.append("\(count) worker processes needed; capped at 200")
+            count = 200
+        }
+        if n > count * perProcess {
+            notes.append(
+                "client side: \(count) worker(s) × \(perProcess) sockets (open-file limit \(fileLimit) per process) "
+                    + "hold \(count * perProcess); capped there, use more --workers")
+            n = count * perProcess
+        }
+        var addresses = sources
+        if addresses.isEmpty && count > 1 {
+            addresses = (0..<count).map { "127.0.0.\(2 + $0 % 250)" }
+        }
+        let pairs = Swift.max(addresses.count, 1) * targets
+        let ports = usablePorts(range: portRange)
+        if n > ports * pairs {
+            notes.append(
+                "ephemeral ports: \(n) connections over \(Swift.max(addresses.count, 1)) source address(es) × \(targets) target(s) "
+                    + "exceeds \(ports) ports per pair (ip_local_port_range \(portRange.lowerBound)-\(portRange.upperBound)); "
+                    + "capped at \(ports * pairs), add --source addresses")
+            n = ports * pairs
+        }
+        return FleetPlan(connections: n, workers: count, sources: addresses, notes: notes)
+    }
+
+    /// The kernel's ephemeral port range.
+    static func localPortRange() -> ClosedRange<Int> {
+        let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
+        let parts = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).compactMap { Int($0) }
+        guard parts.count == 2, parts[0] <= parts[1] else { return 32768...60999 }
+        return parts[0]...parts[1]
+    }
+}
+
+/// Drives one scenario: plans the fleets, runs the phases, merges what they measured
+/// and writes the report.
+struct Runner {
+    var common: CommonOptions
+    var scenario: String
+    var notes: [String] = []
+    /// Parent-side measurements (REST writes).
+    let recorder: Recorder
+    let baseEpochSecond: Int
+    let startedAt = ISO8601DateFormatter().string(from: Date())
+
+    init(common: CommonOptions, scenario: String) {
+        self.common = common
+        self.scenario = scenario
+        self.baseEpochSecond = Int(nowMillis() / 1000)
+        self.recorder = Recorder(baseEpochSecond: baseEpochSecond)
+    }
+
+    // MARK: fleets
+
+    mutating func makeFleets(mode: Assignment.Mode, wanted: Int, urls: [String], rooms: Int?) throws -> [any Fleet] {
+        let limits = raiseOpenFileLimit()
+        let plan = FleetPlan.make(
+            wanted: wanted, targets: urls.count, maxConnections: common.maxConnections, perTarget: common.perTarget,
+            perWorker: common.perWorker, workers: common.workers, sources: common.source,
+            fileLimit: Int(clamping: limits.soft), portRange: FleetPlan.localPortRange())
+        notes += plan.notes
+        if !plan.inProcess {
+            notes.append("\(plan.workers) worker processes, source addresses \(plan.sources.joined(separator: ", "))")
+        }
+        for n in notes { FileHandle.standardError.write(Data("note: \(n)\n".utf8)) }
+        let template = Assignment(
+            mode: mode, urls: urls, token: common.token, collection: common.collection, nchan: common.nchan, count: 0,
+            rooms: rooms, connectRate: common.connectRate, baseEpochSecond: baseEpochSecond,
+            deadlineSeconds: common.durationSeconds + common.connectTimeout + common.drain + 120)
+        let slices = Assignment.split(template, total: plan.connections, workers: plan.workers, sources: plan.sources)
+        if plan.inProcess { return [try LocalFleet(slices[0])] }
+        return slices.enumerated().map { RemoteFleet($0.element, index: $0.offset) }
+    }
+
+    func start(_ fleets: [any Fleet]) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for f in fleets { group.addTask { try await f.start() } }
+            try await group.waitForAll()
+        }
+    }
+
+    func total(_ fleets: [any Fleet]) -> Progress { Self.total(fleets, recorder: recorder) }
+
+    static func total(_ fleets: [any Fleet], recorder: Recorder) -> Progress {
+        var p = Progress(settled: true)
+        for f in fleets {
+            let q = f.progress()
+            p.add(q)
+            p.settled = p.settled && q.settled
+        }
+        let own = recorder.progress(settledAt: nil)
+        p.writes += own.writes
+        p.errors += own.errors
+        return p
+    }
+
+    /// Waits until every planned connection subscribed or failed, or the connect timeout.
+    func waitSettled(_ fleets: [any Fleet]) async {
+        let deadline = monotonicSeconds() + common.connectTimeout
+        while monotonicSeconds() < deadline && !total(fleets).settled {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    func ticker(_ fleets: [any Fleet], phase: PhaseBox) -> Task<Void, Never> {
+        let begin = monotonicSeconds()
+        let recorder = self.recorder
+        return Task {
+            var lastDeliveries = 0
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                let p = Self.total(fleets, recorder: recorder)
+                let line = String(
+                    format: "\r[%4ds] %@ open=%d subscribed=%d writes=%d deliveries=%d (+%d/s) errors=%d   ",
+                    Int(monotonicSeconds() - begin), phase.value, p.open, p.ready, p.writes, p.deliveries,
+                    p.deliveries - lastDeliveries, p.errors)
+                lastDeliveries = p.deliveries
+                FileHandle.standardError.write(Data(line.utf8))
+            }
+        }
+    }
+
+    func finish(_ fleets: [any Fleet], _ expectation: Expectation?) async -> (Tally, CompletenessTotals) {
+        var tally = recorder.tally()
+        var totals = CompletenessTotals()
+        await withTaskGroup(of: FleetResult.self) { group in
+            for f in fleets { group.addTask { await f.finish(expectation) } }
+            for await r in group {
+                tally.merge(r.tally)
+                totals.merge(r.completeness)
+            }
+        }
+        return (tally, totals)
+    }
+
+    func sleep(_ seconds: Double) async {
+        try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+    }
+
+    // MARK: scenarios
+
+    /// fanout / filtered / crossnode: subscribers hold; this process writes over REST.
+    mutating func subscribeAndWrite(rooms: Int?, subscriberURLs: [String]) async throws {
+        let fleets = try makeFleets(mode: .hold, wanted: common.subscribers, urls: subscriberURLs, rooms: rooms)
+        let phase = PhaseBox("connecting")
+        let tick = ticker(fleets, phase: phase)
+        try await start(fleets)
+        await waitSettled(fleets)
+        phase.value = "writing"
+        let begin = monotonicSeconds()
+        let writer = Writer(
+            rest: common.rest, token: common.token, collection: common.collection, rate: common.rate, rooms: rooms,
+            nchan: common.nchan)
+        await writer.run(duration: common.durationSeconds, recorder: recorder)
+        let writeSeconds = monotonicSeconds() - begin
+        phase.value = "draining"
+        await sleep(common.drain)
+        let measured = monotonicSeconds() - begin
+        phase.value = "closing"
+        let own = recorder.tally()
+        let (tally, totals) = await finish(fleets, Expectation(all: own.writes, byRoom: own.writesByRoom))
+        tick.cancel()
+        FileHandle.standardError.write(Data("\n".utf8))
+        try report(
+            tally, totals: totals, seconds: measured, rateSeconds: writeSeconds, memory: nil,
+            extra: [
+                "subscribers": "\(common.subscribers)", "rate": "\(common.rate)", "rooms": rooms.map(String.init) ?? "-",
+                "ws": subscriberURLs.joined(separator: " "), "workers": "\(fleets.count)",
+            ])
+    }
+
+    /// chat: every user subscribes to its room and writes over its own socket.
+    mutating func chat(rooms: Int) async throws {
+        let fleets = try makeFleets(mode: .chat, wanted: common.subscribers, urls: common.ws, rooms: rooms)
+        let phase = PhaseBox("connecting")
+        let tick = ticker(fleets, phase: phase)
+        try await start(fleets)
+        await waitSettled(fleets)
+        phase.value = "chatting"
+        let begin = monotonicSeconds()
+        // Each fleet writes in proportion to the users it holds.
+        let ready = fleets.map { Swift.max($0.progress().ready, 0) }
+        let allReady = Swift.max(ready.reduce(0, +), 1)
+        for (f, r) in zip(fleets, ready) { await f.startWrites(rate: common.rate * Double(r) / Double(allReady)) }
+        await sleep(common.durationSeconds)
+        var writes = WriteCount()
+        for f in fleets { writes.add(await f.stopWrites()) }
+        let writeSeconds = monotonicSeconds() - begin
+        phase.value = "draining"
+        await sleep(common.drain)
+        let measured = monotonicSeconds() - begin
+        phase.value = "closing"
+        let (tally, totals) = await finish(fleets, Expectation(all: writes.ok, byRoom: writes.byRoom))
+        tick.cancel()
+        FileHandle.standardError.write(Data("\n".utf8))
+        try report(
+            tally, totals: totals, seconds: measured, rateSeconds: writeSeconds, memory: nil,
+            extra: [
+                "users": "\(common.subscribers)", "rooms": "\(rooms)", "rate": "\(common.rate)",
+                "workers": "\(fleets.count)",
+            ])
+    }
+
+    mutating func churn() async throws {
+        let fleets = try makeFleets(mode: .churn, wanted: common.subscribers, urls: common.ws, rooms: nil)
+        let tick = ticker(fleets, phase: PhaseBox("churn"))
+        let begin = monotonicSeconds()
+        try await start(fleets)
+        await sleep(common.durationSeconds)
+        let seconds = monotonicSeconds() - begin
+        let (tally, totals) = await finish(fleets, nil)
+        tick.cancel()
+        FileHandle.standardError.write(Data("\n".utf8))
+        try report(
+            tally, totals: totals, seconds: seconds, memory: nil,
+            extra: ["loops": "\(common.subscribers)", "workers": "\(fleets.count)"])
+    }
+
+    mutating func idle() async throws {
+        if common.pid.isEmpty { notes.append("no --pid given: server memory not measured") }
+        let baseline = common.pid.compactMap(residentKiB).reduce(0, +)
+        let fleets = try makeFleets(mode: .hold, wanted: common.subscribers, urls: common.ws, rooms: nil)
+        let phase = PhaseBox("connecting")
+        let tick = ticker(fleets, phase: phase)
+        try await start(fleets)
+        await waitSettled(fleets)
+        phase.value = "holding"
+        let begin = monotonicSeconds()
+        await sleep(common.durationSeconds)
+        let loaded = common.pid.compactMap(residentKiB).reduce(0, +)
+        let held = total(fleets).ready
+        let seconds = monotonicSeconds() - begin
+        phase.value = "closing"
+        let (tally, totals) = await finish(fleets, nil)
+        tick.cancel()
+        FileHandle.standardError.write(Data("\n".utf8))
+        let memory =
+            common.pid.isEmpty
+            ? nil
+            : Report.MemoryStats(
+                pids: common.pid, baselineKiB: baseline, loadedKiB: loaded, connections: held,
+                kibPerConnection: held > 0 ? Double(loaded - baseline) / Double(held) : 0)
+        try report(
+            tally, totals: totals, seconds: seconds, memory: memory,
+            extra: ["connections": "\(common.subscribers)", "held": "\(held)", "workers": "\(fleets.count)"])
+    }
+
+    // MARK: report
+
+    func report(
+        _ t: Tally, totals: CompletenessTotals, seconds: Double, rateSeconds: Double? = nil,
+        memory: Report.MemoryStats?, extra: [String: String]
+    ) throws {
+        // Write and delivery rates are per second of the write phase (deliveries that land
+        // in the drain window still count: those writes caused them).
+        let elapsed = Swift.max(rateSeconds ?? seconds, 0.001)
+        let connectWindow = Swift.max(((t.lastConnectMs ?? 0) - (t.firstConnectMs ?? 0)) / 1000, 0.001)
+        var params = extra
+        params["duration"] = common.duration
+        params["max-connections"] = "\(common.maxConnections)"
+        params["collection"] = common.collection
+        params["rest"] = common.rest
+        let report = Report(
+            scenario: scenario, target: common.target, startedAt: startedAt, durationSeconds: seconds, parameters: params,
+            connections: .init(
+                attempted: t.connectAttempts, connected: t.connected,
+                subscribed: scenario == "churn" ? t.cycles : t.subscribedEver,
+                errors: t.connectErrors, protocolErrors: t.protocolErrors,
+                connectRatePerSecond: scenario == "churn" ? Double(t.cycles) / elapsed : Double(t.connected) / connectWindow,
+                connectLatencyMs: LatencySummary(t.connectLatency), churnCycles: t.cycles),
+            writes: .init(ok: t.writes, errors: t.writeErrors, ratePerSecond: Double(t.writes) / elapsed),
+            deliveries: .init(total: t.deliveries, perSecond: Double(t.deliveries) / elapsed),
+            latencyMs: LatencySummary(t.latency), completeness: totals, memory: memory,
+            latencyCDF: Percentile.cdf(t.latency), deliveriesPerSecond: t.perSecondDeliveries,
+            connectionsPerSecond: t.perSecondConnections, errors: t.errorSamples, notes: notes)
+        print(ReportWriter.table(report), terminator: "")
+        if let json = common.json {
+            try ReportWriter.json(report).write(to: URL(fileURLWithPath: json))
+        }
+        if let html = common.html {
+            try Data(ReportWriter.html([report]).utf8).write(to: URL(fileURLWithPath: html))
+        }
+    }
+}
+
+final class PhaseBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var text: String
+    init(_ text: String) { self.text = text }
+    var value: String {
+        get { lock.withLock { text } }
+        set { lock.withLock { text = newValue } }
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// Writes items over REST at a fixed rate; each item carries `sent_at` (client ms).
+struct Writer: Sendable {
+    var rest: String
+    var token: String
+    var collection: String
+    var rate: Double
+    var rooms: Int?  // nil: no room field; otherwise round-robin over 0..<rooms
+    var maxInFlight = 64
+    var nchan = false  // POST <rest>/pub/<collection> with a client-side seq instead of /items
+
+    func run(duration: Double, recorder: Recorder) async {
+        let path = nchan ? "/pub/" : "/items/"
+        guard rate > 0, let url = URL(string: rest.trimmingSuffix("/") + path + collection) else { return }
+        let session = URLSession(configuration: .ephemeral)
+        let interval = 1.0 / rate
+        let begin = monotonicSeconds()
+        let inFlight = InFlight()
+        await withTaskGroup(of: Void.self) { group in
+            var i = 0
+            while true {
+                let due = begin + Double(i) * interval
+                if due - begin >= duration { break }
+                let wait = due - monotonicSeconds()
+                if wait > 0 { try? await Task.sleep(for: .microseconds(Int(wait * 1_000_000))) }
+                if inFlight.count >= maxInFlight {
+                    recorder.writeFailed("skipped: \(maxInFlight) writes in flight")
+                    i += 1
+                    continue
+                }
+                let room = rooms.map { i % Swift.max($0, 1) }
+                let n = i
+                inFlight.add(1)
+                group.addTask {
+                    defer { inFlight.add(-1) }
+                    var body: [String: Any] = ["text": "bench \(n)", "sent_at": Int64(nowMillis())]
+                    if let room { body["room"] = room }
+                    if nchan { body["seq"] = n + 1 }
+                    var request = URLRequest(url: url)
+                    request.httpMethod = "POST"
+                    request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+                    request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+                    request.httpBody = try? JSONSerialization.data(withJSONObject: body)
+                    do {
+                        let (_, response) = try await session.data(for: request)
+                        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+                        if (200..<300).contains(status) {
+                            recorder.wrote(room: room)
+                        } else {
+                            recorder.writeFailed("HTTP \(status)")
+                        }
+                    } catch {
+                        recorder.writeFailed("\(error)")
+                    }
+                }
+                i += 1
+            }
+        }
+        session.finishTasksAndInvalidate()
+    }
+}
+
+final class InFlight: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n = 0
+    func add(_ d: Int) { lock.withLock { n += d } }
+    var count: Int { lock.withLock { n } }
+}
+
+extension String {
+    func trimmingSuffix(_ suffix: String) -> String {
+        hasSuffix(suffix) ? String(dropLast(suffix.count)) : self
+    }
+}
+
+/// Resident set size of a process from /proc/PID/status (VmRSS), in KiB.
+func residentKiB(pid: Int32) -> Int? {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+    for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+        let digits = line.split(separator: " ").compactMap { Int($0) }
+        return digits.first
+    }
+    return nil
+}
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit; returns (soft, hard) after.
+func raiseOpenFileLimit() -> (soft: UInt64, hard: UInt64) {
+    var rl = rlimit()
+    #if os(Linux)
+        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+    #else
+        let resource = RLIMIT_NOFILE
+    #endif
+    guard getrlimit(resource, &rl) == 0 else { return (0, 0) }
+    if rl.rlim_cur < rl.rlim_max {
+        var raised = rl
+        raised.rlim_cur = rl.rlim_max
+        if setrlimit(resource, &raised) == 0 { rl = raised }
+    }
+    return (UInt64(rl.rlim_cur), UInt64(rl.rlim_max))
+}
