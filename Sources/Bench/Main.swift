@@ -38,6 +38,12 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Server process id(s) whose VmRSS is sampled (repeatable).")
     var pid: [Int32] = []
 
+    @Option(help: "A server's /metrics URL; its process_resident_memory_bytes counts as server memory (repeatable).")
+    var metrics: [String] = []
+
+    @Option(help: "Token for --metrics, sent as `Authorization: Metrics <token>` (default: --token as Bearer).")
+    var metricsToken: String?
+
     @Flag(help: "Target is an nchan server: --ws are /sub/<channel> URLs, writes POST <rest>/pub/<collection>.")
     var nchan = false
 
@@ -76,7 +82,7 @@ struct CommonOptions: ParsableArguments {
     func validate() throws {
         if ws.isEmpty { throw ValidationError("at least one --ws URL is required") }
         guard DurationParser.seconds(duration) != nil else { throw ValidationError("bad --duration '\(duration)'") }
-        for url in ws + [rest] {
+        for url in ws + [rest] + metrics {
             guard let host = URL(string: url)?.host else { throw ValidationError("bad URL '\(url)'") }
             if !(host.hasPrefix("127.") || host == "localhost" || host == "::1" || host == "[::1]") {
                 throw ValidationError("only loopback targets are allowed (got \(host))")

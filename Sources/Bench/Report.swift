@@ -44,6 +44,7 @@ struct Report: Codable, Sendable, Equatable {
 
     struct MemoryStats: Codable, Sendable, Equatable {
         var pids: [Int32]
+        var metricsURLs: [String]? = nil
         var baselineKiB: Int
         var loadedKiB: Int
         var connections: Int
@@ -112,15 +113,16 @@ enum ReportWriter {
     /// ratios for scenarios run against both.
     static func summary(_ reports: [Report]) -> String {
         var out =
-            "| scenario | target | subscribers | writes/s | deliveries/s | p50 ms | p99 ms | max ms | lost | dup | reord | KiB/conn |\n"
-        out += "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+            "| scenario | target | clients | conn/s | writes/s | deliveries/s | p50 ms | p99 ms | p99.9 ms | max ms | lost | dup | reord | errors | KiB/conn |\n"
+        out += "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
         for r in reports {
             let writing = r.writes.ok > 0
-            out += "| \(r.scenario) | \(r.target) | \(r.connections.subscribed) | "
+            out += "| \(r.scenario) | \(r.target) | \(r.connections.subscribed) | \(fmt(r.connections.connectRatePerSecond, 0)) | "
             out +=
                 writing
-                ? "\(fmt(r.writes.ratePerSecond, 1)) | \(fmt(r.deliveries.perSecond, 1)) | \(fmt(r.latencyMs.p50)) | \(fmt(r.latencyMs.p99)) | \(fmt(r.latencyMs.max)) | \(r.completeness.lost) | \(r.completeness.duplicates) | \(r.completeness.reordered) | "
-                : "- | - | - | - | - | - | - | - | "
+                ? "\(fmt(r.writes.ratePerSecond, 1)) | \(fmt(r.deliveries.perSecond, 1)) | \(fmt(r.latencyMs.p50)) | \(fmt(r.latencyMs.p99)) | \(fmt(r.latencyMs.p999)) | \(fmt(r.latencyMs.max)) | \(r.completeness.lost) | \(r.completeness.duplicates) | \(r.completeness.reordered) | "
+                : "- | - | - | - | - | - | - | - | - | "
+            out += "\(r.connections.errors + r.connections.protocolErrors + r.writes.errors) | "
             out += r.memory.map { fmt($0.kibPerConnection, 1) } ?? "-"
             out += " |\n"
         }
@@ -132,6 +134,10 @@ enum ReportWriter {
                 ratios += "| \(sb.scenario) | deliveries/s | \(ratio(sb.deliveries.perSecond, peer.deliveries.perSecond)) |\n"
                 ratios += "| \(sb.scenario) | p50 latency | \(ratio(sb.latencyMs.p50, peer.latencyMs.p50)) |\n"
                 ratios += "| \(sb.scenario) | p99 latency | \(ratio(sb.latencyMs.p99, peer.latencyMs.p99)) |\n"
+            }
+            if sb.scenario == "churn" {
+                ratios +=
+                    "| churn | connect+subscribe cycles/s | \(ratio(sb.connections.connectRatePerSecond, peer.connections.connectRatePerSecond)) |\n"
             }
             if let a = sb.memory, let b = peer.memory {
                 ratios += "| \(sb.scenario) | KiB per connection | \(ratio(a.kibPerConnection, b.kibPerConnection)) |\n"

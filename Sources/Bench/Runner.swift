@@ -253,8 +253,9 @@ struct Runner {
     }
 
     mutating func idle() async throws {
-        if common.pid.isEmpty { notes.append("no --pid given: server memory not measured") }
-        let baseline = common.pid.compactMap(residentKiB).reduce(0, +)
+        let measuresMemory = !common.pid.isEmpty || !common.metrics.isEmpty
+        if !measuresMemory { notes.append("no --pid or --metrics given: server memory not measured") }
+        let baseline = await serverKiB()
         let fleets = try makeFleets(mode: .hold, wanted: common.subscribers, urls: common.ws, rooms: nil)
         let phase = PhaseBox("connecting")
         let tick = ticker(fleets, phase: phase)
@@ -263,7 +264,7 @@ struct Runner {
         phase.value = "holding"
         let begin = monotonicSeconds()
         await sleep(common.durationSeconds)
-        let loaded = common.pid.compactMap(residentKiB).reduce(0, +)
+        let loaded = await serverKiB()
         let held = total(fleets).ready
         let seconds = monotonicSeconds() - begin
         phase.value = "closing"
@@ -271,14 +272,30 @@ struct Runner {
         tick.cancel()
         FileHandle.standardError.write(Data("\n".utf8))
         let memory =
-            common.pid.isEmpty
-            ? nil
-            : Report.MemoryStats(
-                pids: common.pid, baselineKiB: baseline, loadedKiB: loaded, connections: held,
+            measuresMemory
+            ? Report.MemoryStats(
+                pids: common.pid, metricsURLs: common.metrics.isEmpty ? nil : common.metrics, baselineKiB: baseline,
+                loadedKiB: loaded, connections: held,
                 kibPerConnection: held > 0 ? Double(loaded - baseline) / Double(held) : 0)
+            : nil
         try report(
             tally, totals: totals, seconds: seconds, memory: memory,
             extra: ["connections": "\(common.subscribers)", "held": "\(held)", "workers": "\(fleets.count)"])
+    }
+
+    /// Server memory now: VmRSS of --pid processes plus process_resident_memory_bytes of
+    /// each --metrics URL, in KiB.
+    func serverKiB() async -> Int {
+        var kib = common.pid.compactMap(residentKiB).reduce(0, +)
+        for url in common.metrics {
+            let auth = common.metricsToken.map { "Metrics \($0)" } ?? "Bearer \(common.token)"
+            if let bytes = await MetricsScrape.residentBytes(url: url, authorization: auth) {
+                kib += bytes / 1024
+            } else {
+                FileHandle.standardError.write(Data("note: could not read process_resident_memory_bytes from \(url)\n".utf8))
+            }
+        }
+        return kib
     }
 
     // MARK: report

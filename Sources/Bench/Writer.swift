@@ -104,3 +104,24 @@ func raiseOpenFileLimit() -> (soft: UInt64, hard: UInt64) {
     }
     return (UInt64(rl.rlim_cur), UInt64(rl.rlim_max))
 }
+
+/// Reads one sample from a Prometheus text endpoint (Switchboard's `/metrics`).
+enum MetricsScrape {
+    static func residentBytes(url: String, authorization: String) async -> Int? {
+        guard let u = URL(string: url) else { return nil }
+        var request = URLRequest(url: u, timeoutInterval: 5)
+        request.setValue(authorization, forHTTPHeaderField: "Authorization")
+        guard let (data, response) = try? await URLSession.shared.data(for: request),
+            (response as? HTTPURLResponse)?.statusCode == 200
+        else { return nil }
+        return sample("process_resident_memory_bytes", in: String(decoding: data, as: UTF8.self)).map { Int($0) }
+    }
+
+    /// The value of an unlabelled sample `name value` in Prometheus text.
+    static func sample(_ name: String, in text: String) -> Double? {
+        for line in text.split(separator: "\n") where line.hasPrefix(name + " ") {
+            return Double(line.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces))
+        }
+        return nil
+    }
+}

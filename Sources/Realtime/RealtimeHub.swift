@@ -27,6 +27,8 @@ public final class RealtimeHub: ChangeEventSink {
     private let nextConnectionID = Atomic<UInt64>(1)
     private let stopped = Atomic<Bool>(false)
     private let draining = Atomic<Bool>(false)
+    private let eventsDispatched = Atomic<UInt64>(0)
+    private let framesQueued = Atomic<UInt64>(0)
     private let events: AsyncStream<[ChangeEvent]>
     private let eventsContinuation: AsyncStream<[ChangeEvent]>.Continuation
 
@@ -95,7 +97,7 @@ public final class RealtimeHub: ChangeEventSink {
     }
 
     /// Sends one event to every class that wants it.
-    func dispatch(_ event: ChangeEvent) async {
+    public func dispatch(_ event: ChangeEvent) async {
         let targets: [QueryClass] = registry.withLock { r in
             guard let index = r.indexes[event.collection] else { return [] }
             return index.candidates(event.rows + event.previous).compactMap { r.classes[$0] }
@@ -112,10 +114,34 @@ public final class RealtimeHub: ChangeEventSink {
             guard !frames.isEmpty else { continue }
             // Members may have changed while rendering; deliver to the current ones.
             let members = registry.withLock { $0.classes[cls.key]?.members.values.map { $0 } ?? [] }
+            var queued: UInt64 = 0
             for member in members where event.seq > member.minSeq {
                 for rendered in frames { member.connection.send(rendered.frame(uid: member.uid)) }
+                queued += UInt64(frames.count)
             }
+            framesQueued.add(queued, ordering: .relaxed)
         }
+        eventsDispatched.add(1, ordering: .relaxed)
+    }
+
+    /// Counters and gauges for `/metrics`.
+    public struct Stats: Sendable, Equatable {
+        public var connections: Int
+        public var subscriptions: Int
+        public var queryClasses: Int
+        /// Change events the hub has matched against subscriptions.
+        public var eventsDispatched: UInt64
+        /// Subscription frames handed to sockets' outbound queues.
+        public var framesQueued: UInt64
+    }
+
+    public func stats() -> Stats {
+        let (connections, subscriptions, classes) = registry.withLock { r in
+            (r.connections.count, r.classes.values.reduce(0) { $0 + $1.members.count }, r.classes.count)
+        }
+        return Stats(
+            connections: connections, subscriptions: subscriptions, queryClasses: classes,
+            eventsDispatched: eventsDispatched.load(ordering: .relaxed), framesQueued: framesQueued.load(ordering: .relaxed))
     }
 
     // MARK: Connections

@@ -165,6 +165,13 @@ public struct SwitchboardConfig: Sendable {
     public var websocketsHeartbeatEnabled = true
     /// Seconds between pings (`WEBSOCKETS_HEARTBEAT_PERIOD`).
     public var websocketsHeartbeatPeriodSeconds = 30
+    /// Whether `GET /metrics` (Prometheus text format) is served (`METRICS_ENABLED`).
+    public var metricsEnabled = false
+    /// Tokens accepted as `Authorization: Metrics <token>` on `/metrics` (`METRICS_TOKENS`);
+    /// admins may always read it.
+    public var metricsTokens: [String] = []
+    /// Prefix of Switchboard's own metric names (`METRICS_NAME_PREFIX`).
+    public var metricsNamePrefix = "switchboard_"
     /// Whether the GraphQL subscriptions endpoint is served (`WEBSOCKETS_GRAPHQL_ENABLED`).
     public var websocketsGraphQLEnabled = true
     /// Path of the GraphQL subscriptions endpoint (`WEBSOCKETS_GRAPHQL_PATH`).
@@ -341,6 +348,16 @@ public struct SwitchboardConfig: Sendable {
             "WEBSOCKETS_HEARTBEAT_ENABLED", default: config.websocketsHeartbeatEnabled)
         config.websocketsHeartbeatPeriodSeconds = try env.int(
             "WEBSOCKETS_HEARTBEAT_PERIOD", default: config.websocketsHeartbeatPeriodSeconds, in: 1...Int.max)
+        config.metricsEnabled = try env.bool("METRICS_ENABLED", default: config.metricsEnabled)
+        config.metricsTokens = env.list("METRICS_TOKENS", default: []).filter { !$0.isEmpty }
+        config.metricsNamePrefix = env.string("METRICS_NAME_PREFIX") ?? config.metricsNamePrefix
+        guard config.metricsNamePrefix.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }),
+            config.metricsNamePrefix.first?.isNumber != true
+        else {
+            throw ConfigError(
+                variable: "METRICS_NAME_PREFIX",
+                message: "\"\(config.metricsNamePrefix)\" must be letters, digits and _ only, not starting with a digit")
+        }
         config.websocketsGraphQLEnabled = try env.bool(
             "WEBSOCKETS_GRAPHQL_ENABLED", default: config.websocketsGraphQLEnabled)
         config.websocketsGraphQLPath = try path(env, "WEBSOCKETS_GRAPHQL_PATH", config.websocketsGraphQLPath)
@@ -522,6 +539,10 @@ public struct SwitchboardConfig: Sendable {
         ("WEBSOCKETS_MAX_SUBSCRIPTIONS", "256", "Subscriptions one realtime socket may hold."),
         ("WEBSOCKETS_MAX_QUEUED_FRAMES", "4096", "Frames queued for one socket before it is closed as too slow (1013)."),
         ("SHUTDOWN_DRAIN_WINDOW", "5s", "On SIGTERM, close open sockets (1001) spread over this window."),
+        // Metrics
+        ("METRICS_ENABLED", "false", "Serve GET /metrics (Prometheus text format)."),
+        ("METRICS_TOKENS", "", "Comma-separated tokens allowed to read /metrics as `Authorization: Metrics <token>`."),
+        ("METRICS_NAME_PREFIX", "switchboard_", "Prefix of Switchboard's metric names."),
         (
             "SWITCHBOARD_OUTBOX_RETENTION", "24h",
             "Outbox events older than this are trimmed (resume with `after` reaches this far back)."

@@ -244,6 +244,17 @@ import Testing
         #expect(create.contains(#""uid":"w7""#))
     }
 
+    @Test func prometheusSampleIsRead() {
+        let text = """
+            # HELP process_resident_memory_bytes Resident memory of this process.
+            # TYPE process_resident_memory_bytes gauge
+            process_resident_memory_bytes 48472064
+            process_resident_memory_bytes_total 1
+            """
+        #expect(MetricsScrape.sample("process_resident_memory_bytes", in: text) == 48_472_064)
+        #expect(MetricsScrape.sample("process_open_fds", in: text) == nil)
+    }
+
     @Test func endpointsParse() {
         #expect(Endpoint(url: "ws://127.0.0.1:8055/websocket") == Endpoint(url: "ws://127.0.0.1:8055/websocket"))
         let e = Endpoint(url: "ws://127.0.0.1:8055/sub/bench?x=1")

@@ -22,6 +22,13 @@ enum SwitchboardApp {
             isReady: { readiness.isReady },
             messengerState: { [messenger = services.messenger] in messenger?.state.rawValue }
         ).register(on: router)
+        if config.metricsEnabled {
+            MetricsRoutes(
+                hub: services.hub, callers: callers, tokens: config.metricsTokens, prefix: config.metricsNamePrefix,
+                isReady: { readiness.isReady },
+                messengerState: { [messenger = services.messenger] in messenger?.state.rawValue }
+            ).register(on: router)
+        }
         AuthRoutes(
             auth: services.auth, callers: callers,
             cookies: .init(

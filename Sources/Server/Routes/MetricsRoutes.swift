@@ -1,0 +1,92 @@
+import Foundation
+import Hummingbird
+import Realtime
+import SwitchboardCore
+
+/// `GET /metrics` in the Prometheus text format, when `METRICS_ENABLED` is true. Readable by
+/// admins and by `Authorization: Metrics <token>` with a token from `METRICS_TOKENS`, as in
+/// Directus. Numbers are this replica's own.
+struct MetricsRoutes {
+    let hub: RealtimeHub
+    let callers: CallerResolver
+    let tokens: [String]
+    let prefix: String
+    let isReady: @Sendable () -> Bool
+    let messengerState: @Sendable () -> String?
+
+    func register(on router: Router<SwitchboardRequestContext>) {
+        router.get("metrics") { request, context in
+            try await authorize(request, context)
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            headers[.cacheControl] = "no-cache"
+            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: render())))
+        }
+    }
+
+    private func authorize(_ request: Request, _ context: SwitchboardRequestContext) async throws {
+        if let header = request.headers[.authorization] {
+            let parts = header.split(separator: " ", maxSplits: 1)
+            if parts.count == 2, parts[0].lowercased() == "metrics" {
+                guard tokens.contains(String(parts[1])) else { throw SwitchboardError.forbidden() }
+                return
+            }
+        }
+        guard try await callers.accountability(request, context).admin else { throw SwitchboardError.forbidden() }
+    }
+
+    func render() -> String {
+        var out = MetricsText()
+        let process = ProcessFacts.current()
+        out.add("process_resident_memory_bytes", .gauge, "Resident memory of this process.", Double(process.residentBytes))
+        out.add("process_open_fds", .gauge, "Open file descriptors.", Double(process.openFiles))
+        out.add("process_max_fds", .gauge, "Open file descriptor limit (soft).", Double(process.maxFiles))
+        let s = hub.stats()
+        out.add(prefix + "websocket_connections", .gauge, "Open realtime sockets.", Double(s.connections))
+        out.add(prefix + "websocket_subscriptions", .gauge, "Active subscriptions over all sockets.", Double(s.subscriptions))
+        out.add(prefix + "realtime_query_classes", .gauge, "Distinct subscription queries (shared rendering).", Double(s.queryClasses))
+        out.add(prefix + "realtime_events_total", .counter, "Change events matched against subscriptions.", Double(s.eventsDispatched))
+        out.add(prefix + "realtime_frames_total", .counter, "Subscription frames queued to sockets.", Double(s.framesQueued))
+        out.add(prefix + "ready", .gauge, "1 while this replica takes traffic (0 while draining).", isReady() ? 1 : 0)
+        if let state = messengerState() {
+            out.add(prefix + "messenger_connected", .gauge, "1 while the Redis messenger is connected.", state == "connected" ? 1 : 0)
+        }
+        return out.text
+    }
+}
+
+/// Builds Prometheus text exposition: `# HELP`, `# TYPE`, then the sample.
+struct MetricsText {
+    enum Kind: String { case gauge, counter }
+    private(set) var text = ""
+
+    mutating func add(_ name: String, _ kind: Kind, _ help: String, _ value: Double) {
+        text += "# HELP \(name) \(help)\n# TYPE \(name) \(kind.rawValue)\n"
+        let number = value.rounded() == value && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+        text += "\(name) \(number)\n"
+    }
+}
+
+/// Memory and descriptors of this process, from /proc.
+struct ProcessFacts {
+    var residentBytes: Int
+    var openFiles: Int
+    var maxFiles: Int
+
+    static func current() -> ProcessFacts {
+        var rss = 0
+        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) {
+            for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+                rss = (line.split(separator: " ").compactMap { Int($0) }.first ?? 0) * 1024
+            }
+        }
+        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
+        var limit = rlimit()
+        #if os(Linux)
+            let ok = getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0
+        #else
+            let ok = getrlimit(RLIMIT_NOFILE, &limit) == 0
+        #endif
+        return ProcessFacts(residentBytes: rss, openFiles: open, maxFiles: ok ? Int(clamping: limit.rlim_cur) : 0)
+    }
+}
