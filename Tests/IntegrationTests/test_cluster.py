@@ -24,6 +24,7 @@ import random
 import signal
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -521,6 +522,47 @@ def test_sigterm_replica_clients_reconnect_through_nginx(cluster: Cluster) -> No
     assert res["rc"] == 0, f"replica exit status {res['rc']}"
     report(f"e. SIGTERM: {res['closed']}/6 nginx clients were on replica 2 and got 1001; they reconnected and got "
            f"init; replica exited 0 after {res['exit_s']:.2f}s (drain window {DRAIN_S}s, health {res['health']})")
+
+
+def raw_upgrade_status(port: int) -> int:
+    """Status of a bare WebSocket upgrade request (no redirect following, unlike the websockets
+    library: browsers and the SDK's `ws` fail on a 3xx)."""
+    import base64
+    import os
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        key = base64.b64encode(os.urandom(16)).decode()
+        sock.sendall((f"GET /websocket HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                      f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        head = b""
+        while b"\r\n" not in head:
+            chunk = sock.recv(1024)
+            if not chunk:
+                break
+            head += chunk
+        return int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/") else 0
+
+
+def test_websocket_upgrades_through_nginx_after_rest_traffic(cluster: Cluster) -> None:
+    """nginx keeps idle keepalive connections to the replicas for REST; an upgrade must never be
+    sent on one of those (Hummingbird upgrades only the first request of a connection and answers
+    a later one with 307), so deploy/nginx.conf proxies /websocket through an upstream without
+    keepalive. Found by switchboard-bench: ~1 refused upgrade per idle upstream connection."""
+    cl = cluster
+    assert cl.nginx is not None
+    port = cl.nginx.port
+
+    def rest_burst() -> None:
+        # concurrent REST through the balancer leaves several idle upstream connections behind
+        with ThreadPoolExecutor(8) as pool:
+            assert all(code == 200 for code in pool.map(lambda _: cl.lb.get("/server/ping").status_code, range(48)))
+
+    statuses: list[int] = []
+    for _ in range(3):
+        rest_burst()
+        statuses += [raw_upgrade_status(port) for _ in range(12)]
+    assert statuses == [101] * len(statuses), f"upgrade statuses through nginx after REST traffic: {statuses}"
 
 
 # -- f. the Directus SDK's wire behaviour through nginx ---------------------------------------------
