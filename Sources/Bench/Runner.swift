@@ -169,6 +169,34 @@ struct Runner {
         return (tally, totals)
     }
 
+    /// The connected clients of one run, its phase label and its progress line.
+    struct Session {
+        let fleets: [any Fleet]
+        let phase: PhaseBox
+        let tick: Task<Void, Never>
+    }
+
+    /// Plans and starts the fleets; with `settle`, waits until every client subscribed or failed.
+    mutating func connect(
+        mode: Assignment.Mode, urls: [String], rooms: Int?, phase: String = "connecting", settle: Bool = true
+    ) async throws -> Session {
+        let fleets = try makeFleets(mode: mode, wanted: common.subscribers, urls: urls, rooms: rooms)
+        let box = PhaseBox(phase)
+        let session = Session(fleets: fleets, phase: box, tick: ticker(fleets, phase: box))
+        try await start(fleets)
+        if settle { await waitSettled(fleets) }
+        return session
+    }
+
+    /// Closes every client and merges what they measured.
+    func end(_ session: Session, _ expectation: Expectation?) async -> (Tally, CompletenessTotals) {
+        session.phase.value = "closing"
+        let result = await finish(session.fleets, expectation)
+        session.tick.cancel()
+        FileHandle.standardError.write(Data("\n".utf8))
+        return result
+    }
+
     func sleep(_ seconds: Double) async {
         try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
     }
@@ -177,42 +205,32 @@ struct Runner {
 
     /// fanout / filtered / crossnode: subscribers hold; this process writes over REST.
     mutating func subscribeAndWrite(rooms: Int?, subscriberURLs: [String]) async throws {
-        let fleets = try makeFleets(mode: .hold, wanted: common.subscribers, urls: subscriberURLs, rooms: rooms)
-        let phase = PhaseBox("connecting")
-        let tick = ticker(fleets, phase: phase)
-        try await start(fleets)
-        await waitSettled(fleets)
-        phase.value = "writing"
+        let session = try await connect(mode: .hold, urls: subscriberURLs, rooms: rooms)
+        session.phase.value = "writing"
         let begin = monotonicSeconds()
         let writer = Writer(
             rest: common.rest, token: common.token, collection: common.collection, rate: common.rate, rooms: rooms,
             nchan: common.nchan)
         await writer.run(duration: common.durationSeconds, recorder: recorder)
         let writeSeconds = monotonicSeconds() - begin
-        phase.value = "draining"
+        session.phase.value = "draining"
         await sleep(common.drain)
         let measured = monotonicSeconds() - begin
-        phase.value = "closing"
         let own = recorder.tally()
-        let (tally, totals) = await finish(fleets, Expectation(all: own.writes, byRoom: own.writesByRoom))
-        tick.cancel()
-        FileHandle.standardError.write(Data("\n".utf8))
+        let (tally, totals) = await end(session, Expectation(all: own.writes, byRoom: own.writesByRoom))
         try report(
             tally, totals: totals, seconds: measured, rateSeconds: writeSeconds, memory: nil,
             extra: [
                 "subscribers": "\(common.subscribers)", "rate": "\(common.rate)", "rooms": rooms.map(String.init) ?? "-",
-                "ws": subscriberURLs.joined(separator: " "), "workers": "\(fleets.count)",
+                "ws": subscriberURLs.joined(separator: " "), "workers": "\(session.fleets.count)",
             ])
     }
 
     /// chat: every user subscribes to its room and writes over its own socket.
     mutating func chat(rooms: Int) async throws {
-        let fleets = try makeFleets(mode: .chat, wanted: common.subscribers, urls: common.ws, rooms: rooms)
-        let phase = PhaseBox("connecting")
-        let tick = ticker(fleets, phase: phase)
-        try await start(fleets)
-        await waitSettled(fleets)
-        phase.value = "chatting"
+        let session = try await connect(mode: .chat, urls: common.ws, rooms: rooms)
+        let fleets = session.fleets
+        session.phase.value = "chatting"
         let begin = monotonicSeconds()
         // Each fleet writes in proportion to the users it holds.
         let ready = fleets.map { Swift.max($0.progress().ready, 0) }
@@ -222,13 +240,10 @@ struct Runner {
         var writes = WriteCount()
         for f in fleets { writes.add(await f.stopWrites()) }
         let writeSeconds = monotonicSeconds() - begin
-        phase.value = "draining"
+        session.phase.value = "draining"
         await sleep(common.drain)
         let measured = monotonicSeconds() - begin
-        phase.value = "closing"
-        let (tally, totals) = await finish(fleets, Expectation(all: writes.ok, byRoom: writes.byRoom))
-        tick.cancel()
-        FileHandle.standardError.write(Data("\n".utf8))
+        let (tally, totals) = await end(session, Expectation(all: writes.ok, byRoom: writes.byRoom))
         try report(
             tally, totals: totals, seconds: measured, rateSeconds: writeSeconds, memory: nil,
             extra: [
@@ -238,39 +253,28 @@ struct Runner {
     }
 
     mutating func churn() async throws {
-        let fleets = try makeFleets(mode: .churn, wanted: common.subscribers, urls: common.ws, rooms: nil)
-        let tick = ticker(fleets, phase: PhaseBox("churn"))
         let begin = monotonicSeconds()
-        try await start(fleets)
+        let session = try await connect(mode: .churn, urls: common.ws, rooms: nil, phase: "churn", settle: false)
         await sleep(common.durationSeconds)
         let seconds = monotonicSeconds() - begin
-        let (tally, totals) = await finish(fleets, nil)
-        tick.cancel()
-        FileHandle.standardError.write(Data("\n".utf8))
+        let (tally, totals) = await end(session, nil)
         try report(
             tally, totals: totals, seconds: seconds, memory: nil,
-            extra: ["loops": "\(common.subscribers)", "workers": "\(fleets.count)"])
+            extra: ["loops": "\(common.subscribers)", "workers": "\(session.fleets.count)"])
     }
 
     mutating func idle() async throws {
         let measuresMemory = !common.pid.isEmpty || !common.metrics.isEmpty
         if !measuresMemory { notes.append("no --pid or --metrics given: server memory not measured") }
         let baseline = await serverKiB()
-        let fleets = try makeFleets(mode: .hold, wanted: common.subscribers, urls: common.ws, rooms: nil)
-        let phase = PhaseBox("connecting")
-        let tick = ticker(fleets, phase: phase)
-        try await start(fleets)
-        await waitSettled(fleets)
-        phase.value = "holding"
+        let session = try await connect(mode: .hold, urls: common.ws, rooms: nil)
+        session.phase.value = "holding"
         let begin = monotonicSeconds()
         await sleep(common.durationSeconds)
         let loaded = await serverKiB()
-        let held = total(fleets).ready
+        let held = total(session.fleets).ready
         let seconds = monotonicSeconds() - begin
-        phase.value = "closing"
-        let (tally, totals) = await finish(fleets, nil)
-        tick.cancel()
-        FileHandle.standardError.write(Data("\n".utf8))
+        let (tally, totals) = await end(session, nil)
         let memory =
             measuresMemory
             ? Report.MemoryStats(
@@ -280,7 +284,7 @@ struct Runner {
             : nil
         try report(
             tally, totals: totals, seconds: seconds, memory: memory,
-            extra: ["connections": "\(common.subscribers)", "held": "\(held)", "workers": "\(fleets.count)"])
+            extra: ["connections": "\(common.subscribers)", "held": "\(held)", "workers": "\(session.fleets.count)"])
     }
 
     /// Server memory now: VmRSS of --pid processes plus process_resident_memory_bytes of
