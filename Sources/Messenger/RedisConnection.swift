@@ -62,7 +62,7 @@ final class RedisConnection: Sendable {
         if let cert = endpoint.certFile {
             tls.certificateChain = try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) }
         }
-        if let key = endpoint.keyFile { tls.privateKey = .file(key) }
+        if let key = endpoint.keyFile { tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)) }
         var serverName: String?
         if case .tcp(let host, _) = endpoint.address, host.first?.isNumber == false, !host.contains(":") { serverName = host }
         return (try NIOSSLContext(configuration: tls), serverName)

@@ -37,10 +37,10 @@ enum RealtimeFrames {
 
 /// A subscription frame rendered once for all members of a query class: the
 /// bytes before the uid and after it, so each socket costs one concatenation.
-struct RenderedEvent: Sendable {
+public struct RenderedEvent: Sendable {
     let prefix: [UInt8]
 
-    init(event: String, data: JSONValue?, meta: JSONObject?, seq: Int64?, extra: [(String, JSONValue)] = []) {
+    public init(event: String, data: JSONValue?, meta: JSONObject?, seq: Int64?, extra: [(String, JSONValue)] = []) {
         var o = JSONObject([("type", "subscription"), ("event", .string(event))])
         if let data { o["data"] = data }
         if let meta { o["meta"] = .object(meta) }
@@ -52,7 +52,7 @@ struct RenderedEvent: Sendable {
     }
 
     /// The frame for one subscriber; `uid` is echoed as a string, as Directus does.
-    func frame(uid: String?) -> [UInt8] {
+    public func frame(uid: String?) -> [UInt8] {
         var out = prefix
         if let uid {
             out.reserveCapacity(prefix.count + uid.utf8.count + 10)
