@@ -191,10 +191,9 @@ public final class AuthService: Sendable {
             accountability = a
             accountability.sessionID = claims.sessionID
         } else {
-            let rows = try await store.database.read { db in
-                try await db.query("SELECT id FROM directus_users WHERE token = ?", [.text(token)])
-            }
-            guard let userID = rows.first?["id"].text, let a = try await resolver.accountability(userID: userID) else {
+            guard let userID = try await resolver.userID(forStaticToken: token),
+                let a = try await resolver.accountability(userID: userID)
+            else {
                 throw SwitchboardError.invalidCredentials()
             }
             accountability = a

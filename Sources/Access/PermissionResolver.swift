@@ -17,12 +17,13 @@ public final class PermissionResolver: ChangeEventSink {
     private let logger: Logger
     private struct Cache {
         var accountabilities: [String: Accountability] = [:]
+        /// Static token → user id, for tokens that were valid (never for unknown ones).
+        var staticTokens: [String: String] = [:]
         var publicPolicies: [String]?
         var permissionSets: [String: PermissionSet] = [:]
     }
 
     private let cache = Mutex(Cache())
-
 
     public init(store: Store, logger: Logger = Logger(label: "switchboard.access")) {
         self.store = store
@@ -51,6 +52,27 @@ public final class PermissionResolver: ChangeEventSink {
     }
 
     /// The accountability of an active user; `nil` if the user doesn't exist or isn't active.
+    /// Most static tokens remembered; past this the map starts over (a connect storm of
+    /// distinct valid tokens costs one query each, as without the cache).
+    static let maxCachedStaticTokens = 10_000
+
+    /// The user a static token (`directus_users.token`) belongs to. Valid tokens are
+    /// cached until any change to users, roles, policies, access or permissions
+    /// (`invalidate()`), like the rest of this cache: a reconnect storm of static-token
+    /// clients then costs no query per connect.
+    public func userID(forStaticToken token: String) async throws -> String? {
+        if let cached = cache.withLock({ $0.staticTokens[token] }) { return cached }
+        let rows = try await store.database.read { db in
+            try await db.query("SELECT id FROM directus_users WHERE token = ?", [.text(token)])
+        }
+        guard let userID = rows.first?["id"].text else { return nil }
+        cache.withLock { c in
+            if c.staticTokens.count >= Self.maxCachedStaticTokens { c.staticTokens = [:] }
+            c.staticTokens[token] = userID
+        }
+        return userID
+    }
+
     public func accountability(userID: String) async throws -> Accountability? {
         if let cached = cache.withLock({ $0.accountabilities[userID] }) { return cached }
         let rows = try await store.database.read { db in

@@ -22,9 +22,11 @@ from harness import (
     Api,
     assert_error,
     assert_no_content,
+    create_user_with_policy,
     data,
     jwt_claims,
     make_hs256_jwt,
+    uniq,
 )
 
 MASK = "**********"
@@ -192,6 +194,20 @@ def test_users_me_with_bearer_query_and_static_token(server):
     assert data(server.api(token).get("/users/me"))["email"] == ADMIN_EMAIL
     assert data(server.api().get("/users/me", params={"access_token": token}))["email"] == ADMIN_EMAIL
     assert data(server.api(ADMIN_TOKEN).get("/users/me"))["email"] == ADMIN_EMAIL
+
+
+def test_changed_or_removed_static_token_stops_working_at_once(server, admin):
+    # static tokens are cached after a successful lookup; any change to the user forgets them
+    info, _ = create_user_with_policy(admin)
+    first, second = uniq("static-a"), uniq("static-b")
+    data(admin.patch(f"/users/{info['user']}", {"token": first}))
+    assert data(server.api(first).get("/users/me"))["id"] == info["user"]
+    assert data(server.api(first).get("/users/me"))["id"] == info["user"]  # served from the cache
+    data(admin.patch(f"/users/{info['user']}", {"token": second}))
+    assert_error(server.api(first).get("/users/me"), 401, "INVALID_CREDENTIALS")
+    assert data(server.api(second).get("/users/me"))["id"] == info["user"]
+    data(admin.patch(f"/users/{info['user']}", {"status": "suspended"}))
+    assert_error(server.api(second).get("/users/me"), 401, "INVALID_CREDENTIALS")
 
 
 def test_token_in_query_and_header_at_once_is_invalid_payload(server):
