@@ -1,8 +1,8 @@
 import Foundation
 import NIOCore
 import NIOPosix
-import Synchronization
 import SwitchboardCore
+import Synchronization
 
 /// The slice of a run's client connections one process owns.
 struct Assignment: Codable, Sendable, Equatable {

@@ -184,4 +184,3 @@ struct Merge: AsyncParsableCommand {
         if let summary { try Data(md.utf8).write(to: URL(fileURLWithPath: summary)) } else { print(md) }
     }
 }
-

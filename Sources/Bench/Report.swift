@@ -117,7 +117,8 @@ enum ReportWriter {
         out += "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
         for r in reports {
             let writing = r.writes.ok > 0
-            out += "| \(r.scenario) | \(r.target) | \(r.connections.subscribed) | \(fmt(r.connections.connectRatePerSecond, 0)) | "
+            out +=
+                "| \(r.scenario) | \(r.target) | \(r.connections.subscribed) | \(fmt(r.connections.connectRatePerSecond, 0)) | "
             out +=
                 writing
                 ? "\(fmt(r.writes.ratePerSecond, 1)) | \(fmt(r.deliveries.perSecond, 1)) | \(fmt(r.latencyMs.p50)) | \(fmt(r.latencyMs.p99)) | \(fmt(r.latencyMs.p999)) | \(fmt(r.latencyMs.max)) | \(r.completeness.lost) | \(r.completeness.duplicates) | \(r.completeness.reordered) | "

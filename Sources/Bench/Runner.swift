@@ -27,7 +27,8 @@ struct FleetPlan: Equatable {
         if n > perTarget * targets {
             notes.append(
                 "server side: \(n) connections over \(targets) target(s) exceeds --per-target \(perTarget) "
-                    + "(a replica may open at most 20,000 files); capped at \(perTarget * targets), add replicas (--ws) to go further")
+                    + "(a replica may open at most 20,000 files); capped at \(perTarget * targets), add replicas (--ws) to go further"
+            )
             n = perTarget * targets
         }
         // Each process keeps ~256 descriptors for itself (pipes, event loops, HTTP writer).

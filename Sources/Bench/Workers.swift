@@ -104,11 +104,12 @@ final class RemoteFleet: Fleet, @unchecked Sendable {
     private func awaitDone(_ name: String, timeout: Double) async throws {
         let deadline = monotonicSeconds() + timeout
         while monotonicSeconds() < deadline {
-            let (done, error, eof) = state.withLock { ($0.done[name] ?? 0, $0.error, $0.eof) }
-            if done > 0 {
-                state.withLock { $0.done[name]! -= 1 }
-                return
+            let (taken, error, eof) = state.withLock { s -> (Bool, String?, Bool) in
+                guard let n = s.done[name], n > 0 else { return (false, s.error, s.eof) }
+                s.done[name] = n - 1
+                return (true, s.error, s.eof)
             }
+            if taken { return }
             if let error { throw BenchError("worker \(index): \(error)") }
             if eof { throw BenchError("worker \(index) exited") }
             try? await Task.sleep(for: .milliseconds(20))

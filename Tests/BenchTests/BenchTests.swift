@@ -209,7 +209,8 @@ import Testing
         #expect(slices.allSatisfy { $0.connectRate == 1000 })
         let shared = Assignment.split(template, total: 4, workers: 2, sources: ["127.0.0.9"])
         #expect(shared.map(\.sources) == [["127.0.0.9"], ["127.0.0.9"]])
-        let many = Assignment.split(template, total: 4, workers: 2, sources: ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"])
+        let many = Assignment.split(
+            template, total: 4, workers: 2, sources: ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"])
         #expect(many.map(\.sources) == [["127.0.0.2", "127.0.0.4"], ["127.0.0.3", "127.0.0.5"]])
     }
 }

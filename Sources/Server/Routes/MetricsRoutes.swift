@@ -44,12 +44,17 @@ struct MetricsRoutes {
         let s = hub.stats()
         out.add(prefix + "websocket_connections", .gauge, "Open realtime sockets.", Double(s.connections))
         out.add(prefix + "websocket_subscriptions", .gauge, "Active subscriptions over all sockets.", Double(s.subscriptions))
-        out.add(prefix + "realtime_query_classes", .gauge, "Distinct subscription queries (shared rendering).", Double(s.queryClasses))
-        out.add(prefix + "realtime_events_total", .counter, "Change events matched against subscriptions.", Double(s.eventsDispatched))
+        out.add(
+            prefix + "realtime_query_classes", .gauge, "Distinct subscription queries (shared rendering).", Double(s.queryClasses)
+        )
+        out.add(
+            prefix + "realtime_events_total", .counter, "Change events matched against subscriptions.", Double(s.eventsDispatched)
+        )
         out.add(prefix + "realtime_frames_total", .counter, "Subscription frames queued to sockets.", Double(s.framesQueued))
         out.add(prefix + "ready", .gauge, "1 while this replica takes traffic (0 while draining).", isReady() ? 1 : 0)
         if let state = messengerState() {
-            out.add(prefix + "messenger_connected", .gauge, "1 while the Redis messenger is connected.", state == "connected" ? 1 : 0)
+            out.add(
+                prefix + "messenger_connected", .gauge, "1 while the Redis messenger is connected.", state == "connected" ? 1 : 0)
         }
         return out.text
     }
