@@ -20,6 +20,12 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Static access token used for WebSocket auth and REST writes.")
     var token: String = ""
 
+    @Option(help: "Log in with this e-mail (and --password) over REST; the access token replaces --token.")
+    var email: String?
+
+    @Option(help: "Password for --email.")
+    var password: String?
+
     @Option(help: "Collection to subscribe to and write into.")
     var collection: String = "bench"
 
@@ -95,6 +101,7 @@ struct CommonOptions: ParsableArguments {
             throw ValidationError("counts and rates must be positive")
         }
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
+        if (email == nil) != (password == nil) { throw ValidationError("--email and --password go together") }
     }
 }
 

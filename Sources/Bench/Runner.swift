@@ -75,6 +75,7 @@ struct Runner {
     var common: CommonOptions
     var scenario: String
     var notes: [String] = []
+    private var loggedIn = false
     /// Parent-side measurements (REST writes).
     let recorder: Recorder
     let baseEpochSecond: Int
@@ -177,10 +178,25 @@ struct Runner {
         let tick: Task<Void, Never>
     }
 
+    /// With --email/--password: logs in over REST once; the access token stands in for --token.
+    mutating func logIn() async throws {
+        guard !loggedIn, let email = common.email, let password = common.password else { return }
+        let (token, expiresMs) = try await Login.accessToken(rest: common.rest, email: email, password: password)
+        common.token = token
+        loggedIn = true
+        let runSeconds = common.durationSeconds + common.connectTimeout + common.drain
+        if let expiresMs, Double(expiresMs) / 1000 < runSeconds {
+            notes.append(
+                "the access token from --email expires after \(expiresMs / 1000) s, before this run ends "
+                    + "(the harness does not refresh it): use a static --token for long runs")
+        }
+    }
+
     /// Plans and starts the fleets; with `settle`, waits until every client subscribed or failed.
     mutating func connect(
         mode: Assignment.Mode, urls: [String], rooms: Int?, phase: String = "connecting", settle: Bool = true
     ) async throws -> Session {
+        try await logIn()
         let fleets = try makeFleets(mode: mode, wanted: common.subscribers, urls: urls, rooms: rooms)
         let box = PhaseBox(phase)
         let session = Session(fleets: fleets, phase: box, tick: ticker(fleets, phase: box))
@@ -265,6 +281,7 @@ struct Runner {
     }
 
     mutating func idle() async throws {
+        try await logIn()
         let measuresMemory = !common.pid.isEmpty || !common.metrics.isEmpty
         if !measuresMemory { notes.append("no --pid or --metrics given: server memory not measured") }
         let baseline = await serverKiB()

@@ -125,3 +125,23 @@ enum MetricsScrape {
         return nil
     }
 }
+
+/// `POST /auth/login` for --email/--password.
+enum Login {
+    /// The access token and its lifetime in milliseconds (`data.expires`).
+    static func accessToken(rest: String, email: String, password: String) async throws -> (String, Int?) {
+        guard let url = URL(string: rest.trimmingSuffix("/") + "/auth/login") else { throw BenchError("bad --rest URL") }
+        var request = URLRequest(url: url, timeoutInterval: 30)
+        request.httpMethod = "POST"
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = try JSONSerialization.data(withJSONObject: ["email": email, "password": password])
+        let (body, response) = try await URLSession.shared.data(for: request)
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any]
+        guard status == 200, let data = object?["data"] as? [String: Any], let token = data["access_token"] as? String
+        else {
+            throw BenchError("login as \(email) failed: HTTP \(status) \(String(decoding: body.prefix(300), as: UTF8.self))")
+        }
+        return (token, (data["expires"] as? NSNumber)?.intValue)
+    }
+}

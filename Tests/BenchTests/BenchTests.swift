@@ -46,6 +46,9 @@ import Testing
             try Chat.parse(["--ws", "ws://127.0.0.1:1/websocket", "--source", "10.0.0.2"])
         }
         #expect(throws: (any Error).self) { try Chat.parse(["--ws", "ws://127.0.0.1:1/websocket", "--workers", "0"]) }
+        let login = try Fanout.parse(["--ws", "ws://127.0.0.1:1/websocket", "--email", "a@b.c", "--password", "pw"])
+        #expect(login.common.email == "a@b.c" && login.common.password == "pw")
+        #expect(throws: (any Error).self) { try Fanout.parse(["--ws", "ws://127.0.0.1:1/websocket", "--email", "a@b.c"]) }
     }
 
     @Test func subcommandsAreRegistered() throws {

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from harness import ADMIN_TOKEN, REPO_ROOT, create_collection, uniq
+from harness import ADMIN_EMAIL, ADMIN_PASSWORD, ADMIN_TOKEN, REPO_ROOT, create_collection, uniq
 
 ROOMS_FIELDS = [
     {"field": "text", "type": "string"},
@@ -47,14 +47,15 @@ def collection(bench_server) -> str:
     return name
 
 
-def run_bench(server: Any, scenario: str, collection: str, tmp_path: Path, *args: str) -> dict[str, Any]:
+def run_bench(server: Any, scenario: str, collection: str, tmp_path: Path, *args: str,
+              credentials: list[str] | None = None) -> dict[str, Any]:
     out = tmp_path / f"{scenario}.json"
     html = tmp_path / f"{scenario}.html"
     cmd = [
         str(bench_binary()), scenario,
         "--ws", f"ws://127.0.0.1:{server.port}/websocket", "--rest", server.base_url,
-        "--token", ADMIN_TOKEN, "--collection", collection, "--drain", "1", "--connect-timeout", "20",
-        "--json", str(out), "--html", str(html), *args,
+        *(credentials or ["--token", ADMIN_TOKEN]), "--collection", collection, "--drain", "1",
+        "--connect-timeout", "20", "--json", str(out), "--html", str(html), *args,
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
                           env={**os.environ, "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"})
@@ -94,6 +95,12 @@ def test_chat_writes_over_the_socket_and_everyone_reads_their_room(bench_server,
                   "--subscribers", "12", "--rooms", "3", "--rate", "10", "--duration", "2s")
     assert_complete(r, 12)
     assert r["deliveries"]["total"] == r["writes"]["ok"] * 4
+
+
+def test_login_with_email_and_password(bench_server, collection, tmp_path):
+    r = run_bench(bench_server, "fanout", collection, tmp_path, "--subscribers", "5", "--rate", "10",
+                  "--duration", "1s", credentials=["--email", ADMIN_EMAIL, "--password", ADMIN_PASSWORD])
+    assert_complete(r, 5)
 
 
 def test_worker_processes_with_own_source_addresses(bench_server, collection, tmp_path):
