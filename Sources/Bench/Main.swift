@@ -62,8 +62,11 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Write the self-contained HTML report here.")
     var html: String?
 
-    @Option(help: "Seconds to wait for late deliveries after the last write.")
-    var drain: Double = 2
+    @Option(help: "Most seconds to wait for late deliveries after the last write (ends early, see --quiet).")
+    var drain: Double = 30
+
+    @Option(help: "Seconds without any delivery that end the drain early.")
+    var quiet: Double = 1
 
     @Option(help: "Seconds allowed for all subscribers to connect and subscribe.")
     var connectTimeout: Double = 60
@@ -101,6 +104,7 @@ struct CommonOptions: ParsableArguments {
             throw ValidationError("counts and rates must be positive")
         }
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
+        if drain < 0 || quiet <= 0 { throw ValidationError("--drain must be >= 0 and --quiet > 0") }
         if (email == nil) != (password == nil) { throw ValidationError("--email and --password go together") }
     }
 }

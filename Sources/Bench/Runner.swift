@@ -214,6 +214,25 @@ struct Runner {
         return result
     }
 
+    /// Waits for late deliveries: until none arrived for `--quiet` seconds, at most `--drain`.
+    /// (Under overload events are still in flight when the writer stops; counting them as
+    /// lost after a fixed window would blame the server for the harness's impatience.)
+    func drain(_ fleets: [any Fleet]) async {
+        let begin = monotonicSeconds()
+        var last = total(fleets).deliveries
+        var lastChange = begin
+        while monotonicSeconds() - begin < common.drain {
+            await sleep(0.1)
+            let now = total(fleets).deliveries
+            if now != last {
+                last = now
+                lastChange = monotonicSeconds()
+            } else if monotonicSeconds() - lastChange >= common.quiet {
+                return
+            }
+        }
+    }
+
     func sleep(_ seconds: Double) async {
         try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
     }
@@ -231,7 +250,7 @@ struct Runner {
         await writer.run(duration: common.durationSeconds, recorder: recorder)
         let writeSeconds = monotonicSeconds() - begin
         session.phase.value = "draining"
-        await sleep(common.drain)
+        await drain(session.fleets)
         let measured = monotonicSeconds() - begin
         let own = recorder.tally()
         let (tally, totals) = await end(session, Expectation(all: own.writes, byRoom: own.writesByRoom))
@@ -258,7 +277,7 @@ struct Runner {
         for f in fleets { writes.add(await f.stopWrites()) }
         let writeSeconds = monotonicSeconds() - begin
         session.phase.value = "draining"
-        await sleep(common.drain)
+        await drain(session.fleets)
         let measured = monotonicSeconds() - begin
         let (tally, totals) = await end(session, Expectation(all: writes.ok, byRoom: writes.byRoom))
         try report(
