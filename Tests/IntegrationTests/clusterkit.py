@@ -19,8 +19,10 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any, Callable
 
+import pytest
 import requests
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -127,6 +129,19 @@ class Postgres:
                 shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def stop_process(proc: subprocess.Popen[bytes] | None, workdir: Path) -> None:
+    """SIGTERM a process started here (SIGKILL after 10 s), then remove its directory."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+    if os.environ.get("SWITCHBOARD_KEEP_TMP") != "1":
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 # -- Redis -----------------------------------------------------------------------------------
 
 
@@ -170,15 +185,7 @@ class Redis:
             self.proc.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        if os.environ.get("SWITCHBOARD_KEEP_TMP") != "1":
-            shutil.rmtree(self.dir, ignore_errors=True)
+        stop_process(self.proc, self.dir)
 
 
 # -- nginx -----------------------------------------------------------------------------------
@@ -228,15 +235,7 @@ class Nginx:
         return self
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        if os.environ.get("SWITCHBOARD_KEEP_TMP") != "1":
-            shutil.rmtree(self.dir, ignore_errors=True)
+        stop_process(self.proc, self.dir)
 
 
 # -- replicas ----------------------------------------------------------------------------------
@@ -331,6 +330,54 @@ class Cluster:
         return Api(self.nginx.base_url, "admin-static-token")
 
 
+def running_cluster(what: str, extra_env: dict[str, str],
+                    prepare: Callable[[Cluster], None] | None = None) -> Iterator[Cluster]:
+    """Body of a module fixture: PostgreSQL + redis-server + 3 replicas + nginx, torn down after.
+    Skips (or fails, with SWITCHBOARD_REQUIRE_CLUSTER=1) when a tool is missing."""
+    missing = missing_tools()
+    if missing:
+        message = f"{what} tests need: {', '.join(missing)} (scripts/test installs them)"
+        if os.environ.get("SWITCHBOARD_REQUIRE_CLUSTER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    started = time.monotonic()
+    pg, redis = Postgres(), Redis()
+    cl: Cluster | None = None
+    try:
+        pg.start()
+        redis.start()
+        cl = Cluster(pg, redis, 3, extra_env)
+        if prepare:
+            prepare(cl)
+        cl.start()
+        report(f"{what}: PostgreSQL + redis-server + 3 replicas + nginx up in {time.monotonic() - started:.1f}s")
+        yield cl
+    finally:
+        if cl is not None:
+            cl.stop()
+        redis.stop()
+        pg.stop()
+
+
+def run(coro: Any, timeout: float) -> Any:
+    """Runs a coroutine to completion, bounded by `timeout` seconds."""
+    async def main() -> Any:
+        return await asyncio.wait_for(coro, timeout)
+
+    return asyncio.run(main())
+
+
+def visible_everywhere(cl: Cluster, collection: str, timeout: float) -> float:
+    """Wait until every running replica serves /items/<collection>; returns the seconds it took."""
+    t0 = time.monotonic()
+    for i, srv in enumerate(cl.replicas):
+        if srv.proc is None or srv.proc.poll() is not None:
+            continue
+        wait_until(lambda i=i: cl.admin(i).get(f"/items/{collection}", params={"limit": 1}).status_code == 200,
+                   timeout, 0.02, f"{collection} on replica {i + 1}")
+    return time.monotonic() - t0
+
+
 # -- a realtime client with a background reader ------------------------------------------------
 
 
@@ -365,6 +412,7 @@ class Client:
                     await self.conn.send('{"type":"pong"}')
                     continue
                 self.frames.append(frame)
+                self._received(frame)
                 self._new.set()
         except ConnectionClosed:
             pass
@@ -373,6 +421,9 @@ class Client:
             self.close_code = rcvd.code if rcvd else self.conn.close_code
             self.closed.set()
             self._new.set()
+
+    def _received(self, frame: Any) -> None:
+        """Called for every non-ping frame as it arrives (subclasses record more)."""
 
     async def send(self, obj: Any) -> None:
         await self.conn.send(json.dumps(obj))

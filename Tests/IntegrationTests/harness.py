@@ -333,6 +333,18 @@ def create_field(api: Api, collection: str, field: str, type_: str, **extra: Any
     return data(api.post(f"/fields/{collection}", body))
 
 
+def owned_collection(admin: Api) -> str:
+    """text, secret, status and user_created (special user-created): rows owned by their creator."""
+    name = uniq("owned")
+    create_collection(admin, name, [
+        {"field": "text", "type": "text"},
+        {"field": "secret", "type": "string"},
+        {"field": "status", "type": "string"},
+        {"field": "user_created", "type": "uuid", "meta": {"special": ["user-created"]}},
+    ])
+    return name
+
+
 def messages_collection(api: Api, name: str | None = None) -> str:
     """The seeds' `messages` shape: id, text, date_created, user_created, user (m2o users)."""
     name = name or uniq("messages")

@@ -19,9 +19,11 @@ Without them it is skipped, unless SWITCHBOARD_REQUIRE_CLUSTER=1 (scripts/test s
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import random
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -32,12 +34,12 @@ import pytest
 from clusterkit import (
     Client,
     Cluster,
-    Postgres,
-    Redis,
     health,
-    missing_tools,
     redis_state,
     report,
+    run,
+    running_cluster,
+    visible_everywhere,
     wait_until,
     ws_url_of,
 )
@@ -51,48 +53,12 @@ DRAIN_S = 2
 PROPAGATION_S = 1.5  # "within about a second", with a little slack for a loaded CI machine
 
 
-def run(coro: Any, timeout: float) -> Any:
-    async def main() -> Any:
-        return await asyncio.wait_for(coro, timeout)
-
-    return asyncio.run(main())
-
-
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
-    missing = missing_tools()
-    if missing:
-        message = f"cluster tests need: {', '.join(missing)} (scripts/test installs them)"
-        if os.environ.get("SWITCHBOARD_REQUIRE_CLUSTER") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    started = time.monotonic()
-    pg = Postgres()
-    redis = Redis()
-    cl: Cluster | None = None
-    try:
-        pg.start()
-        redis.start()
-        cl = Cluster(pg, redis, 3, {
-            "WEBSOCKETS_HEARTBEAT_PERIOD": str(HEARTBEAT_S),
-            "SHUTDOWN_DRAIN_WINDOW": f"{DRAIN_S}s",
-        }).start()
-        report(f"cluster: PostgreSQL + redis-server + 3 replicas + nginx up in {time.monotonic() - started:.1f}s")
-        yield cl
-    finally:
-        if cl is not None:
-            cl.stop()
-        redis.stop()
-        pg.stop()
-
-
-def visible_everywhere(cl: Cluster, collection: str, timeout: float = PROPAGATION_S * 3) -> float:
-    """Wait until every replica serves /items/<collection>; returns the seconds it took."""
-    t0 = time.monotonic()
-    for i in range(len(cl.replicas)):
-        wait_until(lambda i=i: cl.admin(i).get(f"/items/{collection}", params={"limit": 1}).status_code == 200,
-                   timeout, 0.02, f"{collection} on replica {i + 1}")
-    return time.monotonic() - t0
+    yield from running_cluster("cluster", {
+        "WEBSOCKETS_HEARTBEAT_PERIOD": str(HEARTBEAT_S),
+        "SHUTDOWN_DRAIN_WINDOW": f"{DRAIN_S}s",
+    })
 
 
 def rows_collection(cl: Cluster) -> str:
@@ -100,7 +66,7 @@ def rows_collection(cl: Cluster) -> str:
     create_collection(cl.admin(0), name, [{"field": "text", "type": "string"},
                                           {"field": "status", "type": "string"},
                                           {"field": "secret", "type": "string"}])
-    visible_everywhere(cl, name)
+    visible_everywhere(cl, name, PROPAGATION_S * 3)
     return name
 
 
@@ -527,10 +493,6 @@ def test_sigterm_replica_clients_reconnect_through_nginx(cluster: Cluster) -> No
 def raw_upgrade_status(port: int) -> int:
     """Status of a bare WebSocket upgrade request (no redirect following, unlike the websockets
     library: browsers and the SDK's `ws` fail on a 3xx)."""
-    import base64
-    import os
-    import socket
-
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         key = base64.b64encode(os.urandom(16)).decode()
         sock.sendall((f"GET /websocket HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"

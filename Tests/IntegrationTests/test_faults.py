@@ -20,7 +20,6 @@ Every scenario is bounded by asyncio timeouts; the module needs redis-server, ng
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
 import time
 import uuid
@@ -30,7 +29,17 @@ from typing import Any
 import pytest
 import requests
 
-from clusterkit import Client, Cluster, Postgres, Redis, missing_tools, redis_state, report, wait_until, ws_url_of
+from clusterkit import (
+    Client,
+    Cluster,
+    redis_state,
+    report,
+    run,
+    running_cluster,
+    visible_everywhere,
+    wait_until,
+    ws_url_of,
+)
 from consistency import (
     check_stream,
     expected_from_outbox,
@@ -48,13 +57,6 @@ CRASH_COLLECTION = f"crash_{uuid.uuid4().hex[:10]}"
 PERIODIC_CHECK_S = 2.0  # the replicas' max(seq) check period (server fact)
 
 
-def run(coro: Any, timeout: float) -> Any:
-    async def main() -> Any:
-        return await asyncio.wait_for(coro, timeout)
-
-    return asyncio.run(main())
-
-
 class TimedClient(Client):
     """clusterkit.Client that also records the arrival time (monotonic) of every frame."""
 
@@ -62,28 +64,8 @@ class TimedClient(Client):
         self.times: list[float] = []
         super().__init__(conn, name)
 
-    async def _read(self) -> None:
-        import json
-
-        from websockets.exceptions import ConnectionClosed
-
-        try:
-            async for raw in self.conn:
-                frame = json.loads(raw)
-                if frame == {"type": "ping"}:
-                    self.pings += 1
-                    await self.conn.send('{"type":"pong"}')
-                    continue
-                self.frames.append(frame)
-                self.times.append(time.monotonic())
-                self._new.set()
-        except ConnectionClosed:
-            pass
-        finally:
-            rcvd = self.conn.protocol.close_rcvd
-            self.close_code = rcvd.code if rcvd else self.conn.close_code
-            self.closed.set()
-            self._new.set()
+    def _received(self, frame: Any) -> None:
+        self.times.append(time.monotonic())
 
     def arrival_of_seq(self, uid: str, seq: int) -> float | None:
         for f, t in zip(self.frames, self.times):
@@ -101,40 +83,19 @@ async def open_sub(url: str, name: str, collection: str, uid: str = "1", **extra
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
-    missing = missing_tools()
-    if missing:
-        message = f"fault tests need: {', '.join(missing)} (scripts/test installs them)"
-        if os.environ.get("SWITCHBOARD_REQUIRE_CLUSTER") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    started = time.monotonic()
-    pg, redis = Postgres(), Redis()
-    cl: Cluster | None = None
-    try:
-        pg.start()
-        redis.start()
-        cl = Cluster(pg, redis, 3, {"SWITCHBOARD_OUTBOX_MAX_EVENTS": "100", "SHUTDOWN_DRAIN_WINDOW": "1s"})
+    def crash_hook(cl: Cluster) -> None:
         # replica 3 dies right after committing a write to CRASH_COLLECTION (before publishing it)
         cl.replicas[2].env["SWITCHBOARD_FAULT_CRASH_AFTER_COMMIT"] = CRASH_COLLECTION
-        cl.start()
-        report(f"faults cluster: PostgreSQL + redis-server + 3 replicas (replica3 with the crash hook) up in "
-               f"{time.monotonic() - started:.1f}s")
-        yield cl
-    finally:
-        if cl is not None:
-            cl.stop()
-        redis.stop()
-        pg.stop()
+
+    yield from running_cluster(
+        "faults (replica3 with the crash hook)", {"SWITCHBOARD_OUTBOX_MAX_EVENTS": "100", "SHUTDOWN_DRAIN_WINDOW": "1s"},
+        crash_hook)
 
 
 def make_collection(cl: Cluster, name: str | None = None) -> str:
     name = name or uniq("flt")
     create_collection(cl.admin(0), name, [{"field": "text", "type": "string"}, {"field": "status", "type": "string"}])
-    for i in range(3):
-        if cl.replicas[i].proc is None or cl.replicas[i].proc.poll() is not None:
-            continue
-        wait_until(lambda i=i: cl.admin(i).get(f"/items/{name}", params={"limit": 1}).status_code == 200,
-                   5, 0.02, f"{name} on replica {i + 1}")
+    visible_everywhere(cl, name, 5)
     return name
 
 

@@ -17,23 +17,12 @@ from harness import (
     PUBLIC_POLICY_ID,
     PUBLIC_POLICY_NAME,
     assert_error,
-    create_collection,
     create_user_with_policy,
     data,
+    owned_collection,
     public_policy_id,
     uniq,
 )
-
-
-def owned_collection(admin):
-    name = uniq("owned")
-    create_collection(admin, name, [
-        {"field": "text", "type": "text"},
-        {"field": "secret", "type": "string"},
-        {"field": "status", "type": "string"},
-        {"field": "user_created", "type": "uuid", "meta": {"special": ["user-created"]}},
-    ])
-    return name
 
 
 def own_rows_perms(name):

@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from harness import create_collection, create_user_with_policy, data, public_policy_id, uniq
+from harness import create_user_with_policy, data, owned_collection, public_policy_id
 from wsclient import authed, in_thread, open_ws, run_async
 
 
@@ -24,13 +24,7 @@ def pub_server(server_factory):
 @pytest.fixture(scope="module")
 def world(pub_server):
     admin = pub_server.admin()
-    name = uniq("owned")
-    create_collection(admin, name, [
-        {"field": "text", "type": "text"},
-        {"field": "secret", "type": "string"},
-        {"field": "status", "type": "string"},
-        {"field": "user_created", "type": "uuid", "meta": {"special": ["user-created"]}},
-    ])
+    name = owned_collection(admin)
     alice_info, alice = create_user_with_policy(admin, permissions=[
         {"collection": name, "action": "read", "fields": ["id", "text", "status", "user_created"],
          "permissions": {"user_created": {"_eq": "$CURRENT_USER"}}},
