@@ -107,7 +107,6 @@ final class LocalFleet: Fleet, ConnectionObserver {
         var live: [ObjectIdentifier: any Channel] = [:]
         var ready: [(channel: any Channel, room: Int?)] = []
         var streams: [ClientStream] = []
-        var ended = 0
         var tasks: [Task<Void, Never>] = []
         var writer: Task<Void, Never>?
     }
@@ -181,12 +180,11 @@ final class LocalFleet: Fleet, ConnectionObserver {
     }
 
     func connectionEnded(_ plan: ConnectionPlan, stream: ClientStream, wasReady: Bool) {
-        let restart = state.withLock { s -> Bool in
-            s.ended += 1
-            if assignment.mode != .churn && wasReady { s.streams.append(stream) }
-            return assignment.mode == .churn
+        guard assignment.mode == .churn else {
+            if wasReady { state.withLock { $0.streams.append(stream) } }
+            return
         }
-        guard restart, !stop.isStopped else { return }
+        guard !stop.isStopped else { return }
         // Churn: the same client slot connects again (after a short pause on failure).
         let delay: TimeAmount = wasReady ? .zero : .milliseconds(50)
         group.next().scheduleTask(in: delay) { [self] in

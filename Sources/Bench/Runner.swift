@@ -1,4 +1,6 @@
 import Foundation
+import Synchronization
+import SwitchboardCore
 
 /// How a run's client connections are laid out over processes and source addresses,
 /// and which limits cut it down. Pure, so it is tested without sockets.
@@ -91,7 +93,7 @@ struct Runner {
     // MARK: fleets
 
     mutating func makeFleets(mode: Assignment.Mode, wanted: Int, urls: [String], rooms: Int?) throws -> [any Fleet] {
-        let limits = raiseOpenFileLimit()
+        let limits = ProcessResources.openFileLimit(raise: true)
         let plan = FleetPlan.make(
             wanted: wanted, targets: urls.count, maxConnections: common.maxConnections, perTarget: common.perTarget,
             perWorker: common.perWorker, workers: common.workers, sources: common.source,
@@ -327,7 +329,7 @@ struct Runner {
     /// Server memory now: VmRSS of --pid processes plus process_resident_memory_bytes of
     /// each --metrics URL, in KiB.
     func serverKiB() async -> Int {
-        var kib = common.pid.compactMap(residentKiB).reduce(0, +)
+        var kib = common.pid.compactMap { ProcessResources.residentKiB(pid: $0) }.reduce(0, +)
         for url in common.metrics {
             let auth = common.metricsToken.map { "Metrics \($0)" } ?? "Bearer \(common.token)"
             if let bytes = await MetricsScrape.residentBytes(url: url, authorization: auth) {
@@ -377,12 +379,12 @@ struct Runner {
     }
 }
 
-final class PhaseBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var text: String
-    init(_ text: String) { self.text = text }
+/// The phase label shown in the progress line.
+final class PhaseBox: Sendable {
+    private let text: Mutex<String>
+    init(_ text: String) { self.text = Mutex(text) }
     var value: String {
-        get { lock.withLock { text } }
-        set { lock.withLock { text = newValue } }
+        get { text.withLock { $0 } }
+        set { text.withLock { $0 = newValue } }
     }
 }

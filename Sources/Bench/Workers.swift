@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Synchronization
+import SwitchboardCore
 
 /// Parent → worker, one JSON object per line on the worker's stdin.
 enum WorkerCommand: Codable, Sendable, Equatable {
@@ -170,7 +171,7 @@ struct Worker: AsyncParsableCommand {
         shouldDisplay: false)
 
     func run() async throws {
-        _ = raiseOpenFileLimit()
+        _ = ProcessResources.openFileLimit(raise: true)
         let emitter = Emitter()
         let emit = emitter.emit
         let (commands, continuation) = AsyncStream.makeStream(of: WorkerCommand.self)

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking
@@ -65,44 +66,17 @@ struct Writer: Sendable {
     }
 }
 
-final class InFlight: @unchecked Sendable {
-    private let lock = NSLock()
-    private var n = 0
-    func add(_ d: Int) { lock.withLock { n += d } }
-    var count: Int { lock.withLock { n } }
+/// Writes awaiting their response (shared by the writer's request tasks).
+final class InFlight: Sendable {
+    private let n = Atomic<Int>(0)
+    func add(_ d: Int) { n.add(d, ordering: .relaxed) }
+    var count: Int { n.load(ordering: .relaxed) }
 }
 
 extension String {
     func trimmingSuffix(_ suffix: String) -> String {
         hasSuffix(suffix) ? String(dropLast(suffix.count)) : self
     }
-}
-
-/// Resident set size of a process from /proc/PID/status (VmRSS), in KiB.
-func residentKiB(pid: Int32) -> Int? {
-    guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-    for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-        let digits = line.split(separator: " ").compactMap { Int($0) }
-        return digits.first
-    }
-    return nil
-}
-
-/// Raises the soft RLIMIT_NOFILE to the hard limit; returns (soft, hard) after.
-func raiseOpenFileLimit() -> (soft: UInt64, hard: UInt64) {
-    var rl = rlimit()
-    #if os(Linux)
-        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
-    #else
-        let resource = RLIMIT_NOFILE
-    #endif
-    guard getrlimit(resource, &rl) == 0 else { return (0, 0) }
-    if rl.rlim_cur < rl.rlim_max {
-        var raised = rl
-        raised.rlim_cur = rl.rlim_max
-        if setrlimit(resource, &raised) == 0 { rl = raised }
-    }
-    return (UInt64(rl.rlim_cur), UInt64(rl.rlim_max))
 }
 
 /// Reads one sample from a Prometheus text endpoint (Switchboard's `/metrics`).

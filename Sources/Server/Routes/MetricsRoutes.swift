@@ -37,10 +37,13 @@ struct MetricsRoutes {
 
     func render() -> String {
         var out = MetricsText()
-        let process = ProcessFacts.current()
-        out.add("process_resident_memory_bytes", .gauge, "Resident memory of this process.", Double(process.residentBytes))
-        out.add("process_open_fds", .gauge, "Open file descriptors.", Double(process.openFiles))
-        out.add("process_max_fds", .gauge, "Open file descriptor limit (soft).", Double(process.maxFiles))
+        out.add(
+            "process_resident_memory_bytes", .gauge, "Resident memory of this process.",
+            Double((ProcessResources.residentKiB() ?? 0) * 1024))
+        out.add("process_open_fds", .gauge, "Open file descriptors.", Double(ProcessResources.openFiles()))
+        out.add(
+            "process_max_fds", .gauge, "Open file descriptor limit (soft).",
+            Double(ProcessResources.openFileLimit().soft))
         let s = hub.stats()
         out.add(prefix + "websocket_connections", .gauge, "Open realtime sockets.", Double(s.connections))
         out.add(prefix + "websocket_subscriptions", .gauge, "Active subscriptions over all sockets.", Double(s.subscriptions))
@@ -69,29 +72,5 @@ struct MetricsText {
         text += "# HELP \(name) \(help)\n# TYPE \(name) \(kind.rawValue)\n"
         let number = value.rounded() == value && abs(value) < 1e15 ? String(Int64(value)) : String(value)
         text += "\(name) \(number)\n"
-    }
-}
-
-/// Memory and descriptors of this process, from /proc.
-struct ProcessFacts {
-    var residentBytes: Int
-    var openFiles: Int
-    var maxFiles: Int
-
-    static func current() -> ProcessFacts {
-        var rss = 0
-        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) {
-            for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-                rss = (line.split(separator: " ").compactMap { Int($0) }.first ?? 0) * 1024
-            }
-        }
-        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
-        var limit = rlimit()
-        #if os(Linux)
-            let ok = getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0
-        #else
-            let ok = getrlimit(RLIMIT_NOFILE, &limit) == 0
-        #endif
-        return ProcessFacts(residentBytes: rss, openFiles: open, maxFiles: ok ? Int(clamping: limit.rlim_cur) : 0)
     }
 }
