@@ -1,6 +1,6 @@
 import Foundation
-import Synchronization
 import SwitchboardCore
+import Synchronization
 
 /// How a run's client connections are laid out over processes and source addresses,
 /// and which limits cut it down. Pure, so it is tested without sockets.

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import Synchronization
 import SwitchboardCore
+import Synchronization
 
 /// Parent → worker, one JSON object per line on the worker's stdin.
 enum WorkerCommand: Codable, Sendable, Equatable {
