@@ -14,8 +14,9 @@ public struct MessengerMessage: Sendable, Hashable {
 /// What a messenger reports to its consumer.
 public enum MessengerEvent: Sendable, Hashable {
     case message(MessengerMessage)
-    /// The subscription connection was (re-)established and every channel resubscribed:
-    /// anything published meanwhile was missed and must be recovered (outbox backfill).
+    /// The subscription connection was (re-)established and every channel's
+    /// subscription confirmed: anything published meanwhile was missed and must
+    /// be recovered (outbox backfill).
     case resubscribed
 }
 
@@ -24,13 +25,35 @@ public enum MessengerState: String, Sendable {
     case connected, connecting, disconnected
 }
 
+/// Counters for `/metrics` and logs.
+public struct MessengerStats: Sendable, Equatable {
+    /// Payloads the broker accepted.
+    public var published: UInt64 = 0
+    /// Payloads dropped because the publish queue was full.
+    public var dropped: UInt64 = 0
+    /// Payloads that failed or timed out (the broker was unreachable or hung).
+    public var failed: UInt64 = 0
+    /// Subscription connections (re-)established after the first.
+    public var reconnects: UInt64 = 0
+    /// Payloads waiting to be published.
+    public var queued: Int = 0
+
+    public init() {}
+}
+
 /// Carries change events between replicas: publish to a channel, receive the
 /// channels this replica subscribed to. `LocalMessenger` (single node) and
 /// `RedisMessenger` (cluster) implement it and pass the same contract tests.
+///
+/// Publishing never waits on the broker: a payload goes into a bounded queue
+/// and leaves within the command timeout or is dropped. Nothing is lost by a
+/// drop — other replicas find the event in the outbox (DESIGN.md).
 public protocol Messenger: Sendable {
-    /// Publishes a payload; throws when it could not be handed to the broker.
-    func publish(_ payload: [UInt8], to channel: String) async throws
-    /// Starts receiving a channel (idempotent). Kept across reconnects.
+    /// Queues a payload for `channel` and returns at once.
+    func publish(_ payload: [UInt8], to channel: String)
+    /// Starts receiving a channel (idempotent; kept across reconnects). Returns
+    /// when the broker confirmed it, or after the command timeout (it then
+    /// takes effect with the next connection).
     func subscribe(_ channel: String) async
     /// Stops receiving a channel (idempotent).
     func unsubscribe(_ channel: String) async
@@ -39,7 +62,8 @@ public protocol Messenger: Sendable {
     /// Received messages and reconnect signals, in order.
     var events: AsyncStream<MessengerEvent> { get }
     var state: MessengerState { get }
-    /// Maintains connections until `shutdown()`.
+    var stats: MessengerStats { get }
+    /// Maintains connections and publishes until `shutdown()`.
     func run() async
     func shutdown() async
 }

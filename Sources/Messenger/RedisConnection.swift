@@ -3,11 +3,30 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 
+/// How long Redis may take before a connection counts as hung.
+public struct RedisTimeouts: Sendable, Equatable {
+    /// TCP (and TLS) connect.
+    public var connect: Duration
+    /// Any command's reply; a connection that misses it is closed and replaced.
+    public var command: Duration
+    /// An idle connection is pinged this often; no answer within `command` closes it.
+    public var ping: Duration
+
+    public init(connect: Duration = .seconds(5), command: Duration = .seconds(2), ping: Duration = .seconds(1)) {
+        self.connect = connect
+        self.command = command
+        self.ping = ping
+    }
+}
+
 /// One connection to Redis over SwiftNIO; RESP through hiredis.
 ///
-/// Commands sent with `request` are answered in order (pipelining works).
-/// A connection put into subscribe mode receives pushes (`message`,
-/// `subscribe`, …) through `onPush`; it must not send `request`s afterwards.
+/// Commands sent with `request` or `pipeline` are answered in order. A
+/// connection put into subscribe mode receives pushes (`message`,
+/// `subscribe`, …) through `onPush`. Either kind is pinged when idle; a reply
+/// or pong that does not come within the command timeout closes the
+/// connection, so a hung Redis (a partition, SIGSTOP) is noticed in about
+/// `ping + command` instead of never.
 final class RedisConnection: Sendable {
     struct RedisError: Error, CustomStringConvertible {
         let description: String
@@ -18,12 +37,12 @@ final class RedisConnection: Sendable {
     private init(channel: any Channel) { self.channel = channel }
 
     static func connect(
-        to endpoint: RedisEndpoint, on group: any EventLoopGroup, onPush: @escaping @Sendable (RESPValue) -> Void,
-        onClose: @escaping @Sendable () -> Void
+        to endpoint: RedisEndpoint, on group: any EventLoopGroup, timeouts: RedisTimeouts,
+        onPush: (@Sendable (RESPValue) -> Void)? = nil, onClose: @escaping @Sendable () -> Void
     ) async throws -> RedisConnection {
         let (tlsContext, serverName) = try tlsSetup(endpoint)
         let bootstrap = ClientBootstrap(group: group)
-            .connectTimeout(.seconds(5))
+            .connectTimeout(TimeAmount(timeouts.connect))
             .channelOption(.socketOption(.so_keepalive), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -31,7 +50,7 @@ final class RedisConnection: Sendable {
                         try channel.pipeline.syncOperations.addHandler(
                             try NIOSSLClientHandler(context: tlsContext, serverHostname: serverName))
                     }
-                    try channel.pipeline.syncOperations.addHandler(RedisChannelHandler(onPush: onPush))
+                    try channel.pipeline.syncOperations.addHandler(RedisChannelHandler(timeouts: timeouts, onPush: onPush))
                 }
             }
         let channel: any Channel
@@ -72,51 +91,121 @@ final class RedisConnection: Sendable {
         if case .error(let message) = reply { throw RedisError(description: "\(what) failed: \(message)") }
     }
 
-    /// Sends one command and waits for its reply.
+    /// Sends one command and waits for its reply (at most the command timeout).
     func request(_ arguments: [String]) async throws -> RESPValue {
         try await request(arguments.map { Array($0.utf8) })
     }
 
     func request(_ arguments: [[UInt8]]) async throws -> RESPValue {
-        let promise = channel.eventLoop.makePromise(of: RESPValue.self)
-        let bytes = RESPCodec.encode(arguments)
-        channel.writeAndFlush(RedisOutbound(bytes: ByteBuffer(bytes: bytes), reply: promise), promise: nil)
-        return try await promise.futureResult.get()
+        guard let reply = pipeline([arguments]).first else { throw RedisError(description: "no reply") }
+        return try await reply.get()
+    }
+
+    /// Sends several commands with one write and flush; one future per reply, in order.
+    func pipeline(_ commands: [[[UInt8]]]) -> [EventLoopFuture<RESPValue>] {
+        let loop = channel.eventLoop
+        var bytes = ByteBuffer()
+        var replies: [EventLoopPromise<RESPValue>] = []
+        replies.reserveCapacity(commands.count)
+        for command in commands {
+            bytes.writeBytes(RESPCodec.encode(command))
+            replies.append(loop.makePromise(of: RESPValue.self))
+        }
+        let written = loop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { error in for r in replies { r.fail(error) } }  // later completions are ignored
+        channel.writeAndFlush(RedisOutbound.commands(bytes, replies: replies), promise: written)
+        return replies.map(\.futureResult)
     }
 
     /// Sends a command whose answer arrives as a push (subscribe mode).
     func send(_ arguments: [String]) {
-        let bytes = RESPCodec.encode(arguments)
-        channel.writeAndFlush(RedisOutbound(bytes: ByteBuffer(bytes: bytes), reply: nil), promise: nil)
+        channel.writeAndFlush(
+            RedisOutbound.commands(ByteBuffer(bytes: RESPCodec.encode(arguments)), replies: []), promise: nil)
+    }
+
+    /// Returns when Redis has processed everything sent before (a `PING` round
+    /// trip); throws when the connection closes or the command timeout passes.
+    func barrier() async throws {
+        let promise = channel.eventLoop.makePromise(of: Void.self)
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { promise.fail($0) }
+        channel.writeAndFlush(RedisOutbound.barrier(promise), promise: written)
+        try await promise.futureResult.get()
     }
 
     func close() { channel.close(promise: nil) }
 }
 
-struct RedisOutbound: Sendable {
-    let bytes: ByteBuffer
-    let reply: EventLoopPromise<RESPValue>?
+enum RedisOutbound: Sendable {
+    /// Encoded commands and one promise per reply (none in subscribe mode, where answers are pushes).
+    case commands(ByteBuffer, replies: [EventLoopPromise<RESPValue>])
+    /// A `PING <token>` whose pong completes the promise.
+    case barrier(EventLoopPromise<Void>)
 }
 
-/// Parses replies and matches them to waiting requests; what nobody waits for is a push.
+/// Parses replies and matches them to waiting requests (what nobody waits for
+/// is a push), pings when idle and closes the connection when Redis stops
+/// answering within the command timeout.
 final class RedisChannelHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = RedisOutbound
     typealias OutboundOut = ByteBuffer
 
-    private var waiting = CircularBuffer<EventLoopPromise<RESPValue>>()
-    private let parser: RESPParser?
-    private let onPush: @Sendable (RESPValue) -> Void
+    private struct Waiter {
+        /// nil for our own heartbeat `PING`.
+        let promise: EventLoopPromise<RESPValue>?
+        let sentAt: NIODeadline
+    }
 
-    init(onPush: @escaping @Sendable (RESPValue) -> Void) {
+    private static let heartbeatToken = "sb-hb"
+
+    private var waiting = CircularBuffer<Waiter>()
+    private var barriers: [(token: String, promise: EventLoopPromise<Void>, sentAt: NIODeadline)] = []
+    private var nextBarrier = 0
+    private let parser: RESPParser?
+    private let onPush: (@Sendable (RESPValue) -> Void)?
+    private let command: TimeAmount
+    private let commandText: String
+    private let pingEvery: TimeAmount
+    private var lastRead = NIODeadline.now()
+    private var pingSentAt: NIODeadline?
+    private var timer: RepeatedTask?
+
+    init(timeouts: RedisTimeouts, onPush: (@Sendable (RESPValue) -> Void)?) {
         self.parser = RESPParser()
         self.onPush = onPush
+        self.command = TimeAmount(timeouts.command)
+        self.commandText = "\(timeouts.command)"
+        self.pingEvery = TimeAmount(timeouts.ping)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        lastRead = .now()
+        let tick = min(TimeAmount.milliseconds(250), max(TimeAmount.milliseconds(10), .nanoseconds(command.nanoseconds / 4)))
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { _ in
+            let (handler, context) = loopBound.value
+            handler.check(context: context)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        let outbound = unwrapOutboundIn(data)
-        if let reply = outbound.reply { waiting.append(reply) }
-        context.write(wrapOutboundOut(outbound.bytes), promise: promise)
+        let now = NIODeadline.now()
+        switch unwrapOutboundIn(data) {
+        case .commands(let bytes, let replies):
+            for reply in replies { waiting.append(Waiter(promise: reply, sentAt: now)) }
+            context.write(wrapOutboundOut(bytes), promise: promise)
+        case .barrier(let done):
+            nextBarrier += 1
+            let token = "sb-b\(nextBarrier)"
+            barriers.append((token, done, now))
+            context.write(wrapOutboundOut(ByteBuffer(bytes: RESPCodec.encode(["PING", token]))), promise: promise)
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -124,16 +213,62 @@ final class RedisChannelHandler: ChannelDuplexHandler {
             context.close(promise: nil)
             return
         }
+        lastRead = .now()
+        pingSentAt = nil
         let buffer = unwrapInboundIn(data)
         buffer.withUnsafeReadableBytes { parser.feed($0) }
         do {
             while let value = try parser.next() {
-                if let promise = waiting.popFirst() { promise.succeed(value) } else { onPush(value) }
+                if let waiter = waiting.popFirst() {
+                    waiter.promise?.succeed(value)
+                } else if let token = Self.pongToken(value) {
+                    if let i = barriers.firstIndex(where: { $0.token == token }) { barriers.remove(at: i).promise.succeed(()) }
+                } else {
+                    onPush?(value)
+                }
             }
         } catch {
             context.fireErrorCaught(error)
-            context.close(promise: nil)
         }
+    }
+
+    /// The token of a `PING <token>` answer: `["pong", token]` in subscribe mode, the bulk token otherwise.
+    private static func pongToken(_ value: RESPValue) -> String? {
+        switch value {
+        case .array(let items?) where items.count == 2 && items[0].text?.lowercased() == "pong":
+            return items[1].text.flatMap { $0.hasPrefix("sb-") ? $0 : nil }
+        case .bulk(let b?):
+            let text = String(decoding: b, as: UTF8.self)
+            return text.hasPrefix("sb-") ? text : nil
+        default:
+            return nil
+        }
+    }
+
+    /// Every tick: time out the oldest outstanding reply, and ping when idle.
+    private func check(context: ChannelHandlerContext) {
+        let now = NIODeadline.now()
+        if let oldest = waiting.first, now - oldest.sentAt > command {
+            return hung(context, "no reply within \(commandText)")
+        }
+        if let oldest = barriers.first, now - oldest.sentAt > command {
+            return hung(context, "no pong within \(commandText)")
+        }
+        if let sent = pingSentAt {
+            if now - sent > command { hung(context, "no answer to PING within \(commandText)") }
+            return
+        }
+        if waiting.isEmpty, barriers.isEmpty, now - lastRead >= pingEvery {
+            pingSentAt = now
+            if onPush == nil { waiting.append(Waiter(promise: nil, sentAt: now)) }
+            context.writeAndFlush(
+                wrapOutboundOut(ByteBuffer(bytes: RESPCodec.encode(["PING", Self.heartbeatToken]))), promise: nil)
+        }
+    }
+
+    private func hung(_ context: ChannelHandlerContext, _ why: String) {
+        failAll(RedisConnection.RedisError(description: "Redis is not answering (\(why)); closing the connection"))
+        context.close(promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -147,6 +282,8 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     }
 
     private func failAll(_ error: any Error) {
-        while let promise = waiting.popFirst() { promise.fail(error) }
+        while let waiter = waiting.popFirst() { waiter.promise?.fail(error) }
+        for b in barriers { b.promise.fail(error) }
+        barriers = []
     }
 }

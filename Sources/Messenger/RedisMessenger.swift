@@ -3,35 +3,66 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
-/// The cluster messenger: Redis pub/sub over two connections, one that
-/// publishes (pipelined requests) and one in subscribe mode. The subscriber
-/// reconnects with jittered exponential backoff and resubscribes every
-/// channel; each (re)connect is reported as `.resubscribed` so the consumer
-/// can recover what it missed from the outbox.
+/// The cluster messenger: Redis pub/sub over two connections.
+///
+/// - Publishing: `publish` appends to a bounded queue and returns; one task
+///   sends what is queued as one pipelined write and waits for the replies,
+///   at most the command timeout. Payloads that wait longer, fail, or are
+///   pushed out of a full queue are dropped and counted: the write they
+///   belong to was already answered, and other replicas recover the event
+///   from the outbox.
+/// - Subscribing: one connection in subscribe mode, reconnected with
+///   jittered exponential backoff; every channel is resubscribed and
+///   confirmed (a `PING` round trip) before `.resubscribed` is reported, so
+///   the consumer's backfill starts only once nothing more can be missed.
+/// - Both connections are pinged when idle; one that stops answering (a
+///   frozen Redis, a partition) is closed and replaced.
 public final class RedisMessenger: Messenger {
-    private let endpoint: RedisEndpoint
-    private let logger: Logger
-    private let group: any EventLoopGroup
+    public struct Settings: Sendable {
+        public var timeouts: RedisTimeouts
+        /// Payloads waiting to be published at most; beyond it the oldest is dropped.
+        public var publishQueueLimit: Int
+
+        public init(timeouts: RedisTimeouts = RedisTimeouts(), publishQueueLimit: Int = 10_000) {
+            self.timeouts = timeouts
+            self.publishQueueLimit = max(1, publishQueueLimit)
+        }
+    }
+
+    private struct Pending {
+        let channel: String
+        let payload: [UInt8]
+        let queuedAt: ContinuousClock.Instant
+    }
 
     private struct State {
         var desired: Set<String> = []
         var subscriber: RedisConnection?
-        var publisher: RedisConnection?
-        var connecting: Task<RedisConnection, any Error>?
         var state: MessengerState = .connecting
         var stopped = false
         var lostWaiter: CheckedContinuation<Void, Never>?
+        var queue = CircularBuffer<Pending>()
+        var publishWaiter: CheckedContinuation<Void, Never>?
+        var stats = MessengerStats()
     }
 
+    /// Payloads sent in one pipelined write at most.
+    static let batchLimit = 512
+
+    private let endpoint: RedisEndpoint
+    private let settings: Settings
+    private let logger: Logger
+    private let group: any EventLoopGroup
     private let shared = Mutex(State())
     public let events: AsyncStream<MessengerEvent>
     private let continuation: AsyncStream<MessengerEvent>.Continuation
 
     public init(
-        endpoint: RedisEndpoint, logger: Logger = Logger(label: "switchboard.messenger"),
+        endpoint: RedisEndpoint, settings: Settings = Settings(), logger: Logger = Logger(label: "switchboard.messenger"),
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) {
         self.endpoint = endpoint
+        self.settings = settings
         self.logger = logger
         self.group = group
         (events, continuation) = AsyncStream.makeStream(of: MessengerEvent.self, bufferingPolicy: .unbounded)
@@ -41,45 +72,145 @@ public final class RedisMessenger: Messenger {
 
     public var channels: Set<String> { shared.withLock { $0.desired } }
 
-    // MARK: Publishing
-
-    public func publish(_ payload: [UInt8], to channel: String) async throws {
-        let connection = try await publisher()
-        do {
-            let reply = try await connection.request([Array("PUBLISH".utf8), Array(channel.utf8), payload])
-            if case .error(let message) = reply { throw RedisConnection.RedisError(description: "PUBLISH failed: \(message)") }
-        } catch {
-            shared.withLock { s in if s.publisher === connection { s.publisher = nil } }
-            connection.close()
-            throw error
+    public var stats: MessengerStats {
+        shared.withLock { s in
+            var stats = s.stats
+            stats.queued = s.queue.count
+            return stats
         }
     }
 
-    /// The publishing connection, opened on first use and after a failure.
-    private func publisher() async throws -> RedisConnection {
-        let (existing, task) = shared.withLock { s -> (RedisConnection?, Task<RedisConnection, any Error>?) in
-            if let p = s.publisher, p.channel.isActive { return (p, nil) }
-            if let t = s.connecting { return (nil, t) }
-            let endpoint = self.endpoint
-            let group = self.group
-            let t = Task {
-                try await RedisConnection.connect(to: endpoint, on: group, onPush: { _ in }, onClose: {})
-            }
-            s.connecting = t
-            return (nil, t)
+    public func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.runSubscriber() }
+            group.addTask { await self.runPublisher() }
+            await group.waitForAll()
         }
-        if let existing { return existing }
-        guard let task else { throw RedisConnection.RedisError(description: "no publisher") }
-        do {
-            let connection = try await task.value
-            shared.withLock { s in
-                s.publisher = connection
-                s.connecting = nil
+    }
+
+    public func shutdown() async {
+        // Give queued payloads up to one command timeout to leave.
+        let deadline = ContinuousClock.now + settings.timeouts.command
+        while ContinuousClock.now < deadline, shared.withLock({ !$0.queue.isEmpty && $0.state == .connected }) {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        let (sub, waiters) = shared.withLock { s -> (RedisConnection?, [CheckedContinuation<Void, Never>]) in
+            s.stopped = true
+            s.state = .disconnected
+            defer {
+                s.lostWaiter = nil
+                s.publishWaiter = nil
             }
-            return connection
-        } catch {
-            shared.withLock { $0.connecting = nil }
-            throw error
+            return (s.subscriber, [s.lostWaiter, s.publishWaiter].compactMap { $0 })
+        }
+        sub?.close()
+        for w in waiters { w.resume() }
+        continuation.finish()
+    }
+
+    private var isStopped: Bool { shared.withLock { $0.stopped } }
+
+    // MARK: Publishing
+
+    public func publish(_ payload: [UInt8], to channel: String) {
+        let waiter = shared.withLock { s -> CheckedContinuation<Void, Never>? in
+            guard !s.stopped else { return nil }
+            if s.queue.count >= settings.publishQueueLimit {
+                _ = s.queue.popFirst()
+                s.stats.dropped += 1
+            }
+            s.queue.append(Pending(channel: channel, payload: payload, queuedAt: .now))
+            defer { s.publishWaiter = nil }
+            return s.publishWaiter
+        }
+        waiter?.resume()
+    }
+
+    private func runPublisher() async {
+        var connection: RedisConnection?
+        var failures = 0
+        while let batch = await nextBatch() {
+            do {
+                let c: RedisConnection
+                if let existing = connection, existing.channel.isActive {
+                    c = existing
+                } else {
+                    connection = nil
+                    c = try await RedisConnection.connect(to: endpoint, on: group, timeouts: settings.timeouts, onClose: {})
+                    connection = c
+                }
+                let replies = c.pipeline(batch.map { [Array("PUBLISH".utf8), Array($0.channel.utf8), $0.payload] })
+                var ok: UInt64 = 0
+                var failed: UInt64 = 0
+                for reply in replies {
+                    switch try? await reply.get() {
+                    case .error?, nil: failed += 1
+                    default: ok += 1
+                    }
+                }
+                shared.withLock { s in
+                    s.stats.published += ok
+                    s.stats.failed += failed
+                }
+                if failed > 0 {
+                    logger.warning(
+                        "publishing to Redis failed; other replicas will backfill from the outbox",
+                        metadata: ["payloads": "\(failed)", "redis": "\(endpoint.description)"])
+                }
+                failures = 0
+            } catch {
+                connection = nil
+                failures += 1
+                shared.withLock { $0.stats.failed += UInt64(batch.count) }
+                if failures == 1 {
+                    logger.warning(
+                        "cannot publish to Redis; other replicas will backfill from the outbox",
+                        metadata: ["redis": "\(endpoint.description)", "error": "\(error)"])
+                }
+                // A down Redis: try again soon, but not in a tight loop.
+                try? await Task.sleep(for: .milliseconds(min(1000, 50 << min(failures, 5))))
+            }
+        }
+        connection?.close()
+    }
+
+    /// The next payloads to send (those queued longer than the command timeout
+    /// are dropped); nil once stopped.
+    private func nextBatch() async -> [Pending]? {
+        let expiry = settings.timeouts.command
+        while true {
+            let taken = shared.withLock { s -> [Pending]? in
+                if s.stopped { return nil }
+                let now = ContinuousClock.now
+                var batch: [Pending] = []
+                while batch.count < Self.batchLimit, let next = s.queue.popFirst() {
+                    if now - next.queuedAt > expiry {
+                        s.stats.failed += 1
+                    } else {
+                        batch.append(next)
+                    }
+                }
+                return batch
+            }
+            guard let batch = taken else { return nil }
+            if !batch.isEmpty { return batch }
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                    let resumeNow = shared.withLock { s -> Bool in
+                        if s.stopped || !s.queue.isEmpty || Task.isCancelled { return true }
+                        s.publishWaiter = c
+                        return false
+                    }
+                    if resumeNow { c.resume() }
+                }
+            } onCancel: {
+                let w = shared.withLock { s -> CheckedContinuation<Void, Never>? in
+                    s.stopped = true
+                    defer { s.publishWaiter = nil }
+                    return s.publishWaiter
+                }
+                w?.resume()
+            }
         }
     }
 
@@ -89,7 +220,10 @@ public final class RedisMessenger: Messenger {
         let connection = shared.withLock { s -> RedisConnection? in
             s.desired.insert(channel).inserted ? s.subscriber : nil
         }
-        connection?.send(["SUBSCRIBE", channel])
+        guard let connection else { return }
+        connection.send(["SUBSCRIBE", channel])
+        // Bounded by the command timeout; if Redis hangs, the next connection subscribes it.
+        try? await connection.barrier()
     }
 
     public func unsubscribe(_ channel: String) async {
@@ -99,29 +233,41 @@ public final class RedisMessenger: Messenger {
         connection?.send(["UNSUBSCRIBE", channel])
     }
 
-    public func run() async {
+    private func runSubscriber() async {
         var attempt = 0
         var wasConnected = false
-        while !shared.withLock({ $0.stopped }) {
+        while !isStopped && !Task.isCancelled {
             do {
                 let connection = try await RedisConnection.connect(
-                    to: endpoint, on: group,
+                    to: endpoint, on: group, timeouts: settings.timeouts,
                     onPush: { [continuation] value in Self.handlePush(value, continuation) },
                     onClose: { [weak self] in self?.subscriberLost() })
                 let channels = shared.withLock { s -> [String] in
                     s.subscriber = connection
-                    s.state = .connected
                     return Array(s.desired)
                 }
-                // Every desired channel, in one command (and subscriptions made meanwhile arrive too).
+                // Every desired channel in one command (subscriptions made meanwhile send their own),
+                // confirmed before anyone is told to backfill.
                 if !channels.isEmpty { connection.send(["SUBSCRIBE"] + channels) }
+                do {
+                    try await connection.barrier()
+                } catch {
+                    connection.close()
+                    throw error
+                }
+                shared.withLock { s in
+                    if s.subscriber === connection {
+                        s.state = .connected
+                        if wasConnected { s.stats.reconnects += 1 }
+                    }
+                }
                 logger.notice(
                     wasConnected ? "reconnected to Redis" : "connected to Redis", metadata: ["redis": "\(endpoint.description)"])
                 wasConnected = true
                 attempt = 0
                 continuation.yield(.resubscribed)
                 await waitUntilLost(connection)
-                if shared.withLock({ $0.stopped }) { break }
+                if isStopped { break }
                 logger.warning("lost the connection to Redis; reconnecting", metadata: ["redis": "\(endpoint.description)"])
             } catch {
                 if attempt == 0 {
@@ -135,22 +281,31 @@ public final class RedisMessenger: Messenger {
             }
             attempt += 1
             // 100 ms doubling up to 5 s, with ±50 % jitter so replicas don't reconnect in lockstep.
-            let base = min(5000.0, 100.0 * pow2(attempt - 1))
-            let delay = base * Double.random(in: 0.5...1.5)
-            try? await Task.sleep(for: .milliseconds(Int(delay)))
+            let base = min(5000.0, 100.0 * Double(1 << min(max(attempt - 1, 0), 16)))
+            try? await Task.sleep(for: .milliseconds(Int(base * Double.random(in: 0.5...1.5))))
         }
+        shared.withLock { $0.subscriber }?.close()
     }
 
-    private func pow2(_ n: Int) -> Double { Double(1 << min(max(n, 0), 16)) }
-
     private func waitUntilLost(_ connection: RedisConnection) async {
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let resumeNow = shared.withLock { s -> Bool in
-                if s.stopped || s.subscriber !== connection || !connection.channel.isActive { return true }
-                s.lostWaiter = c
-                return false
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                let resumeNow = shared.withLock { s -> Bool in
+                    if s.stopped || s.subscriber !== connection || !connection.channel.isActive || Task.isCancelled {
+                        return true
+                    }
+                    s.lostWaiter = c
+                    return false
+                }
+                if resumeNow { c.resume() }
             }
-            if resumeNow { c.resume() }
+        } onCancel: {
+            let w = shared.withLock { s -> CheckedContinuation<Void, Never>? in
+                s.stopped = true
+                defer { s.lostWaiter = nil }
+                return s.lostWaiter
+            }
+            w?.resume()
         }
     }
 
@@ -169,18 +324,5 @@ public final class RedisMessenger: Messenger {
         if kind == "message" || kind == "smessage", let channel = items[1].text, let payload = items[2].bytes {
             continuation.yield(.message(MessengerMessage(channel: channel, payload: payload)))
         }
-    }
-
-    public func shutdown() async {
-        let (sub, pub, waiter) = shared.withLock { s -> (RedisConnection?, RedisConnection?, CheckedContinuation<Void, Never>?) in
-            s.stopped = true
-            s.state = .disconnected
-            defer { s.lostWaiter = nil }
-            return (s.subscriber, s.publisher, s.lostWaiter)
-        }
-        sub?.close()
-        pub?.close()
-        waiter?.resume()
-        continuation.finish()
     }
 }

@@ -11,12 +11,14 @@ import Synchronization
 
 /// Moves committed changes between the store, the messenger and the hub.
 ///
-/// Local commits are published to `<namespace>:col:<collection>` and handed
-/// to the hub; events from other replicas arrive through the messenger. Every
-/// event passes the collection's `CollectionSeqTracker`, so subscribers get
-/// each change once and in commit order whichever way it came; gaps (a lost
-/// publish, a Redis outage, a writer that died after commit) are filled from
-/// the outbox: when seen, after every reconnect, and by a periodic check.
+/// A local commit is handed to the hub at once and queued for publishing to
+/// `<namespace>:col:<collection>`; neither waits on Redis. Events from other
+/// replicas arrive through the messenger. Every event passes its collection's
+/// `CollectionSeqTracker`, so subscribers get each change once and in commit
+/// order whichever way it came; gaps (a dropped publish, a Redis outage, a
+/// writer that died after commit) are filled from the outbox when seen, after
+/// every reconnect and by a periodic check, and a failed outbox read is
+/// retried with backoff until the database answers.
 public final class EventRelay: ChangeEventSink {
     let store: Store
     let hub: RealtimeHub
@@ -30,13 +32,13 @@ public final class EventRelay: ChangeEventSink {
     /// Test-only: exit right after a commit to this collection, before publishing.
     let crashAfterCommit: String?
 
-    private let trackers = Mutex<[String: CollectionSeqTracker]>([:])
-
+    /// The collections this replica delivers: the permission collections, and those with local subscriptions.
+    private let followed = Mutex<[String: CollectionSeqTracker]>([:])
 
     public init(
         store: Store, hub: RealtimeHub, messenger: (any Messenger)?, namespace: String, checkInterval: Duration = .seconds(2),
-        retention: (ageMs: Int64, maxEvents: Int) = (86_400_000, 100_000), crashAfterCommit: String? = nil,
-        logger: Logger = Logger(label: "switchboard.relay")
+        retention: (ageMs: Int64, maxEvents: Int) = (86_400_000, 100_000),
+        crashAfterCommit: String? = nil, logger: Logger = Logger(label: "switchboard.relay")
     ) {
         self.retention = retention
         self.crashAfterCommit = crashAfterCommit
@@ -51,45 +53,38 @@ public final class EventRelay: ChangeEventSink {
     func channel(_ collection: String) -> String { "\(namespace):col:\(collection)" }
     var controlChannel: String { "\(namespace):control" }
 
-    /// Starts following the permission collections and the hub's interests.
+    /// Starts following the permission collections (always, for cache invalidation).
     public func start() async throws {
-        for collection in SystemCollections.accessControl { try await track(collection, after: nil) }
         await messenger?.subscribe(controlChannel)
-        hub.interestObserver = { [weak self] collection, seq, interested in
-            guard let self else { return }
-            Task {
-                if interested {
-                    try? await self.track(collection, after: seq)
-                } else if !SystemCollections.accessControl.contains(collection) {
-                    await self.untrack(collection)
-                }
-            }
+        for collection in SystemCollections.accessControl {
+            await follow(collection, after: try await store.outbox.currentSeq(collection))
         }
     }
 
-    private func track(_ collection: String, after seq: Int64?) async throws {
-        let start: Int64
-        if let seq { start = seq } else { start = try await store.currentSeq(collection) }
-        let added = trackers.withLock { t -> Bool in
-            guard t[collection] == nil else { return false }
-            t[collection] = CollectionSeqTracker(startingAfter: start)
+    private func follow(_ collection: String, after seq: Int64) async {
+        let added = followed.withLock { f -> Bool in
+            guard f[collection] == nil else { return false }
+            f[collection] = CollectionSeqTracker(startingAfter: seq)
             return true
         }
-        if added {
-            await messenger?.subscribe(channel(collection))
-            // Anything committed between `start` and the subscription is picked up here.
-            suspectGap(collection)
-        }
+        guard added else { return }
+        await messenger?.subscribe(channel(collection))
+        // Anything committed between `seq` and the confirmed subscription is picked up here.
+        apply(collection) { $0.suspectGap() }
     }
 
-    private func untrack(_ collection: String) async {
-        guard !hub.isInterested(in: collection) else { return }
-        let removed = trackers.withLock { $0.removeValue(forKey: collection) != nil }
+    /// The hub reports interest changes in order, so a collection wanted again
+    /// later is followed afresh from its new subscriber's `init` seq.
+    private func unfollow(_ collection: String) async {
+        guard !SystemCollections.accessControl.contains(collection), !hub.isInterested(in: collection) else { return }
+        let removed = followed.withLock { $0.removeValue(forKey: collection) != nil }
         if removed { await messenger?.unsubscribe(channel(collection)) }
     }
 
     // MARK: Local commits
 
+    /// Called after commit: local subscribers get the events now, other replicas
+    /// through Redis (queued; a hung Redis delays neither this nor the write's answer).
     public func publish(_ events: [ChangeEvent]) async {
         for event in events {
             if event.collection == crashAfterCommit {
@@ -98,93 +93,80 @@ public final class EventRelay: ChangeEventSink {
                     metadata: ["collection": "\(event.collection)", "seq": "\(event.seq)"])
                 _exit(137)
             }
-            if let messenger {
-                do {
-                    try await messenger.publish(JSONValue.object(event.json).jsonBytes, to: channel(event.collection))
-                } catch {
-                    logger.debug(
-                        "publish failed; other replicas will backfill",
-                        metadata: ["collection": "\(event.collection)", "seq": "\(event.seq)", "error": "\(error)"])
-                }
-            }
             accept(event)
+            messenger?.publish(JSONValue.object(event.json).jsonBytes, to: channel(event.collection))
         }
     }
 
     /// Schema changes: other replicas reload their schema and permission caches.
     public func schemaChanged() async {
-        guard let messenger else { return }
-        try? await messenger.publish(Array(#"{"kind":"schema"}"#.utf8), to: controlChannel)
+        messenger?.publish(Array(#"{"kind":"schema"}"#.utf8), to: controlChannel)
     }
 
     // MARK: Ordering
 
     func accept(_ event: ChangeEvent) {
-        trackers.withLock { t in
-            guard var tracker = t[event.collection] else { return }
-            let action = tracker.receive(event)
-            t[event.collection] = tracker
-            perform(action, event.collection)
-        }
+        apply(event.collection) { $0.receive(event) }
     }
 
-    private func suspectGap(_ collection: String) {
-        trackers.withLock { t in
-            guard var tracker = t[collection] else { return }
-            let action = tracker.suspectGap()
-            t[collection] = tracker
-            perform(action, collection)
-        }
-    }
-
-    /// Runs under the trackers lock so deliveries keep their order.
-    private func perform(_ action: CollectionSeqTracker.Action, _ collection: String) {
-        switch action {
-        case .none: break
-        case .deliver(let events): hub.enqueue(events)
-        case .backfill(let after):
-            Task { await self.backfill(collection, after: after) }
-        }
-    }
-
-    private func backfill(_ collection: String, after: Int64) async {
-        let events: [ChangeEvent]
-        do {
-            events = try await store.outboxEvents(collection, after: after, limit: 100_000)
-        } catch {
-            logger.warning("outbox backfill failed; retrying", metadata: ["collection": "\(collection)", "error": "\(error)"])
-            try? await Task.sleep(for: .milliseconds(500))
-            trackers.withLock { t in
-                guard var tracker = t[collection] else { return }
-                _ = tracker.backfilled([])
-                t[collection] = tracker
-            }
-            suspectGap(collection)
-            return
-        }
-        trackers.withLock { t in
-            guard var tracker = t[collection] else { return }
-            let (deliver, complete) = tracker.backfilled(events)
-            t[collection] = tracker
-            if !complete {
+    /// Feeds one input to a collection's tracker and carries out its output.
+    /// Deliveries happen under the lock so they keep their order.
+    private func apply(_ collection: String, _ input: (inout CollectionSeqTracker) -> CollectionSeqTracker.Output) {
+        followed.withLock { f in
+            guard var tracker = f[collection] else { return }
+            let output = input(&tracker)
+            f[collection] = tracker
+            if !output.deliver.isEmpty { hub.enqueue(output.deliver) }
+            for hole in output.skipped {
                 logger.error(
-                    "outbox no longer holds some events; subscribers skipped them",
-                    metadata: ["collection": "\(collection)", "after": "\(after)"])
+                    "the outbox no longer holds these events; subscribers skip them",
+                    metadata: ["collection": "\(collection)", "seqs": "\(hole.lowerBound)...\(hole.upperBound)"])
             }
-            if !deliver.isEmpty { hub.enqueue(deliver) }
+            switch output.next {
+            case .none: break
+            case .backfill(let after, let limit):
+                Task { await self.backfill(collection, after: after, limit: limit) }
+            case .retry(let delay):
+                Task {
+                    try? await Task.sleep(for: delay)
+                    self.apply(collection) { $0.retryDue() }
+                }
+            }
         }
     }
 
-    // MARK: Messenger and periodic checks
+    private func backfill(_ collection: String, after: Int64, limit: Int) async {
+        do {
+            let events = try await store.outbox.events(collection, after: after, limit: limit)
+            apply(collection) { $0.backfilled(events) }
+        } catch {
+            logger.warning(
+                "outbox read failed; held events wait and the read is retried",
+                metadata: ["collection": "\(collection)", "after": "\(after)", "error": "\(error)"])
+            apply(collection) { $0.backfillFailed() }
+        }
+    }
 
-    /// Receives other replicas' events and checks for gaps until cancelled.
+    // MARK: Messenger, interest and periodic checks
+
+    /// Receives other replicas' events, follows the hub's interest and checks for gaps until cancelled.
     public func run() async {
         await withTaskGroup(of: Void.self) { group in
             if let messenger {
                 group.addTask { await self.consume(messenger) }
             }
+            group.addTask { await self.followInterest() }
             group.addTask { await self.periodicCheck() }
             await group.waitForAll()
+        }
+    }
+
+    private func followInterest() async {
+        for await change in hub.interestChanges {
+            switch change {
+            case .gained(let collection, let seq): await follow(collection, after: seq)
+            case .lost(let collection): await unfollow(collection)
+            }
         }
     }
 
@@ -192,7 +174,7 @@ public final class EventRelay: ChangeEventSink {
         for await event in messenger.events {
             switch event {
             case .resubscribed:
-                for collection in trackers.withLock({ Array($0.keys) }) { suspectGap(collection) }
+                for collection in followed.withLock({ Array($0.keys) }) { apply(collection) { $0.suspectGap() } }
                 await reloadShared()
             case .message(let message):
                 if message.channel == controlChannel {
@@ -214,25 +196,27 @@ public final class EventRelay: ChangeEventSink {
     }
 
     /// Compares each followed collection with the database: a replica that
-    /// died between commit and publish leaves a gap only this can reveal.
+    /// died between commit and publish, or a publish dropped while Redis was
+    /// unreachable, leaves a gap only this can reveal when nothing follows it.
     private func periodicCheck() async {
         var lastTrim = ContinuousClock.now
         while !Task.isCancelled && !hub.isStopped {
             try? await Task.sleep(for: checkInterval)
-            let snapshot = trackers.withLock { $0.mapValues { ($0.last, $0.isInOrder) } }
-            for (collection, (last, inOrder)) in snapshot where inOrder {
-                if let current = try? await store.currentSeq(collection), current > last { suspectGap(collection) }
-            }
+            let positions = followed.withLock { $0.mapValues(\.last) }
             do {
-                try await store.reportPositions(replica: store.environment.replicaID, snapshot.mapValues(\.0))
+                let current = try await store.outbox.currentSeqs(Array(positions.keys))
+                for (collection, seq) in current where seq > positions[collection] ?? seq {
+                    apply(collection) { $0.suspectGap(committedThrough: seq) }
+                }
+                try await store.outbox.reportPositions(replica: store.environment.replicaID, positions)
                 if ContinuousClock.now - lastTrim > .seconds(60) {
                     lastTrim = ContinuousClock.now
-                    let removed = try await store.trimOutbox(
+                    let removed = try await store.outbox.trim(
                         olderThan: ISOTimestamp.now().epochMilliseconds - retention.ageMs, maxPerCollection: retention.maxEvents)
                     if removed > 0 { logger.debug("trimmed the outbox", metadata: ["events": "\(removed)"]) }
                 }
             } catch {
-                logger.debug("outbox bookkeeping failed", metadata: ["error": "\(error)"])
+                logger.debug("outbox check failed; trying again next period", metadata: ["error": "\(error)"])
             }
         }
     }

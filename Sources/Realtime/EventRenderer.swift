@@ -68,7 +68,9 @@ struct EventRenderer {
         switch event.action {
         case .delete:
             // Only keys of rows the subscriber could read before the delete [deviation from Directus].
-            let rule = Filter.conjunction([query.filter, permission.filter]).map { Self.evaluablePart($0.resolvingVariables(variables)) }
+            let rule = Filter.conjunction([query.filter, permission.filter]).map {
+                Self.evaluablePart($0.resolvingVariables(variables))
+            }
             let visible = rows.filter { row in rule?.matches(row) ?? true }
                 .compactMap { $0[pk] }
             if visible.isEmpty { return nil }

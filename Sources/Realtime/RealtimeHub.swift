@@ -21,6 +21,25 @@ public final class RealtimeHub: ChangeEventSink {
         var connections: [UInt64: RealtimeConnection] = [:]
         var classes: [QueryClassKey: QueryClass] = [:]
         var indexes: [String: EqualityIndex] = [:]
+        /// Per collection, the seq of the last event fan-out has taken: a member
+        /// joining now receives events above it, and nothing at or below it.
+        var dispatched: [String: Int64] = [:]
+    }
+
+    /// What the fan-out task works through, strictly in order. Joins and
+    /// rebinds go through it too, so no event is ever half-delivered to a
+    /// class a member is entering or leaving.
+    enum Input: Sendable {
+        case events([ChangeEvent])
+        case join(QueryClassKey, ItemsContext, ClassMember, CheckedContinuation<Int64, Never>)
+        case rebind(RealtimeConnection, CheckedContinuation<Void, Never>)
+    }
+
+    /// A collection gained its first or lost its last local subscription.
+    public enum InterestChange: Sendable, Equatable {
+        /// With the seq the first subscriber's `init` was read at.
+        case gained(String, seq: Int64)
+        case lost(String)
     }
 
     private let registry = Mutex(Registry())
@@ -29,8 +48,11 @@ public final class RealtimeHub: ChangeEventSink {
     private let draining = Atomic<Bool>(false)
     private let eventsDispatched = Atomic<UInt64>(0)
     private let framesQueued = Atomic<UInt64>(0)
-    private let events: AsyncStream<[ChangeEvent]>
-    private let eventsContinuation: AsyncStream<[ChangeEvent]>.Continuation
+    private let inputs: AsyncStream<Input>
+    private let inputsContinuation: AsyncStream<Input>.Continuation
+    /// First and last subscriptions per collection, in the order they happened.
+    public let interestChanges: AsyncStream<InterestChange>
+    private let interestContinuation: AsyncStream<InterestChange>.Continuation
 
     public init(
         store: Store, auth: AuthService, settings: RealtimeSettings, logger: Logger = Logger(label: "switchboard.realtime")
@@ -40,7 +62,9 @@ public final class RealtimeHub: ChangeEventSink {
         self.settings = settings
         self.logger = logger
         self.renderer = EventRenderer(store: store)
-        (events, eventsContinuation) = AsyncStream.makeStream(of: [ChangeEvent].self, bufferingPolicy: .unbounded)
+        (inputs, inputsContinuation) = AsyncStream.makeStream(of: Input.self, bufferingPolicy: .unbounded)
+        (interestChanges, interestContinuation) = AsyncStream.makeStream(
+            of: InterestChange.self, bufferingPolicy: .unbounded)
     }
 
     // MARK: ChangeEventSink
@@ -51,17 +75,8 @@ public final class RealtimeHub: ChangeEventSink {
 
     /// Hands events to the fan-out task, in order (they must already be in seq order per collection).
     func enqueue(_ events: [ChangeEvent]) {
-        eventsContinuation.yield(events)
+        inputsContinuation.yield(.events(events))
     }
-
-    /// Told when the first subscription on a collection appears (with the seq its
-    /// `init` was read at, if known) and when the last one goes.
-    public var interestObserver: (@Sendable (String, Int64?, Bool) -> Void)? {
-        get { observer.withLock { $0 } }
-        set { observer.withLock { $0 = newValue } }
-    }
-
-    private let observer = Mutex<(@Sendable (String, Int64?, Bool) -> Void)?>(nil)
 
     public func isInterested(in collection: String) -> Bool { registry.withLock { $0.indexes[collection] != nil } }
 
@@ -79,40 +94,44 @@ public final class RealtimeHub: ChangeEventSink {
     /// Stops `run()`: no more events are taken, timers stop.
     public func shutdown() {
         stopped.store(true, ordering: .relaxed)
-        eventsContinuation.finish()
+        inputsContinuation.finish()
+        interestContinuation.finish()
     }
 
     private func processEvents() async {
-        for await batch in events {
-            var accessChanged = false
-            for event in batch {
-                if SystemCollections.accessControl.contains(event.collection) { accessChanged = true }
-                await dispatch(event)
-            }
-            if accessChanged {
-                auth.resolver.invalidate()
-                await refreshIdentities()
+        for await input in inputs {
+            switch input {
+            case .events(let batch):
+                var accessChanged = false
+                for event in batch {
+                    if SystemCollections.accessControl.contains(event.collection) { accessChanged = true }
+                    await dispatch(event)
+                }
+                if accessChanged {
+                    auth.resolver.invalidate()
+                    await refreshIdentities()
+                }
+            case .join(let key, let context, let member, let done):
+                done.resume(returning: applyJoin(key, context: context, member: member))
+            case .rebind(let connection, let done):
+                applyRebind(connection)
+                done.resume()
             }
         }
     }
 
-    /// Sends one event to every class that wants it.
+    /// Sends one event to every class that wants it. A class whose rendering
+    /// fails (its relational read hit an unreachable database) is retried with
+    /// backoff; if it still fails, its members are closed with 1011 so that they
+    /// resume with `after` rather than silently miss the event.
     public func dispatch(_ event: ChangeEvent) async {
         let targets: [QueryClass] = registry.withLock { r in
+            r.dispatched[event.collection] = max(r.dispatched[event.collection] ?? 0, event.seq)
             guard let index = r.indexes[event.collection] else { return [] }
             return index.candidates(event.rows + event.previous).compactMap { r.classes[$0] }
         }
         for cls in targets {
-            let frames: [RenderedEvent]
-            do {
-                frames = try await renderer.render(event, for: cls)
-            } catch {
-                logger.debug(
-                    "event not delivered to a class", metadata: ["collection": "\(event.collection)", "error": "\(error)"])
-                continue
-            }
-            guard !frames.isEmpty else { continue }
-            // Members may have changed while rendering; deliver to the current ones.
+            guard let frames = await render(event, for: cls), !frames.isEmpty else { continue }
             let members = registry.withLock { $0.classes[cls.key]?.members.values.map { $0 } ?? [] }
             var queued: UInt64 = 0
             for member in members where event.seq > member.minSeq {
@@ -122,6 +141,33 @@ public final class RealtimeHub: ChangeEventSink {
             framesQueued.add(queued, ordering: .relaxed)
         }
         eventsDispatched.add(1, ordering: .relaxed)
+    }
+
+    /// Attempts at rendering one event for one class before its members are closed.
+    static let renderAttempts = 5
+
+    private func render(_ event: ChangeEvent, for cls: QueryClass) async -> [RenderedEvent]? {
+        for attempt in 1...Self.renderAttempts {
+            do {
+                return try await renderer.render(event, for: cls)
+            } catch {
+                if attempt == Self.renderAttempts || isStopped {
+                    let members = registry.withLock { $0.classes[cls.key]?.members.values.map { $0 } ?? [] }
+                    logger.error(
+                        "could not render an event; closing its subscribers so they resume",
+                        metadata: [
+                            "collection": "\(event.collection)", "seq": "\(event.seq)", "sockets": "\(members.count)",
+                            "error": "\(error)",
+                        ])
+                    for member in members where event.seq > member.minSeq {
+                        member.connection.close(.internalError, "Could not deliver a change; reconnect and resume with after.")
+                    }
+                    return nil
+                }
+                try? await Task.sleep(for: .milliseconds(100 << attempt))
+            }
+        }
+        return nil
     }
 
     /// Counters and gauges for `/metrics`.
@@ -182,16 +228,13 @@ public final class RealtimeHub: ChangeEventSink {
             defer { s.subscriptions = [:] }
             return s.subscriptions
         }
-        let emptied = registry.withLock { r -> [String] in
+        registry.withLock { r in
             r.connections[connection.id] = nil
-            var emptied: [String] = []
-            for (key, sub) in subscriptions where Self.removeMember(&r, sub.classKey, QueryClass.memberID(connection.id, key)) {
-                emptied.append(sub.classKey.request.collection)
+            for (key, sub) in subscriptions {
+                Self.removeMember(&r, sub.classKey, QueryClass.memberID(connection.id, key), interest: interestContinuation)
             }
-            return emptied
         }
         connection.queue.finish()
-        for collection in emptied { interestObserver?(collection, nil, false) }
     }
 
     /// Closes every socket with 1001, spread over `window` so clients reconnect gradually.
@@ -208,42 +251,79 @@ public final class RealtimeHub: ChangeEventSink {
 
     // MARK: Subscriptions
 
-    func addMember(_ key: QueryClassKey, context: ItemsContext, member: ClassMember, initSeq: Int64? = nil) {
-        let collection = key.request.collection
-        let firstInCollection = registry.withLock { r -> Bool in
-            let first = r.indexes[collection] == nil
-            if r.classes[key] == nil {
-                r.classes[key] = QueryClass(key: key, context: context)
-                r.indexes[collection, default: EqualityIndex()].insert(key)
+    /// Adds a member to its class, in order with fan-out. Answers the seq it
+    /// receives events above: its `minSeq` (where its `init` was read), or the
+    /// last event fan-out took if that is later. Events up to the answer are
+    /// the caller's to replay (`after`) or are part of its `init`.
+    func join(_ key: QueryClassKey, context: ItemsContext, member: ClassMember) async -> Int64 {
+        await withCheckedContinuation { (done: CheckedContinuation<Int64, Never>) in
+            if case .terminated = inputsContinuation.yield(.join(key, context, member, done)) {
+                done.resume(returning: applyJoin(key, context: context, member: member))
             }
-            r.classes[key]?.members[QueryClass.memberID(member.connection.id, member.subscriptionKey)] = member
-            return first
         }
-        if firstInCollection { interestObserver?(collection, initSeq, true) }
+    }
+
+    /// Moves a connection's subscriptions to the classes of its current identity, in order with fan-out.
+    func rebind(_ connection: RealtimeConnection) async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            if case .terminated = inputsContinuation.yield(.rebind(connection, done)) {
+                applyRebind(connection)
+                done.resume()
+            }
+        }
+    }
+
+    /// Called only by the fan-out task (or once it has stopped).
+    private func applyJoin(_ key: QueryClassKey, context: ItemsContext, member: ClassMember) -> Int64 {
+        registry.withLock { r in
+            var member = member
+            member.minSeq = max(member.minSeq, r.dispatched[key.request.collection] ?? 0)
+            // The socket may have closed or dropped the subscription while the join waited its turn.
+            let wanted = member.connection.state.withLock { s in
+                !s.closed && s.subscriptions[member.subscriptionKey]?.classKey == key
+            }
+            if wanted { Self.insert(&r, key, context: context, member: member, interest: interestContinuation) }
+            return member.minSeq
+        }
+    }
+
+    private static func insert(
+        _ r: inout Registry, _ key: QueryClassKey, context: ItemsContext, member: ClassMember,
+        interest: AsyncStream<InterestChange>.Continuation
+    ) {
+        let collection = key.request.collection
+        if r.indexes[collection] == nil { interest.yield(.gained(collection, seq: member.minSeq)) }
+        if r.classes[key] == nil {
+            r.classes[key] = QueryClass(key: key, context: context)
+            r.indexes[collection, default: EqualityIndex()].insert(key)
+        }
+        r.classes[key]?.members[QueryClass.memberID(member.connection.id, member.subscriptionKey)] = member
     }
 
     func removeMember(_ key: QueryClassKey, connection: UInt64, subscriptionKey: String) {
-        let gone = registry.withLock { r in Self.removeMember(&r, key, QueryClass.memberID(connection, subscriptionKey)) }
-        if gone { interestObserver?(key.request.collection, nil, false) }
-    }
-
-    /// Answers whether the collection lost its last subscription.
-    @discardableResult
-    private static func removeMember(_ r: inout Registry, _ key: QueryClassKey, _ memberID: String) -> Bool {
-        r.classes[key]?.members[memberID] = nil
-        if r.classes[key]?.members.isEmpty == true {
-            r.classes[key] = nil
-            r.indexes[key.request.collection]?.remove(key)
-            if r.indexes[key.request.collection]?.isEmpty == true {
-                r.indexes[key.request.collection] = nil
-                return true
-            }
+        registry.withLock { r in
+            Self.removeMember(&r, key, QueryClass.memberID(connection, subscriptionKey), interest: interestContinuation)
         }
-        return false
     }
 
-    /// Moves a connection's subscriptions to the classes of its current identity.
-    func rebind(_ connection: RealtimeConnection) {
+    /// Removes a member; the collection's last one reports the lost interest.
+    private static func removeMember(
+        _ r: inout Registry, _ key: QueryClassKey, _ memberID: String, interest: AsyncStream<InterestChange>.Continuation
+    ) {
+        r.classes[key]?.members[memberID] = nil
+        guard r.classes[key]?.members.isEmpty == true else { return }
+        let collection = key.request.collection
+        r.classes[key] = nil
+        r.indexes[collection]?.remove(key)
+        if r.indexes[collection]?.isEmpty == true {
+            r.indexes[collection] = nil
+            interest.yield(.lost(collection))
+        }
+    }
+
+    /// Joins the new class before leaving the old one, so the collection never
+    /// looks unwanted in between, and takes events above what the old class got.
+    private func applyRebind(_ connection: RealtimeConnection) {
         let context = connection.context
         let moves = connection.state.withLock { s -> [(String, RealtimeConnection.Subscription, QueryClassKey)] in
             var moves: [(String, RealtimeConnection.Subscription, QueryClassKey)] = []
@@ -256,11 +336,18 @@ public final class RealtimeHub: ChangeEventSink {
             }
             return moves
         }
-        for (key, sub, newKey) in moves {
-            removeMember(sub.classKey, connection: connection.id, subscriptionKey: key)
-            addMember(
-                newKey, context: context,
-                member: ClassMember(connection: connection, subscriptionKey: key, uid: sub.uid, minSeq: 0))
+        guard !moves.isEmpty else { return }
+        registry.withLock { r in
+            for (key, sub, newKey) in moves {
+                let id = QueryClass.memberID(connection.id, key)
+                let old = r.classes[sub.classKey]?.members[id]
+                let minSeq = max(old?.minSeq ?? 0, r.dispatched[newKey.request.collection] ?? 0)
+                Self.insert(
+                    &r, newKey, context: context,
+                    member: ClassMember(connection: connection, subscriptionKey: key, uid: sub.uid, minSeq: minSeq),
+                    interest: interestContinuation)
+                Self.removeMember(&r, sub.classKey, id, interest: interestContinuation)
+            }
         }
     }
 
@@ -288,7 +375,7 @@ public final class RealtimeHub: ChangeEventSink {
                 }
                 let context = try await auth.resolver.context(for: fresh)
                 connection.state.withLock { $0.context = context }
-                rebind(connection)
+                applyRebind(connection)
             } catch {
                 logger.warning("could not refresh a connection's permissions", metadata: ["error": "\(error)"])
             }
@@ -348,12 +435,11 @@ public final class RealtimeHub: ChangeEventSink {
             connection.send(RealtimeFrames.tokenExpired)
             if let a = try? await auth.resolver.publicAccountability(), let context = try? await auth.resolver.context(for: a) {
                 connection.state.withLock { $0.context = context }
-                rebind(connection)
+                await rebind(connection)
             }
         }
     }
 }
-
 
 enum Clock {
     static func nowMs() -> Int64 { ISOTimestamp.now().epochMilliseconds }

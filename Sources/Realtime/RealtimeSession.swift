@@ -135,7 +135,7 @@ public struct RealtimeSession: Sendable {
                 s.expiresAt = expiresAt
                 s.authDeadline = nil
             }
-            hub.rebind(connection)
+            await hub.rebind(connection)
             connection.send(RealtimeFrames.authOK(uid: uid, refreshToken: refreshToken))
         } catch {
             if handshake {
@@ -152,7 +152,7 @@ public struct RealtimeSession: Sendable {
                     s.context = publicContext
                     s.expiresAt = nil
                 }
-                hub.rebind(connection)
+                await hub.rebind(connection)
             }
             if hub.settings.authMode != .public { connection.close(.policyViolation, "Authentication failed.") }
         }
@@ -219,18 +219,19 @@ public struct RealtimeSession: Sendable {
         do {
             // Events committed before this seq are part of `init`; hold the socket's
             // event frames until `init` is out so it always comes first.
-            let seq = try await store.currentSeq(collection)
+            let seq = try await store.outbox.currentSeq(collection)
             connection.queue.hold()
             defer { connection.queue.release() }
             connection.state.withLock { s in
                 s.subscriptions[subscriptionKey] = .init(uid: uidText, request: request, classKey: classKey)
             }
-            hub.addMember(
+            // Live events above `boundary` reach this socket; those up to it are in `init` or the replay.
+            let boundary = await hub.join(
                 classKey, context: context,
-                member: ClassMember(connection: connection, subscriptionKey: subscriptionKey, uid: uidText, minSeq: seq),
-                initSeq: seq)
+                member: ClassMember(connection: connection, subscriptionKey: subscriptionKey, uid: uidText, minSeq: seq))
             if let after,
-                try await resume(after: after, upTo: seq, request: request, classKey: classKey, context: context, uid: uidText)
+                try await resume(
+                    after: after, upTo: boundary, request: request, classKey: classKey, context: context, uid: uidText)
             {
                 return
             }
@@ -268,7 +269,7 @@ public struct RealtimeSession: Sendable {
         guard after <= seq else { return false }
         var replay: [ChangeEvent] = []
         if after < seq {
-            replay = try await store.outboxEvents(request.collection, after: after, limit: 10_000)
+            replay = try await store.outbox.events(request.collection, after: after, limit: 10_000)
             replay = replay.filter { $0.seq <= seq }
             // Resumable only if nothing between `after` and `seq` was trimmed away.
             guard replay.first?.seq == after + 1, replay.last?.seq == seq, replay.count == Int(seq - after) else { return false }

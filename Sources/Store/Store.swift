@@ -22,6 +22,9 @@ public final class Store: Sendable {
 
     public var dialect: SQLDialect { database.dialect }
 
+    /// Committed changes by collection and seq (backfill, resume, retention).
+    public var outbox: Outbox { Outbox(database: database) }
+
     /// The schema as of the last load; replaced atomically on change.
     public var schema: Schema { currentSchema.withLock { $0 } }
 
@@ -239,54 +242,6 @@ public final class Store: Sendable {
 
     public func relationsJSON(_ collection: String?) -> [JSONObject] {
         schema.relations.filter { collection == nil || $0.manyCollection == collection }.map(SchemaService.relationJSON)
-    }
-
-    /// The sequence number of the last committed change to `collection` (0 if none).
-    public func currentSeq(_ collection: String) async throws -> Int64 {
-        try await database.read { db in
-            try await db.query("SELECT seq FROM switchboard_seq WHERE collection = ?", [.text(collection)]).first?[0].int ?? 0
-        }
-    }
-
-    /// Outbox events of `collection` with `seq > after`, oldest first (for backfill and resume).
-    public func outboxEvents(_ collection: String, after: Int64, limit: Int = 1000) async throws -> [ChangeEvent] {
-        try await database.read { executor in
-            try await executor.query(
-                "SELECT event FROM switchboard_outbox WHERE collection = ? AND seq > ? ORDER BY seq LIMIT \(limit)",
-                [.text(collection), .int(after)]
-            ).compactMap { row in
-                row[0].text.flatMap { try? JSONValue(parsing: $0) }?.objectValue.flatMap(ChangeEvent.init(json:))
-            }
-        }
-    }
-
-    /// Trims the outbox: events older than `cutoff` (epoch ms) go, and so do
-    /// events beyond the newest `maxPerCollection` of a collection — but never
-    /// one that a replica seen within `liveWindowMs` has not delivered yet.
-    public func trimOutbox(olderThan cutoff: Int64, maxPerCollection: Int, liveWindowMs: Int64 = 60_000) async throws -> Int {
-        let now = ISOTimestamp.now().epochMilliseconds
-        return try await database.transaction { executor in
-            try await executor.execute(
-                """
-                DELETE FROM switchboard_outbox WHERE (created_at < ? OR seq <= (SELECT s.seq - ? FROM switchboard_seq AS s WHERE s.collection = switchboard_outbox.collection))
-                AND seq <= COALESCE((SELECT MIN(r.last_seq) FROM switchboard_replicas AS r WHERE r.collection = switchboard_outbox.collection AND r.seen_at >= ?), seq)
-                """,
-                [.int(cutoff), .int(Int64(maxPerCollection)), .int(now - liveWindowMs)])
-        }
-    }
-
-    /// Records how far this replica has delivered each followed collection.
-    public func reportPositions(replica: String, _ positions: [String: Int64]) async throws {
-        guard !positions.isEmpty else { return }
-        let now = ISOTimestamp.now().epochMilliseconds
-        try await database.transaction { executor in
-            for (collection, seq) in positions {
-                try await executor.execute(
-                    "INSERT INTO switchboard_replicas (replica, collection, last_seq, seen_at) VALUES (?, ?, ?, ?) ON CONFLICT (replica, collection) DO UPDATE SET last_seq = excluded.last_seq, seen_at = excluded.seen_at",
-                    [.text(replica), .text(collection), .int(seq), .int(now)])
-            }
-            try await executor.execute("DELETE FROM switchboard_replicas WHERE seen_at < ?", [.int(now - 86_400_000)])
-        }
     }
 }
 

@@ -7,10 +7,13 @@ import Testing
 /// The behaviour every messenger must have, run against the in-process one and
 /// against a real `redis-server` on 127.0.0.1.
 @Suite(.serialized) struct MessengerContractTests {
-    static func withRedisMessenger(_ body: (RedisMessenger, RedisServer) async throws -> Void) async throws {
+    static func withRedisMessenger(
+        _ settings: RedisMessenger.Settings = .init(), _ body: (RedisMessenger, RedisServer) async throws -> Void
+    ) async throws {
         let server = try RedisServer.start()
         defer { server.stop() }
-        let messenger = RedisMessenger(endpoint: try RedisEndpoint.parse("redis://127.0.0.1:\(server.port)"))
+        let messenger = RedisMessenger(
+            endpoint: try RedisEndpoint.parse("redis://127.0.0.1:\(server.port)"), settings: settings)
         let runner = Task { await messenger.run() }
         defer { runner.cancel() }
         try await waitUntil { messenger.state == .connected }
@@ -23,16 +26,16 @@ import Testing
         defer { inbox.stop() }
         await messenger.subscribe("sb:col:a")
         try await Task.sleep(for: .milliseconds(100))
-        try await messenger.publish(Array("one".utf8), to: "sb:col:a")
-        try await messenger.publish(Array("ignored".utf8), to: "sb:col:b")
-        try await messenger.publish(Array("two".utf8), to: "sb:col:a")
+        messenger.publish(Array("one".utf8), to: "sb:col:a")
+        messenger.publish(Array("ignored".utf8), to: "sb:col:b")
+        messenger.publish(Array("two".utf8), to: "sb:col:a")
         try await waitUntil { inbox.messages.count >= 2 }
         #expect(inbox.messages == ["sb:col:a=one", "sb:col:a=two"])
         await messenger.unsubscribe("sb:col:a")
         await messenger.subscribe("sb:col:c")
         try await Task.sleep(for: .milliseconds(100))
-        try await messenger.publish(Array("after".utf8), to: "sb:col:a")
-        try await messenger.publish(Array("c".utf8), to: "sb:col:c")
+        messenger.publish(Array("after".utf8), to: "sb:col:a")
+        messenger.publish(Array("c".utf8), to: "sb:col:c")
         try await waitUntil { inbox.messages.count >= 3 }
         #expect(inbox.messages == ["sb:col:a=one", "sb:col:a=two", "sb:col:c=c"])
         #expect(messenger.channels == ["sb:col:c"])
@@ -47,6 +50,50 @@ import Testing
         try await Self.withRedisMessenger { messenger, _ in try await Self.contract(messenger) }
     }
 
+    static let quick = RedisMessenger.Settings(
+        timeouts: RedisTimeouts(connect: .seconds(1), command: .milliseconds(500), ping: .milliseconds(200)),
+        publishQueueLimit: 3)
+
+    @Test func publishingNeverWaitsOnAFrozenRedisAndTheQueueStaysBounded() async throws {
+        try await Self.withRedisMessenger(Self.quick) { messenger, server in
+            server.freeze()
+            defer { server.thaw() }
+            let start = ContinuousClock.now
+            for i in 0..<10 { messenger.publish(Array("p\(i)".utf8), to: "sb:col:f") }
+            #expect(ContinuousClock.now - start < .milliseconds(100))
+            // At most 3 wait; the rest were pushed out, and what waits fails within the command timeout.
+            try await waitUntil(timeout: .seconds(5)) {
+                let s = messenger.stats
+                return s.dropped >= 7 && s.queued == 0 && s.failed >= 1
+            }
+            #expect(messenger.stats.published == 0)
+        }
+    }
+
+    @Test func aFrozenRedisIsDetectedAndTheSubscriptionComesBackWhenItThaws() async throws {
+        try await Self.withRedisMessenger(Self.quick) { messenger, server in
+            let inbox = Inbox(messenger)
+            defer { inbox.stop() }
+            await messenger.subscribe("sb:col:z")
+            try await waitUntil { inbox.resubscribed >= 1 }
+            server.freeze()
+            // Ping every 200 ms, no pong within 500 ms: the connection is replaced.
+            try await waitUntil(timeout: .seconds(5)) { messenger.state == .connecting }
+            // A subscribe while Redis hangs returns within the command timeout.
+            let start = ContinuousClock.now
+            await messenger.subscribe("sb:col:z2")
+            #expect(ContinuousClock.now - start < .seconds(2))
+            server.thaw()
+            try await waitUntil(timeout: .seconds(15)) { messenger.state == .connected && inbox.resubscribed >= 2 }
+            #expect(messenger.channels == ["sb:col:z", "sb:col:z2"])
+            try await waitUntil(timeout: .seconds(10)) {
+                messenger.publish(Array("thawed".utf8), to: "sb:col:z2")
+                try? await Task.sleep(for: .milliseconds(200))
+                return inbox.messages.contains("sb:col:z2=thawed")
+            }
+        }
+    }
+
     @Test func redisMessengerResubscribesAfterRedisRestarts() async throws {
         try await Self.withRedisMessenger { messenger, server in
             let inbox = Inbox(messenger)
@@ -58,9 +105,11 @@ import Testing
             try server.restart()
             try await waitUntil(timeout: .seconds(15)) { messenger.state == .connected && inbox.resubscribed >= 2 }
             try await waitUntil(timeout: .seconds(10)) {
-                (try? await messenger.publish(Array("back".utf8), to: "sb:col:r")) != nil
+                messenger.publish(Array("back".utf8), to: "sb:col:r")
+                try? await Task.sleep(for: .milliseconds(200))
+                return inbox.messages.contains("sb:col:r=back")
             }
-            try await waitUntil { inbox.messages.contains("sb:col:r=back") }
+            #expect(messenger.stats.reconnects >= 1)
         }
     }
 
@@ -178,12 +227,18 @@ final class RedisServer: @unchecked Sendable {
     /// SIGTERM, then SIGKILL; bounded polling (Foundation's waitUntilExit can hang under Swift Testing).
     func stop() {
         guard process.isRunning else { return }
+        thaw()
         process.terminate()
         for i in 0..<100 where process.isRunning {
             if i == 60 { kill(process.processIdentifier, SIGKILL) }
             usleep(50_000)
         }
     }
+
+    /// SIGSTOP: connections stay open but nothing answers (a partition, a stuck failover).
+    func freeze() { kill(process.processIdentifier, SIGSTOP) }
+
+    func thaw() { kill(process.processIdentifier, SIGCONT) }
 
     func restart() throws {
         stop()

@@ -151,7 +151,7 @@ enum SlugFixture {
                 try await store.updateItems("pages", keys: [99], data: ["title": "x"], context: .system)
             }
             #expect(await recorder.events.count == before)
-            #expect(try await store.outboxEvents("pages", after: 0).map(\.seq) == [1])
+            #expect(try await store.outbox.events("pages", after: 0).map(\.seq) == [1])
             _ = try await store.createItems("pages", [["slug": "c"]], context: .system)
             #expect(await recorder.events(of: "pages").map(\.seq) == [1, 2])
         }
@@ -234,16 +234,16 @@ enum SlugFixture {
             _ = try await store.deleteItems("pages", keys: [1, 2], context: .system)
 
             let published = await recorder.events(of: "pages")
-            let stored = try await store.outboxEvents("pages", after: 0)
+            let stored = try await store.outbox.events("pages", after: 0)
             #expect(stored.map(\.seq) == [1, 2, 3, 4])
-            #expect(try await store.currentSeq("pages") == 4)
+            #expect(try await store.outbox.currentSeq("pages") == 4)
             // The outbox holds exactly what subscribers were sent.
             #expect(stored.map(\.json.jsonString) == published.map(\.json.jsonString))
-            #expect(try await store.outboxEvents("pages", after: 2).map(\.seq) == [3, 4])
-            #expect(try await store.outboxEvents("pages", after: 2, limit: 1).map(\.seq) == [3])
-            #expect(try await store.outboxEvents("pages", after: 4).isEmpty)
-            #expect(try await store.outboxEvents("nothing", after: 0).isEmpty)
-            #expect(try await store.outboxEvents("directus_activity", after: 0).map(\.seq) == [1, 2, 3, 4])
+            #expect(try await store.outbox.events("pages", after: 2).map(\.seq) == [3, 4])
+            #expect(try await store.outbox.events("pages", after: 2, limit: 1).map(\.seq) == [3])
+            #expect(try await store.outbox.events("pages", after: 4).isEmpty)
+            #expect(try await store.outbox.events("nothing", after: 0).isEmpty)
+            #expect(try await store.outbox.events("directus_activity", after: 0).map(\.seq) == [1, 2, 3, 4])
         }
     }
 
@@ -265,19 +265,19 @@ enum SlugFixture {
             try await SlugFixture.make(store)
             for i in 1...10 { _ = try await store.createItems("pages", [["slug": .string("p\(i)")]], context: .system) }
             let future = ISOTimestamp.now().epochMilliseconds + 3_600_000
-            #expect(try await store.trimOutbox(olderThan: 0, maxPerCollection: 100) == 0)
-            #expect(try await store.outboxEvents("pages", after: 0).count == 10)
+            #expect(try await store.outbox.trim(olderThan: 0, maxPerCollection: 100) == 0)
+            #expect(try await store.outbox.events("pages", after: 0).count == 10)
 
-            let removed = try await store.trimOutbox(olderThan: 0, maxPerCollection: 3)
+            let removed = try await store.outbox.trim(olderThan: 0, maxPerCollection: 3)
             #expect(removed == 14)  // 7 of pages, 7 of directus_activity
-            #expect(try await store.outboxEvents("pages", after: 0).map(\.seq) == [8, 9, 10])
-            #expect(try await store.outboxEvents("directus_activity", after: 0).map(\.seq) == [8, 9, 10])
+            #expect(try await store.outbox.events("pages", after: 0).map(\.seq) == [8, 9, 10])
+            #expect(try await store.outbox.events("directus_activity", after: 0).map(\.seq) == [8, 9, 10])
             // Sequence numbers keep counting after a trim.
             _ = try await store.createItems("pages", [["slug": "p11"]], context: .system)
-            #expect(try await store.outboxEvents("pages", after: 0).map(\.seq) == [8, 9, 10, 11])
+            #expect(try await store.outbox.events("pages", after: 0).map(\.seq) == [8, 9, 10, 11])
             // Past the retention age everything goes.
-            _ = try await store.trimOutbox(olderThan: future, maxPerCollection: 100)
-            #expect(try await store.outboxEvents("pages", after: 0).isEmpty)
+            _ = try await store.outbox.trim(olderThan: future, maxPerCollection: 100)
+            #expect(try await store.outbox.events("pages", after: 0).isEmpty)
         }
     }
 
@@ -285,10 +285,10 @@ enum SlugFixture {
         try await withStore { store in
             try await SlugFixture.make(store)
             for i in 1...10 { _ = try await store.createItems("pages", [["slug": .string("p\(i)")]], context: .system) }
-            try await store.reportPositions(replica: "slow", ["pages": 4])
+            try await store.outbox.reportPositions(replica: "slow", ["pages": 4])
             let future = ISOTimestamp.now().epochMilliseconds + 3_600_000
-            _ = try await store.trimOutbox(olderThan: future, maxPerCollection: 1)
-            #expect(try await store.outboxEvents("pages", after: 0).map(\.seq) == [5, 6, 7, 8, 9, 10])
+            _ = try await store.outbox.trim(olderThan: future, maxPerCollection: 1)
+            #expect(try await store.outbox.events("pages", after: 0).map(\.seq) == [5, 6, 7, 8, 9, 10])
         }
     }
 
@@ -309,7 +309,7 @@ enum SlugFixture {
             let count = try await store.readItems(
                 "pages", query: try query(["aggregate": ["countDistinct": "slug"]]), context: .system)
             #expect(count.data == [["countDistinct": ["slug": 50]]])
-            #expect(try await store.outboxEvents("pages", after: 0).map(\.seq) == Array(1...50))
+            #expect(try await store.outbox.events("pages", after: 0).map(\.seq) == Array(1...50))
             // Sinks hear about commits in commit order.
             #expect(await recorder.events(of: "pages").map(\.seq) == Array(1...50))
             #expect(await recorder.events(of: "directus_activity").map(\.seq) == Array(1...50))

@@ -219,20 +219,12 @@ struct ItemWriter {
         previous: [JSONObject] = []
     ) async throws {
         guard !keys.isEmpty else { return }
-        let seqRows = try await executor.query(
-            "INSERT INTO switchboard_seq (collection, seq) VALUES (?, 1) ON CONFLICT (collection) DO UPDATE SET seq = switchboard_seq.seq + 1 RETURNING seq",
-            [.text(collection.name)])
-        guard let seq = seqRows.first?[0].int else { throw SwitchboardError.internalError("sequence allocation failed") }
-        let event = ChangeEvent(
-            collection: collection.name, seq: seq, action: action, keys: keys, rows: rows, previous: previous,
-            origin: environment.replicaID,
-            userID: context.accountability.userID, timestamp: ISOTimestamp(epochSeconds: variables.now))
-        try await executor.execute(
-            "INSERT INTO switchboard_outbox (collection, seq, action, event, created_at) VALUES (?, ?, ?, ?, ?)",
-            [
-                .text(collection.name), .int(seq), .text(action.rawValue), .text(JSONValue.object(event.json).jsonString),
-                .int(event.timestamp.epochMilliseconds),
-            ])
+        let event = try await Outbox.append(executor, collection: collection.name) { seq in
+            ChangeEvent(
+                collection: collection.name, seq: seq, action: action, keys: keys, rows: rows, previous: previous,
+                origin: environment.replicaID, userID: context.accountability.userID,
+                timestamp: ISOTimestamp(epochSeconds: variables.now))
+        }
         events.append(event)
     }
 

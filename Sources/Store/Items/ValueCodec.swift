@@ -206,4 +206,3 @@ enum TimeOfDay {
         return values.map { $0 < 10 ? "0\($0)" : "\($0)" }.joined(separator: ":")
     }
 }
-

@@ -13,18 +13,7 @@ enum Migrations {
             try await executor.execute(
                 ddl.createTable(collection, extraColumns: SystemCollections.internalColumns[collection.name] ?? []))
         }
-        let bigint = dialect == .sqlite ? "INTEGER" : "BIGINT"
-        try await executor.execute(
-            "CREATE TABLE IF NOT EXISTS switchboard_seq (collection VARCHAR(255) PRIMARY KEY, seq \(bigint) NOT NULL)")
-        // The outbox holds each committed event with its per-collection sequence number.
-        try await executor.execute(
-            "CREATE TABLE IF NOT EXISTS switchboard_outbox (collection VARCHAR(255) NOT NULL, seq \(bigint) NOT NULL, action VARCHAR(16) NOT NULL, event TEXT NOT NULL, created_at \(bigint) NOT NULL, PRIMARY KEY (collection, seq))"
-        )
-        try await executor.execute(ddl.index("switchboard_outbox", ["created_at"]))
-        // Where each live replica has delivered up to, so trimming never removes what one still needs.
-        try await executor.execute(
-            "CREATE TABLE IF NOT EXISTS switchboard_replicas (replica VARCHAR(255) NOT NULL, collection VARCHAR(255) NOT NULL, last_seq \(bigint) NOT NULL, seen_at \(bigint) NOT NULL, PRIMARY KEY (replica, collection))"
-        )
+        try await Outbox.createTables(executor, dialect: dialect)
         try await executor.execute(ddl.index(SystemCollections.sessions, ["user"]))
         try await executor.execute(ddl.index(SystemCollections.access, ["role"]))
         try await executor.execute(ddl.index(SystemCollections.access, ["user"]))

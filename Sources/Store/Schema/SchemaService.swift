@@ -207,7 +207,7 @@ struct SchemaService {
             "DELETE FROM directus_relations WHERE many_collection = ? OR one_collection = ?", [.text(name), .text(name)])
         try await executor.execute("DELETE FROM directus_permissions WHERE collection = ?", [.text(name)])
         try await executor.execute("DELETE FROM directus_collections WHERE collection = ?", [.text(name)])
-        try await executor.execute("DELETE FROM switchboard_outbox WHERE collection = ?", [.text(name)])
+        try await Outbox.forget(name, executor)
     }
 
     func updateCollectionMeta(_ name: String, _ meta: JSONObject) async throws {
