@@ -265,4 +265,3 @@ struct PermissionGrant {
         ]
     }()
 }
-

@@ -111,10 +111,11 @@ final class RedisConnection: Sendable {
             bytes.writeBytes(RESPCodec.encode(command))
             replies.append(loop.makePromise(of: RESPValue.self))
         }
+        let all = replies
         let written = loop.makePromise(of: Void.self)
-        written.futureResult.whenFailure { error in for r in replies { r.fail(error) } }  // later completions are ignored
-        channel.writeAndFlush(RedisOutbound.commands(bytes, replies: replies), promise: written)
-        return replies.map(\.futureResult)
+        written.futureResult.whenFailure { error in for r in all { r.fail(error) } }  // later completions are ignored
+        channel.writeAndFlush(RedisOutbound.commands(bytes, replies: all), promise: written)
+        return all.map(\.futureResult)
     }
 
     /// Sends a command whose answer arrives as a push (subscribe mode).

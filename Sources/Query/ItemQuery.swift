@@ -33,12 +33,14 @@ public struct ItemQuery: Sendable, Hashable {
     /// Parses the `query` object of a realtime subscription or SDK request.
     /// Values may be in JSON form or in the string forms URLs use (comma-joined
     /// lists, JSON text for `filter`/`deep`/`aggregate`, numeric strings).
-    /// `alias`, `backlink` and `version` are ignored; other unknown keys throw.
-    public static func parse(json: JSONObject) throws(SwitchboardError) -> ItemQuery {
+    /// `alias`, `backlink` and `version` are ignored; other unknown keys throw,
+    /// and so does a query over one of `limits`' sizes.
+    public static func parse(json: JSONObject, limits: QueryLimits = QueryLimits()) throws(SwitchboardError) -> ItemQuery {
         var query = ItemQuery()
+        var deepCount = 0
         for (key, value) in json {
             if let parameter = Parameter(rawValue: key) {
-                try query.set(parameter, value)
+                try query.set(parameter, value, limits: limits, deepCount: &deepCount)
             } else if !["alias", "backlink", "version"].contains(key) {
                 throw .invalidQuery("Unknown query parameter \"\(key)\"")
             }
@@ -49,10 +51,13 @@ public struct ItemQuery: Sendable, Hashable {
     /// Parses decoded URL query pairs, including bracket notation
     /// (`filter[status][_eq]=published`, `deep[comments][_limit]=3`,
     /// `fields[]=a`). Unknown names (`access_token`, …) are ignored, as Directus does.
-    public static func parse(queryItems: [(name: String, value: String)]) throws(SwitchboardError) -> ItemQuery {
+    public static func parse(queryItems: [(name: String, value: String)], limits: QueryLimits = QueryLimits())
+        throws(SwitchboardError) -> ItemQuery
+    {
         var query = ItemQuery()
-        for (key, value) in QueryParameterTree.build(queryItems) {
-            if let parameter = Parameter(rawValue: key) { try query.set(parameter, value) }
+        var deepCount = 0
+        for (key, value) in try QueryParameterTree.build(queryItems, limits: limits) {
+            if let parameter = Parameter(rawValue: key) { try query.set(parameter, value, limits: limits, deepCount: &deepCount) }
         }
         return query
     }
@@ -80,17 +85,26 @@ public struct ItemQuery: Sendable, Hashable {
     }
 
     /// Sets one parameter from its JSON or string form; null means absent.
-    private mutating func set(_ parameter: Parameter, _ value: JSONValue) throws(SwitchboardError) {
+    private mutating func set(_ parameter: Parameter, _ value: JSONValue, limits: QueryLimits, deepCount: inout Int)
+        throws(SwitchboardError)
+    {
         if value.isNull { return }
         let name = parameter.rawValue
         let context = "query parameter \"\(name)\""
         switch parameter {
         case .fields:
             let list = try QuerySyntax.stringList(value, in: context)
+            try limits.check(list: list, "fields", limit: limits.maxFields, setting: "QUERY_MAX_FIELDS")
             _ = try FieldTree.parse(list)  // validate now, so the error reaches the client at parse time
             fields = list
-        case .filter: filter = try Filter.parse(Self.json(value, name))
-        case .sort: sort = try SortField.parse(list: QuerySyntax.stringList(value, in: context))
+        case .filter:
+            let parsed = try Filter.parse(Self.json(value, name))
+            try limits.check(parsed)
+            filter = parsed
+        case .sort:
+            let list = try QuerySyntax.stringList(value, in: context)
+            try limits.check(list: list, "sort", limit: limits.maxSort, setting: "QUERY_MAX_SORT")
+            sort = try SortField.parse(list: list)
         case .limit: limit = try Self.integer(value, name, minimum: -1)
         case .offset: offset = try Self.integer(value, name, minimum: 0)
         case .page: page = try Self.integer(value, name, minimum: 1)
@@ -99,13 +113,19 @@ public struct ItemQuery: Sendable, Hashable {
                 throw .invalidQuery("Invalid query parameter \"search\": expected a string, got \(value.kindName)")
             }
             search = text
-        case .aggregate: aggregate = try AggregateRequest.parse(Self.json(value, name))
+        case .aggregate:
+            aggregate = try AggregateRequest.parse(Self.json(value, name))
+            let entries = aggregate.reduce(0) { $0 + $1.fields.count }
+            if entries > limits.maxFields {
+                throw QueryLimits.exceeded("\"aggregate\" has \(entries) entries", limits.maxFields, "QUERY_MAX_FIELDS")
+            }
         case .groupBy:
             groupBy = try QuerySyntax.stringList(value, in: context)
+            try limits.check(list: groupBy, "groupBy", limit: limits.maxFields, setting: "QUERY_MAX_FIELDS")
             for field in groupBy where !QuerySyntax.isValidName(field) {
                 throw .invalidQuery("Invalid query parameter \"groupBy\": \"\(field)\" is not a valid field")
             }
-        case .deep: deep = try Self.deep(Self.json(value, name), at: "deep")
+        case .deep: deep = try Self.deep(Self.json(value, name), at: "deep", level: 1, limits: limits, count: &deepCount)
         case .meta:
             meta = []
             for entry in try QuerySyntax.stringList(value, in: context) {
@@ -146,12 +166,23 @@ public struct ItemQuery: Sendable, Hashable {
 
     /// Parses a `deep` object: `{"comments": {"_filter": …, "_limit": 5, "user": {…}}}`.
     /// Underscored keys are the nested query's parameters; other keys nest further.
-    private static func deep(_ value: JSONValue, at location: String) throws(SwitchboardError) -> [String: ItemQuery] {
+    private static func deep(
+        _ value: JSONValue, at location: String, level: Int, limits: QueryLimits, count: inout Int
+    ) throws(SwitchboardError) -> [String: ItemQuery] {
         guard case .object(let object) = value else {
             throw .invalidQuery("Invalid \(location): expected an object, got \(value.kindName)")
         }
+        if level > limits.maxRelationalDepth {
+            throw QueryLimits.exceeded(
+                "\(location) nests deeper than \(limits.maxRelationalDepth) levels", limits.maxRelationalDepth,
+                "MAX_RELATIONAL_DEPTH")
+        }
         var result: [String: ItemQuery] = [:]
         for (field, spec) in object {
+            count += 1
+            if count > limits.maxDeep {
+                throw QueryLimits.exceeded("\"deep\" holds more than \(limits.maxDeep) queries", limits.maxDeep, "QUERY_MAX_DEEP")
+            }
             let here = location + "." + field
             guard QuerySyntax.isValidName(field), case .object(let entries) = spec else {
                 throw .invalidQuery("Invalid \(here): expected a relational field with an object of parameters")
@@ -166,9 +197,11 @@ public struct ItemQuery: Sendable, Hashable {
                 guard let parameter = Parameter(rawValue: String(key.dropFirst())), parameter != .deep,
                     parameter != .meta
                 else { throw .invalidQuery("Invalid \(here): unknown parameter \"\(key)\"") }
-                try query.set(parameter, parameterValue)
+                try query.set(parameter, parameterValue, limits: limits, deepCount: &count)
             }
-            if !nested.isEmpty { query.deep = try deep(.object(nested), at: here) }
+            if !nested.isEmpty {
+                query.deep = try deep(.object(nested), at: here, level: level + 1, limits: limits, count: &count)
+            }
             result[field] = query
         }
         return result

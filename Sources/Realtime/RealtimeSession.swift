@@ -177,7 +177,9 @@ public struct RealtimeSession: Sendable {
         var query = ItemQuery()
         if let q = message["query"], !q.isNull {
             guard case .object(let object) = q else { return fail("INVALID_QUERY", "\"query\" must be an object.") }
-            do { query = try ItemQuery.parse(json: object) } catch { return fail(error.code.rawValue, error.message) }
+            do { query = try ItemQuery.parse(json: object, limits: hub.store.environment.limits) } catch {
+                return fail(error.code.rawValue, error.message)
+            }
         }
         let item = message["item"].flatMap { $0.isNull ? nil : $0 }
         var after: Int64?
@@ -253,7 +255,7 @@ public struct RealtimeSession: Sendable {
         } catch {
             connection.state.withLock { _ = $0.subscriptions.removeValue(forKey: subscriptionKey) }
             hub.removeMember(classKey, connection: connection.id, subscriptionKey: subscriptionKey)
-            let e = (error as? SwitchboardError) ?? .internalError()
+            let e = SwitchboardError.client(error)
             let collectionRefused = e.code == .forbidden && e.message.hasPrefix("You don't have permission to access collection")
             fail(collectionRefused ? "INVALID_COLLECTION" : e.code.rawValue, e.message)
         }
@@ -319,17 +321,18 @@ public struct RealtimeSession: Sendable {
         defer { connection.queue.release() }
         do {
             var query = ItemQuery()
-            if case .object(let q)? = message["query"] { query = try ItemQuery.parse(json: q) }
+            if case .object(let q)? = message["query"] {
+                query = try ItemQuery.parse(json: q, limits: hub.store.environment.limits)
+            }
             let (data, meta) = try await ItemsOverSocket(store: hub.store, context: connection.context)
                 .perform(action, collection: collection, message: message, query: query)
             var fields: [(String, JSONValue)] = [("data", data)]
             if let meta { fields.append(("meta", .object(meta))) }
             connection.send(RealtimeFrames.object("items", fields, uid: uid), bypassHold: true)
-        } catch let error as SwitchboardError {
-            fail(error)
         } catch {
-            hub.logger.error("items request failed", metadata: ["error": "\(error)"])
-            fail(.internalError())
+            let e = SwitchboardError.client(error)
+            if e.code == .internalError { hub.logger.error("items request failed", metadata: ["error": "\(error)"]) }
+            fail(e)
         }
     }
 }

@@ -75,7 +75,9 @@ public final class Store: Sendable {
         q.offset = nil
         q.page = nil
         q.meta = []
-        let limits = QueryLimits(defaultLimit: environment.limits.defaultLimit, maxLimit: nil)
+        var unlimited = environment.limits
+        unlimited.maxLimit = nil
+        let limits = unlimited
         let schema = self.schema
         let dialect = database.dialect
         let byKeys = q

@@ -1,3 +1,4 @@
+import Query
 import SwitchboardCore
 
 /// What the store needs from outside that it must not implement itself:

@@ -40,6 +40,15 @@ public enum DurationParser {
         return Int64(value)
     }
 
+    /// The shortest exact `ms`-style spelling: 900000 → `15m`, 86400000 → `1d`, 1500 → `1500ms`.
+    public static func format(milliseconds ms: Int64) -> String {
+        for (unit, factor) in [("d", Int64(86_400_000)), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)]
+        where ms != 0 && ms % factor == 0 {
+            return "\(ms / factor)\(unit)"
+        }
+        return "\(ms)ms"
+    }
+
     /// Splits `"-1.5 hours"` into `(-1.5, " hours")`. The number follows the
     /// `ms` grammar: optional minus, digits with at most one decimal point.
     static func splitLeadingNumber(_ text: Substring) -> (Double, Substring)? {

@@ -122,8 +122,11 @@ public struct EnvironmentReader: Sendable {
         return try port(name, default: 0)
     }
 
-    /// A positive duration in milliseconds, in `ms` syntax (`15m`, `7d`, `500`).
-    public func durationMilliseconds(_ name: String, default defaultValue: Int64) throws(ConfigError) -> Int64 {
+    /// A positive duration in milliseconds, in `ms` syntax (`15m`, `7d`, `500`);
+    /// with `allowZero`, `0` is accepted too (meaning "none").
+    public func durationMilliseconds(_ name: String, default defaultValue: Int64, allowZero: Bool = false)
+        throws(ConfigError) -> Int64
+    {
         guard let value = string(name) else { return defaultValue }
         guard let ms = DurationParser.milliseconds(from: value) else {
             throw ConfigError(
@@ -131,8 +134,9 @@ public struct EnvironmentReader: Sendable {
                 message: "\(quoted(value)) is not a duration (e.g. 500ms, 30s, 15m, 1h, 7d; a bare number is milliseconds)"
             )
         }
-        guard ms > 0 else {
-            throw ConfigError(variable: name, message: "\(quoted(value)) must be a positive duration")
+        guard ms > 0 || (allowZero && ms == 0) else {
+            throw ConfigError(
+                variable: name, message: "\(quoted(value)) must be a positive duration\(allowZero ? " (or 0 for none)" : "")")
         }
         return ms
     }

@@ -103,9 +103,15 @@ extension JSONValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, Expre
 
 /// An insertion-ordered JSON object. Items have few keys, so lookups scan a
 /// small array; that beats hashing for the sizes we see and keeps field order
-/// (clients and tests read `fields` back in the order they asked for).
+/// (clients and tests read `fields` back in the order they asked for). Objects
+/// past `indexThreshold` keys (a hostile request body, a wide aggregate) also
+/// keep a key → position table, so building or reading one is never quadratic.
 public struct JSONObject: Sendable, Hashable, Sequence {
     public private(set) var entries: [(key: String, value: JSONValue)]
+    private var positions: [String: Int]?
+
+    /// Keys beyond which lookups go through a hash table.
+    public static let indexThreshold = 16
 
     public init() { entries = [] }
 
@@ -120,29 +126,69 @@ public struct JSONObject: Sendable, Hashable, Sequence {
     public var keys: [String] { entries.map(\.key) }
 
     public func index(forKey key: String) -> Int? {
-        entries.firstIndex { $0.key == key }
+        if let positions { return positions[key] }
+        return entries.firstIndex { $0.key == key }
     }
 
     public subscript(key: String) -> JSONValue? {
         get {
+            if positions != nil { return index(forKey: key).map { entries[$0].value } }
             for entry in entries where entry.key == key { return entry.value }
             return nil
         }
         set {
             if let i = index(forKey: key) {
-                if let newValue { entries[i].value = newValue } else { entries.remove(at: i) }
+                if let newValue { entries[i].value = newValue } else { remove(at: i) }
             } else if let newValue {
                 entries.append((key, newValue))
+                if positions != nil {
+                    positions?[key] = entries.count - 1
+                } else if entries.count > Self.indexThreshold {
+                    reindex()
+                }
             }
         }
     }
 
     public func contains(_ key: String) -> Bool { index(forKey: key) != nil }
 
+    /// Changes the value at `key` in place (inserting `.null` first when absent),
+    /// without copying it: the value is uniquely referenced while `body` runs.
+    public mutating func modifyValue(forKey key: String, _ body: (inout JSONValue) -> Void) {
+        if let i = index(forKey: key) {
+            var value = entries[i].value
+            entries[i].value = .null
+            body(&value)
+            entries[i].value = value
+        } else {
+            var value = JSONValue.null
+            body(&value)
+            self[key] = value
+        }
+    }
+
     @discardableResult
     public mutating func removeValue(forKey key: String) -> JSONValue? {
         guard let i = index(forKey: key) else { return nil }
-        return entries.remove(at: i).value
+        let value = entries[i].value
+        remove(at: i)
+        return value
+    }
+
+    private mutating func remove(at i: Int) {
+        entries.remove(at: i)
+        if positions != nil { reindex() }
+    }
+
+    private mutating func reindex() {
+        guard entries.count > Self.indexThreshold else {
+            positions = nil
+            return
+        }
+        var table: [String: Int] = [:]
+        table.reserveCapacity(entries.count)
+        for (i, entry) in entries.enumerated() { table[entry.key] = i }
+        positions = table
     }
 
     public func makeIterator() -> IndexingIterator<[(key: String, value: JSONValue)]> {

@@ -4,7 +4,7 @@
 /// Build one with `SwitchboardConfig.load(environment:)`, usually from
 /// `SwitchboardConfig.mergedEnvironment(processEnvironment:dotEnvPath:)`.
 /// A value that is unset, empty or only whitespace means "use the default".
-public struct SwitchboardConfig: Sendable {
+public struct SwitchboardConfig: Sendable, Equatable {
     /// The database engine (`DB_CLIENT`).
     public enum DatabaseClient: String, Sendable, CaseIterable {
         case sqlite3
@@ -104,6 +104,14 @@ public struct SwitchboardConfig: Sendable {
     public var dbConnectionString: String?
     /// Whether to connect to PostgreSQL over TLS (`DB_SSL`).
     public var dbSSL = false
+    /// Most PostgreSQL connections per replica (`DB_POOL__MAX`).
+    public var dbPoolMax = 20
+    /// PostgreSQL connections kept open while idle (`DB_POOL__MIN`).
+    public var dbPoolMin = 1
+    /// How long a request waits for a PostgreSQL connection, in ms (`DB_POOL__ACQUIRE_TIMEOUT_MILLIS`).
+    public var dbPoolAcquireTimeoutMs: Int64 = 5000
+    /// Longest a PostgreSQL statement may run, in ms; 0 = no limit (`DB_STATEMENT_TIMEOUT`).
+    public var dbStatementTimeoutMs: Int64 = 30_000
 
     // MARK: First admin
 
@@ -146,6 +154,24 @@ public struct SwitchboardConfig: Sendable {
     public var queryLimitDefault = 100
     /// Largest `limit` a query may ask for (`QUERY_LIMIT_MAX`); `nil` is unlimited.
     public var queryLimitMax: Int?
+    /// Field conditions in one filter (`QUERY_MAX_FILTER_CONDITIONS`).
+    public var queryMaxFilterConditions = 1000
+    /// Nesting of filter groups (`QUERY_MAX_FILTER_DEPTH`).
+    public var queryMaxFilterDepth = 16
+    /// Values in a filter's lists, all together (`QUERY_MAX_FILTER_VALUES`).
+    public var queryMaxFilterValues = 10_000
+    /// Entries in each of fields, groupBy, aggregate (`QUERY_MAX_FIELDS`).
+    public var queryMaxFields = 1000
+    /// Keys in sort (`QUERY_MAX_SORT`).
+    public var queryMaxSort = 32
+    /// Segments of a field path (`MAX_RELATIONAL_DEPTH`, as Directus).
+    public var maxRelationalDepth = 10
+    /// Nested queries in deep (`QUERY_MAX_DEEP`).
+    public var queryMaxDeep = 100
+    /// Pairs in a URL's query string (`QUERY_MAX_PARAMETERS`).
+    public var queryMaxParameters = 1000
+    /// Bracket levels in one URL parameter name (`QUERY_MAX_PARAMETER_DEPTH`).
+    public var queryMaxParameterDepth = 64
 
     // MARK: Realtime
 
@@ -228,6 +254,14 @@ public struct SwitchboardConfig: Sendable {
     public var redisTLSCAFile: String?
     public var redisTLSCertFile: String?
     public var redisTLSKeyFile: String?
+    /// Connecting to Redis, in ms (`REDIS_CONNECT_TIMEOUT`, as ioredis).
+    public var redisConnectTimeoutMs: Int64 = 5000
+    /// A Redis command's answer, in ms (`REDIS_COMMAND_TIMEOUT`, as ioredis).
+    public var redisCommandTimeoutMs: Int64 = 2000
+    /// Idle Redis connections are pinged this often, in ms (`SWITCHBOARD_REDIS_PING_INTERVAL`).
+    public var redisPingIntervalMs: Int64 = 1000
+    /// Events waiting to be published to Redis (`SWITCHBOARD_PUBLISH_QUEUE_LIMIT`).
+    public var publishQueueLimit = 10_000
 
     /// Whether replicas share events through Redis (`WEBSOCKETS_BROKER_URL` or `MESSENGER_STORE=redis`).
     public var usesRedisMessenger: Bool { websocketsBrokerURL != nil || messengerStore == .redis }
@@ -270,143 +304,6 @@ public struct SwitchboardConfig: Sendable {
     /// Log levels accepted by `LOG_LEVEL`.
     public static let logLevels = ["trace", "debug", "info", "warn", "error", "fatal", "silent"]
 
-    /// Loads the configuration from a merged environment. Throws a
-    /// `ConfigError` naming the variable for any value that is set but
-    /// invalid (non-numeric or out-of-range port, unknown `DB_CLIENT`, bad
-    /// duration, size, boolean or enum value, …).
-    public static func load(environment: [String: String]) throws(ConfigError) -> SwitchboardConfig {
-        let env = EnvironmentReader(environment)
-
-        var config: SwitchboardConfig
-        if let secret = env.rawString("SECRET"), !DurationParser.trim(secret).isEmpty {
-            config = SwitchboardConfig(secret: secret, secretIsGenerated: false)
-        } else {
-            config = SwitchboardConfig(secret: generateSecret(), secretIsGenerated: true)
-        }
-
-        config.host = env.string("HOST") ?? config.host
-        config.port = try env.port("PORT", default: config.port)
-        config.publicURL = env.string("PUBLIC_URL")
-
-        config.accessTokenTTLms = try env.durationMilliseconds("ACCESS_TOKEN_TTL", default: config.accessTokenTTLms)
-        config.refreshTokenTTLms = try env.durationMilliseconds("REFRESH_TOKEN_TTL", default: config.refreshTokenTTLms)
-        config.sessionCookieTTLms = try env.durationMilliseconds(
-            "SESSION_COOKIE_TTL", default: config.sessionCookieTTLms)
-        config.sessionRefreshGracePeriodMs = try env.durationMilliseconds(
-            "SESSION_REFRESH_GRACE_PERIOD", default: config.sessionRefreshGracePeriodMs)
-        config.refreshTokenCookieName = try cookieName(env, "REFRESH_TOKEN_COOKIE_NAME", config.refreshTokenCookieName)
-        config.sessionCookieName = try cookieName(env, "SESSION_COOKIE_NAME", config.sessionCookieName)
-        config.refreshTokenCookieSecure = try env.bool(
-            "REFRESH_TOKEN_COOKIE_SECURE", default: config.refreshTokenCookieSecure)
-        config.refreshTokenCookieSameSite = try env.choice(
-            "REFRESH_TOKEN_COOKIE_SAME_SITE", default: config.refreshTokenCookieSameSite,
-            allowed: ["lax", "strict", "none"])
-        config.refreshTokenCookieDomain = env.string("REFRESH_TOKEN_COOKIE_DOMAIN")
-
-        config.dbClient = try env.choice(
-            "DB_CLIENT", default: config.dbClient,
-            aliases: ["sqlite": .sqlite3, "postgres": .pg, "postgresql": .pg])
-        config.dbFilename = env.string("DB_FILENAME") ?? config.dbFilename
-        config.dbHost = env.string("DB_HOST")
-        config.dbPort = try env.optionalPort("DB_PORT")
-        config.dbDatabase = env.string("DB_DATABASE")
-        config.dbUser = env.string("DB_USER")
-        config.dbPassword = env.rawString("DB_PASSWORD")
-        config.dbConnectionString = env.string("DB_CONNECTION_STRING")
-        config.dbSSL = try env.bool("DB_SSL", default: config.dbSSL)
-
-        config.adminEmail = env.string("ADMIN_EMAIL") ?? config.adminEmail
-        config.adminPassword = env.rawString("ADMIN_PASSWORD")
-        config.adminToken = env.string("ADMIN_TOKEN")
-
-        config.logLevel = try env.choice("LOG_LEVEL", default: config.logLevel, allowed: logLevels)
-        config.logStyle = try env.choice("LOG_STYLE", default: config.logStyle)
-
-        config.corsEnabled = try env.bool("CORS_ENABLED", default: config.corsEnabled)
-        config.corsOrigin = parseCORSOrigin(env.string("CORS_ORIGIN")) ?? config.corsOrigin
-        config.corsMethods = env.list("CORS_METHODS", default: config.corsMethods).map { $0.uppercased() }
-        config.corsAllowedHeaders = env.list("CORS_ALLOWED_HEADERS", default: config.corsAllowedHeaders)
-        config.corsExposedHeaders = env.list("CORS_EXPOSED_HEADERS", default: config.corsExposedHeaders)
-        config.corsCredentials = try env.bool("CORS_CREDENTIALS", default: config.corsCredentials)
-        config.corsMaxAge = try env.int("CORS_MAX_AGE", default: config.corsMaxAge, in: 0...Int.max)
-
-        config.maxPayloadSize = try env.size("MAX_PAYLOAD_SIZE", default: config.maxPayloadSize)
-        config.queryLimitMax = try env.limit("QUERY_LIMIT_MAX", default: config.queryLimitMax)
-        config.queryLimitDefault = try env.int(
-            "QUERY_LIMIT_DEFAULT", default: config.queryLimitDefault, in: 1...Int.max)
-        if let max = config.queryLimitMax { config.queryLimitDefault = min(config.queryLimitDefault, max) }
-
-        config.websocketsEnabled = try env.bool("WEBSOCKETS_ENABLED", default: config.websocketsEnabled)
-        config.websocketsRestEnabled = try env.bool("WEBSOCKETS_REST_ENABLED", default: config.websocketsRestEnabled)
-        config.websocketsRestPath = try path(env, "WEBSOCKETS_REST_PATH", config.websocketsRestPath)
-        config.websocketsRestAuth = try env.choice("WEBSOCKETS_REST_AUTH", default: config.websocketsRestAuth)
-        config.websocketsRestAuthTimeoutSeconds = try env.int(
-            "WEBSOCKETS_REST_AUTH_TIMEOUT", default: config.websocketsRestAuthTimeoutSeconds, in: 1...Int.max)
-        config.websocketsRestConnLimit = try env.limit(
-            "WEBSOCKETS_REST_CONN_LIMIT", default: config.websocketsRestConnLimit)
-        config.websocketsHeartbeatEnabled = try env.bool(
-            "WEBSOCKETS_HEARTBEAT_ENABLED", default: config.websocketsHeartbeatEnabled)
-        config.websocketsHeartbeatPeriodSeconds = try env.int(
-            "WEBSOCKETS_HEARTBEAT_PERIOD", default: config.websocketsHeartbeatPeriodSeconds, in: 1...Int.max)
-        config.metricsEnabled = try env.bool("METRICS_ENABLED", default: config.metricsEnabled)
-        config.metricsTokens = env.list("METRICS_TOKENS", default: []).filter { !$0.isEmpty }
-        config.metricsNamePrefix = env.string("METRICS_NAME_PREFIX") ?? config.metricsNamePrefix
-        guard config.metricsNamePrefix.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }),
-            config.metricsNamePrefix.first?.isNumber != true
-        else {
-            throw ConfigError(
-                variable: "METRICS_NAME_PREFIX",
-                message: "\"\(config.metricsNamePrefix)\" must be letters, digits and _ only, not starting with a digit")
-        }
-        config.websocketsGraphQLEnabled = try env.bool(
-            "WEBSOCKETS_GRAPHQL_ENABLED", default: config.websocketsGraphQLEnabled)
-        config.websocketsGraphQLPath = try path(env, "WEBSOCKETS_GRAPHQL_PATH", config.websocketsGraphQLPath)
-        config.websocketsGraphQLAuth = try env.choice(
-            "WEBSOCKETS_GRAPHQL_AUTH", default: config.websocketsGraphQLAuth)
-        config.websocketsGraphQLAuthTimeoutSeconds = try env.int(
-            "WEBSOCKETS_GRAPHQL_AUTH_TIMEOUT", default: config.websocketsGraphQLAuthTimeoutSeconds, in: 1...Int.max)
-        config.websocketsGraphQLConnLimit = try env.limit(
-            "WEBSOCKETS_GRAPHQL_CONN_LIMIT", default: config.websocketsGraphQLConnLimit)
-        config.websocketsMaxMessageSize = try env.size(
-            "WEBSOCKETS_MAX_MESSAGE_SIZE", default: config.websocketsMaxMessageSize)
-        config.rateLimiterEnabled = try env.bool("RATE_LIMITER_ENABLED", default: config.rateLimiterEnabled)
-        config.rateLimiterPoints = try env.int("RATE_LIMITER_POINTS", default: config.rateLimiterPoints, in: 1...Int.max)
-        config.rateLimiterDurationSeconds = try env.int(
-            "RATE_LIMITER_DURATION", default: config.rateLimiterDurationSeconds, in: 1...Int.max)
-        config.websocketsMaxSubscriptions = try env.int(
-            "WEBSOCKETS_MAX_SUBSCRIPTIONS", default: config.websocketsMaxSubscriptions, in: 1...100_000)
-        config.websocketsMaxQueuedFrames = try env.int(
-            "WEBSOCKETS_MAX_QUEUED_FRAMES", default: config.websocketsMaxQueuedFrames, in: 1...10_000_000)
-        config.shutdownDrainWindowMs = try env.durationMilliseconds(
-            "SHUTDOWN_DRAIN_WINDOW", default: config.shutdownDrainWindowMs)
-        config.outboxRetentionMs = try env.durationMilliseconds(
-            "SWITCHBOARD_OUTBOX_RETENTION", default: config.outboxRetentionMs)
-        config.outboxMaxEvents = try env.int(
-            "SWITCHBOARD_OUTBOX_MAX_EVENTS", default: config.outboxMaxEvents, in: 100...100_000_000)
-        config.faultCrashAfterCommit = env.string("SWITCHBOARD_FAULT_CRASH_AFTER_COMMIT")
-
-        config.websocketsBrokerURL = env.string("WEBSOCKETS_BROKER_URL")
-        config.redisURL = env.string("REDIS")
-        config.redisHost = env.string("REDIS_HOST")
-        config.redisPort = try env.port("REDIS_PORT", default: config.redisPort)
-        config.redisUsername = env.string("REDIS_USERNAME")
-        config.redisPassword = env.rawString("REDIS_PASSWORD")
-        config.redisDB = try env.int("REDIS_DB", default: config.redisDB, in: 0...Int.max)
-        config.messengerNamespace = env.string("MESSENGER_NAMESPACE") ?? config.messengerNamespace
-        config.redisTLSCAFile = env.string("REDIS_TLS_CA")
-        config.redisTLSCertFile = env.string("REDIS_TLS_CERT")
-        config.redisTLSKeyFile = env.string("REDIS_TLS_KEY")
-        config.messengerStore = try env.choice("MESSENGER_STORE", default: config.messengerStore)
-        config.cacheStore = try env.choice("CACHE_STORE", default: config.cacheStore)
-        let redisConfigured = config.redisURL != nil || config.redisHost != nil
-        for (name, store) in [("MESSENGER_STORE", config.messengerStore), ("CACHE_STORE", config.cacheStore)]
-        where store == .redis && !redisConfigured {
-            throw ConfigError(variable: name, message: "\"redis\" requires REDIS or REDIS_HOST to be set")
-        }
-
-        return config
-    }
-
     /// Merges the process environment with the `.env` file at `dotEnvPath`
     /// when it exists (a missing file is fine). Variables set in the process
     /// environment win over the file. An unreadable file or a malformed line
@@ -430,30 +327,6 @@ public struct SwitchboardConfig: Sendable {
         }
     }
 
-    private static func path(_ env: EnvironmentReader, _ name: String, _ defaultValue: String) throws(ConfigError)
-        -> String
-    {
-        guard let value = env.string(name) else { return defaultValue }
-        guard value.hasPrefix("/"), !value.contains(where: { $0 == " " || $0 == "?" || $0 == "#" }) else {
-            throw ConfigError(variable: name, message: "\"\(value)\" is not a path (it must start with \"/\")")
-        }
-        return value
-    }
-
-    private static func cookieName(_ env: EnvironmentReader, _ name: String, _ defaultValue: String)
-        throws(ConfigError) -> String
-    {
-        guard let value = env.string(name) else { return defaultValue }
-        // RFC 6265 cookie-name is an RFC 7230 token.
-        let separators = Set("()<>@,;:\\\"/[]?={} \t")
-        guard value.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }),
-            !value.contains(where: { separators.contains($0) })
-        else {
-            throw ConfigError(variable: name, message: "\"\(value)\" is not a valid cookie name")
-        }
-        return value
-    }
-
     /// 32 random bytes as 64 lowercase hex digits.
     static func generateSecret() -> String {
         var rng = SystemRandomNumberGenerator()
@@ -467,106 +340,6 @@ public struct SwitchboardConfig: Sendable {
         }
         return out
     }
-
-    // MARK: Documentation
-
-    /// Every variable with its default and a one-line description, grouped
-    /// logically, for `.env.example` and the README. An empty default means
-    /// "unset".
-    public static let documentedVariables: [(name: String, defaultValue: String, description: String)] = [
-        // Server
-        ("HOST", "0.0.0.0", "Interface to listen on."),
-        ("PORT", "8055", "TCP port to listen on (1-65535)."),
-        ("PUBLIC_URL", "", "URL clients reach this server at, e.g. https://data.example.com."),
-        // Security
-        ("SECRET", "", "Key for signing access tokens. Unset: a random one per start (tokens die on restart)."),
-        ("ACCESS_TOKEN_TTL", "15m", "Lifetime of access tokens (e.g. 30s, 15m, 1h; a bare number is milliseconds)."),
-        ("REFRESH_TOKEN_TTL", "7d", "Lifetime of refresh tokens and sessions."),
-        ("SESSION_COOKIE_TTL", "1d", "Lifetime of the session cookie in session mode."),
-        ("SESSION_REFRESH_GRACE_PERIOD", "10s", "How long a rotated refresh token still answers with its successor."),
-        ("REFRESH_TOKEN_COOKIE_NAME", "directus_refresh_token", "Name of the refresh token cookie."),
-        ("SESSION_COOKIE_NAME", "directus_session_token", "Name of the session token cookie."),
-        ("REFRESH_TOKEN_COOKIE_SECURE", "false", "Mark auth cookies Secure (HTTPS only)."),
-        ("REFRESH_TOKEN_COOKIE_SAME_SITE", "lax", "SameSite of auth cookies: lax, strict or none."),
-        ("REFRESH_TOKEN_COOKIE_DOMAIN", "", "Domain attribute of auth cookies."),
-        // Database
-        ("DB_CLIENT", "sqlite3", "Database engine: sqlite3 or pg."),
-        ("DB_FILENAME", "./data/data.db", "SQLite database file."),
-        ("DB_HOST", "", "PostgreSQL host."),
-        ("DB_PORT", "", "PostgreSQL port (5432 when unset)."),
-        ("DB_DATABASE", "", "PostgreSQL database name."),
-        ("DB_USER", "", "PostgreSQL user."),
-        ("DB_PASSWORD", "", "PostgreSQL password."),
-        ("DB_CONNECTION_STRING", "", "PostgreSQL connection URL; overrides the DB_HOST..DB_PASSWORD settings."),
-        ("DB_SSL", "false", "Connect to PostgreSQL over TLS."),
-        // First admin
-        ("ADMIN_EMAIL", "admin@example.com", "Email of the admin user created on first start."),
-        ("ADMIN_PASSWORD", "", "Password of that admin. Unset: a random one is generated and printed once."),
-        ("ADMIN_TOKEN", "", "Static API token for that admin."),
-        // Logging
-        ("LOG_LEVEL", "info", "Minimum level logged: trace, debug, info, warn, error, fatal or silent."),
-        ("LOG_STYLE", "pretty", "Log format: pretty (human-readable) or raw (JSON lines)."),
-        // CORS
-        ("CORS_ENABLED", "false", "Send CORS headers."),
-        ("CORS_ORIGIN", "false", "Allowed origins: true or * for any, false for none, or a comma-separated list."),
-        ("CORS_METHODS", "GET,POST,PATCH,DELETE", "Value of Access-Control-Allow-Methods."),
-        ("CORS_ALLOWED_HEADERS", "Content-Type,Authorization", "Value of Access-Control-Allow-Headers."),
-        ("CORS_EXPOSED_HEADERS", "Content-Range", "Value of Access-Control-Expose-Headers."),
-        ("CORS_CREDENTIALS", "true", "Send Access-Control-Allow-Credentials: true."),
-        ("CORS_MAX_AGE", "18000", "Seconds browsers may cache preflight responses."),
-        // Requests and queries
-        ("MAX_PAYLOAD_SIZE", "1mb", "Largest accepted request body (e.g. 100kb, 1mb; a bare number is bytes)."),
-        ("QUERY_LIMIT_DEFAULT", "100", "Items returned when a query sets no limit."),
-        ("QUERY_LIMIT_MAX", "Infinity", "Largest limit a query may ask for (Infinity or -1 for no maximum)."),
-        // Realtime
-        ("WEBSOCKETS_ENABLED", "true", "Enable realtime (WebSockets)."),
-        ("WEBSOCKETS_REST_ENABLED", "true", "Serve the REST-style realtime endpoint."),
-        ("WEBSOCKETS_REST_PATH", "/websocket", "Path of the REST-style realtime endpoint."),
-        ("WEBSOCKETS_REST_AUTH", "handshake", "Realtime authentication: public, handshake or strict."),
-        ("WEBSOCKETS_REST_AUTH_TIMEOUT", "10", "Seconds a handshake-mode client has to authenticate."),
-        ("WEBSOCKETS_REST_CONN_LIMIT", "Infinity", "Maximum concurrent realtime connections."),
-        ("WEBSOCKETS_HEARTBEAT_ENABLED", "true", "Ping realtime clients and drop those that do not answer."),
-        ("WEBSOCKETS_HEARTBEAT_PERIOD", "30", "Seconds between heartbeat pings."),
-        ("WEBSOCKETS_GRAPHQL_ENABLED", "true", "Serve the GraphQL subscriptions endpoint."),
-        ("WEBSOCKETS_GRAPHQL_PATH", "/graphql", "Path of the GraphQL subscriptions endpoint."),
-        ("WEBSOCKETS_GRAPHQL_AUTH", "handshake", "GraphQL subscription authentication: public, handshake or strict."),
-        ("WEBSOCKETS_GRAPHQL_AUTH_TIMEOUT", "10", "Seconds a handshake-mode GraphQL client has to authenticate."),
-        ("WEBSOCKETS_GRAPHQL_CONN_LIMIT", "Infinity", "Maximum concurrent GraphQL subscription connections."),
-        ("WEBSOCKETS_MAX_MESSAGE_SIZE", "1mb", "Largest accepted realtime message."),
-        ("RATE_LIMITER_ENABLED", "false", "Rate limit realtime messages per connection."),
-        ("RATE_LIMITER_POINTS", "50", "Messages allowed per rate limit window."),
-        ("RATE_LIMITER_DURATION", "1", "Length of the rate limit window in seconds."),
-        ("WEBSOCKETS_MAX_SUBSCRIPTIONS", "256", "Subscriptions one realtime socket may hold."),
-        ("WEBSOCKETS_MAX_QUEUED_FRAMES", "4096", "Frames queued for one socket before it is closed as too slow (1013)."),
-        ("SHUTDOWN_DRAIN_WINDOW", "5s", "On SIGTERM, close open sockets (1001) spread over this window."),
-        // Metrics
-        ("METRICS_ENABLED", "false", "Serve GET /metrics (Prometheus text format)."),
-        ("METRICS_TOKENS", "", "Comma-separated tokens allowed to read /metrics as `Authorization: Metrics <token>`."),
-        ("METRICS_NAME_PREFIX", "switchboard_", "Prefix of Switchboard's metric names."),
-        (
-            "SWITCHBOARD_OUTBOX_RETENTION", "24h",
-            "Outbox events older than this are trimmed (resume with `after` reaches this far back)."
-        ),
-        ("SWITCHBOARD_OUTBOX_MAX_EVENTS", "100000", "Newest events kept per collection in the outbox."),
-        (
-            "SWITCHBOARD_FAULT_CRASH_AFTER_COMMIT", "",
-            "Test only: exit right after committing a write to this collection, before publishing."
-        ),
-        // Cluster
-        ("WEBSOCKETS_BROKER_URL", "", "URL of an external message broker for realtime fan-out."),
-        ("MESSENGER_STORE", "memory", "Cross-instance messaging: memory (single instance) or redis."),
-        ("MESSENGER_NAMESPACE", "switchboard", "Prefix of messenger channels and keys."),
-        ("CACHE_STORE", "memory", "Cache location: memory or redis."),
-        ("REDIS", "", "Redis connection URL, e.g. redis://user:pass@host:6379/0; overrides REDIS_HOST..REDIS_DB."),
-        ("REDIS_HOST", "", "Redis host."),
-        ("REDIS_PORT", "6379", "Redis port."),
-        ("REDIS_USERNAME", "", "Redis user."),
-        ("REDIS_PASSWORD", "", "Redis password."),
-        ("REDIS_DB", "0", "Redis database number."),
-        ("REDIS_TLS_CA", "", "CA bundle (PEM) to trust for rediss:// connections."),
-        ("REDIS_TLS_CERT", "", "Client certificate (PEM) for rediss:// connections."),
-        ("REDIS_TLS_KEY", "", "Client private key (PEM) for rediss:// connections."),
-    ]
 }
 
 extension String {

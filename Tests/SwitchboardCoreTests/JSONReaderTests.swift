@@ -252,6 +252,25 @@ import Testing
         }
         #expect(throws: JSONReader.ParseError.self) { try JSONValue(parsing: text) }
     }
+
+    /// A hostile body with many keys parses in linear time (a key table past 16 keys), and keeps order and last-wins.
+    @Test func objectsWithManyKeysParseFastAndKeepOrder() throws {
+        let n = 100_000
+        var text = "{"
+        for i in 0..<n { text += "\"k\(i)\":\(i)," }
+        text += "\"k7\":\"again\"}"
+        let start = ContinuousClock.now
+        guard case .object(let object) = try JSONReader.parse(Array(text.utf8)) else { throw CancellationError() }
+        #expect(ContinuousClock.now - start < .seconds(5))  // quadratic would take minutes; this guards the algorithm
+        #expect(object.count == n)
+        #expect(object["k99999"] == .int(99_999))
+        #expect(object["k7"] == "again")
+        #expect(object.keys.prefix(3) == ["k0", "k1", "k2"])
+        var copy = object
+        copy.removeValue(forKey: "k1")
+        #expect(copy["k2"] == .int(2) && copy["k1"] == nil && copy.count == n - 1)
+        #expect(copy != object)
+    }
 }
 
 /// A JSON value compared by meaning: numbers by value, objects without key order.

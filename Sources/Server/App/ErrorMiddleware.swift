@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import Store
 import SwitchboardCore
 
 /// Turns every failure into Directus's `{"errors":[…]}` shape with the right
@@ -13,6 +14,12 @@ struct ErrorMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch let error as SwitchboardError {
             return HTTPSupport.error(error)
+        } catch let error as SQLError {
+            let mapped = error.clientError()
+            if mapped.code == .internalError {
+                context.logger.error("database error", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+            }
+            return HTTPSupport.error(mapped)
         } catch let error as HTTPError {
             switch error.status {
             case .notFound:

@@ -64,47 +64,15 @@ enum HTTPSupport {
 
     /// Query string pairs, `+` and percent-escapes decoded in names and values.
     static func queryItems(_ request: Request) -> [(name: String, value: String)] {
-        guard let query = request.uri.query, !query.isEmpty else { return [] }
-        return query.split(separator: "&", omittingEmptySubsequences: true).map { pair in
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let name = decode(parts[0])
-            let value = parts.count > 1 ? decode(parts[1]) : ""
-            return (name, value)
-        }
+        QueryParameterTree.pairs(request.uri.query.map { Substring($0) } ?? "")
     }
 
     static func queryValue(_ request: Request, _ name: String) -> String? {
         queryItems(request).last { $0.name == name }?.value
     }
 
-    private static func decode(_ s: Substring) -> String {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(s.utf8.count)
-        var it = Array(s.utf8)[...]
-        while let c = it.popFirst() {
-            if c == UInt8(ascii: "+") {
-                bytes.append(0x20)
-            } else if c == UInt8(ascii: "%"), it.count >= 2, let h = hex(it[it.startIndex]), let l = hex(it[it.startIndex + 1]) {
-                bytes.append(h << 4 | l)
-                it = it.dropFirst(2)
-            } else {
-                bytes.append(c)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
-    private static func hex(_ c: UInt8) -> UInt8? {
-        switch c {
-        case 48...57: return c - 48
-        case 65...70: return c - 55
-        case 97...102: return c - 87
-        default: return nil
-        }
-    }
-
     /// The Directus query of a request's URL.
-    static func itemQuery(_ request: Request) throws -> ItemQuery {
-        try ItemQuery.parse(queryItems: queryItems(request))
+    static func itemQuery(_ request: Request, limits: QueryLimits) throws -> ItemQuery {
+        try ItemQuery.parse(queryItems: queryItems(request), limits: limits)
     }
 }

@@ -2,6 +2,7 @@ import Access
 import Foundation
 import Logging
 import Messenger
+import Query
 import Realtime
 import Store
 import SwitchboardCore
@@ -42,13 +43,22 @@ struct Services: Sendable {
                     host: config.dbHost ?? "127.0.0.1", port: config.dbPort ?? 5432, username: config.dbUser ?? "postgres",
                     password: config.dbPassword, database: config.dbDatabase, tls: config.dbSSL)
             }
-            database = PostgresDatabase(settings: settings, logger: Logger(label: "switchboard.postgres"))
+            settings.maxConnections = config.dbPoolMax
+            settings.minConnections = config.dbPoolMin
+            settings.acquireTimeout = .milliseconds(config.dbPoolAcquireTimeoutMs)
+            settings.statementTimeout = config.dbStatementTimeoutMs > 0 ? .milliseconds(config.dbStatementTimeoutMs) : nil
+            database = try PostgresDatabase(settings: settings, logger: Logger(label: "switchboard.postgres"))
         }
         let hasher = PasswordHasher()
         let replicaID = ProcessInfo.processInfo.hostName + ":" + String(ProcessInfo.processInfo.processIdentifier)
         let environment = StoreEnvironment(
             replicaID: replicaID,
-            limits: QueryLimits(defaultLimit: config.queryLimitDefault, maxLimit: config.queryLimitMax),
+            limits: QueryLimits(
+                defaultLimit: config.queryLimitDefault, maxLimit: config.queryLimitMax,
+                maxFilterConditions: config.queryMaxFilterConditions, maxFilterDepth: config.queryMaxFilterDepth,
+                maxFilterValues: config.queryMaxFilterValues, maxFields: config.queryMaxFields, maxSort: config.queryMaxSort,
+                maxRelationalDepth: config.maxRelationalDepth, maxDeep: config.queryMaxDeep,
+                maxParameters: config.queryMaxParameters, maxParameterDepth: config.queryMaxParameterDepth),
             hashPassword: { try hasher.hash($0) },
             newUUID: { SecureRandom.uuidV4() })
         let store = Store(database: database, environment: environment, logger: logger)
@@ -86,7 +96,15 @@ struct Services: Sendable {
             endpoint.caFile = config.redisTLSCAFile
             endpoint.certFile = config.redisTLSCertFile
             endpoint.keyFile = config.redisTLSKeyFile
-            messenger = RedisMessenger(endpoint: endpoint, logger: Logger(label: "switchboard.messenger"))
+            messenger = RedisMessenger(
+                endpoint: endpoint,
+                settings: RedisMessenger.Settings(
+                    timeouts: RedisTimeouts(
+                        connect: .milliseconds(config.redisConnectTimeoutMs),
+                        command: .milliseconds(config.redisCommandTimeoutMs),
+                        ping: .milliseconds(config.redisPingIntervalMs)),
+                    publishQueueLimit: config.publishQueueLimit),
+                logger: Logger(label: "switchboard.messenger"))
         }
         let relay = EventRelay(
             store: store, hub: hub, messenger: messenger, namespace: config.messengerNamespace,

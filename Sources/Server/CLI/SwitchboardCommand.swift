@@ -104,18 +104,16 @@ struct UsersCommand: AsyncParsableCommand {
     }
 }
 
-/// Prints every configuration variable with its default (the source of `.env.example`).
+/// Prints every configuration variable with its default (the source of `.env.example`
+/// and, with `--markdown`, of the README's table).
 struct EnvExampleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "env-example", abstract: "Print every configuration variable with its default, as a .env file.")
 
+    @Flag(help: "Print the README's Markdown table instead.") var markdown = false
+
     func run() {
-        var out = "# Switchboard configuration: every variable with its default.\n"
-        out += "# Copy to .env and uncomment what you change. The process environment wins over .env.\n"
-        for (name, value, description) in SwitchboardConfig.documentedVariables {
-            out += "\n# \(description)\n"
-            out += value.isEmpty ? "# \(name)=\n" : "# \(name)=\(value)\n"
-        }
-        FileHandle.standardOutput.write(Data(out.utf8))
+        let text = markdown ? SwitchboardConfig.markdownTable() : SwitchboardConfig.envExample()
+        FileHandle.standardOutput.write(Data(text.utf8))
     }
 }

@@ -12,7 +12,8 @@ struct ItemsEndpoints: Sendable {
 
     func list(_ collection: String, _ request: Request, _ context: SwitchboardRequestContext) async throws -> Response {
         let ctx = try await callers.itemsContext(request, context)
-        let result = try await store.readItems(collection, query: try HTTPSupport.itemQuery(request), context: ctx)
+        let result = try await store.readItems(
+            collection, query: try HTTPSupport.itemQuery(request, limits: store.environment.limits), context: ctx)
         return HTTPSupport.data(.array(result.data.map(JSONValue.object)), meta: result.meta)
     }
 
@@ -21,7 +22,8 @@ struct ItemsEndpoints: Sendable {
         let ctx = try await callers.itemsContext(request, context)
         let body = try await HTTPSupport.objectBody(request, limit: maxPayload)
         guard case .object(let q)? = body["query"] else { throw SwitchboardError.invalidPayload("\"query\" is required.") }
-        let result = try await store.readItems(collection, query: try ItemQuery.parse(json: q), context: ctx)
+        let result = try await store.readItems(
+            collection, query: try ItemQuery.parse(json: q, limits: store.environment.limits), context: ctx)
         return HTTPSupport.data(.array(result.data.map(JSONValue.object)), meta: result.meta)
     }
 
@@ -30,13 +32,14 @@ struct ItemsEndpoints: Sendable {
     {
         let ctx = try await callers.itemsContext(request, context)
         let item = try await store.readItem(
-            collection, key: key(id, collection), query: try HTTPSupport.itemQuery(request), context: ctx)
+            collection, key: key(id, collection), query: try HTTPSupport.itemQuery(request, limits: store.environment.limits),
+            context: ctx)
         return HTTPSupport.data(.object(item))
     }
 
     func create(_ collection: String, _ request: Request, _ context: SwitchboardRequestContext) async throws -> Response {
         let ctx = try await callers.itemsContext(request, context)
-        let query = try HTTPSupport.itemQuery(request)
+        let query = try HTTPSupport.itemQuery(request, limits: store.environment.limits)
         guard let body = try await HTTPSupport.body(request, limit: maxPayload) else {
             throw SwitchboardError.invalidPayload("The request body is empty.")
         }
@@ -59,7 +62,7 @@ struct ItemsEndpoints: Sendable {
     /// PATCH on the collection: a batch (array with keys), `{keys, data}` or `{query, data}`.
     func updateMany(_ collection: String, _ request: Request, _ context: SwitchboardRequestContext) async throws -> Response {
         let ctx = try await callers.itemsContext(request, context)
-        let query = try HTTPSupport.itemQuery(request)
+        let query = try HTTPSupport.itemQuery(request, limits: store.environment.limits)
         guard let body = try await HTTPSupport.body(request, limit: maxPayload) else {
             throw SwitchboardError.invalidPayload("The request body is empty.")
         }
@@ -84,7 +87,7 @@ struct ItemsEndpoints: Sendable {
         -> Response
     {
         let ctx = try await callers.itemsContext(request, context)
-        let query = try HTTPSupport.itemQuery(request)
+        let query = try HTTPSupport.itemQuery(request, limits: store.environment.limits)
         let data = try await HTTPSupport.objectBody(request, limit: maxPayload)
         let keys = try await store.updateItems(collection, keys: [key(id, collection)], data: data, context: ctx)
         return try await readBack(collection, keys, single: true, query: query, context: ctx)
@@ -132,7 +135,7 @@ struct ItemsEndpoints: Sendable {
         let query = body["query"]
         switch (keys, query) {
         case (.array(let k)?, nil): return .keys(k)
-        case (nil, .object(let q)?): return .query(try ItemQuery.parse(json: q))
+        case (nil, .object(let q)?): return .query(try ItemQuery.parse(json: q, limits: store.environment.limits))
         case (nil, nil): throw SwitchboardError.invalidPayload("Either \"keys\" or \"query\" is required.")
         case (.some, .some): throw SwitchboardError.invalidPayload("Use either \"keys\" or \"query\", not both.")
         default: throw SwitchboardError.invalidPayload("\"keys\" must be an array and \"query\" an object.")

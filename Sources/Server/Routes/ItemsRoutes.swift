@@ -81,7 +81,8 @@ struct SystemRoutes {
             }
             do {
                 let me = try await items.store.readItem(
-                    SystemCollections.users, key: .string(userID), query: try HTTPSupport.itemQuery(request), context: ctx)
+                    SystemCollections.users, key: .string(userID),
+                    query: try HTTPSupport.itemQuery(request, limits: items.store.environment.limits), context: ctx)
                 return HTTPSupport.data(.object(me))
             } catch let error as SwitchboardError where error.code == .forbidden {
                 return HTTPSupport.data(["id": .string(userID)])

@@ -46,14 +46,29 @@ struct FilterCompiler {
         }
     }
 
+    /// `(a AND b AND …)`, nested as a balanced tree past a few terms: a flat
+    /// chain of N terms is N levels deep to SQLite's parser (limit 1000).
     private mutating func join(
         _ parts: [Filter], with separator: String, empty: String, on collection: CollectionSchema, alias: String
     ) throws(SwitchboardError) -> SQLStatement {
         guard !parts.isEmpty else { return SQLStatement(empty) }
+        return try balanced(parts[...], with: separator, on: collection, alias: alias)
+    }
+
+    private mutating func balanced(
+        _ parts: ArraySlice<Filter>, with separator: String, on collection: CollectionSchema, alias: String
+    ) throws(SwitchboardError) -> SQLStatement {
         var out = SQLStatement("(")
-        for (i, part) in parts.enumerated() {
-            if i > 0 { out.append(separator) }
-            out.append(try compile(part, on: collection, alias: alias))
+        if parts.count <= 8 {
+            for (i, part) in parts.enumerated() {
+                if i > 0 { out.append(separator) }
+                out.append(try compile(part, on: collection, alias: alias))
+            }
+        } else {
+            let middle = parts.startIndex + parts.count / 2
+            out.append(try balanced(parts[..<middle], with: separator, on: collection, alias: alias))
+            out.append(separator)
+            out.append(try balanced(parts[middle...], with: separator, on: collection, alias: alias))
         }
         out.append(")")
         return out

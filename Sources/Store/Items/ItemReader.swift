@@ -7,18 +7,6 @@ public struct ReadResult: Sendable {
     public var meta: JSONObject?
 }
 
-/// Limits applied to every read.
-public struct QueryLimits: Sendable {
-    public var defaultLimit: Int
-    /// `nil` = no maximum.
-    public var maxLimit: Int?
-
-    public init(defaultLimit: Int = 100, maxLimit: Int? = nil) {
-        self.defaultLimit = defaultLimit
-        self.maxLimit = maxLimit
-    }
-}
-
 /// Reads items with the caller's read permissions applied: row filter in SQL,
 /// fields checked against the allowed set, relations expanded with the related
 /// collections' permissions, one batched query per relation and level.

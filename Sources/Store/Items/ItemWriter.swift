@@ -87,7 +87,7 @@ struct ItemWriter {
                 guard let row = try await executor.query(sql).first else { throw SwitchboardError.internalError() }
                 key = ValueCodec.key(row[0])
             } catch let error as SQLError {
-                throw StoreErrors.map(error, collection: collection.name)
+                throw error.clientError(collection: collection.name)
             }
             keys.append(key)
             rows.append(contentsOf: try await postImages(collection, [key]))
@@ -136,7 +136,7 @@ struct ItemWriter {
             sql.append(" WHERE \(dialect.quote(collection.primaryKey)) = ")
             sql.bind(try encodeKey(key, collection))
             do { try await executor.execute(sql) } catch let error as SQLError {
-                throw StoreErrors.map(error, collection: collection.name)
+                throw error.clientError(collection: collection.name)
             }
         }
         let newKeys = payload[collection.primaryKey].map { [$0] } ?? keys
@@ -167,7 +167,7 @@ struct ItemWriter {
         var sql = SQLStatement("DELETE FROM \(dialect.quote(collection.name)) WHERE \(dialect.quote(collection.primaryKey)) IN ")
         sql.append(try keyList(keys, collection))
         do { try await executor.execute(sql) } catch let error as SQLError {
-            throw StoreErrors.map(error, collection: collection.name)
+            throw error.clientError(collection: collection.name)
         }
         recordActivity(.delete, collection, keys: keys)
         try await appendEvent(collection, .delete, keys: keys, rows: preImages)
@@ -356,33 +356,5 @@ struct ItemWriter {
             out[field.field] = ValueCodec.decode(row[field.field], for: field)
         }
         return out
-    }
-}
-
-/// Maps database errors to the errors clients see.
-enum StoreErrors {
-    static func map(_ error: SQLError, collection: String) -> SwitchboardError {
-        switch error.kind {
-        case .uniqueViolation(let column):
-            var ext: JSONObject = ["collection": .string(collection)]
-            if let column { ext["field"] = .string(column) }
-            return SwitchboardError(
-                .recordNotUnique, "Value for field \"\(column ?? "")\" in collection \"\(collection)\" has to be unique.",
-                extensions: ext)
-        case .notNullViolation(let column):
-            var ext: JSONObject = ["collection": .string(collection)]
-            if let column { ext["field"] = .string(column) }
-            return SwitchboardError(
-                .notNullViolation, "Value for field \"\(column ?? "")\" in collection \"\(collection)\" can't be null.",
-                extensions: ext)
-        case .foreignKeyViolation:
-            return SwitchboardError(.invalidForeignKey, "Invalid foreign key in collection \"\(collection)\".")
-        case .checkViolation:
-            return SwitchboardError(.failedValidation, "A value in collection \"\(collection)\" is out of range.")
-        case .unavailable:
-            return SwitchboardError(.serviceUnavailable, "The database is unavailable.")
-        case .other:
-            return SwitchboardError.internalError()
-        }
     }
 }

@@ -2,15 +2,36 @@ import Foundation
 import Logging
 import NIOSSL
 import PostgresNIO
+import Synchronization
 
 /// PostgreSQL for clusters: a postgres-nio connection pool shared by every
 /// request of this replica.
+///
+/// The pool queues a request while PostgreSQL is unreachable and would wait
+/// for up to a minute; here a request that gets no connection within the
+/// acquire timeout fails with a 503-class `SQLError(.unavailable)` instead,
+/// and a statement runs at most `statement_timeout` on the server. After an
+/// outage the pool reconnects with its own growing backoff (up to a minute);
+/// so that a restart costs seconds, not that backoff, a probe connects on its
+/// own while requests fail and, once PostgreSQL answers it but the pool
+/// still does not, replaces the pool with a fresh one.
 public final class PostgresDatabase: SQLDatabase {
     public var dialect: SQLDialect { .postgres }
 
-    public let client: PostgresClient
+    private let configuration: PostgresClient.Configuration
+    /// The probe's own connection settings (same server, user and TLS as the pool).
+    private let probeConfiguration: PostgresConnection.Configuration
+    private let settings: Settings
     private let logger: Logger
-    private let runner: Task<Void, Never>
+
+    private struct Pool {
+        var client: PostgresClient
+        var runner: Task<Void, Never>
+        var probing = false
+        var closed = false
+    }
+
+    private let pool: Mutex<Pool>
 
     public struct Settings: Sendable {
         public var host: String
@@ -19,11 +40,19 @@ public final class PostgresDatabase: SQLDatabase {
         public var password: String?
         public var database: String?
         public var tls: Bool
+        /// `DB_POOL__MAX`
         public var maxConnections: Int
+        /// `DB_POOL__MIN`: connections kept open while idle.
+        public var minConnections: Int
+        /// `DB_POOL__ACQUIRE_TIMEOUT_MILLIS`: how long a request waits for a connection.
+        public var acquireTimeout: Duration
+        /// `DB_STATEMENT_TIMEOUT`: longest a statement may run (server side); nil = no limit.
+        public var statementTimeout: Duration?
 
         public init(
             host: String, port: Int = 5432, username: String, password: String?, database: String?, tls: Bool,
-            maxConnections: Int = 20
+            maxConnections: Int = 20, minConnections: Int = 1, acquireTimeout: Duration = .seconds(5),
+            statementTimeout: Duration? = .seconds(30)
         ) {
             self.host = host
             self.port = port
@@ -32,6 +61,9 @@ public final class PostgresDatabase: SQLDatabase {
             self.database = database
             self.tls = tls
             self.maxConnections = maxConnections
+            self.minConnections = minConnections
+            self.acquireTimeout = acquireTimeout
+            self.statementTimeout = statementTimeout
         }
 
         /// `postgres://user:password@host:port/database?sslmode=require`
@@ -48,48 +80,162 @@ public final class PostgresDatabase: SQLDatabase {
         }
     }
 
-    public init(settings: Settings, logger: Logger) {
+    public init(settings: Settings, logger: Logger) throws {
         var configuration = PostgresClient.Configuration(
             host: settings.host, port: settings.port, username: settings.username, password: settings.password,
             database: settings.database, tls: settings.tls ? .require(.makeClientConfiguration()) : .disable)
-        configuration.options.maximumConnections = settings.maxConnections
+        var probe = PostgresConnection.Configuration(
+            host: settings.host, port: settings.port, username: settings.username, password: settings.password,
+            database: settings.database,
+            tls: settings.tls ? .require(try NIOSSLContext(configuration: .makeClientConfiguration())) : .disable)
+        probe.options.connectTimeout = .seconds(2)
+        probeConfiguration = probe
+        configuration.options.maximumConnections = max(1, settings.maxConnections)
+        configuration.options.minimumConnections = min(max(0, settings.minConnections), max(1, settings.maxConnections))
         configuration.options.connectTimeout = .seconds(5)
-        client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        if let timeout = settings.statementTimeout {
+            let ms = timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000
+            configuration.options.additionalStartupParameters = [("statement_timeout", String(ms))]
+        }
+        self.configuration = configuration
+        self.settings = settings
         self.logger = logger
-        let client = self.client
-        runner = Task { await client.run() }
+        pool = Mutex(Self.makePool(configuration, logger))
+    }
+
+    private static func makePool(_ configuration: PostgresClient.Configuration, _ logger: Logger) -> Pool {
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        return Pool(client: client, runner: Task { await client.run() })
     }
 
     public func read<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
-        do {
-            return try await client.withConnection { connection in
-                try await body(PostgresExecutor(connection: connection, logger: logger))
-            }
-        } catch let error as PSQLError {
-            throw PostgresExecutor.classify(error)
-        }
+        try await withConnection { connection in try await body(PostgresExecutor(connection: connection, logger: self.logger)) }
     }
 
     public func transaction<T: Sendable>(
         _ body: @Sendable (any SQLExecutor) async throws -> T, afterCommit: @Sendable (T) async -> Void
     ) async throws -> T {
-        do {
-            return try await client.withConnection { connection in
-                let executor = PostgresExecutor(connection: connection, logger: logger)
-                try await executor.execute(SQLStatement("BEGIN"))
-                let result: T
-                do {
-                    result = try await body(executor)
-                    try await executor.execute(SQLStatement("COMMIT"))
-                } catch {
-                    _ = try? await executor.execute(SQLStatement("ROLLBACK"))
-                    throw error
-                }
-                await afterCommit(result)
-                return result
+        try await withConnection { connection in
+            let executor = PostgresExecutor(connection: connection, logger: self.logger)
+            try await executor.execute(SQLStatement("BEGIN"))
+            let result: T
+            do {
+                result = try await body(executor)
+                try await executor.execute(SQLStatement("COMMIT"))
+            } catch {
+                _ = try? await executor.execute(SQLStatement("ROLLBACK"))
+                throw error
             }
+            await afterCommit(result)
+            return result
+        }
+    }
+
+    /// Errors thrown by the caller's body travel in this box, so that whatever
+    /// else `withConnection` throws is known to be the pool's.
+    private struct BodyError: Error {
+        let error: any Error
+    }
+
+    private final class Lease: Sendable {
+        let acquired = Atomic<Bool>(false)
+    }
+
+    /// A connection within the acquire timeout, or `SQLError(.unavailable)`.
+    private func withConnection<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        let client = pool.withLock { $0.client }
+        let lease = Lease()
+        let timeout = settings.acquireTimeout
+        do {
+            return try await withoutActuallyEscaping(body) { body in
+                try await withThrowingTaskGroup(of: T?.self) { group in
+                    group.addTask {
+                        try await client.withConnection { connection in
+                            lease.acquired.store(true, ordering: .relaxed)
+                            do { return try await body(connection) } catch { throw BodyError(error: error) }
+                        }
+                    }
+                    group.addTask {
+                        try await Task.sleep(for: timeout)
+                        // Once a statement runs, only the server's statement_timeout ends it.
+                        if lease.acquired.load(ordering: .relaxed) { return nil }
+                        throw SQLError(.unavailable, "PostgreSQL gave no connection within \(timeout)")
+                    }
+                    while let result = try await group.next() {
+                        if let result {
+                            group.cancelAll()
+                            return result
+                        }
+                    }
+                    throw SQLError(.unavailable, "PostgreSQL is unavailable")
+                }
+            }
+        } catch let boxed as BodyError {
+            if let error = boxed.error as? PSQLError { throw noteFailure(PostgresExecutor.classify(error)) }
+            throw boxed.error
         } catch let error as PSQLError {
-            throw PostgresExecutor.classify(error)
+            throw noteFailure(PostgresExecutor.classify(error))
+        } catch let error as SQLError {
+            throw noteFailure(error)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            // The pool's own errors (circuit breaker, shutdown).
+            throw noteFailure(SQLError(.unavailable, "PostgreSQL is unavailable: \(error)"))
+        }
+    }
+
+    /// An unavailable database starts the recovery probe.
+    private func noteFailure(_ error: SQLError) -> SQLError {
+        guard error.kind == .unavailable else { return error }
+        let start = pool.withLock { p -> Bool in
+            guard !p.probing, !p.closed else { return false }
+            p.probing = true
+            return true
+        }
+        if start { Task { await self.recover() } }
+        return error
+    }
+
+    /// Until the pool serves again: connect on our own every half second; when
+    /// PostgreSQL answers that but the pool does not, swap in a fresh pool.
+    private func recover() async {
+        defer { pool.withLock { $0.probing = false } }
+        for _ in 0..<7200 {  // at most an hour of probing; the next failure starts another
+            if pool.withLock({ $0.closed }) { return }
+            try? await Task.sleep(for: .milliseconds(500))
+            guard let probe = try? await PostgresConnection.connect(configuration: probeConfiguration, id: 0, logger: logger)
+            else { continue }
+            try? await probe.close()
+            // PostgreSQL is back. Does the pool serve within a moment?
+            if (try? await quickPing(pool.withLock { $0.client })) == true { return }
+            let (old, oldRunner) = pool.withLock { p -> (PostgresClient, Task<Void, Never>) in
+                let old = (p.client, p.runner)
+                let fresh = Self.makePool(configuration, logger)
+                p.client = fresh.client
+                p.runner = fresh.runner
+                return old
+            }
+            _ = old
+            oldRunner.cancel()
+            logger.notice("PostgreSQL is back; replaced the connection pool instead of waiting out its backoff")
+            return
+        }
+    }
+
+    private func quickPing(_ client: PostgresClient) async throws -> Bool {
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await client.withConnection { c in _ = try await c.query("SELECT 1", logger: self.logger) }
+                return true
+            }
+            group.addTask {
+                try await Task.sleep(for: .milliseconds(500))
+                return false
+            }
+            let first = try await group.next() ?? false
+            group.cancelAll()
+            return first
         }
     }
 
@@ -98,6 +244,10 @@ public final class PostgresDatabase: SQLDatabase {
     }
 
     public func close() async {
+        let runner = pool.withLock { p -> Task<Void, Never> in
+            p.closed = true
+            return p.runner
+        }
         runner.cancel()
     }
 }
@@ -179,7 +329,12 @@ struct PostgresExecutor: SQLExecutor {
         case "23502": return SQLError(.notNullViolation(column: column), message)
         case "23503": return SQLError(.foreignKeyViolation, message)
         case "23514": return SQLError(.checkViolation, message)
+        case "57014": return SQLError(.timedOut, message)
         case "": return SQLError(.unavailable, "PostgreSQL is unavailable: \(error.code)")
+        case _ where state.hasPrefix("22"): return SQLError(.invalidValue, message)
+        case _ where state.hasPrefix("54"): return SQLError(.tooComplex, message)
+        case _ where state.hasPrefix("08") || state.hasPrefix("53") || state.hasPrefix("57P"):
+            return SQLError(.unavailable, message)
         default: return SQLError(.other, message)
         }
     }

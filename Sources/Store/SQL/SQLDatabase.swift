@@ -47,6 +47,12 @@ public struct SQLError: Error, Sendable, CustomStringConvertible {
         case notNullViolation(column: String?)
         case foreignKeyViolation
         case checkViolation
+        /// A value the column's type refuses (PostgreSQL class 22).
+        case invalidValue
+        /// Over a database limit: expression depth, bind parameters, statement size.
+        case tooComplex
+        /// The statement ran past `statement_timeout`.
+        case timedOut
         case unavailable
         case other
     }

@@ -231,6 +231,12 @@ final class SQLiteConnection: Sendable {
         case 787: return SQLError(.foreignKeyViolation, message)
         case 275: return SQLError(.checkViolation, message)
         case SQLITE_BUSY, SQLITE_LOCKED, SQLITE_CANTOPEN, SQLITE_IOERR: return SQLError(.unavailable, message)
+        case SQLITE_TOOBIG: return SQLError(.tooComplex, message)
+        case SQLITE_MISMATCH: return SQLError(.invalidValue, message)
+        case SQLITE_ERROR
+        where ["too large", "too many", "stack overflow", "too deep", "too complex"].contains(where: message.contains):
+            // Expression tree too large, too many SQL variables / terms, parser stack overflow.
+            return SQLError(.tooComplex, message)
         default: return SQLError(.other, message)
         }
     }

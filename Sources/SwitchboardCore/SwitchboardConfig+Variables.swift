@@ -1,0 +1,285 @@
+extension SwitchboardConfig {
+    /// Every configuration variable, in documentation order. Names and
+    /// defaults follow Directus where it has the setting.
+    public static let variables: [ConfigVariable] = [
+        // Server
+        .string("HOST", \.host, .server, "Interface to listen on."),
+        .port("PORT", \.port, .server, "TCP port to listen on (1-65535)."),
+        .optional(
+            "PUBLIC_URL", \.publicURL, .server,
+            "URL clients reach this server at, e.g. https://data.example.com (cookies, Origin checks)."),
+        // Security
+        ConfigVariable(
+            "SECRET", .security, "Key for signing access tokens. Unset: a random one per start (tokens die on restart).",
+            read: { c, env in
+                if let secret = env.rawString("SECRET"), !DurationParser.trim(secret).isEmpty {
+                    c.secret = secret
+                    c.secretIsGenerated = false
+                }
+            }, render: { _ in "" }),
+        .duration(
+            "ACCESS_TOKEN_TTL", \.accessTokenTTLms, .security,
+            "Lifetime of access tokens (e.g. 30s, 15m, 1h; a bare number is milliseconds)."),
+        .duration("REFRESH_TOKEN_TTL", \.refreshTokenTTLms, .security, "Lifetime of refresh tokens and sessions."),
+        .duration("SESSION_COOKIE_TTL", \.sessionCookieTTLms, .security, "Lifetime of the session cookie in session mode."),
+        .duration(
+            "SESSION_REFRESH_GRACE_PERIOD", \.sessionRefreshGracePeriodMs, .security,
+            "How long a rotated refresh token still answers with its successor."),
+        .string(
+            "REFRESH_TOKEN_COOKIE_NAME", \.refreshTokenCookieName, .security, "Name of the refresh token cookie.",
+            validate: cookieNameProblem),
+        .string(
+            "SESSION_COOKIE_NAME", \.sessionCookieName, .security, "Name of the session token cookie.",
+            validate: cookieNameProblem),
+        .bool("REFRESH_TOKEN_COOKIE_SECURE", \.refreshTokenCookieSecure, .security, "Mark auth cookies Secure (HTTPS only)."),
+        .choice(
+            "REFRESH_TOKEN_COOKIE_SAME_SITE", \.refreshTokenCookieSameSite, .security,
+            "SameSite of auth cookies: lax, strict or none.", allowed: ["lax", "strict", "none"]),
+        .optional("REFRESH_TOKEN_COOKIE_DOMAIN", \.refreshTokenCookieDomain, .security, "Domain attribute of auth cookies."),
+        // Database
+        .choice(
+            "DB_CLIENT", \.dbClient, .database, "Database engine: sqlite3 or pg.",
+            aliases: ["sqlite": .sqlite3, "postgres": .pg, "postgresql": .pg]),
+        .string("DB_FILENAME", \.dbFilename, .database, "SQLite database file."),
+        .optional("DB_HOST", \.dbHost, .database, "PostgreSQL host."),
+        .optionalPort("DB_PORT", \.dbPort, .database, "PostgreSQL port (5432 when unset)."),
+        .optional("DB_DATABASE", \.dbDatabase, .database, "PostgreSQL database name."),
+        .optional("DB_USER", \.dbUser, .database, "PostgreSQL user."),
+        .optional("DB_PASSWORD", \.dbPassword, .database, "PostgreSQL password.", raw: true),
+        .optional(
+            "DB_CONNECTION_STRING", \.dbConnectionString, .database,
+            "PostgreSQL connection URL; overrides the DB_HOST..DB_PASSWORD settings."),
+        .bool("DB_SSL", \.dbSSL, .database, "Connect to PostgreSQL over TLS."),
+        .int("DB_POOL__MAX", \.dbPoolMax, .database, "Most PostgreSQL connections one replica opens.", in: 1...10_000),
+        .int(
+            "DB_POOL__MIN", \.dbPoolMin, .database,
+            "PostgreSQL connections kept open while idle (reconnected by themselves after a restart).", in: 0...10_000),
+        .duration(
+            "DB_POOL__ACQUIRE_TIMEOUT_MILLIS", \.dbPoolAcquireTimeoutMs, .database,
+            "How long a request waits for a PostgreSQL connection before it fails with 503 (ms).", style: .milliseconds),
+        .duration(
+            "DB_STATEMENT_TIMEOUT", \.dbStatementTimeoutMs, .database,
+            "Longest one PostgreSQL statement may run (server-side statement_timeout; ms, 0 = no limit).",
+            style: .milliseconds, allowZero: true),
+        // First admin
+        .string("ADMIN_EMAIL", \.adminEmail, .admin, "Email of the admin user created on first start."),
+        .optional(
+            "ADMIN_PASSWORD", \.adminPassword, .admin,
+            "Password of that admin. Unset: a random one is generated and printed once.", raw: true),
+        .optional("ADMIN_TOKEN", \.adminToken, .admin, "Static API token for that admin."),
+        // Logging
+        .choice(
+            "LOG_LEVEL", \.logLevel, .logging, "Minimum level logged: trace, debug, info, warn, error, fatal or silent.",
+            allowed: logLevels),
+        .choice("LOG_STYLE", \.logStyle, .logging, "Log format: pretty (human-readable) or raw (JSON lines)."),
+        // CORS
+        .bool("CORS_ENABLED", \.corsEnabled, .cors, "Send CORS headers."),
+        ConfigVariable(
+            "CORS_ORIGIN", .cors, "Allowed origins: true or * for any, false for none, or a comma-separated list.",
+            read: { c, env in c.corsOrigin = parseCORSOrigin(env.string("CORS_ORIGIN")) ?? c.corsOrigin },
+            render: { c in
+                switch c.corsOrigin {
+                case .disabled: return "false"
+                case .any: return "true"
+                case .list(let origins): return origins.joined(separator: ",")
+                }
+            }),
+        .list("CORS_METHODS", \.corsMethods, .cors, "Value of Access-Control-Allow-Methods.", transform: { $0.uppercased() }),
+        .list("CORS_ALLOWED_HEADERS", \.corsAllowedHeaders, .cors, "Value of Access-Control-Allow-Headers."),
+        .list("CORS_EXPOSED_HEADERS", \.corsExposedHeaders, .cors, "Value of Access-Control-Expose-Headers."),
+        .bool("CORS_CREDENTIALS", \.corsCredentials, .cors, "Send Access-Control-Allow-Credentials: true."),
+        .int("CORS_MAX_AGE", \.corsMaxAge, .cors, "Seconds browsers may cache preflight responses.", in: 0...Int.max),
+        // Requests and queries
+        .size(
+            "MAX_PAYLOAD_SIZE", \.maxPayloadSize, .queries,
+            "Largest accepted request body (e.g. 100kb, 1mb; a bare number is bytes)."),
+        .int("QUERY_LIMIT_DEFAULT", \.queryLimitDefault, .queries, "Items returned when a query sets no limit.", in: 1...Int.max),
+        .limit(
+            "QUERY_LIMIT_MAX", \.queryLimitMax, .queries, "Largest limit a query may ask for (Infinity or -1 for no maximum)."),
+        .int(
+            "QUERY_MAX_FILTER_CONDITIONS", \.queryMaxFilterConditions, .queries,
+            "Field conditions one filter may hold (REST, socket and permission filters alike).", in: 1...1_000_000),
+        .int(
+            "QUERY_MAX_FILTER_DEPTH", \.queryMaxFilterDepth, .queries,
+            "How deep _and / _or / _some / _none groups may nest in one filter.", in: 1...64),
+        .int(
+            "QUERY_MAX_FILTER_VALUES", \.queryMaxFilterValues, .queries,
+            "Values in one filter's _in / _nin / _between lists, all together.", in: 1...30_000),
+        .int(
+            "QUERY_MAX_FIELDS", \.queryMaxFields, .queries, "Entries in each of fields, groupBy and aggregate.",
+            in: 1...1_000_000),
+        .int("QUERY_MAX_SORT", \.queryMaxSort, .queries, "Keys in sort.", in: 1...10_000),
+        .int(
+            "MAX_RELATIONAL_DEPTH", \.maxRelationalDepth, .queries,
+            "Segments of a field path (author.team.name) in fields, filter, sort and deep.", in: 2...32),
+        .int("QUERY_MAX_DEEP", \.queryMaxDeep, .queries, "Nested queries in deep, at all levels together.", in: 1...100_000),
+        .int(
+            "QUERY_MAX_PARAMETERS", \.queryMaxParameters, .queries, "Name/value pairs in one URL's query string.",
+            in: 1...1_000_000),
+        .int(
+            "QUERY_MAX_PARAMETER_DEPTH", \.queryMaxParameterDepth, .queries,
+            "Bracket levels in one URL parameter name (filter[a][_eq] has 2).", in: 1...1000),
+        // Realtime
+        .bool("WEBSOCKETS_ENABLED", \.websocketsEnabled, .realtime, "Enable realtime (WebSockets). Directus: false."),
+        .bool("WEBSOCKETS_REST_ENABLED", \.websocketsRestEnabled, .realtime, "Serve the REST-style realtime endpoint."),
+        .string(
+            "WEBSOCKETS_REST_PATH", \.websocketsRestPath, .realtime, "Path of the REST-style realtime endpoint.",
+            validate: pathProblem),
+        .choice("WEBSOCKETS_REST_AUTH", \.websocketsRestAuth, .realtime, "Realtime authentication: public, handshake or strict."),
+        .seconds(
+            "WEBSOCKETS_REST_AUTH_TIMEOUT", \.websocketsRestAuthTimeoutSeconds, .realtime,
+            "Seconds a handshake-mode client has to authenticate."),
+        .limit(
+            "WEBSOCKETS_REST_CONN_LIMIT", \.websocketsRestConnLimit, .realtime,
+            "Most concurrent realtime connections per replica; over it the upgrade is refused with 403."),
+        .bool(
+            "WEBSOCKETS_HEARTBEAT_ENABLED", \.websocketsHeartbeatEnabled, .realtime,
+            "Ping realtime clients and drop those that do not answer."),
+        .seconds(
+            "WEBSOCKETS_HEARTBEAT_PERIOD", \.websocketsHeartbeatPeriodSeconds, .realtime, "Seconds between heartbeat pings."),
+        .bool("WEBSOCKETS_GRAPHQL_ENABLED", \.websocketsGraphQLEnabled, .realtime, "Serve the GraphQL subscriptions endpoint."),
+        .string(
+            "WEBSOCKETS_GRAPHQL_PATH", \.websocketsGraphQLPath, .realtime, "Path of the GraphQL subscriptions endpoint.",
+            validate: pathProblem),
+        .choice(
+            "WEBSOCKETS_GRAPHQL_AUTH", \.websocketsGraphQLAuth, .realtime,
+            "GraphQL subscription authentication: public, handshake or strict."),
+        .seconds(
+            "WEBSOCKETS_GRAPHQL_AUTH_TIMEOUT", \.websocketsGraphQLAuthTimeoutSeconds, .realtime,
+            "Seconds a handshake-mode GraphQL client has to authenticate."),
+        .limit(
+            "WEBSOCKETS_GRAPHQL_CONN_LIMIT", \.websocketsGraphQLConnLimit, .realtime,
+            "Most concurrent GraphQL subscription connections per replica."),
+        .size(
+            "WEBSOCKETS_MAX_MESSAGE_SIZE", \.websocketsMaxMessageSize, .realtime,
+            "Largest accepted realtime message; a bigger frame closes the socket with 1009."),
+        .bool("RATE_LIMITER_ENABLED", \.rateLimiterEnabled, .realtime, "Rate limit realtime messages per connection."),
+        .int("RATE_LIMITER_POINTS", \.rateLimiterPoints, .realtime, "Messages allowed per rate limit window.", in: 1...Int.max),
+        .seconds("RATE_LIMITER_DURATION", \.rateLimiterDurationSeconds, .realtime, "Length of the rate limit window in seconds."),
+        .int(
+            "WEBSOCKETS_MAX_SUBSCRIPTIONS", \.websocketsMaxSubscriptions, .realtime,
+            "Subscriptions one realtime socket may hold; one more is answered with a subscribe error.", in: 1...100_000),
+        .int(
+            "WEBSOCKETS_MAX_QUEUED_FRAMES", \.websocketsMaxQueuedFrames, .realtime,
+            "Frames queued for one socket before it is closed as too slow (1013).", in: 1...10_000_000),
+        .duration(
+            "SHUTDOWN_DRAIN_WINDOW", \.shutdownDrainWindowMs, .realtime,
+            "On SIGTERM: readiness fails and open sockets are closed (1001) spread over this window."),
+        // Metrics
+        .bool("METRICS_ENABLED", \.metricsEnabled, .metrics, "Serve GET /metrics (Prometheus text format)."),
+        ConfigVariable(
+            "METRICS_TOKENS", .metrics,
+            "Comma-separated tokens allowed to read /metrics as `Authorization: Metrics <token>` (admins always may).",
+            read: { c, env in c.metricsTokens = env.list("METRICS_TOKENS", default: []).filter { !$0.isEmpty } },
+            render: { $0.metricsTokens.joined(separator: ",") }),
+        .string(
+            "METRICS_NAME_PREFIX", \.metricsNamePrefix, .metrics, "Prefix of Switchboard's metric names.",
+            validate: { prefix in
+                prefix.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) && prefix.first?.isNumber != true
+                    ? nil : "\"\(prefix)\" must be letters, digits and _ only, not starting with a digit"
+            }),
+        // Outbox
+        .duration(
+            "SWITCHBOARD_OUTBOX_RETENTION", \.outboxRetentionMs, .outbox,
+            "Outbox events older than this are trimmed (resume with `after` reaches this far back)."),
+        .int(
+            "SWITCHBOARD_OUTBOX_MAX_EVENTS", \.outboxMaxEvents, .outbox, "Newest events kept per collection in the outbox.",
+            in: 100...100_000_000),
+        // Cluster
+        .optional(
+            "WEBSOCKETS_BROKER_URL", \.websocketsBrokerURL, .cluster,
+            "redis:// or rediss:// URL of the broker carrying events between replicas."),
+        .choice("MESSENGER_STORE", \.messengerStore, .cluster, "Cross-instance messaging: memory (single instance) or redis."),
+        .string("MESSENGER_NAMESPACE", \.messengerNamespace, .cluster, "Prefix of messenger channels and keys."),
+        .choice("CACHE_STORE", \.cacheStore, .cluster, "Cache location: memory or redis."),
+        .optional(
+            "REDIS", \.redisURL, .cluster,
+            "Redis connection URL, e.g. redis://user:pass@host:6379/0; overrides REDIS_HOST..REDIS_DB."),
+        .optional("REDIS_HOST", \.redisHost, .cluster, "Redis host."),
+        .port("REDIS_PORT", \.redisPort, .cluster, "Redis port."),
+        .optional("REDIS_USERNAME", \.redisUsername, .cluster, "Redis user."),
+        .optional("REDIS_PASSWORD", \.redisPassword, .cluster, "Redis password.", raw: true),
+        .int("REDIS_DB", \.redisDB, .cluster, "Redis database number.", in: 0...Int.max),
+        .optional("REDIS_TLS_CA", \.redisTLSCAFile, .cluster, "CA bundle (PEM) to trust for rediss:// connections."),
+        .optional("REDIS_TLS_CERT", \.redisTLSCertFile, .cluster, "Client certificate (PEM) for rediss:// connections."),
+        .optional("REDIS_TLS_KEY", \.redisTLSKeyFile, .cluster, "Client private key (PEM) for rediss:// connections."),
+        .duration(
+            "REDIS_CONNECT_TIMEOUT", \.redisConnectTimeoutMs, .cluster, "How long connecting to Redis may take (ms).",
+            style: .milliseconds),
+        .duration(
+            "REDIS_COMMAND_TIMEOUT", \.redisCommandTimeoutMs, .cluster,
+            "How long Redis may take to answer a command (ms); a connection that misses it is replaced.",
+            style: .milliseconds),
+        .duration(
+            "SWITCHBOARD_REDIS_PING_INTERVAL", \.redisPingIntervalMs, .cluster,
+            "Idle Redis connections are pinged this often (ms); no answer within REDIS_COMMAND_TIMEOUT replaces them.",
+            style: .milliseconds),
+        .int(
+            "SWITCHBOARD_PUBLISH_QUEUE_LIMIT", \.publishQueueLimit, .cluster,
+            "Events waiting to be published to Redis; beyond it the oldest is dropped (other replicas read it from the outbox).",
+            in: 1...10_000_000),
+        // Testing
+        .optional(
+            "SWITCHBOARD_FAULT_CRASH_AFTER_COMMIT", \.faultCrashAfterCommit, .testing,
+            "Test only: exit right after committing a write to this collection, before publishing."),
+    ]
+
+    /// The defaults, as every variable's documentation shows them.
+    public static let defaults = SwitchboardConfig(secret: "", secretIsGenerated: true)
+
+    /// Loads the configuration from a merged environment. Throws a
+    /// `ConfigError` naming the variable for any value that is set but
+    /// invalid (non-numeric or out-of-range port, unknown `DB_CLIENT`, bad
+    /// duration, size, boolean or enum value, …).
+    public static func load(environment: [String: String]) throws(ConfigError) -> SwitchboardConfig {
+        let env = EnvironmentReader(environment)
+        var config = SwitchboardConfig(secret: generateSecret(), secretIsGenerated: true)
+        for variable in variables { try variable.read(&config, env) }
+        if let max = config.queryLimitMax { config.queryLimitDefault = min(config.queryLimitDefault, max) }
+        let redisConfigured = config.redisURL != nil || config.redisHost != nil
+        for (name, store) in [("MESSENGER_STORE", config.messengerStore), ("CACHE_STORE", config.cacheStore)]
+        where store == .redis && !redisConfigured {
+            throw ConfigError(variable: name, message: "\"redis\" requires REDIS or REDIS_HOST to be set")
+        }
+        return config
+    }
+
+    /// `.env.example`: every variable with its default, commented out.
+    public static func envExample() -> String {
+        var out = "# Switchboard configuration: every variable with its default.\n"
+        out += "# Copy to .env and uncomment what you change. The process environment wins over .env.\n"
+        var section: ConfigVariable.Section?
+        for variable in variables {
+            if variable.section != section {
+                section = variable.section
+                out += "\n# ---- \(variable.section.rawValue) ----\n"
+            }
+            out += "\n# \(variable.summary)\n# \(variable.name)=\(variable.documentedDefault)\n"
+        }
+        return out
+    }
+
+    /// The README's configuration table (Markdown).
+    public static func markdownTable() -> String {
+        func cell(_ text: String) -> String { String(text.flatMap { $0 == "|" ? ["\\", "|"] : [$0] }) }
+        var out = "| variable | default | meaning |\n|---|---|---|\n"
+        for variable in variables {
+            let value = variable.documentedDefault
+            out += "| `\(variable.name)` | \(value.isEmpty ? "—" : "`\(cell(value))`") | \(cell(variable.summary)) |\n"
+        }
+        return out
+    }
+
+    /// A reason `value` is not a path (it must start with "/"), or nil.
+    static func pathProblem(_ value: String) -> String? {
+        value.hasPrefix("/") && !value.contains(where: { $0 == " " || $0 == "?" || $0 == "#" })
+            ? nil : "\"\(value)\" is not a path (it must start with \"/\")"
+    }
+
+    /// RFC 6265 cookie-name is an RFC 7230 token.
+    static func cookieNameProblem(_ value: String) -> String? {
+        let separators = Set("()<>@,;:\\\"/[]?={} \t")
+        return value.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F })
+            && !value.contains(where: { separators.contains($0) }) ? nil : "\"\(value)\" is not a valid cookie name"
+    }
+}
