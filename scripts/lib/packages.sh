@@ -1,0 +1,43 @@
+# The Debian packages Switchboard's scripts need, listed once. Sourced by scripts/run,
+# scripts/test, scripts/cluster, scripts/bench, scripts/chaos and scripts/fuzz:
+#
+#   . scripts/lib/packages.sh
+#   ensure_packages "${BUILD_PACKAGES[@]}" "${CLUSTER_PACKAGES[@]}"
+#
+# ensure_packages installs what is missing (as root, or through sudo), running
+# `apt-get update` first only when the install needs it.
+
+# Building: C libraries the package links (Package.swift's systemLibrary targets) and pkg-config.
+BUILD_PACKAGES=(pkg-config libsqlite3-dev libargon2-dev libssl-dev libhiredis-dev)
+# The cluster shape on one machine: Redis, PostgreSQL, the nginx load balancer, curl for health checks.
+CLUSTER_PACKAGES=(redis-server redis-tools postgresql nginx curl)
+# The integration tests' own needs beyond the cluster (pip for the Python modules).
+TEST_PACKAGES=(python3-pip)
+# The benchmark's peer: nchan in nginx.
+BENCH_PACKAGES=(libnginx-mod-nchan)
+
+as_root() {
+    if [[ $(id -u) -eq 0 ]]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+        echo "need root or sudo to run: $*" >&2
+        return 1
+    fi
+}
+
+# Whether a package (or, for nginx, any nginx flavour) is installed.
+package_present() {
+    case "$1" in
+    nginx) command -v nginx >/dev/null 2>&1 ;;
+    *) dpkg -s "$1" >/dev/null 2>&1 ;;
+    esac
+}
+
+ensure_packages() {
+    local missing=() p
+    for p in "$@"; do package_present "$p" || missing+=("$p"); done
+    ((${#missing[@]})) || return 0
+    printf '==> installing Debian packages: %s\n' "${missing[*]}"
+    if ! DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1; then
+        as_root apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}"
+    fi
+}
