@@ -77,9 +77,13 @@ class Postgres:
     """A PostgreSQL the tests may create databases in: SWITCHBOARD_TEST_PG=host:port when set,
     otherwise a throwaway cluster (initdb) in a temp dir, run as `postgres` when we are root."""
 
-    def __init__(self) -> None:
+    def __init__(self, durable_commits: bool = False) -> None:
+        """`durable_commits`: synchronous_commit=on, so that a commit acknowledged to a client survives
+        the server process dying (the chaos suite kills it); the other tests trade that for speed.
+        fsync stays off either way: only processes die here, never the machine."""
         self.dir: Path | None = None
         self.owned = False
+        self.durable_commits = durable_commits
         given = os.environ.get("SWITCHBOARD_TEST_PG")
         if given:
             self.host, port = given.rsplit(":", 1)
@@ -106,11 +110,26 @@ class Postgres:
         subprocess.run(self._as_pg([f"{bindir}/initdb", "-D", str(data), "-U", "postgres", "--auth=trust",
                                     "-E", "UTF8", "--no-locale"]), check=True, capture_output=True, timeout=120)
         self.owned = True
-        opts = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c max_connections=200 "
-                f"-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
-        subprocess.run(self._as_pg([f"{bindir}/pg_ctl", "-D", str(data), "-l", str(self.dir / "pg.log"), "-w",
-                                    "-t", "60", "-o", opts, "start"]), check=True, capture_output=True, timeout=90)
+        self._opts = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c max_connections=200 "
+                      f"-c fsync=off -c synchronous_commit={'on' if self.durable_commits else 'off'} "
+                      f"-c full_page_writes=off")
+        self._pg_ctl("start", "-o", self._opts)
         return self
+
+    def _pg_ctl(self, *args: str) -> None:
+        assert self.dir is not None
+        subprocess.run(self._as_pg([f"{pg_bindir()}/pg_ctl", "-D", str(self.dir / "data"), "-l", str(self.dir / "pg.log"),
+                                    "-w", "-t", "60", *args]), check=True, capture_output=True, timeout=90)
+
+    def stop_immediate(self) -> None:
+        """`pg_ctl stop -m immediate`: every backend dies at once, as in a crash (owned clusters only)."""
+        assert self.owned, "only a PostgreSQL started here can be stopped"
+        self._pg_ctl("stop", "-m", "immediate")
+
+    def start_again(self) -> None:
+        """Starts the stopped cluster on the same port and data (crash recovery runs first)."""
+        assert self.owned
+        self._pg_ctl("start", "-o", self._opts)
 
     def createdb(self, name: str) -> None:
         tool = shutil.which("createdb") or f"{pg_bindir()}/createdb"
@@ -181,10 +200,21 @@ class Redis:
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(timeout=10)
 
+    def freeze(self) -> None:
+        """SIGSTOP: connections stay open and nothing answers (a partition, a stuck failover)."""
+        assert self.proc is not None and self.proc.poll() is None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
+        self.thaw()
         stop_process(self.proc, self.dir)
 
 
