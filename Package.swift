@@ -14,6 +14,8 @@ let package = Package(
         .executable(name: "switchboard-bench", targets: ["Bench"]),
         // For the separate benchmark package in Benchmarks/ (not built by this package's CI).
         .library(name: "SwitchboardKit", targets: ["SwitchboardCore", "Query", "Store", "Access", "Realtime"]),
+        // For the fuzz package in Fuzz/: the parsers that face the wire, without the server's dependencies.
+        .library(name: "SwitchboardParsers", targets: ["SwitchboardCore", "Query", "RealtimeProtocol", "RESP", "Tokens"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
@@ -35,6 +37,9 @@ let package = Package(
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         .target(name: "SwitchboardCore", swiftSettings: swiftSettings),
         .target(name: "Query", dependencies: ["SwitchboardCore"], swiftSettings: swiftSettings),
+        .target(name: "RealtimeProtocol", dependencies: ["SwitchboardCore", "Query"], swiftSettings: swiftSettings),
+        .target(name: "RESP", dependencies: ["CHiredis"], swiftSettings: swiftSettings),
+        .target(name: "Tokens", dependencies: ["SwitchboardCore", "COpenSSL"], swiftSettings: swiftSettings),
         .target(
             name: "Store",
             dependencies: [
@@ -45,13 +50,13 @@ let package = Package(
         ),
         .target(
             name: "Access",
-            dependencies: ["SwitchboardCore", "Query", "Store", "CArgon2", "COpenSSL"],
+            dependencies: ["SwitchboardCore", "Query", "Store", "Tokens", "CArgon2", "COpenSSL"],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "Messenger",
             dependencies: [
-                "SwitchboardCore", "CHiredis", .product(name: "Logging", package: "swift-log"),
+                "SwitchboardCore", "RESP", .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
@@ -60,14 +65,15 @@ let package = Package(
         .target(
             name: "Realtime",
             dependencies: [
-                "SwitchboardCore", "Query", "Access", "Store", "Messenger", .product(name: "Logging", package: "swift-log"),
+                "SwitchboardCore", "Query", "RealtimeProtocol", "Access", "Store", "Messenger",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "Server",
             dependencies: [
-                "SwitchboardCore", "Query", "Store", "Access", "Messenger", "Realtime",
+                "SwitchboardCore", "Query", "Store", "Tokens", "Access", "Messenger", "RealtimeProtocol", "Realtime",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
@@ -101,9 +107,16 @@ let package = Package(
         .testTarget(name: "SwitchboardCoreTests", dependencies: ["SwitchboardCore"], swiftSettings: swiftSettings),
         .testTarget(name: "QueryTests", dependencies: ["Query", "SwitchboardCore"], swiftSettings: swiftSettings),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Query", "SwitchboardCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "MessengerTests", dependencies: ["Messenger"], swiftSettings: swiftSettings),
-        .testTarget(name: "RealtimeTests", dependencies: ["Realtime", "Store", "SwitchboardCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "AccessTests", dependencies: ["Access", "Store", "Query", "SwitchboardCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "MessengerTests", dependencies: ["Messenger", "RESP"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "RealtimeProtocolTests", dependencies: ["RealtimeProtocol", "Query", "SwitchboardCore"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "RealtimeTests", dependencies: ["Realtime", "RealtimeProtocol", "Store", "Query", "SwitchboardCore"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "AccessTests", dependencies: ["Access", "Tokens", "Store", "Query", "SwitchboardCore"],
+            swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]
 )

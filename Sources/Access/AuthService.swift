@@ -2,6 +2,7 @@ import Query
 import Store
 import SwitchboardCore
 import Synchronization
+import Tokens
 
 /// Lifetimes that shape tokens and sessions.
 public struct AuthSettings: Sendable {

@@ -1,4 +1,5 @@
 import COpenSSL
+import Tokens
 
 /// Cryptographically secure random values: OpenSSL's `RAND_bytes`, falling
 /// back to the system generator (`getrandom`/`arc4random`) if OpenSSL fails.

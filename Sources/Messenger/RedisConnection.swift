@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
+import RESP
 
 /// How long Redis may take before a connection counts as hung.
 public struct RedisTimeouts: Sendable, Equatable {

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import RESP
 import Synchronization
 
 /// The cluster messenger: Redis pub/sub over two connections.

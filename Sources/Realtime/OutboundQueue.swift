@@ -1,3 +1,4 @@
+import RealtimeProtocol
 import Synchronization
 
 /// The bounded queue of frames waiting to be written to one socket.

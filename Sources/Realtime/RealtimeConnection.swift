@@ -1,4 +1,5 @@
 import Query
+import RealtimeProtocol
 import Store
 import SwitchboardCore
 import Synchronization

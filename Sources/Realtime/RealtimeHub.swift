@@ -1,6 +1,7 @@
 import Access
 import Logging
 import Query
+import RealtimeProtocol
 import Store
 import SwitchboardCore
 import Synchronization

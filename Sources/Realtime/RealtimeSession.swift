@@ -1,6 +1,7 @@
 import Access
 import Logging
 import Query
+import RealtimeProtocol
 import Store
 import SwitchboardCore
 import Synchronization
@@ -54,15 +55,9 @@ public struct RealtimeSession: Sendable {
                 RealtimeFrames.error("server", "REQUESTS_EXCEEDED", "Too many messages, retry after \(retryAfter)ms.", uid: nil))
             return
         }
-        guard case .object(let message)? = try? JSONReader.parse(bytes), case .string(let type)? = message["type"] else {
-            connection.send(RealtimeFrames.error("server", "INVALID_PAYLOAD", "Unable to parse the incoming message.", uid: nil))
+        guard case .object(let frame)? = try? JSONReader.parse(bytes), let type = ClientMessage.type(of: frame) else {
+            connection.send(FrameRejection.unparsable.frame)
             return
-        }
-        let uid = message["uid"].flatMap { v -> JSONValue? in
-            switch v {
-            case .string, .int, .double: return v
-            default: return nil
-            }
         }
         let waitingForHandshake = connection.state.withLock { s -> Bool in
             s.lastInbound = now
@@ -73,15 +68,18 @@ public struct RealtimeSession: Sendable {
             connection.close(.policyViolation, "Authentication handshake failed.")
             return
         }
-        switch type {
-        case "auth": await authenticate(message, uid: uid, handshake: waitingForHandshake)
-        case "ping": connection.send(RealtimeFrames.pong(uid: uid))
-        case "pong": break
-        case "subscribe": await subscribe(message, uid: uid)
-        case "unsubscribe": unsubscribe(uid: uid)
-        case "items": await items(message, uid: uid)
-        default:
-            connection.send(RealtimeFrames.error(type, "INVALID_PAYLOAD", "Unknown message type \"\(type)\".", uid: uid))
+        switch ClientMessage.parse(frame, limits: hub.store.environment.limits) {
+        case .failure(let rejection):
+            connection.send(rejection.frame, bypassHold: type == "items")
+        case .success(let message):
+            switch message {
+            case .auth(let credentials, let uid): await authenticate(credentials, uid: uid, handshake: waitingForHandshake)
+            case .ping(let uid): connection.send(RealtimeFrames.pong(uid: uid))
+            case .pong: break
+            case .subscribe(let request, let uid): await subscribe(request, uid: uid)
+            case .unsubscribe(let uid): unsubscribe(uid: uid)
+            case .items(let request, let uid): await items(request, uid: uid)
+            }
         }
     }
 
@@ -100,7 +98,7 @@ public struct RealtimeSession: Sendable {
 
     // MARK: auth
 
-    private func authenticate(_ message: JSONObject, uid: JSONValue?, handshake: Bool) async {
+    private func authenticate(_ credentials: ClientMessage.AuthCredentials?, uid: JSONValue?, handshake: Bool) async {
         let auth = hub.auth
         let client = ClientInfo(
             ip: connection.context.accountability.ip, userAgent: connection.context.accountability.userAgent,
@@ -109,20 +107,21 @@ public struct RealtimeSession: Sendable {
             var accountability: Accountability
             var expiresAt: Int64?
             var refreshToken: String?
-            if case .string(let token)? = message["access_token"] {
+            switch credentials {
+            case .accessToken(let token)?:
                 accountability = try await auth.authenticate(token: token, client: client)
                 expiresAt = auth.expiry(ofToken: token)
-            } else if case .string(let email)? = message["email"], case .string(let password)? = message["password"] {
+            case .login(let email, let password)?:
                 let tokens = try await auth.login(email: email, password: password, session: false, client: client)
                 accountability = try await auth.authenticate(token: tokens.accessToken, client: client)
                 expiresAt = auth.expiry(ofToken: tokens.accessToken)
                 refreshToken = tokens.refreshToken
-            } else if case .string(let token)? = message["refresh_token"] {
+            case .refreshToken(let token)?:
                 let tokens = try await auth.refresh(token: token, session: false, client: client)
                 accountability = try await auth.authenticate(token: tokens.accessToken, client: client)
                 expiresAt = auth.expiry(ofToken: tokens.accessToken)
                 refreshToken = tokens.refreshToken
-            } else {
+            case nil:
                 throw SwitchboardError.invalidPayload("auth needs access_token, email + password, or refresh_token")
             }
             accountability.ip = client.ip
@@ -160,40 +159,16 @@ public struct RealtimeSession: Sendable {
 
     // MARK: subscribe
 
-    private func subscribe(_ message: JSONObject, uid: JSONValue?) async {
+    private func subscribe(_ subscribe: SubscribeRequest, uid: JSONValue?) async {
         func fail(_ code: String, _ text: String) {
             connection.send(RealtimeFrames.error("subscribe", code, text, uid: uid))
         }
-        guard case .string(let collection)? = message["collection"], !collection.isEmpty else {
-            return fail("INVALID_PAYLOAD", "\"collection\" is required.")
-        }
-        var event: ChangeEvent.Action?
-        if let e = message["event"], !e.isNull {
-            guard let action = e.stringValue.flatMap(ChangeEvent.Action.init(rawValue:)) else {
-                return fail("INVALID_PAYLOAD", "\"event\" must be one of \"create\", \"update\", \"delete\".")
-            }
-            event = action
-        }
-        var query = ItemQuery()
-        if let q = message["query"], !q.isNull {
-            guard case .object(let object) = q else { return fail("INVALID_QUERY", "\"query\" must be an object.") }
-            do { query = try ItemQuery.parse(json: object, limits: hub.store.environment.limits) } catch {
-                return fail(error.code.rawValue, error.message)
-            }
-        }
-        let item = message["item"].flatMap { $0.isNull ? nil : $0 }
-        var after: Int64?
-        if let a = message["after"], !a.isNull {
-            guard let n = a.intValue, n >= 0 else {
-                return fail("INVALID_PAYLOAD", "\"after\" must be a sequence number (integer ≥ 0).")
-            }
-            after = n
-        }
-        var live = false
-        if let l = message["live"], !l.isNull {
-            guard let b = l.boolValue else { return fail("INVALID_PAYLOAD", "\"live\" must be a boolean.") }
-            live = b
-        }
+        let collection = subscribe.collection
+        let event = subscribe.event.flatMap { ChangeEvent.Action(rawValue: $0.rawValue) }
+        let query = subscribe.query
+        let item = subscribe.item
+        let after = subscribe.after
+        let live = subscribe.live
         let context = connection.context
         guard hub.store.schema.collection(collection) != nil, context.permissions.permission(.read, collection) != nil else {
             return fail("INVALID_COLLECTION", "The provided collection does not exists or is not accessible.")
@@ -213,7 +188,8 @@ public struct RealtimeSession: Sendable {
         guard count < hub.settings.maxSubscriptionsPerConnection else {
             return fail(
                 "INVALID_PAYLOAD",
-                "Too many subscriptions on this connection (limit \(hub.settings.maxSubscriptionsPerConnection)).")
+                "Too many subscriptions on this connection (limit \(hub.settings.maxSubscriptionsPerConnection), WEBSOCKETS_MAX_SUBSCRIPTIONS)."
+            )
         }
         let request = SubscriptionRequest(collection: collection, query: query, event: event, item: item, live: live)
         let classKey = QueryClassKey(request: request, context: context)
@@ -304,28 +280,19 @@ public struct RealtimeSession: Sendable {
 
     // MARK: items
 
-    private func items(_ message: JSONObject, uid: JSONValue?) async {
+    private func items(_ request: ItemsRequest, uid: JSONValue?) async {
         func fail(_ error: SwitchboardError) {
             connection.send(RealtimeFrames.error("items", error, uid: uid), bypassHold: true)
         }
-        guard case .string(let collection)? = message["collection"], !collection.isEmpty else {
-            return fail(.invalidPayload("\"collection\" is required."))
-        }
+        let collection = request.collection
         guard !SystemCollections.isSystem(collection), hub.store.schema.collection(collection) != nil else {
             return fail(SwitchboardError(.invalidCollection, "The provided collection does not exists or is not accessible."))
-        }
-        guard case .string(let action)? = message["action"], ["create", "read", "update", "delete"].contains(action) else {
-            return fail(.invalidPayload("\"action\" must be one of \"create\", \"read\", \"update\", \"delete\"."))
         }
         connection.queue.hold()
         defer { connection.queue.release() }
         do {
-            var query = ItemQuery()
-            if case .object(let q)? = message["query"] {
-                query = try ItemQuery.parse(json: q, limits: hub.store.environment.limits)
-            }
             let (data, meta) = try await ItemsOverSocket(store: hub.store, context: connection.context)
-                .perform(action, collection: collection, message: message, query: query)
+                .perform(request.action.rawValue, collection: collection, message: request.message, query: request.query)
             var fields: [(String, JSONValue)] = [("data", data)]
             if let meta { fields.append(("meta", .object(meta))) }
             connection.send(RealtimeFrames.object("items", fields, uid: uid), bypassHold: true)

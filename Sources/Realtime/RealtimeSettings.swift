@@ -30,14 +30,3 @@ public struct RealtimeSettings: Sendable {
         self.maxQueuedFrames = maxQueuedFrames
     }
 }
-
-/// WebSocket close codes the server uses.
-public enum CloseCode: UInt16, Sendable {
-    case normal = 1000
-    case goingAway = 1001
-    case unsupportedData = 1003
-    case policyViolation = 1008
-    case messageTooBig = 1009
-    case internalError = 1011
-    case tryAgainLater = 1013
-}

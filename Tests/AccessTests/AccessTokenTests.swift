@@ -2,6 +2,7 @@ import SwitchboardCore
 import Testing
 
 @testable import Access
+@testable import Tokens
 
 @Suite struct AccessTokenTests {
     static let rawKey: [UInt8] = Array(0..<32)

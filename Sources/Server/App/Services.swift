@@ -6,6 +6,7 @@ import Query
 import Realtime
 import Store
 import SwitchboardCore
+import Tokens
 
 /// The long-lived parts of one Switchboard process, built from configuration.
 struct Services: Sendable {

@@ -4,6 +4,7 @@ import HummingbirdWebSocket
 import NIOCore
 import NIOWebSocket
 import Realtime
+import RealtimeProtocol
 import SwitchboardCore
 
 /// `/websocket`: the Directus Realtime endpoint. The upgrade is decided here

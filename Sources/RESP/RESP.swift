@@ -26,9 +26,9 @@ public enum RESPValue: Sendable, Hashable {
 }
 
 /// RESP encoding and decoding through hiredis (its reader and command formatter).
-struct RESPCodec {
+public enum RESPCodec {
     /// `*N\r\n$len\r\narg\r\n…` for one command.
-    static func encode(_ arguments: [[UInt8]]) -> [UInt8] {
+    public static func encode(_ arguments: [[UInt8]]) -> [UInt8] {
         var pointers: [UnsafePointer<CChar>?] = []
         var lengths: [Int] = []
         var buffers: [UnsafeMutablePointer<CChar>] = []
@@ -49,31 +49,31 @@ struct RESPCodec {
         return Array(UnsafeRawBufferPointer(start: target, count: Int(n)))
     }
 
-    static func encode(_ arguments: [String]) -> [UInt8] { encode(arguments.map { Array($0.utf8) }) }
+    public static func encode(_ arguments: [String]) -> [UInt8] { encode(arguments.map { Array($0.utf8) }) }
 }
 
 /// Incremental reply parser (hiredis `redisReader`). Not thread-safe: owned by one channel handler.
-final class RESPParser {
-    struct ProtocolError: Error, CustomStringConvertible {
-        let description: String
+public final class RESPParser {
+    public struct ProtocolError: Error, CustomStringConvertible {
+        public let description: String
     }
 
     private let reader: UnsafeMutablePointer<redisReader>
 
-    init?() {
+    public init?() {
         guard let r = redisReaderCreate() else { return nil }
         reader = r
     }
 
     deinit { redisReaderFree(reader) }
 
-    func feed(_ bytes: UnsafeRawBufferPointer) {
+    public func feed(_ bytes: UnsafeRawBufferPointer) {
         guard let base = bytes.baseAddress else { return }
         _ = redisReaderFeed(reader, base.assumingMemoryBound(to: CChar.self), bytes.count)
     }
 
     /// The next complete reply, nil when more bytes are needed.
-    func next() throws -> RESPValue? {
+    public func next() throws -> RESPValue? {
         var raw: UnsafeMutableRawPointer?
         guard redisReaderGetReply(reader, &raw) == REDIS_OK else {
             let message = withUnsafeBytes(of: reader.pointee.errstr) { buf in

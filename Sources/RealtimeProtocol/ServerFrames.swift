@@ -1,36 +1,36 @@
 import SwitchboardCore
 
 /// The server's frames, byte for byte as Directus writes them (`type` first, `uid` last).
-enum RealtimeFrames {
-    static func object(_ type: String, _ fields: [(String, JSONValue)], uid: JSONValue?) -> [UInt8] {
+public enum RealtimeFrames {
+    public static func object(_ type: String, _ fields: [(String, JSONValue)], uid: JSONValue?) -> [UInt8] {
         var o = JSONObject([("type", .string(type))] + fields)
         if let uid { o["uid"] = uid }
         return JSONValue.object(o).jsonBytes
     }
 
-    static func error(_ type: String, _ code: String, _ message: String, uid: JSONValue?) -> [UInt8] {
+    public static func error(_ type: String, _ code: String, _ message: String, uid: JSONValue?) -> [UInt8] {
         object(type, [("status", "error"), ("error", ["code": .string(code), "message": .string(message)])], uid: uid)
     }
 
-    static func error(_ type: String, _ error: SwitchboardError, uid: JSONValue?) -> [UInt8] {
+    public static func error(_ type: String, _ error: SwitchboardError, uid: JSONValue?) -> [UInt8] {
         Self.error(type, error.code.rawValue, error.message, uid: uid)
     }
 
-    static let ping: [UInt8] = Array(#"{"type":"ping"}"#.utf8)
+    public static let ping: [UInt8] = Array(#"{"type":"ping"}"#.utf8)
 
-    static func pong(uid: JSONValue?) -> [UInt8] { object("pong", [], uid: uid) }
+    public static func pong(uid: JSONValue?) -> [UInt8] { object("pong", [], uid: uid) }
 
-    static func authOK(uid: JSONValue?, refreshToken: String?) -> [UInt8] {
+    public static func authOK(uid: JSONValue?, refreshToken: String?) -> [UInt8] {
         var fields: [(String, JSONValue)] = [("status", "ok")]
         if let refreshToken { fields.append(("refresh_token", .string(refreshToken))) }
         return object("auth", fields, uid: uid)
     }
 
-    static let handshakeFailed = error("auth", "AUTH_FAILED", "Authentication handshake failed.", uid: nil)
-    static let authTimedOut = error("auth", "AUTH_TIMEOUT", "Authentication timed out.", uid: nil)
-    static let tokenExpired = error("auth", "TOKEN_EXPIRED", "Token expired.", uid: nil)
+    public static let handshakeFailed = error("auth", "AUTH_FAILED", "Authentication handshake failed.", uid: nil)
+    public static let authTimedOut = error("auth", "AUTH_TIMEOUT", "Authentication timed out.", uid: nil)
+    public static let tokenExpired = error("auth", "TOKEN_EXPIRED", "Token expired.", uid: nil)
 
-    static func authFailed(uid: JSONValue?) -> [UInt8] {
+    public static func authFailed(uid: JSONValue?) -> [UInt8] {
         error("auth", "AUTH_FAILED", "Authentication failed.", uid: uid)
     }
 }
@@ -38,7 +38,7 @@ enum RealtimeFrames {
 /// A subscription frame rendered once for all members of a query class: the
 /// bytes before the uid and after it, so each socket costs one concatenation.
 public struct RenderedEvent: Sendable {
-    let prefix: [UInt8]
+    public let prefix: [UInt8]
 
     public init(event: String, data: JSONValue?, meta: JSONObject?, seq: Int64?, extra: [(String, JSONValue)] = []) {
         var o = JSONObject([("type", "subscription"), ("event", .string(event))])
@@ -62,4 +62,15 @@ public struct RenderedEvent: Sendable {
         out.append(UInt8(ascii: "}"))
         return out
     }
+}
+
+/// WebSocket close codes the server uses (PROTOCOL.md, close codes).
+public enum CloseCode: UInt16, Sendable {
+    case normal = 1000
+    case goingAway = 1001
+    case unsupportedData = 1003
+    case policyViolation = 1008
+    case messageTooBig = 1009
+    case internalError = 1011
+    case tryAgainLater = 1013
 }
