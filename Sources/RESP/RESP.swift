@@ -59,6 +59,7 @@ public final class RESPParser {
     }
 
     private let reader: UnsafeMutablePointer<redisReader>
+    private var limits = RESPSizeGuard()
 
     public init?() {
         guard let r = redisReaderCreate() else { return nil }
@@ -67,13 +68,18 @@ public final class RESPParser {
 
     deinit { redisReaderFree(reader) }
 
+    /// Adds received bytes. Sizes over `RESPSizeGuard`'s limits poison the parser (next() throws)
+    /// before hiredis, which allocates a multi-bulk's element table up front, ever sees them.
     public func feed(_ bytes: UnsafeRawBufferPointer) {
-        guard let base = bytes.baseAddress else { return }
+        guard let base = bytes.baseAddress, limits.problem == nil else { return }
+        limits.scan(bytes)
+        guard limits.problem == nil else { return }
         _ = redisReaderFeed(reader, base.assumingMemoryBound(to: CChar.self), bytes.count)
     }
 
     /// The next complete reply, nil when more bytes are needed.
     public func next() throws -> RESPValue? {
+        if let problem = limits.problem { throw ProtocolError(description: "invalid reply from Redis: \(problem)") }
         var raw: UnsafeMutableRawPointer?
         guard redisReaderGetReply(reader, &raw) == REDIS_OK else {
             let message = withUnsafeBytes(of: reader.pointee.errstr) { buf in
@@ -108,6 +114,88 @@ public final class RESPParser {
             return .array(items)
         default:
             return .bulk(nil)
+        }
+    }
+}
+
+/// Follows the RESP2 stream token by token (header lines, bulk payloads) and
+/// refuses sizes no Redis reply of ours can have: a multi-bulk of more than
+/// `maxElements` or a bulk string over Redis's own 512 MB `proto-max-bulk-len`.
+struct RESPSizeGuard {
+    static let maxElements = 1_048_576
+    static let maxBulk = 512 * 1_048_576
+
+    private enum State {
+        /// At a token boundary: the next byte is a type byte.
+        case start
+        /// In a header line of `type`; `value` accumulates its number (for `*` and `$`).
+        case line(type: UInt8, value: Int, negative: Bool, digits: Int)
+        /// In a header line whose content does not matter (`+`, `-`, `:`), up to its `\n`.
+        case skipLine
+        /// Skipping a bulk payload and its CRLF.
+        case bulk(remaining: Int)
+    }
+
+    private var state = State.start
+    private(set) var problem: String?
+
+    mutating func scan(_ bytes: UnsafeRawBufferPointer) {
+        var i = 0
+        let n = bytes.count
+        while i < n, problem == nil {
+            switch state {
+            case .start:
+                let type = bytes[i]
+                i += 1
+                switch type {
+                case UInt8(ascii: "*"), UInt8(ascii: "$"): state = .line(type: type, value: 0, negative: false, digits: 0)
+                case UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: ":"): state = .skipLine
+                default: problem = "unexpected byte \(type) where a reply starts"
+                }
+            case .skipLine:
+                while i < n, bytes[i] != UInt8(ascii: "\n") { i += 1 }
+                if i < n {
+                    i += 1
+                    state = .start
+                }
+            case .line(let type, var value, var negative, var digits):
+                while i < n {
+                    let c = bytes[i]
+                    i += 1
+                    if c == UInt8(ascii: "\n") {
+                        finishHeader(type: type, value: negative ? -value : value)
+                        break
+                    }
+                    if c == UInt8(ascii: "\r") { continue }
+                    if c == UInt8(ascii: "-"), digits == 0, !negative {
+                        negative = true
+                    } else if c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9"), digits < 18 {
+                        value = value * 10 + Int(c - UInt8(ascii: "0"))
+                        digits += 1
+                    } else {
+                        problem = "malformed length in a reply header"
+                        break
+                    }
+                    state = .line(type: type, value: value, negative: negative, digits: digits)
+                }
+            case .bulk(let remaining):
+                let take = min(remaining, n - i)
+                i += take
+                state = remaining - take == 0 ? .start : .bulk(remaining: remaining - take)
+            }
+        }
+    }
+
+    private mutating func finishHeader(type: UInt8, value: Int) {
+        if type == UInt8(ascii: "*") {
+            if value > Self.maxElements { problem = "a multi-bulk reply of \(value) elements is over the limit" }
+            state = .start
+        } else if value < 0 {
+            state = .start  // a nil bulk string
+        } else if value > Self.maxBulk {
+            problem = "a bulk string of \(value) bytes is over the limit"
+        } else {
+            state = .bulk(remaining: value + 2)
         }
     }
 }

@@ -251,7 +251,8 @@ public struct JSONReader {
             }
             let text = String(decoding: UnsafeBufferPointer(rebasing: buf[start..<pos]), as: UTF8.self)
             if isInteger, let i = Int64(text) { return .int(i) }
-            guard let d = Double(text) else { throw error("invalid number") }
+            // 1e999 would be infinity, which JSON cannot write back: refuse it rather than turn it into null.
+            guard let d = Double(text), d.isFinite else { throw error("number out of range") }
             return .double(d)
         }
 

@@ -1,7 +1,8 @@
 /// A JSON value as Switchboard moves it around: items, query parameters, frames.
 ///
 /// Numbers keep the distinction between integers and floating point so that
-/// integer primary keys survive a round trip byte for byte.
+/// integer primary keys survive a round trip byte for byte; equality is JSON's
+/// (and JavaScript's), so `3` equals `3.0` and `0` equals `-0.0`.
 public enum JSONValue: Sendable, Hashable {
     case null
     case bool(Bool)
@@ -10,6 +11,46 @@ public enum JSONValue: Sendable, Hashable {
     case string(String)
     case array([JSONValue])
     case object(JSONObject)
+
+    public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
+        switch (lhs, rhs) {
+        case (.null, .null): return true
+        case (.bool(let a), .bool(let b)): return a == b
+        case (.int(let a), .int(let b)): return a == b
+        case (.double(let a), .double(let b)): return a == b
+        case (.int(let i), .double(let d)), (.double(let d), .int(let i)): return Self.exactInt(d) == i
+        case (.string(let a), .string(let b)): return a == b
+        case (.array(let a), .array(let b)): return a == b
+        case (.object(let a), .object(let b)): return a == b
+        default: return false
+        }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        switch self {
+        case .null: hasher.combine(0)
+        case .bool(let b): hasher.combine(1); hasher.combine(b)
+        case .int(let i): hasher.combine(2); hasher.combine(i)
+        case .double(let d):
+            // Integral doubles hash as the integers they equal.
+            if let i = Self.exactInt(d) {
+                hasher.combine(2)
+                hasher.combine(i)
+            } else {
+                hasher.combine(3)
+                hasher.combine(d)
+            }
+        case .string(let s): hasher.combine(4); hasher.combine(s)
+        case .array(let a): hasher.combine(5); hasher.combine(a)
+        case .object(let o): hasher.combine(6); hasher.combine(o)
+        }
+    }
+
+    /// The integer a double equals exactly, if any (within Int64's range).
+    private static func exactInt(_ d: Double) -> Int64? {
+        guard d.rounded() == d, d >= -9_223_372_036_854_775_808.0, d < 9_223_372_036_854_775_808.0 else { return nil }
+        return Int64(d)
+    }
 }
 
 extension JSONValue {

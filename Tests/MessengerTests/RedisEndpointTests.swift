@@ -70,4 +70,28 @@ import Testing
         Array("?what\r\n".utf8).withUnsafeBytes { parser.feed($0) }
         #expect(throws: (any Error).self) { try parser.next() }
     }
+
+    /// Found by FuzzRESP: hiredis allocates a multi-bulk's element table up front, so a header
+    /// claiming 333,333,332 elements asked for 2.6 GB before any element arrived.
+    @Test func refusesMultiBulkCountsNoReplyCanHaveBeforeAllocating() throws {
+        let parser = try #require(RESPParser())
+        Array("*333333332\r\n*0\r\n*1\r\n*0\r\n1\r".utf8).withUnsafeBytes { parser.feed($0) }
+        #expect(throws: RESPParser.ProtocolError.self) { try parser.next() }
+        let bulk = try #require(RESPParser())
+        Array("$999999999999\r\n".utf8).withUnsafeBytes { bulk.feed($0) }
+        #expect(throws: RESPParser.ProtocolError.self) { try bulk.next() }
+    }
+
+    @Test func theSizeGuardFollowsBulkPayloadsThatLookLikeHeaders() throws {
+        let parser = try #require(RESPParser())
+        // A payload containing "*99999999\r\n" is data, not a header.
+        let wire = Array("*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$11\r\n*99999999\r\n\r\n:1\r\n".utf8)
+        for chunk in stride(from: 0, to: wire.count, by: 5) {
+            wire[chunk..<min(chunk + 5, wire.count)].withUnsafeBytes { parser.feed($0) }
+        }
+        #expect(
+            try parser.next()
+                == .array([.bulk(Array("message".utf8)), .bulk(Array("ch".utf8)), .bulk(Array("*99999999\r\n".utf8))]))
+        #expect(try parser.next() == .integer(1))
+    }
 }

@@ -253,6 +253,24 @@ import Testing
         #expect(throws: JSONReader.ParseError.self) { try JSONValue(parsing: text) }
     }
 
+    /// Found by FuzzJSON: `3e308` read as infinity, which the writer can only write as null.
+    @Test func numbersBeyondDoubleAreRefusedNotTurnedIntoInfinity() {
+        #expect(throws: JSONReader.ParseError.self) { try JSONReader.parse(Array("[3e308, -0.308, -34567890123456]".utf8)) }
+        #expect(throws: JSONReader.ParseError.self) { try JSONReader.parse(Array("-1e999".utf8)) }
+        #expect((try? JSONReader.parse(Array("1.7e308".utf8))) == .double(1.7e308))
+    }
+
+    /// Found by FuzzJSON: `-3e2` reads as a double and writes as `-300`, which reads as an integer;
+    /// JSON numbers are equal by value, as in JavaScript.
+    @Test func numbersAreEqualByValueAcrossIntegerAndDouble() throws {
+        for text in ["-3e2", "-0.0", "2.0", "1e3"] {
+            let value = try JSONReader.parse(Array(text.utf8))
+            #expect(try JSONReader.parse(value.jsonBytes) == value)
+        }
+        #expect(JSONValue.int(3) == .double(3.0) && JSONValue.double(-0.0) == .int(0) && JSONValue.int(3) != .double(3.5))
+        #expect(Set<JSONValue>([.int(3), .double(3.0), .double(3.5)]).count == 2)
+    }
+
     /// A hostile body with many keys parses in linear time (a key table past 16 keys), and keeps order and last-wins.
     @Test func objectsWithManyKeysParseFastAndKeepOrder() throws {
         let n = 100_000
