@@ -150,10 +150,23 @@ struct FilterCompiler {
                 name, on: collection, alias: alias, negate: false,
                 inner: .condition(path: [child.primaryKey], op: op, value: value))
         }
-        let column = "\(alias).\(dialect.quote(name))"
-        let textColumn = field.type == .string || field.type == .text || field.type == .uuid ? column : dialect.castToText(column)
-        func operand(_ v: JSONValue) -> SQLValue { ValueCodec.encodeOperand(v, for: field, dialect: dialect) }
+        let rawColumn = "\(alias).\(dialect.quote(name))"
+        let textColumn =
+            field.type == .string || field.type == .text || field.type == .uuid ? rawColumn : dialect.castToText(rawColumn)
+        func encoded(_ v: JSONValue) -> SQLValue { ValueCodec.encodeOperand(v, for: field, dialect: dialect) }
         func text(_ v: JSONValue) -> SQLValue { .text(v.textValue ?? "") }
+        // PostgreSQL refuses `integer = text` where SQLite just finds no match: when a value is not of a
+        // numeric or boolean field's type, the column and every value are compared as text ("abc" matches nothing).
+        let typed: Set<FieldType> = [.integer, .bigInteger, .float, .decimal, .boolean]
+        let scalars = value.arrayValue ?? [value]
+        let mismatched =
+            dialect == .postgres && typed.contains(field.type)
+            && scalars.contains { v in
+                guard !v.isNull, case .text = encoded(v) else { return false }
+                return true
+            }
+        let column = mismatched ? textColumn : rawColumn
+        func operand(_ v: JSONValue) -> SQLValue { mismatched ? text(v) : encoded(v) }
         var out = SQLStatement()
         switch op {
         case ._eq:
