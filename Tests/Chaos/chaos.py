@@ -15,7 +15,7 @@ writers and waits for the streams to settle. Then, per round:
   get the event, within FREEZE_BOUND_S.
 
 Faults: pg-restart (immediate stop + start), redis-restart (SIGKILL + start), both (Redis down, then
-PostgreSQL stopped, Redis back, PostgreSQL back), redis-freeze (SIGSTOP / SIGCONT), replica-kill
+PostgreSQL stopped, Redis back, PostgreSQL back; twice), redis-freeze (SIGSTOP / SIGCONT), replica-kill
 (kill -9 mid-stream, alternating replicas 2 and 3), replica-drain (SIGTERM; clients get 1001 and
 resume elsewhere).
 
@@ -253,13 +253,17 @@ async def inject(fault: str, cl: Cluster, round_no: int) -> dict[str, Any]:
         await asyncio.sleep(1.0)
         await step(cl.redis.start)
     elif fault == "both":
-        await step(cl.redis.kill)
-        await asyncio.sleep(0.3)
-        await step(cl.pg.stop_immediate)
-        await asyncio.sleep(0.4)
-        await step(cl.redis.start)
-        await asyncio.sleep(0.4)
-        await step(cl.pg.start_again)
+        # As operators saw it: Redis down, then PostgreSQL stopped, Redis back, PostgreSQL back — twice.
+        for cycle in range(2):
+            if cycle:
+                await asyncio.sleep(1.5)
+            await step(cl.redis.kill)
+            await asyncio.sleep(0.3)
+            await step(cl.pg.stop_immediate)
+            await asyncio.sleep(0.4)
+            await step(cl.redis.start)
+            await asyncio.sleep(0.4)
+            await step(cl.pg.start_again)
     elif fault == "redis-freeze":
         cl.redis.freeze()
         info["frozen_at"] = now()
@@ -319,6 +323,8 @@ class RoundResult:
     freeze_write_ms: float | None = None
     freeze_local_ms: float | None = None
     seconds: float = 0.0
+    #: what the failed writes answered (a sample, by kind): 503s and refused connections are expected
+    write_errors: dict[str, int] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
@@ -360,6 +366,15 @@ async def run_round(cl: Cluster, fault: str, round_no: int, args: argparse.Names
         writes: list[Write] = [w for wr in writers for w in wr.writes]
         res.writes_ok = sum(1 for w in writes if w.ok)
         res.writes_failed = len(writes) - res.writes_ok
+        for w in writes:
+            if not w.ok:
+                kind = w.error.split(" ", 1)[0] if w.error[:3].isdigit() else w.error.split(":", 1)[0]
+                res.write_errors[kind] = res.write_errors.get(kind, 0) + 1
+        # A failed write must say why, fast: a 5xx other than 503 (or a client timeout) is a bug.
+        bad = [w for w in writes if not w.ok and (w.error.startswith("5") and not w.error.startswith("503")
+                                                  or "Timeout" in w.error)]
+        if bad:
+            res.problems.append(f"{len(bad)} writes failed without a 503-class answer, e.g. {bad[0].error}")
         # The outbox is the truth; a write still running on the server when its client gave up may
         # commit late, so read it again until two reads a second apart agree (bounded).
         outbox = await asyncio.to_thread(read_outbox, cl.pg.host, cl.pg.port, cl.database, col)
@@ -456,7 +471,8 @@ def row(r: RoundResult) -> str:
                    f"messenger after 2.5 s: {'/'.join(r.info['messenger_during_freeze'])}")
     return (f"{r.fault:<14} {r.round:>3} {r.writes_ok:>6}/{r.writes_failed:<5} {r.events:>6} {r.subscribers:>4} "
             f"{r.lost:>5} {r.dup:>4} {r.reordered:>6} {r.reconnects:>6} {r.worst_delay_ms:>9.0f} {r.p99_delay_ms:>8.0f}"
-            f"  {'ok' if r.ok else 'FAIL'}{victim}{freeze}")
+            f"  {'ok' if r.ok else 'FAIL'}{victim}{freeze}"
+            + (f" errors {r.write_errors}" if r.write_errors else ""))
 
 
 HEADER = (f"{'fault':<14} {'rnd':>3} {'writes ok/fail':>12} {'events':>6} {'subs':>4} {'lost':>5} {'dup':>4} "
