@@ -67,6 +67,9 @@ public struct ConnectionStateMachine: Sendable {
         case auth(handshake: Bool)
         case subscribe(key: String)
         case items
+        /// Switching to the public policy (after a failed `auth` or an expired token): until
+        /// it is done, nothing runs with the old identity.
+        case becomingPublic
     }
 
     /// What the handler does, in order.
@@ -77,7 +80,7 @@ public struct ConnectionStateMachine: Sendable {
         case close(CloseCode, String)
         /// Check credentials, then feed `authenticated` or `authFailed`.
         case authenticate(ClientMessage.AuthCredentials?, uid: JSONValue?)
-        /// The connection acts as the public policy from now on (after a failed `auth` or expiry).
+        /// Switch to the public policy, then feed `becamePublic` (close the connection if that fails).
         case becomePublic
         /// Subscribe under `key` (replacing a subscription with that key), then feed `subscribed` or `subscribeFailed`.
         case subscribe(key: String, SubscribeRequest, uid: JSONValue?)
@@ -96,6 +99,8 @@ public struct ConnectionStateMachine: Sendable {
     public private(set) var isClosed = false
     public let settings: Settings
 
+    /// The token expired while another request was in flight: switch to public after it.
+    private var needsPublic = false
     private var pending: [[UInt8]] = []
     private var pendingHead = 0
     private var nextAnonymous = 0
@@ -182,8 +187,9 @@ public struct ConnectionStateMachine: Sendable {
     public mutating func authenticated(expiresAt: Int64?, reply: [UInt8], now: Int64) -> [Action] {
         guard case .auth = inFlight, !isClosed else { return [] }
         inFlight = nil
+        needsPublic = false
         identity = .authenticated(expiresAt: expiresAt)
-        return [.send(reply), .releaseEvents] + drainPending()
+        return [.send(reply)] + next()
     }
 
     /// The `auth` request failed.
@@ -193,20 +199,26 @@ public struct ConnectionStateMachine: Sendable {
         if handshake {
             return [.send(RealtimeFrames.handshakeFailed)] + close(.policyViolation, "Authentication handshake failed.")
         }
-        var out: [Action] = [.send(RealtimeFrames.authFailed(uid: uid)), .becomePublic]
-        if settings.authMode != .public {
-            out += close(.policyViolation, "Authentication failed.")
-            return out
-        }
+        let failed = Action.send(RealtimeFrames.authFailed(uid: uid))
+        if settings.authMode != .public { return [failed] + close(.policyViolation, "Authentication failed.") }
         identity = .anonymous
-        return out + [.releaseEvents] + drainPending()
+        needsPublic = false
+        inFlight = .becomingPublic
+        return [failed, .becomePublic]
+    }
+
+    /// The connection acts as the public policy now.
+    public mutating func becamePublic() -> [Action] {
+        guard inFlight == .becomingPublic, !isClosed else { return [] }
+        inFlight = nil
+        return [.releaseEvents] + drainPending()
     }
 
     /// The subscription under `key` is live; `frames` are its `init` (or resume replay), sent first.
     public mutating func subscribed(key: String, frames: [[UInt8]]) -> [Action] {
         guard case .subscribe(let k) = inFlight, k == key, !isClosed else { return [] }
         inFlight = nil
-        return frames.map(Action.send) + [.releaseEvents] + drainPending()
+        return frames.map(Action.send) + next()
     }
 
     /// The subscription under `key` could not be made; `reply` is its error frame.
@@ -214,14 +226,14 @@ public struct ConnectionStateMachine: Sendable {
         guard case .subscribe(let k) = inFlight, k == key, !isClosed else { return [] }
         inFlight = nil
         subscriptions.remove(key)
-        return [.send(reply), .releaseEvents] + drainPending()
+        return [.send(reply)] + next()
     }
 
     /// The items request is done; `reply` is its `items` or error frame.
     public mutating func itemsFinished(reply: [UInt8]) -> [Action] {
         guard case .items = inFlight, !isClosed else { return [] }
         inFlight = nil
-        return [.send(reply), .releaseEvents] + drainPending()
+        return [.send(reply)] + next()
     }
 
     /// The clock reached `nextDeadline` (or later).
@@ -237,7 +249,14 @@ public struct ConnectionStateMachine: Sendable {
             return [.send(RealtimeFrames.authTimedOut)] + close(.policyViolation, "Authentication timed out.")
         case .authenticated(let expiresAt?) where now / 1000 >= expiresAt:
             identity = settings.authMode == .public ? .anonymous : .expired(deadline: now + settings.authTimeoutMs)
-            return [.send(RealtimeFrames.tokenExpired), .becomePublic] + heartbeat(now)
+            var out: [Action] = [.send(RealtimeFrames.tokenExpired)]
+            if inFlight == nil {
+                inFlight = .becomingPublic
+                out.append(.becomePublic)
+            } else {
+                needsPublic = true
+            }
+            return out + heartbeat(now)
         default:
             break
         }
@@ -321,6 +340,17 @@ public struct ConnectionStateMachine: Sendable {
             inFlight = .items
             return [.items(request, uid: uid)]
         }
+    }
+
+    /// After a request: switch to public if the token expired meanwhile, else release
+    /// held events and handle what waits.
+    private mutating func next() -> [Action] {
+        if needsPublic {
+            needsPublic = false
+            inFlight = .becomingPublic
+            return [.becomePublic]
+        }
+        return [.releaseEvents] + drainPending()
     }
 
     /// Handles waiting frames until one starts a request (or none are left).

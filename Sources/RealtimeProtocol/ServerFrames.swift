@@ -68,6 +68,7 @@ public struct RenderedEvent: Sendable {
 public enum CloseCode: UInt16, Sendable {
     case normal = 1000
     case goingAway = 1001
+    case protocolError = 1002
     case unsupportedData = 1003
     case policyViolation = 1008
     case messageTooBig = 1009

@@ -159,9 +159,9 @@ extension SwitchboardConfig {
         .int(
             "WEBSOCKETS_MAX_SUBSCRIPTIONS", \.websocketsMaxSubscriptions, .realtime,
             "Subscriptions one realtime socket may hold; one more is answered with a subscribe error.", in: 1...100_000),
-        .int(
-            "WEBSOCKETS_MAX_QUEUED_FRAMES", \.websocketsMaxQueuedFrames, .realtime,
-            "Frames queued for one socket before it is closed as too slow (1013).", in: 1...10_000_000),
+        .size(
+            "WEBSOCKETS_MAX_QUEUED_BYTES", \.websocketsMaxQueuedBytes, .realtime,
+            "Bytes waiting to be written to one socket before it is closed as too slow (1013); nobody else waits for it."),
         .duration(
             "SHUTDOWN_DRAIN_WINDOW", \.shutdownDrainWindowMs, .realtime,
             "On SIGTERM: readiness fails and open sockets are closed (1001) spread over this window."),

@@ -218,8 +218,8 @@ public struct SwitchboardConfig: Sendable, Equatable {
     public var rateLimiterDurationSeconds = 1
     /// Subscriptions one realtime socket may hold (`WEBSOCKETS_MAX_SUBSCRIPTIONS`).
     public var websocketsMaxSubscriptions = 256
-    /// Frames queued for one socket before it is closed as too slow (`WEBSOCKETS_MAX_QUEUED_FRAMES`).
-    public var websocketsMaxQueuedFrames = 4096
+    /// Bytes waiting to be written to one socket before it is closed as too slow (`WEBSOCKETS_MAX_QUEUED_BYTES`).
+    public var websocketsMaxQueuedBytes = 4_194_304
     /// On SIGTERM, open sockets are closed (1001) spread over this window, in ms (`SHUTDOWN_DRAIN_WINDOW`).
     public var shutdownDrainWindowMs: Int64 = 5000
     /// Outbox events older than this are trimmed, in ms (`SWITCHBOARD_OUTBOX_RETENTION`, default `24h`).
@@ -262,6 +262,19 @@ public struct SwitchboardConfig: Sendable, Equatable {
     public var redisPingIntervalMs: Int64 = 1000
     /// Events waiting to be published to Redis (`SWITCHBOARD_PUBLISH_QUEUE_LIMIT`).
     public var publishQueueLimit = 10_000
+
+    /// Origins that may open sockets from browsers besides the request's own host:
+    /// `PUBLIC_URL`'s origin and the `CORS_ORIGIN` list.
+    public var allowedOrigins: [String] {
+        var out: [String] = []
+        if let url = publicURL {
+            // scheme://host[:port] of PUBLIC_URL
+            let parts = url.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
+            if parts.count >= 3 { out.append(parts[0] + "//" + parts[2]) }
+        }
+        if case .list(let list) = corsOrigin { out += list }
+        return out
+    }
 
     /// Whether replicas share events through Redis (`WEBSOCKETS_BROKER_URL` or `MESSENGER_STORE=redis`).
     public var usesRedisMessenger: Bool { websocketsBrokerURL != nil || messengerStore == .redis }

@@ -1,6 +1,6 @@
 """Slow consumers (PROTOCOL.md "Close codes": 1013 client too slow; DESIGN.md "Back-pressure,
 never unbounded memory"): a subscriber that stops reading is closed with 1013 once its bounded
-outbound queue is full, while other subscribers receive every event.
+outbound buffer (WEBSOCKETS_MAX_QUEUED_BYTES) is full, while other subscribers receive every event.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ WRITERS = 4
 
 @pytest.fixture(scope="module")
 def bp_server(server_factory):
-    return server_factory({"WEBSOCKETS_MAX_QUEUED_FRAMES": "50"}, name="ws-backpressure")
+    return server_factory({"WEBSOCKETS_MAX_QUEUED_BYTES": "256kb"}, name="ws-backpressure")
 
 
 def produce(server, name, count, stop):

@@ -92,7 +92,8 @@ import Testing
         #expect(m.received(frame(#"{"type":"ping","uid":1}"#), now: 1) == [.send(frame(#"{"type":"pong","uid":1}"#))])
         _ = m.received(frame(#"{"type":"auth","access_token":"bad","uid":"a"}"#), now: 2)
         let out = m.authFailed(uid: "a", now: 3)
-        #expect(out.contains(.becomePublic) && closed(out) == nil)
+        #expect(out.contains(.becomePublic) && closed(out) == nil && m.holdsEvents)
+        #expect(m.becamePublic() == [.releaseEvents] && !m.holdsEvents)
         #expect(
             sent(out).first
                 == #"{"type":"auth","status":"error","error":{"code":"AUTH_FAILED","message":"Authentication failed."},"uid":"a"}"#)
@@ -103,7 +104,7 @@ import Testing
         _ = m.received(frame(#"{"type":"auth","access_token":"bad"}"#), now: 1)
         #expect(m.inFlight == .auth(handshake: false))
         let out = m.authFailed(uid: nil, now: 2)
-        #expect(out.contains(.becomePublic) && closed(out) == .policyViolation)
+        #expect(!out.contains(.becomePublic) && closed(out) == .policyViolation)
     }
 
     @Test func anExpiredTokenFallsBackToPublicAndWaitsForANewAuth() {
@@ -112,8 +113,11 @@ import Testing
         #expect(m.tick(now: 59_999).isEmpty)
         let out = m.tick(now: 60_000)
         #expect(sent(out) == [#"{"type":"auth","status":"error","error":{"code":"TOKEN_EXPIRED","message":"Token expired."}}"#])
-        #expect(out.contains(.becomePublic))
+        #expect(out.contains(.becomePublic) && m.inFlight == .becomingPublic)
         #expect(m.identity == .expired(deadline: 70_000))
+        // Frames wait until the switch is done: nothing runs with the expired identity.
+        #expect(m.received(frame(#"{"type":"ping","uid":"w"}"#), now: 60_500).isEmpty)
+        #expect(m.becamePublic() == [.releaseEvents, .send(frame(#"{"type":"pong","uid":"w"}"#))])
         // Subscriptions and frames go on meanwhile.
         #expect(m.received(frame(#"{"type":"ping"}"#), now: 61_000) == [.send(frame(#"{"type":"pong"}"#))])
         let timeout = m.tick(now: 70_000)
@@ -123,6 +127,7 @@ import Testing
     @Test func reauthenticatingAfterExpiryKeepsTheConnection() {
         var m = M(settings: settings(heartbeat: nil), now: 0, upgradeToken: .init(expiresAt: 1))
         _ = m.tick(now: 1_000)
+        _ = m.becamePublic()
         _ = m.received(frame(#"{"type":"auth","refresh_token":"r"}"#), now: 2_000)
         _ = m.authenticated(expiresAt: 900, reply: [], now: 2_100)
         #expect(m.identity == .authenticated(expiresAt: 900))
@@ -132,7 +137,26 @@ import Testing
     @Test func inPublicModeAnExpiredTokenJustBecomesAnonymous() {
         var m = M(settings: settings(.public, heartbeat: nil), now: 0, upgradeToken: .init(expiresAt: 1))
         _ = m.tick(now: 1_000)
+        _ = m.becamePublic()
         #expect(m.identity == .anonymous && m.nextDeadline == nil)
+    }
+
+    @Test func aTokenExpiringDuringARequestSwitchesToPublicRightAfterIt() {
+        var m = M(settings: settings(heartbeat: nil), now: 0, upgradeToken: .init(expiresAt: 5))
+        _ = m.received(frame(#"{"type":"items","collection":"c","action":"read"}"#), now: 4_000)
+        let expired = m.tick(now: 5_000)
+        #expect(!expired.contains(.becomePublic) && sent(expired).first?.contains("TOKEN_EXPIRED") == true)
+        let done = m.itemsFinished(reply: frame("r"))
+        #expect(done == [.send(frame("r")), .becomePublic] && m.inFlight == .becomingPublic)
+        #expect(m.becamePublic() == [.releaseEvents])
+    }
+
+    @Test func aNewAuthDuringTheSwitchWinsOverTheExpiredIdentity() {
+        var m = M(settings: settings(heartbeat: nil), now: 0, upgradeToken: .init(expiresAt: 5))
+        _ = m.received(frame(#"{"type":"auth","access_token":"new"}"#), now: 4_000)
+        _ = m.tick(now: 5_000)  // expires while the new auth is checked
+        let ok = m.authenticated(expiresAt: 99, reply: frame("ok"), now: 5_100)
+        #expect(ok == [.send(frame("ok")), .releaseEvents] && m.identity == .authenticated(expiresAt: 99))
     }
 
     // MARK: heartbeat

@@ -4,6 +4,7 @@ import Logging
 import Messenger
 import Query
 import Realtime
+import RealtimeProtocol
 import Store
 import SwitchboardCore
 import Tokens
@@ -15,7 +16,7 @@ struct Services: Sendable {
     let store: Store
     let resolver: PermissionResolver
     let auth: AuthService
-    let hub: RealtimeHub
+    let realtime: RealtimeEngine
     let relay: EventRelay
     let messenger: (any Messenger)?
 
@@ -71,18 +72,21 @@ struct Services: Sendable {
             settings: AuthSettings(
                 accessTokenTTLms: config.accessTokenTTLms, refreshTokenTTLms: config.refreshTokenTTLms,
                 sessionTTLms: config.sessionCookieTTLms, refreshGracePeriodMs: config.sessionRefreshGracePeriodMs))
-        let hub = RealtimeHub(
+        let realtime = RealtimeEngine(
             store: store, auth: auth,
             settings: RealtimeSettings(
-                authMode: RealtimeSettings.AuthMode(rawValue: config.websocketsRestAuth.rawValue) ?? .handshake,
-                authTimeoutMs: Int64(config.websocketsRestAuthTimeoutSeconds) * 1000,
-                heartbeatEnabled: config.websocketsHeartbeatEnabled,
-                heartbeatPeriodMs: Int64(config.websocketsHeartbeatPeriodSeconds) * 1000,
-                connectionLimit: config.websocketsRestConnLimit,
-                rateLimit: config.rateLimiterEnabled
-                    ? (config.rateLimiterPoints, Int64(config.rateLimiterDurationSeconds) * 1000) : nil,
-                maxSubscriptionsPerConnection: config.websocketsMaxSubscriptions,
-                maxQueuedFrames: config.websocketsMaxQueuedFrames),
+                connection: ConnectionStateMachine.Settings(
+                    authMode: ConnectionStateMachine.AuthMode(rawValue: config.websocketsRestAuth.rawValue) ?? .handshake,
+                    authTimeoutMs: Int64(config.websocketsRestAuthTimeoutSeconds) * 1000,
+                    heartbeatPeriodMs: config.websocketsHeartbeatEnabled
+                        ? Int64(config.websocketsHeartbeatPeriodSeconds) * 1000 : nil,
+                    rateLimit: config.rateLimiterEnabled
+                        ? .init(points: config.rateLimiterPoints, durationMs: Int64(config.rateLimiterDurationSeconds) * 1000)
+                        : nil,
+                    maxSubscriptions: config.websocketsMaxSubscriptions, limits: environment.limits),
+                connectionLimit: config.websocketsRestConnLimit, maxMessageSize: config.websocketsMaxMessageSize,
+                maxQueuedBytes: config.websocketsMaxQueuedBytes, sessionCookieName: config.sessionCookieName,
+                allowedOrigins: config.allowedOrigins),
             logger: Logger(label: "switchboard.realtime"))
         var messenger: (any Messenger)?
         if config.usesRedisMessenger {
@@ -108,14 +112,14 @@ struct Services: Sendable {
                 logger: Logger(label: "switchboard.messenger"))
         }
         let relay = EventRelay(
-            store: store, hub: hub, messenger: messenger, namespace: config.messengerNamespace,
+            store: store, fanout: realtime.fanout, auth: auth, messenger: messenger, namespace: config.messengerNamespace,
             retention: (config.outboxRetentionMs, config.outboxMaxEvents), crashAfterCommit: config.faultCrashAfterCommit,
             logger: Logger(label: "switchboard.relay"))
         store.addSink(relay)
         store.addSchemaObserver { await relay.schemaChanged() }
         try await relay.start()
         return Services(
-            config: config, logger: logger, store: store, resolver: resolver, auth: auth, hub: hub, relay: relay,
+            config: config, logger: logger, store: store, resolver: resolver, auth: auth, realtime: realtime, relay: relay,
             messenger: messenger)
     }
 

@@ -1,6 +1,8 @@
 import Access
 import Hummingbird
-import HummingbirdWebSocket
+import HummingbirdCore
+import NIOHTTP1
+import Realtime
 import Logging
 import Messenger
 import SwitchboardCore
@@ -24,7 +26,7 @@ enum SwitchboardApp {
         ).register(on: router)
         if config.metricsEnabled {
             MetricsRoutes(
-                hub: services.hub, callers: callers, tokens: config.metricsTokens, prefix: config.metricsNamePrefix,
+                realtime: services.realtime, callers: callers, tokens: config.metricsTokens, prefix: config.metricsNamePrefix,
                 isReady: { readiness.isReady },
                 messengerState: { [messenger = services.messenger] in messenger?.state.rawValue }
             ).register(on: router)
@@ -44,38 +46,17 @@ enum SwitchboardApp {
 
         let configuration = ApplicationConfiguration(
             address: .hostname(config.host, port: config.port), serverName: "Switchboard")
-        guard config.websocketsEnabled && config.websocketsRestEnabled else {
-            return Application(router: router, server: .http1(), configuration: configuration, logger: services.logger)
+        let realtimeOn = config.websocketsEnabled && config.websocketsRestEnabled
+        if realtimeOn { RealtimeRoutes(path: config.websocketsRestPath).register(on: router) }
+        let realtime = realtimeOn ? services.realtime : nil
+        let path = config.websocketsRestPath
+        // Every connection starts at the front door: realtime upgrades become sockets on their
+        // event loops, everything else is Hummingbird's (REST).
+        let server = HTTPServerBuilder { responder in
+            SwitchboardChannel(
+                responder: responder, realtime: realtime, realtimePath: path, decoderLimits: NIOHTTPDecoderLimitConfiguration())
         }
-        let refusals = UpgradeRefusals()
-        let realtime = RealtimeRoutes(
-            hub: services.hub, auth: services.auth, path: config.websocketsRestPath,
-            strict: config.websocketsRestAuth == .strict, maxMessageSize: config.websocketsMaxMessageSize,
-            sessionCookieName: config.sessionCookieName, allowedOrigins: allowedOrigins(config), refusals: refusals)
-        realtime.registerFallback(on: router)
-        let refusalHandlers = refusals
-        let webSocketRouter = Router(context: SwitchboardWebSocketContext.self)
-        realtime.registerUpgrade(on: webSocketRouter)
-        return Application(
-            router: router,
-            server: .http1WebSocketUpgrade(
-                webSocketRouter: webSocketRouter,
-                configuration: .init(
-                    http1: .init(additionalChannelHandlers: [refusalHandlers.makeHandler()]),
-                    ws: .init(maxFrameSize: config.websocketsMaxMessageSize, autoPing: .disabled, closeTimeout: .seconds(5)))),
-            configuration: configuration, logger: services.logger)
-    }
-
-    /// `PUBLIC_URL`'s origin and the `CORS_ORIGIN` list may open sockets from browsers.
-    private static func allowedOrigins(_ config: SwitchboardConfig) -> [String] {
-        var out: [String] = []
-        if let url = config.publicURL {
-            // scheme://host[:port] of PUBLIC_URL
-            let parts = url.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
-            if parts.count >= 3 { out.append(parts[0] + "//" + parts[2]) }
-        }
-        if case .list(let list) = config.corsOrigin { out += list }
-        return out
+        return Application(router: router, server: server, configuration: configuration, logger: services.logger)
     }
 }
 

@@ -42,7 +42,7 @@ struct ServeCommand: AsyncParsableCommand {
                     .init(service: app),
                     .init(
                         service: RealtimeService(
-                            hub: services.hub, relay: services.relay, messenger: services.messenger, readiness: readiness,
+                            realtime: services.realtime, relay: services.relay, messenger: services.messenger, readiness: readiness,
                             drainWindow: .milliseconds(config.shutdownDrainWindowMs))),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
@@ -55,7 +55,7 @@ struct ServeCommand: AsyncParsableCommand {
 /// Runs the realtime engine; on shutdown fails readiness and closes sockets
 /// with 1001, spread over the drain window, so clients reconnect elsewhere.
 struct RealtimeService: Service {
-    let hub: RealtimeHub
+    let realtime: RealtimeEngine
     let relay: EventRelay
     let messenger: (any Messenger)?
     let readiness: Readiness
@@ -65,21 +65,21 @@ struct RealtimeService: Service {
         await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
                 await withTaskGroup(of: Void.self) { group in
-                    group.addTask { await hub.run() }
+                    group.addTask { await realtime.run() }
                     group.addTask { await relay.run() }
                     if let messenger { group.addTask { await messenger.run() } }
                     await group.next()
                     group.cancelAll()
                 }
             } onCancel: {
-                hub.shutdown()
+                realtime.shutdown()
             }
         } onGracefulShutdown: {
             readiness.markDraining()
             Task {
-                await hub.drain(over: drainWindow)
+                await realtime.drain(over: drainWindow)
                 await messenger?.shutdown()
-                hub.shutdown()
+                realtime.shutdown()
             }
         }
     }

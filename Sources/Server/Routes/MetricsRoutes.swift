@@ -7,7 +7,7 @@ import SwitchboardCore
 /// admins and by `Authorization: Metrics <token>` with a token from `METRICS_TOKENS`, as in
 /// Directus. Numbers are this replica's own.
 struct MetricsRoutes {
-    let hub: RealtimeHub
+    let realtime: RealtimeEngine
     let callers: CallerResolver
     let tokens: [String]
     let prefix: String
@@ -44,7 +44,7 @@ struct MetricsRoutes {
         out.add(
             "process_max_fds", .gauge, "Open file descriptor limit (soft).",
             Double(ProcessResources.openFileLimit().soft))
-        let s = hub.stats()
+        let s = realtime.stats()
         out.add(prefix + "websocket_connections", .gauge, "Open realtime sockets.", Double(s.connections))
         out.add(prefix + "websocket_subscriptions", .gauge, "Active subscriptions over all sockets.", Double(s.subscriptions))
         out.add(
@@ -53,7 +53,10 @@ struct MetricsRoutes {
         out.add(
             prefix + "realtime_events_total", .counter, "Change events matched against subscriptions.", Double(s.eventsDispatched)
         )
-        out.add(prefix + "realtime_frames_total", .counter, "Subscription frames queued to sockets.", Double(s.framesQueued))
+        out.add(prefix + "realtime_frames_total", .counter, "Subscription frames written to sockets.", Double(s.framesQueued))
+        out.add(
+            prefix + "realtime_slow_consumer_closes_total", .counter, "Sockets closed with 1013 for not reading.",
+            Double(s.slowConsumerCloses))
         out.add(prefix + "ready", .gauge, "1 while this replica takes traffic (0 while draining).", isReady() ? 1 : 0)
         if let state = messengerState() {
             out.add(

@@ -9,9 +9,9 @@ import Synchronization
     import Glibc
 #endif
 
-/// Moves committed changes between the store, the messenger and the hub.
+/// Moves committed changes between the store, the messenger and fan-out.
 ///
-/// A local commit is handed to the hub at once and queued for publishing to
+/// A local commit is handed to fan-out at once and queued for publishing to
 /// `<namespace>:col:<collection>`; neither waits on Redis. Events from other
 /// replicas arrive through the messenger. Every event passes its collection's
 /// `CollectionSeqTracker`, so subscribers get each change once and in commit
@@ -21,7 +21,8 @@ import Synchronization
 /// retried with backoff until the database answers.
 public final class EventRelay: ChangeEventSink {
     let store: Store
-    let hub: RealtimeHub
+    let fanout: Fanout
+    let auth: AuthService
     let messenger: (any Messenger)?
     let namespace: String
     let logger: Logger
@@ -36,14 +37,15 @@ public final class EventRelay: ChangeEventSink {
     private let followed = Mutex<[String: CollectionSeqTracker]>([:])
 
     public init(
-        store: Store, hub: RealtimeHub, messenger: (any Messenger)?, namespace: String, checkInterval: Duration = .seconds(2),
+        store: Store, fanout: Fanout, auth: AuthService, messenger: (any Messenger)?, namespace: String, checkInterval: Duration = .seconds(2),
         retention: (ageMs: Int64, maxEvents: Int) = (86_400_000, 100_000),
         crashAfterCommit: String? = nil, logger: Logger = Logger(label: "switchboard.relay")
     ) {
         self.retention = retention
         self.crashAfterCommit = crashAfterCommit
         self.store = store
-        self.hub = hub
+        self.fanout = fanout
+        self.auth = auth
         self.messenger = messenger
         self.namespace = namespace
         self.checkInterval = checkInterval
@@ -73,10 +75,10 @@ public final class EventRelay: ChangeEventSink {
         apply(collection) { $0.suspectGap() }
     }
 
-    /// The hub reports interest changes in order, so a collection wanted again
+    /// Fan-out reports interest changes in order, so a collection wanted again
     /// later is followed afresh from its new subscriber's `init` seq.
     private func unfollow(_ collection: String) async {
-        guard !SystemCollections.accessControl.contains(collection), !hub.isInterested(in: collection) else { return }
+        guard !SystemCollections.accessControl.contains(collection), !fanout.isInterested(in: collection) else { return }
         let removed = followed.withLock { $0.removeValue(forKey: collection) != nil }
         if removed { await messenger?.unsubscribe(channel(collection)) }
     }
@@ -116,7 +118,7 @@ public final class EventRelay: ChangeEventSink {
             guard var tracker = f[collection] else { return }
             let output = input(&tracker)
             f[collection] = tracker
-            if !output.deliver.isEmpty { hub.enqueue(output.deliver) }
+            if !output.deliver.isEmpty { fanout.enqueue(output.deliver) }
             for hole in output.skipped {
                 logger.error(
                     "the outbox no longer holds these events; subscribers skip them",
@@ -149,7 +151,7 @@ public final class EventRelay: ChangeEventSink {
 
     // MARK: Messenger, interest and periodic checks
 
-    /// Receives other replicas' events, follows the hub's interest and checks for gaps until cancelled.
+    /// Receives other replicas' events, follows fan-out's interest and checks for gaps until cancelled.
     public func run() async {
         await withTaskGroup(of: Void.self) { group in
             if let messenger {
@@ -162,7 +164,7 @@ public final class EventRelay: ChangeEventSink {
     }
 
     private func followInterest() async {
-        for await change in hub.interestChanges {
+        for await change in fanout.interestChanges {
             switch change {
             case .gained(let collection, let seq): await follow(collection, after: seq)
             case .lost(let collection): await unfollow(collection)
@@ -192,7 +194,7 @@ public final class EventRelay: ChangeEventSink {
 
     private func reloadShared() async {
         do { try await store.reloadSchema() } catch { logger.warning("schema reload failed", metadata: ["error": "\(error)"]) }
-        hub.auth.resolver.invalidate()
+        auth.resolver.invalidate()
     }
 
     /// Compares each followed collection with the database: a replica that
@@ -200,7 +202,7 @@ public final class EventRelay: ChangeEventSink {
     /// unreachable, leaves a gap only this can reveal when nothing follows it.
     private func periodicCheck() async {
         var lastTrim = ContinuousClock.now
-        while !Task.isCancelled && !hub.isStopped {
+        while !Task.isCancelled && !fanout.isStopped {
             try? await Task.sleep(for: checkInterval)
             let positions = followed.withLock { $0.mapValues(\.last) }
             do {

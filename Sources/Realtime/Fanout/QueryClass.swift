@@ -1,6 +1,18 @@
 import Query
+import RealtimeProtocol
 import Store
 import SwitchboardCore
+
+/// What a subscription asks for, as far as the events it receives go (its
+/// `after` only shapes its start).
+struct SubscriptionRequest: Sendable, Hashable {
+    var collection: String
+    var query: ItemQuery
+    var event: ChangeEvent.Action?
+    var item: JSONValue?
+    /// [extension] rows leaving the filter produce `delete` with `reason: "left"`.
+    var live: Bool = false
+}
 
 /// The identity part of a class key, present only when the query or the
 /// permissions refer to the caller (`$CURRENT_USER`, `$CURRENT_ROLE`, …).
@@ -50,24 +62,10 @@ struct QueryClassKey: Sendable, Hashable {
     }
 }
 
-/// One socket's membership in a class.
-struct ClassMember: Sendable {
-    var connection: RealtimeConnection
-    var subscriptionKey: String
-    var uid: String?
-    /// Events at or below this seq were already part of the member's `init`.
-    var minSeq: Int64
-}
-
-/// A query class: the shared request, a context to evaluate it with, its members.
+/// A query class: the shared request and a context to evaluate it with.
 struct QueryClass: Sendable {
     let key: QueryClassKey
     let context: ItemsContext
-    var members: [String: ClassMember] = [:]
-
-    static func memberID(_ connection: UInt64, _ subscriptionKey: String) -> String {
-        "\(connection)/\(subscriptionKey)"
-    }
 }
 
 /// Candidate classes per collection: classes whose filter pins a field to a

@@ -1,0 +1,158 @@
+import Access
+import Logging
+import Query
+import RealtimeProtocol
+import Store
+import SwitchboardCore
+
+/// The database work a connection's requests need, run off the event loop;
+/// each answers with what the state machine takes back as an input.
+struct ConnectionServices: Sendable {
+    let store: Store
+    let auth: AuthService
+    let fanout: Fanout
+    let logger: Logger
+
+    // MARK: auth
+
+    enum AuthOutcome: Sendable {
+        /// The new identity, its token's expiry (epoch seconds) and the `auth` / `ok` frame.
+        case ok(ItemsContext, expiresAt: Int64?, reply: [UInt8])
+        case failed
+    }
+
+    func authenticate(_ credentials: ClientMessage.AuthCredentials?, uid: JSONValue?, client: ClientInfo) async
+        -> AuthOutcome
+    {
+        do {
+            var accountability: Accountability
+            var expiresAt: Int64?
+            var refreshToken: String?
+            switch credentials {
+            case .accessToken(let token)?:
+                accountability = try await auth.authenticate(token: token, client: client)
+                expiresAt = auth.expiry(ofToken: token)
+            case .login(let email, let password)?:
+                let tokens = try await auth.login(email: email, password: password, session: false, client: client)
+                accountability = try await auth.authenticate(token: tokens.accessToken, client: client)
+                expiresAt = auth.expiry(ofToken: tokens.accessToken)
+                refreshToken = tokens.refreshToken
+            case .refreshToken(let token)?:
+                let tokens = try await auth.refresh(token: token, session: false, client: client)
+                accountability = try await auth.authenticate(token: tokens.accessToken, client: client)
+                expiresAt = auth.expiry(ofToken: tokens.accessToken)
+                refreshToken = tokens.refreshToken
+            case nil:
+                return .failed
+            }
+            accountability.ip = client.ip
+            accountability.userAgent = client.userAgent
+            accountability.origin = client.origin
+            let context = try await auth.resolver.context(for: accountability)
+            return .ok(context, expiresAt: expiresAt, reply: RealtimeFrames.authOK(uid: uid, refreshToken: refreshToken))
+        } catch {
+            return .failed
+        }
+    }
+
+    /// The public policy's context for this client (after a failed `auth` or an expired token).
+    func publicContext(client: ClientInfo) async -> ItemsContext? {
+        do {
+            return try await auth.resolver.context(
+                for: try await auth.resolver.publicAccountability(ip: client.ip, userAgent: client.userAgent, origin: client.origin))
+        } catch {
+            logger.warning("could not resolve the public policy for a connection", metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+
+    // MARK: subscribe
+
+    struct SubscribeJob: Sendable {
+        var request: SubscriptionRequest
+        var classKey: QueryClassKey
+        var context: ItemsContext
+        var after: Int64?
+        var uid: JSONValue?
+        var shard: Int
+        var member: Fanout.Member
+    }
+
+    enum SubscribeOutcome: Sendable {
+        /// `init` (or the resume's `init` + replay), to be sent before any event.
+        case ready([[UInt8]])
+        case failed([UInt8])
+    }
+
+    /// Joins the class (in order with fan-out), then reads `init` or the replay up to the join's boundary.
+    func subscribe(_ job: SubscribeJob) async -> SubscribeOutcome {
+        let request = job.request
+        let uidText = job.uid?.textValue
+        do {
+            // Events committed up to this seq are in `init`; fan-out may place the boundary later still.
+            var member = job.member
+            member.minSeq = try await store.outbox.currentSeq(request.collection)
+            let boundary = await fanout.join(
+                Fanout.Join(key: job.classKey, context: job.context, shard: job.shard, member: member))
+            if let after = job.after, let replay = try await resume(after: after, upTo: boundary, job: job) {
+                return .ready(replay)
+            }
+            let resumedFlag: [(String, JSONValue)] = job.after != nil ? [("resumed", false)] : []
+            let initFrame: RenderedEvent
+            if request.event != nil {
+                initFrame = RenderedEvent(event: "init", data: nil, meta: nil, seq: nil, extra: resumedFlag)
+            } else if let item = request.item {
+                let row = try await store.readItem(request.collection, key: item, query: request.query, context: job.context)
+                initFrame = RenderedEvent(event: "init", data: .object(row), meta: nil, seq: nil, extra: resumedFlag)
+            } else {
+                let result = try await store.readItems(request.collection, query: request.query, context: job.context)
+                initFrame = RenderedEvent(
+                    event: "init", data: .array(result.data.map(JSONValue.object)), meta: result.meta, seq: nil,
+                    extra: resumedFlag)
+            }
+            return .ready([initFrame.frame(uid: uidText)])
+        } catch {
+            let e = SwitchboardError.client(error)
+            let collectionRefused = e.code == .forbidden && e.message.hasPrefix("You don't have permission to access collection")
+            return .failed(
+                RealtimeFrames.error("subscribe", collectionRefused ? "INVALID_COLLECTION" : e.code.rawValue, e.message, uid: job.uid))
+        }
+    }
+
+    /// [extension] `after`: the matching events with seq in (after, upTo] from the outbox instead of `init`;
+    /// nil (a normal `init` with `resumed: false` follows) when the outbox no longer holds them all.
+    private func resume(after: Int64, upTo seq: Int64, job: SubscribeJob) async throws -> [[UInt8]]? {
+        guard after <= seq else { return nil }
+        var replay: [ChangeEvent] = []
+        if after < seq {
+            replay = try await store.outbox.events(job.request.collection, after: after, limit: 10_000).filter { $0.seq <= seq }
+            // Resumable only if nothing between `after` and `seq` was trimmed away.
+            guard replay.first?.seq == after + 1, replay.last?.seq == seq, replay.count == Int(seq - after) else { return nil }
+        }
+        let uid = job.uid?.textValue
+        var frames = [RenderedEvent(event: "init", data: nil, meta: nil, seq: nil, extra: [("resumed", true)]).frame(uid: uid)]
+        let renderer = EventRenderer(store: store)
+        let cls = QueryClass(key: job.classKey, context: job.context)
+        for event in replay {
+            for frame in try await renderer.render(event, for: cls) { frames.append(frame.frame(uid: uid)) }
+        }
+        return frames
+    }
+
+    // MARK: items
+
+    /// Runs an items request with the same rules as REST; answers the `items` frame or its error frame.
+    func items(_ request: ItemsRequest, uid: JSONValue?, context: ItemsContext) async -> [UInt8] {
+        do {
+            let (data, meta) = try await ItemsOverSocket(store: store, context: context)
+                .perform(request.action.rawValue, collection: request.collection, message: request.message, query: request.query)
+            var fields: [(String, JSONValue)] = [("data", data)]
+            if let meta { fields.append(("meta", .object(meta))) }
+            return RealtimeFrames.object("items", fields, uid: uid)
+        } catch {
+            let e = SwitchboardError.client(error)
+            if e.code == .internalError { logger.error("items request failed", metadata: ["error": "\(error)"]) }
+            return RealtimeFrames.error("items", e, uid: uid)
+        }
+    }
+}

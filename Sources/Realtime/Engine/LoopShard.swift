@@ -1,0 +1,194 @@
+import Access
+import Logging
+import NIOCore
+import RealtimeProtocol
+import Store
+import SwitchboardCore
+import Synchronization
+
+/// The sockets of one event loop and their class memberships: fan-out's share
+/// for this loop arrives in one hop and is written with one flush per socket;
+/// one timer serves every socket's deadlines. Everything here runs on the loop.
+final class LoopShard: Sendable {
+    let index: Int
+    let eventLoop: any EventLoop
+    private let state: NIOLoopBound<State>
+    let fanout: Fanout
+
+    /// How often due deadlines are looked at.
+    static let tick = TimeAmount.milliseconds(250)
+
+    final class State {
+        var sockets: [UInt64: RealtimeSocket] = [:]
+        /// class → members here
+        var members: [UInt64: [MemberKey: Fanout.Member]] = [:]
+        var deadlines = DeadlineHeap()
+        var timer: RepeatedTask?
+    }
+
+    struct MemberKey: Hashable {
+        let socket: UInt64
+        let subscription: String
+    }
+
+    init(index: Int, eventLoop: any EventLoop, fanout: Fanout) {
+        self.index = index
+        self.eventLoop = eventLoop
+        self.fanout = fanout
+        state = NIOLoopBound(State(), eventLoop: eventLoop)
+    }
+
+    /// Runs fan-out's ops for this loop, in order, on the loop.
+    func submit(_ ops: [ShardOp]) {
+        eventLoop.execute { self.apply(ops) }
+    }
+
+    // MARK: Sockets
+
+    func register(_ socket: RealtimeSocket) {
+        let s = state.value
+        s.sockets[socket.id] = socket
+        if s.timer == nil {
+            s.timer = eventLoop.scheduleRepeatedTask(initialDelay: Self.tick, delay: Self.tick) { _ in self.fireDeadlines() }
+        }
+    }
+
+    /// A socket closed: its memberships end here and in fan-out's table.
+    func unregister(_ socket: RealtimeSocket) {
+        let s = state.value
+        guard s.sockets.removeValue(forKey: socket.id) != nil else { return }
+        for (subscription, classID) in socket.boundClasses() {
+            removeMember(classID, MemberKey(socket: socket.id, subscription: subscription))
+        }
+    }
+
+    /// Ends one membership (unsubscribe, replaced subscription).
+    func removeMember(_ classID: UInt64, _ key: MemberKey) {
+        let s = state.value
+        guard s.members[classID]?.removeValue(forKey: key) != nil else { return }
+        if s.members[classID]?.isEmpty == true { s.members[classID] = nil }
+        fanout.leave(classID: classID, shard: index)
+    }
+
+    func schedule(_ socket: UInt64, at deadline: Int64, generation: UInt32) {
+        state.value.deadlines.schedule(socket, at: deadline, generation: generation)
+    }
+
+    var socketCount: Int { state.value.sockets.count }
+
+    var allSockets: [RealtimeSocket] { Array(state.value.sockets.values) }
+
+    private func fireDeadlines() {
+        let s = state.value
+        let now = Clock.nowMs()
+        for entry in s.deadlines.popDue(now: now) {
+            guard let socket = s.sockets[entry.socket], socket.deadlineGeneration == entry.generation else { continue }
+            socket.tick(now: now)
+        }
+    }
+
+    // MARK: Fan-out
+
+    private func apply(_ ops: [ShardOp]) {
+        let s = state.value
+        var touched: [ObjectIdentifier: RealtimeSocket] = [:]
+        var written: UInt64 = 0
+        for op in ops {
+            switch op {
+            case .deliver(let delivery):
+                guard let members = s.members[delivery.classID] else { continue }
+                // Subscribers often share a uid ("1", "2": the SDK's): render each distinct frame once.
+                var rendered: [[String?: ByteBuffer]] = Array(repeating: [:], count: delivery.frames.count)
+                for member in members.values where delivery.seq > member.minSeq {
+                    guard let socket = s.sockets[member.socket] else { continue }
+                    for (i, frame) in delivery.frames.enumerated() {
+                        let bytes: ByteBuffer
+                        if let known = rendered[i][member.uid] {
+                            bytes = known
+                        } else {
+                            bytes = frame.webSocketFrame(uid: member.uid, allocator: socket.allocator)
+                            rendered[i][member.uid] = bytes
+                        }
+                        socket.enqueueEvent(bytes)
+                        written += 1
+                    }
+                    touched[ObjectIdentifier(socket)] = socket
+                }
+            case .add(let classID, let key, let member):
+                guard let socket = s.sockets[member.socket], socket.bind(member.subscription, to: classID, key: key) else {
+                    fanout.leave(classID: classID, shard: index)
+                    continue
+                }
+                s.members[classID, default: [:]][MemberKey(socket: member.socket, subscription: member.subscription)] = member
+            case .move(let move, let to, let dispatched):
+                let key = MemberKey(socket: move.socket, subscription: move.subscription)
+                let old = s.members[move.from]?[key]
+                guard let socket = s.sockets[move.socket], old != nil, socket.bind(move.subscription, to: to, key: move.to)
+                else {
+                    fanout.leave(classID: to, shard: index)
+                    continue
+                }
+                let member = Fanout.Member(
+                    socket: move.socket, subscription: move.subscription, uid: move.uid,
+                    minSeq: max(old?.minSeq ?? 0, dispatched))
+                s.members[to, default: [:]][key] = member
+                removeMember(move.from, key)
+            case .closeClass(let classID, let seq):
+                for member in s.members[classID]?.values ?? [:].values where seq > member.minSeq {
+                    s.sockets[member.socket]?.close(.internalError, "Could not deliver a change; reconnect and resume with after.")
+                }
+            }
+        }
+        for socket in touched.values { socket.flushEvents() }
+        if written > 0 { fanout.shards.framesWritten.add(written, ordering: .relaxed) }
+    }
+
+    // MARK: Identity refresh
+
+    /// Every socket's identity, for fan-out to re-resolve.
+    func identities() -> [(UInt64, Accountability)] {
+        state.value.sockets.map { ($0.key, $0.value.accountability) }
+    }
+
+    /// Applies re-resolved identities: revoked users are closed, the others move to their new classes.
+    func refresh(_ outcomes: [UInt64: ShardOp.Refreshed]) -> [Fanout.Move] {
+        var moves: [Fanout.Move] = []
+        for (id, outcome) in outcomes {
+            guard let socket = state.value.sockets[id] else { continue }
+            switch outcome {
+            case .revoked:
+                socket.revoke()
+            case .context(let context):
+                moves += socket.adopt(context)
+            }
+        }
+        return moves
+    }
+}
+
+/// Every event loop's shard, created on first use.
+final class ShardDirectory: Sendable {
+    private let shards = Mutex<[LoopShard]>([])
+    /// Event frames written to sockets, over all shards.
+    let framesWritten = Atomic<UInt64>(0)
+
+    func shard(_ index: Int) -> LoopShard? {
+        shards.withLock { index < $0.count ? $0[index] : nil }
+    }
+
+    var all: [LoopShard] { shards.withLock { $0 } }
+
+    /// The shard of `loop`, made with `make(index)` the first time.
+    func shard(for loop: any EventLoop, make: (Int) -> LoopShard) -> LoopShard {
+        shards.withLock { list in
+            if let existing = list.first(where: { $0.eventLoop === loop }) { return existing }
+            let shard = make(list.count)
+            list.append(shard)
+            return shard
+        }
+    }
+}
+
+enum Clock {
+    static func nowMs() -> Int64 { ISOTimestamp.now().epochMilliseconds }
+}

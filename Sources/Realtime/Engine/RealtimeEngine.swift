@@ -1,0 +1,241 @@
+import Access
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOWebSocket
+import Query
+import RealtimeProtocol
+import Store
+import SwitchboardCore
+import Synchronization
+
+/// How the realtime endpoint behaves (PROTOCOL.md: settings).
+public struct RealtimeSettings: Sendable {
+    /// The connection protocol: auth mode and timeout, heartbeat, rate limit, subscription limit, query limits.
+    public var connection: ConnectionStateMachine.Settings
+    /// Sockets per replica; over it the upgrade is refused with 403.
+    public var connectionLimit: Int?
+    /// Largest inbound message (1009 beyond).
+    public var maxMessageSize: Int
+    /// Bytes waiting to be written to one socket before it counts as too slow (1013).
+    public var maxQueuedBytes: Int
+    public var sessionCookieName: String
+    /// Origins accepted besides the request's own host (`PUBLIC_URL`, `CORS_ORIGIN` list).
+    public var allowedOrigins: [String]
+
+    public init(
+        connection: ConnectionStateMachine.Settings = .init(), connectionLimit: Int? = nil, maxMessageSize: Int = 1_048_576,
+        maxQueuedBytes: Int = 4_194_304, sessionCookieName: String = "directus_session_token", allowedOrigins: [String] = []
+    ) {
+        self.connection = connection
+        self.connectionLimit = connectionLimit
+        self.maxMessageSize = maxMessageSize
+        self.maxQueuedBytes = maxQueuedBytes
+        self.sessionCookieName = sessionCookieName
+        self.allowedOrigins = allowedOrigins
+    }
+}
+
+/// The realtime engine of one process, as a table of contents: the fan-out
+/// pipeline, one shard per event loop, the services connections use for
+/// database work, and the upgrade decision. Sockets themselves are
+/// `RealtimeSocket` handlers on their event loops.
+public final class RealtimeEngine: Sendable {
+    public let store: Store
+    public let auth: AuthService
+    public let settings: RealtimeSettings
+    public let fanout: Fanout
+    let services: ConnectionServices
+    let shards = ShardDirectory()
+    let logger: Logger
+    private let connections = Atomic<Int>(0)
+    private let nextSocketID = Atomic<UInt64>(1)
+    private let draining = Atomic<Bool>(false)
+    private let slowConsumerCloses = Atomic<UInt64>(0)
+
+    public init(store: Store, auth: AuthService, settings: RealtimeSettings, logger: Logger = Logger(label: "switchboard.realtime")) {
+        self.store = store
+        self.auth = auth
+        self.settings = settings
+        self.logger = logger
+        let fanout = Fanout(store: store, auth: auth, shards: shards, logger: logger)
+        self.fanout = fanout
+        services = ConnectionServices(store: store, auth: auth, fanout: fanout, logger: logger)
+    }
+
+    /// Runs fan-out until `shutdown()`.
+    public func run() async { await fanout.run() }
+
+    public func shutdown() { fanout.shutdown() }
+
+    // MARK: Upgrades
+
+    /// Whether this replica takes one more socket now.
+    public var acceptsConnections: Bool {
+        if draining.load(ordering: .relaxed) { return false }
+        guard let limit = settings.connectionLimit else { return true }
+        return connections.load(ordering: .relaxed) < limit
+    }
+
+    /// What an upgrade request gets.
+    public enum Admission: Sendable {
+        case refuse(HTTPResponseStatus, String)
+        case accept(Accepted)
+    }
+
+    public struct Accepted: Sendable {
+        let context: ItemsContext
+        let client: ClientInfo
+        let upgradeToken: ConnectionStateMachine.UpgradeToken?
+    }
+
+    /// Decides an upgrade (PROTOCOL.md): the connection limit, `Origin`, and the token that
+    /// may come with it (`?access_token=` or the session cookie; required in strict mode).
+    public func admit(_ head: HTTPRequestHead, remoteAddress: String?) async -> Admission {
+        guard acceptsConnections else { return .refuse(.forbidden, "Too many connections") }
+        let origin = head.headers.first(name: "origin")
+        if let origin, !originAllowed(origin, host: head.headers.first(name: "host")) {
+            return .refuse(.forbidden, "Origin not allowed")
+        }
+        let client = ClientInfo(ip: remoteAddress, userAgent: head.headers.first(name: "user-agent"), origin: origin)
+        let token = Self.queryValue(head.uri, "access_token") ?? Self.cookie(head, settings.sessionCookieName)
+        do {
+            guard let token, !token.isEmpty else {
+                if settings.connection.authMode == .strict { return .refuse(.unauthorized, "Unauthorized") }
+                let publicAccountability = try await auth.resolver.publicAccountability(
+                    ip: client.ip, userAgent: client.userAgent, origin: client.origin)
+                let context = try await auth.resolver.context(for: publicAccountability)
+                return .accept(Accepted(context: context, client: client, upgradeToken: nil))
+            }
+            let accountability: Accountability
+            do {
+                accountability = try await auth.authenticate(token: token, client: client)
+            } catch {
+                return .refuse(.unauthorized, "Unauthorized")
+            }
+            guard accountability.userID != nil else { return .refuse(.unauthorized, "Unauthorized") }
+            let context = try await auth.resolver.context(for: accountability)
+            return .accept(
+                Accepted(context: context, client: client, upgradeToken: .init(expiresAt: auth.expiry(ofToken: token))))
+        } catch {
+            logger.warning("could not admit a realtime connection", metadata: ["error": "\(error)"])
+            return .refuse(.serviceUnavailable, "Service unavailable")
+        }
+    }
+
+    /// Turns an upgraded HTTP channel into a realtime socket (on its event loop, after the 101 left):
+    /// the WebSocket frame decoder, then the socket's handler. Server frames are framed by the socket.
+    public func install(_ accepted: Accepted, on channel: any Channel) throws {
+        channel.eventLoop.preconditionInEventLoop()
+        let shard = shards.shard(for: channel.eventLoop) { index in
+            LoopShard(index: index, eventLoop: channel.eventLoop, fanout: fanout)
+        }
+        let high = max(64 * 1024, settings.maxQueuedBytes)
+        _ = channel.setOption(.writeBufferWaterMark, value: .init(low: high / 2, high: high))
+        connections.add(1, ordering: .relaxed)
+        let socket = RealtimeSocket(
+            id: nextSocketID.wrappingAdd(1, ordering: .relaxed).oldValue, shard: shard, engine: self,
+            context: accepted.context, client: accepted.client, upgradeToken: accepted.upgradeToken)
+        try channel.pipeline.syncOperations.addHandler(
+            ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: settings.maxMessageSize)))
+        try channel.pipeline.syncOperations.addHandler(socket)
+        // Admissions racing past the limit: the later ones go at once.
+        if let limit = settings.connectionLimit, connections.load(ordering: .relaxed) > limit {
+            socket.close(.policyViolation, "Too many connections")
+        }
+    }
+
+    func socketClosed(_ socket: RealtimeSocket) {
+        connections.subtract(1, ordering: .relaxed)
+    }
+
+    func noteSlowConsumer() { slowConsumerCloses.add(1, ordering: .relaxed) }
+
+    private func originAllowed(_ origin: String, host: String?) -> Bool {
+        let normalized = origin.lowercased()
+        if let host, normalized == "http://" + host.lowercased() || normalized == "https://" + host.lowercased() {
+            return true
+        }
+        return settings.allowedOrigins.contains { $0.lowercased() == normalized }
+    }
+
+    static func queryValue(_ uri: String, _ name: String) -> String? {
+        guard let q = uri.firstIndex(of: "?") else { return nil }
+        return QueryParameterTree.pairs(uri[uri.index(after: q)...]).last { $0.name == name }?.value
+    }
+
+    static func cookie(_ head: HTTPRequestHead, _ name: String) -> String? {
+        for header in head.headers["cookie"] {
+            for pair in header.split(separator: ";") {
+                let kv = pair.split(separator: "=", maxSplits: 1)
+                guard kv.count == 2 else { continue }
+                if kv[0].trimmingSpaces == name { return String(kv[1].trimmingSpaces) }
+            }
+        }
+        return nil
+    }
+
+    // MARK: Drain and stats
+
+    /// Stops taking sockets and closes every one with 1001, spread over `window`.
+    public func drain(over window: Duration) async {
+        draining.store(true, ordering: .relaxed)
+        var lists: [(LoopShard, [RealtimeSocketRef])] = []
+        for shard in shards.all {
+            if let sockets = try? await shard.eventLoop.submit({ shard.allSockets.map { RealtimeSocketRef($0) } }).get() {
+                lists.append((shard, sockets))
+            }
+        }
+        let total = lists.reduce(0) { $0 + $1.1.count }
+        guard total > 0 else { return }
+        let step = TimeAmount(window / total)
+        var i = 0
+        for (shard, sockets) in lists {
+            for ref in sockets {
+                let delay = TimeAmount.nanoseconds(step.nanoseconds * Int64(i))
+                shard.eventLoop.scheduleTask(in: delay) { ref.socket.value.close(.goingAway, "Server is shutting down.") }
+                i += 1
+            }
+        }
+        try? await Task.sleep(for: window)
+    }
+
+    /// Counters and gauges for `/metrics`.
+    public struct Stats: Sendable, Equatable {
+        public var connections: Int
+        public var subscriptions: Int
+        public var queryClasses: Int
+        /// Change events fan-out has matched against subscriptions.
+        public var eventsDispatched: UInt64
+        /// Event frames written to sockets.
+        public var framesQueued: UInt64
+        /// Sockets closed with 1013 for not reading.
+        public var slowConsumerCloses: UInt64
+    }
+
+    public func stats() -> Stats {
+        let (classes, members) = fanout.classCounts
+        return Stats(
+            connections: connections.load(ordering: .relaxed), subscriptions: members, queryClasses: classes,
+            eventsDispatched: fanout.eventsDispatchedCount, framesQueued: shards.framesWritten.load(ordering: .relaxed),
+            slowConsumerCloses: slowConsumerCloses.load(ordering: .relaxed))
+    }
+
+    public var connectionCount: Int { connections.load(ordering: .relaxed) }
+}
+
+/// A socket handed across threads to be used back on its loop.
+struct RealtimeSocketRef: Sendable {
+    let socket: NIOLoopBound<RealtimeSocket>
+
+    init(_ socket: RealtimeSocket) { self.socket = NIOLoopBound(socket, eventLoop: socket.shard.eventLoop) }
+}
+
+extension Substring {
+    fileprivate var trimmingSpaces: Substring {
+        var s = self
+        while s.first == " " { s.removeFirst() }
+        while s.last == " " { s.removeLast() }
+        return s
+    }
+}

@@ -1,0 +1,442 @@
+import Access
+import Logging
+import NIOCore
+import NIOWebSocket
+import Query
+import RealtimeProtocol
+import Store
+import SwitchboardCore
+
+/// One realtime connection on its event loop: the NIO handler that feeds
+/// WebSocket frames, request results and deadlines to the connection's
+/// `ConnectionStateMachine` and carries out its actions. No task, timer or
+/// queue of its own: database work runs as a task per request and comes back
+/// as an input; deadlines come from the shard's timer; event frames from the
+/// shard's fan-out hop.
+final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// A subscription and the class it belongs to.
+    struct Binding {
+        var request: SubscriptionRequest
+        var uid: String?
+        /// The class it is joining or bound to.
+        var key: QueryClassKey
+        /// Set once fan-out's shard holds the membership.
+        var classID: UInt64?
+    }
+
+    let id: UInt64
+    let shard: LoopShard
+    let engine: RealtimeEngine
+    private(set) var context: ItemsContext
+    private(set) var accountability: Accountability
+    private let client: ClientInfo
+    private var machine: ConnectionStateMachine
+    private var bindings: [String: Binding] = [:]
+    private var channelContext: ChannelHandlerContext?
+    /// Event frames waiting while a request is in flight.
+    private var held: [ByteBuffer] = []
+    private var heldBytes = 0
+    private var eventsWritten = false
+    private var readSuppressed = false
+    /// Text fragments of a message still arriving.
+    private var fragments: ByteBuffer?
+    private(set) var deadlineGeneration: UInt32 = 0
+    private var scheduledDeadline: Int64?
+    private var closing = false
+    private var finished = false
+
+    init(
+        id: UInt64, shard: LoopShard, engine: RealtimeEngine, context: ItemsContext, client: ClientInfo,
+        upgradeToken: ConnectionStateMachine.UpgradeToken?
+    ) {
+        self.id = id
+        self.shard = shard
+        self.engine = engine
+        self.context = context
+        self.accountability = context.accountability
+        self.client = client
+        machine = ConnectionStateMachine(settings: engine.settings.connection, now: Clock.nowMs(), upgradeToken: upgradeToken)
+    }
+
+    var allocator: ByteBufferAllocator { channelContext?.channel.allocator ?? ByteBufferAllocator() }
+
+    // MARK: Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        channelContext = context
+        shard.register(self)
+        rescheduleDeadline()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        finish()
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        finish()
+        channelContext = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        switch frame.opcode {
+        case .text:
+            if frame.fin {
+                guard fragments == nil else { return protocolError("A new message began before the last one ended.") }
+                text(frame.unmaskedData)
+            } else {
+                guard fragments == nil else { return protocolError("A new message began before the last one ended.") }
+                fragments = frame.unmaskedData
+            }
+        case .continuation:
+            guard var buffer = fragments else { return protocolError("A continuation frame without a message.") }
+            var data = frame.unmaskedData
+            guard buffer.readableBytes + data.readableBytes <= engine.settings.maxMessageSize else {
+                fragments = nil
+                return perform(machine.close(.messageTooBig, "Message too big."))
+            }
+            buffer.writeBuffer(&data)
+            if frame.fin {
+                fragments = nil
+                text(buffer)
+            } else {
+                fragments = buffer
+            }
+        case .binary:
+            perform(machine.receivedBinary())
+        case .ping:
+            write(WebSocketWire.pongFrame(frame.unmaskedData, allocator: context.channel.allocator), flush: true)
+        case .pong:
+            break
+        case .connectionClose:
+            // Answer the client's close with its own code, and end the connection.
+            var data = frame.unmaskedData
+            let code = data.readInteger(as: UInt16.self).flatMap(CloseCode.init(rawValue:)) ?? .normal
+            perform(machine.close(code, ""))
+        default:
+            protocolError("Unknown frame type.")
+        }
+    }
+
+    private func text(_ buffer: ByteBuffer) {
+        perform(machine.received(Array(buffer.readableBytesView), now: Clock.nowMs()))
+    }
+
+    private func protocolError(_ reason: String) {
+        perform(machine.close(.protocolError, reason))
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        engine.logger.debug("realtime socket error", metadata: ["socket": "\(id)", "error": "\(error)"])
+        if let ws = error as? NIOWebSocketError, ws == .invalidFrameLength {
+            perform(machine.close(.messageTooBig, "Message too big."))
+        } else {
+            perform(machine.close(.protocolError, "Invalid WebSocket data."))
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        // The client read too little for too long: its buffered frames passed the limit.
+        if !context.channel.isWritable { tooSlow() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// While a request is in flight no more frames are read (TCP pushes back on the client).
+    func read(context: ChannelHandlerContext) {
+        if machine.holdsEvents {
+            readSuppressed = true
+        } else {
+            context.read()
+        }
+    }
+
+    // MARK: From the shard
+
+    /// An event frame; written now, or held while a request is in flight.
+    func enqueueEvent(_ frame: ByteBuffer) {
+        guard !closing else { return }
+        if machine.holdsEvents {
+            heldBytes += frame.readableBytes
+            held.append(frame)
+            if heldBytes > engine.settings.maxQueuedBytes { tooSlow() }
+            return
+        }
+        write(frame, flush: false)
+        eventsWritten = true
+    }
+
+    /// The end of a fan-out hop: one flush for everything it wrote.
+    func flushEvents() {
+        guard eventsWritten else { return }
+        eventsWritten = false
+        channelContext?.flush()
+    }
+
+    func tick(now: Int64) {
+        perform(machine.tick(now: now))
+    }
+
+    func close(_ code: CloseCode, _ reason: String) {
+        perform(machine.close(code, reason))
+    }
+
+    /// The user is no longer active (identity refresh).
+    func revoke() {
+        write(
+            WebSocketWire.textFrame(
+                RealtimeFrames.error("auth", "AUTH_FAILED", "User is no longer active.", uid: nil), allocator: allocator),
+            flush: false)
+        close(.policyViolation, "User is no longer active.")
+    }
+
+    /// Fan-out made this socket a member of `classID` for `subscription`: binds it if the
+    /// subscription still wants that class; moves it on if its identity changed meanwhile.
+    func bind(_ subscription: String, to classID: UInt64, key: QueryClassKey) -> Bool {
+        guard !closing, var binding = bindings[subscription], binding.key == key else { return false }
+        binding.classID = classID
+        let wanted = QueryClassKey(request: binding.request, context: context)
+        if wanted != key {
+            binding.key = wanted
+            shard.fanout.rebind(
+                shard: shard.index,
+                moves: [
+                    Fanout.Move(
+                        socket: id, subscription: subscription, from: classID, to: wanted, context: context, uid: binding.uid)
+                ])
+        }
+        bindings[subscription] = binding
+        return true
+    }
+
+    func boundClasses() -> [(String, UInt64)] {
+        bindings.compactMap { key, binding in binding.classID.map { (key, $0) } }
+    }
+
+    /// A new identity: subscriptions move to the classes of its permissions.
+    func adopt(_ newContext: ItemsContext) -> [Fanout.Move] {
+        context = newContext
+        accountability = newContext.accountability
+        var moves: [Fanout.Move] = []
+        for (subscription, var binding) in bindings {
+            let wanted = QueryClassKey(request: binding.request, context: newContext)
+            guard wanted != binding.key else { continue }
+            binding.key = wanted
+            if let from = binding.classID {
+                moves.append(
+                    Fanout.Move(socket: id, subscription: subscription, from: from, to: wanted, context: newContext, uid: binding.uid))
+            }
+            bindings[subscription] = binding
+        }
+        return moves
+    }
+
+    // MARK: Actions
+
+    private func perform(_ actions: [ConnectionStateMachine.Action]) {
+        var flush = false
+        for action in actions {
+            switch action {
+            case .send(let bytes):
+                write(WebSocketWire.textFrame(bytes, allocator: allocator), flush: false)
+                flush = true
+            case .close(let code, let reason):
+                closeChannel(code, reason)
+                return
+            case .authenticate(let credentials, let uid):
+                startAuthentication(credentials, uid: uid)
+            case .becomePublic:
+                becomePublic()
+            case .subscribe(let key, let request, let uid):
+                startSubscribe(key, request, uid: uid)
+            case .unsubscribe(let keys):
+                for key in keys { drop(key) }
+            case .items(let request, let uid):
+                startItems(request, uid: uid)
+            case .releaseEvents:
+                let frames = held
+                held = []
+                heldBytes = 0
+                for frame in frames { write(frame, flush: false) }
+                flush = flush || !frames.isEmpty
+                if readSuppressed, !machine.holdsEvents {
+                    readSuppressed = false
+                    channelContext?.read()
+                }
+            }
+        }
+        if flush { channelContext?.flush() }
+        rescheduleDeadline()
+    }
+
+    private func write(_ frame: ByteBuffer, flush: Bool) {
+        guard let channelContext, !closing else { return }
+        if flush {
+            channelContext.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+        } else {
+            channelContext.write(wrapOutboundOut(frame), promise: nil)
+        }
+    }
+
+    /// A client that does not read its close frame within this is cut off.
+    static let closeGrace = TimeAmount.seconds(10)
+
+    /// Writes the close frame behind what is already buffered and closes once it is out
+    /// (or after `closeGrace`: a client too slow to read it is not waited for).
+    private func closeChannel(_ code: CloseCode, _ reason: String) {
+        guard let channelContext, !closing else { return }
+        engine.logger.debug(
+            "closing a realtime socket", metadata: ["socket": "\(id)", "code": "\(code.rawValue)", "reason": "\(reason)"])
+        closing = true
+        let channel = channelContext.channel
+        let written = channelContext.eventLoop.makePromise(of: Void.self)
+        channelContext.writeAndFlush(
+            wrapOutboundOut(WebSocketWire.closeFrame(code, reason, allocator: channel.allocator)), promise: written)
+        let cutOff = channelContext.eventLoop.scheduleTask(in: Self.closeGrace) { channel.close(promise: nil) }
+        written.futureResult.whenComplete { _ in
+            cutOff.cancel()
+            channel.close(promise: nil)
+        }
+        finish()
+    }
+
+    private func tooSlow() {
+        guard !closing else { return }
+        engine.noteSlowConsumer()
+        perform(machine.close(.tryAgainLater, "Client is too slow: outbound buffer full."))
+    }
+
+    /// Leaves every class and the shard (once).
+    private func finish() {
+        guard !finished else { return }
+        finished = true
+        closing = true
+        machine.peerClosed()
+        held = []
+        heldBytes = 0
+        shard.unregister(self)
+        bindings = [:]
+        engine.socketClosed(self)
+    }
+
+    private func drop(_ key: String) {
+        guard let binding = bindings.removeValue(forKey: key) else { return }
+        if let classID = binding.classID {
+            shard.removeMember(classID, LoopShard.MemberKey(socket: id, subscription: key))
+        }
+    }
+
+    private func rescheduleDeadline() {
+        guard let next = machine.nextDeadline else {
+            scheduledDeadline = nil
+            return
+        }
+        guard next != scheduledDeadline else { return }
+        scheduledDeadline = next
+        deadlineGeneration &+= 1
+        shard.schedule(id, at: next, generation: deadlineGeneration)
+    }
+
+    // MARK: Requests (database work off the loop, results back as inputs)
+
+    private var bound: NIOLoopBound<RealtimeSocket> { NIOLoopBound(self, eventLoop: shard.eventLoop) }
+
+    private func startAuthentication(_ credentials: ClientMessage.AuthCredentials?, uid: JSONValue?) {
+        let (services, client, me, loop) = (engine.services, client, bound, shard.eventLoop)
+        Task {
+            let outcome = await services.authenticate(credentials, uid: uid, client: client)
+            loop.execute { me.value.authenticated(outcome, uid: uid) }
+        }
+    }
+
+    private func authenticated(_ outcome: ConnectionServices.AuthOutcome, uid: JSONValue?) {
+        let now = Clock.nowMs()
+        switch outcome {
+        case .ok(let newContext, let expiresAt, let reply):
+            let moves = adopt(newContext)
+            shard.fanout.rebind(shard: shard.index, moves: moves)
+            perform(machine.authenticated(expiresAt: expiresAt, reply: reply, now: now))
+        case .failed:
+            perform(machine.authFailed(uid: uid, now: now))
+        }
+    }
+
+    private func becomePublic() {
+        let (services, client, me, loop) = (engine.services, client, bound, shard.eventLoop)
+        Task {
+            let publicContext = await services.publicContext(client: client)
+            loop.execute {
+                let socket = me.value
+                guard !socket.closing else { return }
+                guard let publicContext else {
+                    // Never go on with the identity that was just dropped.
+                    return socket.close(.internalError, "Could not switch to the public policy.")
+                }
+                socket.shard.fanout.rebind(shard: socket.shard.index, moves: socket.adopt(publicContext))
+                socket.perform(socket.machine.becamePublic())
+            }
+        }
+    }
+
+    private func startSubscribe(_ key: String, _ subscribe: SubscribeRequest, uid: JSONValue?) {
+        drop(key)  // the same uid again replaces that subscription
+        let collection = subscribe.collection
+        guard engine.store.schema.collection(collection) != nil, context.permissions.permission(.read, collection) != nil else {
+            return perform(
+                machine.subscribeFailed(
+                    key: key,
+                    reply: RealtimeFrames.error(
+                        "subscribe", "INVALID_COLLECTION", "The provided collection does not exists or is not accessible.",
+                        uid: uid)))
+        }
+        let request = SubscriptionRequest(
+            collection: collection, query: subscribe.query,
+            event: subscribe.event.flatMap { ChangeEvent.Action(rawValue: $0.rawValue) }, item: subscribe.item,
+            live: subscribe.live)
+        let classKey = QueryClassKey(request: request, context: context)
+        let uidText = uid?.textValue
+        bindings[key] = Binding(request: request, uid: uidText, key: classKey, classID: nil)
+        let member = Fanout.Member(socket: id, subscription: key, uid: uidText, minSeq: 0)
+        let job = ConnectionServices.SubscribeJob(
+            request: request, classKey: classKey, context: context, after: subscribe.after, uid: uid, shard: shard.index,
+            member: member)
+        let (services, me, loop) = (engine.services, bound, shard.eventLoop)
+        Task {
+            let outcome = await services.subscribe(job)
+            loop.execute { me.value.subscribed(key, outcome) }
+        }
+    }
+
+    private func subscribed(_ key: String, _ outcome: ConnectionServices.SubscribeOutcome) {
+        switch outcome {
+        case .ready(let frames):
+            perform(machine.subscribed(key: key, frames: frames))
+        case .failed(let reply):
+            drop(key)
+            perform(machine.subscribeFailed(key: key, reply: reply))
+        }
+    }
+
+    private func itemsDone(_ reply: [UInt8]) {
+        perform(machine.itemsFinished(reply: reply))
+    }
+
+    private func startItems(_ request: ItemsRequest, uid: JSONValue?) {
+        guard !SystemCollections.isSystem(request.collection), engine.store.schema.collection(request.collection) != nil else {
+            return perform(
+                machine.itemsFinished(
+                    reply: RealtimeFrames.error(
+                        "items", "INVALID_COLLECTION", "The provided collection does not exists or is not accessible.",
+                        uid: uid)))
+        }
+        let (services, context, me, loop) = (engine.services, context, bound, shard.eventLoop)
+        Task {
+            let reply = await services.items(request, uid: uid, context: context)
+            loop.execute { me.value.itemsDone(reply) }
+        }
+    }
+}

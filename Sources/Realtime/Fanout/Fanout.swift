@@ -1,0 +1,365 @@
+import Access
+import Logging
+import NIOCore
+import Query
+import RealtimeProtocol
+import Store
+import SwitchboardCore
+import Synchronization
+
+/// The fan-out of committed changes to local subscribers, as one serial
+/// pipeline: events (already in seq order per collection, from the relay),
+/// joins, leaves and rebinds are taken in order, in batches. Each event is
+/// matched against the query classes once, rendered once per class, and each
+/// event loop's shard receives its share of a batch in one hop, in order with
+/// the membership changes that concern it. That order is what makes joins
+/// exact: a member receives the events above its boundary and none below it.
+public final class Fanout: Sendable {
+    enum Input: Sendable {
+        case events([ChangeEvent])
+        case join(Join, CheckedContinuation<Int64, Never>)
+        case leave(classID: UInt64, shard: Int)
+        case rebind(shard: Int, moves: [Move])
+    }
+
+    /// A subscription entering a class.
+    struct Join: Sendable {
+        var key: QueryClassKey
+        var context: ItemsContext
+        var shard: Int
+        var member: Member
+    }
+
+    /// One subscription of one socket, as its shard delivers to it.
+    struct Member: Sendable {
+        var socket: UInt64
+        var subscription: String
+        var uid: String?
+        /// Events at or below this seq are the subscription's `init` or replay.
+        var minSeq: Int64
+    }
+
+    /// A subscription moving to the class of its socket's new identity.
+    struct Move: Sendable {
+        var socket: UInt64
+        var subscription: String
+        var from: UInt64
+        var to: QueryClassKey
+        var context: ItemsContext
+        var uid: String?
+    }
+
+    /// A collection gained its first or lost its last local subscription.
+    public enum InterestChange: Sendable, Equatable {
+        /// With the seq the first subscriber's `init` was read at.
+        case gained(String, seq: Int64)
+        case lost(String)
+    }
+
+    /// What the classes are and where their members live.
+    struct ClassTable {
+        struct Entry {
+            let id: UInt64
+            let key: QueryClassKey
+            let context: ItemsContext
+            /// shard → members there
+            var shards: [Int: Int] = [:]
+        }
+
+        var ids: [QueryClassKey: UInt64] = [:]
+        var entries: [UInt64: Entry] = [:]
+        var indexes: [String: EqualityIndex] = [:]
+        /// Per collection, the seq of the last event fan-out took.
+        var dispatched: [String: Int64] = [:]
+        var nextID: UInt64 = 1
+
+        /// Counts one more member of `key` on `shard`; answers the class and whether its collection was new.
+        mutating func add(_ key: QueryClassKey, context: ItemsContext, shard: Int) -> (id: UInt64, newCollection: Bool) {
+            let collection = key.request.collection
+            let newCollection = indexes[collection] == nil
+            let id: UInt64
+            if let existing = ids[key] {
+                id = existing
+            } else {
+                id = nextID
+                nextID += 1
+                ids[key] = id
+                entries[id] = Entry(id: id, key: key, context: context)
+                indexes[collection, default: EqualityIndex()].insert(key)
+            }
+            entries[id]?.shards[shard, default: 0] += 1
+            return (id, newCollection)
+        }
+
+        /// Counts one member fewer; answers the collection if it lost its last class.
+        mutating func remove(_ id: UInt64, shard: Int) -> String? {
+            guard var entry = entries[id], let count = entry.shards[shard] else { return nil }
+            entry.shards[shard] = count > 1 ? count - 1 : nil
+            guard entry.shards.isEmpty else {
+                entries[id] = entry
+                return nil
+            }
+            let collection = entry.key.request.collection
+            entries[id] = nil
+            ids[entry.key] = nil
+            indexes[collection]?.remove(entry.key)
+            guard indexes[collection]?.isEmpty == true else { return nil }
+            indexes[collection] = nil
+            return collection
+        }
+    }
+
+    let store: Store
+    let auth: AuthService
+    let shards: ShardDirectory
+    let logger: Logger
+    private let renderer: EventRenderer
+    private let inputs = InputQueue<Input>()
+    private let table = Mutex(ClassTable())
+    private let interested = Mutex<Set<String>>([])
+    private let stopped = Atomic<Bool>(false)
+    private let eventsDispatched = Atomic<UInt64>(0)
+    public let interestChanges: AsyncStream<InterestChange>
+    private let interestContinuation: AsyncStream<InterestChange>.Continuation
+
+    /// Inputs taken per batch at most (bounds the latency one batch adds).
+    static let batchLimit = 256
+
+    init(store: Store, auth: AuthService, shards: ShardDirectory, logger: Logger) {
+        self.store = store
+        self.auth = auth
+        self.shards = shards
+        self.logger = logger
+        renderer = EventRenderer(store: store)
+        (interestChanges, interestContinuation) = AsyncStream.makeStream(of: InterestChange.self, bufferingPolicy: .unbounded)
+    }
+
+    // MARK: Inputs
+
+    /// Events in seq order per collection (the relay's output).
+    public func enqueue(_ events: [ChangeEvent]) { inputs.append(.events(events)) }
+
+    /// Adds a member in order with fan-out; answers the seq it receives events above.
+    func join(_ join: Join) async -> Int64 {
+        await withCheckedContinuation { (done: CheckedContinuation<Int64, Never>) in
+            if !inputs.append(.join(join, done)) { done.resume(returning: join.member.minSeq) }
+        }
+    }
+
+    /// A shard removed a member of `classID`.
+    func leave(classID: UInt64, shard: Int) { inputs.append(.leave(classID: classID, shard: shard)) }
+
+    /// A socket's subscriptions move to the classes of its new identity.
+    func rebind(shard: Int, moves: [Move]) {
+        guard !moves.isEmpty else { return }
+        inputs.append(.rebind(shard: shard, moves: moves))
+    }
+
+    public func isInterested(in collection: String) -> Bool { interested.withLock { $0.contains(collection) } }
+
+    public var isStopped: Bool { stopped.load(ordering: .relaxed) }
+
+    public var eventsDispatchedCount: UInt64 { eventsDispatched.load(ordering: .relaxed) }
+
+    /// (query classes, subscriptions) across every shard.
+    var classCounts: (classes: Int, members: Int) {
+        table.withLock { t in (t.entries.count, t.entries.values.reduce(0) { $0 + $1.shards.values.reduce(0, +) }) }
+    }
+
+    // MARK: The pipeline
+
+    /// Takes inputs until `shutdown()`.
+    func run() async {
+        while let batch = await inputs.next(limit: Self.batchLimit) {
+            var ops: [Int: [ShardOp]] = [:]
+            var accessChanged = false
+            for input in batch {
+                switch input {
+                case .events(let events):
+                    for event in events {
+                        if SystemCollections.accessControl.contains(event.collection) { accessChanged = true }
+                        await dispatch(event, into: &ops)
+                    }
+                case .join(let join, let done):
+                    done.resume(returning: apply(join, into: &ops))
+                case .leave(let id, let shard):
+                    removeMember(id, shard: shard)
+                case .rebind(let shard, let moves):
+                    apply(moves, shard: shard, into: &ops)
+                }
+            }
+            send(ops)
+            if accessChanged {
+                auth.resolver.invalidate()
+                await refreshIdentities()
+            }
+        }
+    }
+
+    func shutdown() {
+        stopped.store(true, ordering: .relaxed)
+        inputs.finish()
+        interestContinuation.finish()
+    }
+
+    private func send(_ ops: [Int: [ShardOp]]) {
+        for (index, list) in ops where !list.isEmpty {
+            shards.shard(index)?.submit(list)
+        }
+    }
+
+    private func dispatch(_ event: ChangeEvent, into ops: inout [Int: [ShardOp]]) async {
+        let targets = table.withLock { t -> [(UInt64, QueryClass, [Int])] in
+            t.dispatched[event.collection] = max(t.dispatched[event.collection] ?? 0, event.seq)
+            guard let index = t.indexes[event.collection] else { return [] }
+            return index.candidates(event.rows + event.previous).compactMap { key in
+                guard let id = t.ids[key], let entry = t.entries[id] else { return nil }
+                return (id, QueryClass(key: key, context: entry.context), Array(entry.shards.keys))
+            }
+        }
+        for (id, cls, shardIndexes) in targets {
+            switch await render(event, for: cls) {
+            case .frames(let frames) where !frames.isEmpty:
+                let delivery = Delivery(classID: id, frames: frames, seq: event.seq)
+                for s in shardIndexes { ops[s, default: []].append(.deliver(delivery)) }
+            case .frames:
+                break
+            case .failed:
+                for s in shardIndexes { ops[s, default: []].append(.closeClass(id, after: event.seq)) }
+            }
+        }
+        eventsDispatched.add(1, ordering: .relaxed)
+    }
+
+    enum Rendering { case frames([RenderedEvent]), failed }
+
+    /// Attempts before a class's members are closed (1011) so that they resume with `after`.
+    static let renderAttempts = 5
+
+    private func render(_ event: ChangeEvent, for cls: QueryClass) async -> Rendering {
+        for attempt in 1...Self.renderAttempts {
+            do {
+                return .frames(try await renderer.render(event, for: cls))
+            } catch {
+                if attempt == Self.renderAttempts || isStopped {
+                    logger.error(
+                        "could not render an event; closing its subscribers so they resume",
+                        metadata: ["collection": "\(event.collection)", "seq": "\(event.seq)", "error": "\(error)"])
+                    return .failed
+                }
+                try? await Task.sleep(for: .milliseconds(100 << attempt))
+            }
+        }
+        return .failed
+    }
+
+    private func apply(_ join: Join, into ops: inout [Int: [ShardOp]]) -> Int64 {
+        let collection = join.key.request.collection
+        let (id, boundary) = table.withLock { t -> (UInt64, Int64) in
+            let boundary = max(join.member.minSeq, t.dispatched[collection] ?? 0)
+            let (id, newCollection) = t.add(join.key, context: join.context, shard: join.shard)
+            if newCollection { gained(collection, seq: boundary) }
+            return (id, boundary)
+        }
+        var member = join.member
+        member.minSeq = boundary
+        ops[join.shard, default: []].append(.add(classID: id, key: join.key, member: member))
+        return boundary
+    }
+
+    private func apply(_ moves: [Move], shard: Int, into ops: inout [Int: [ShardOp]]) {
+        for move in moves {
+            let collection = move.to.request.collection
+            let (id, dispatched) = table.withLock { t -> (UInt64, Int64) in
+                let (id, newCollection) = t.add(move.to, context: move.context, shard: shard)
+                let dispatched = t.dispatched[collection] ?? 0
+                if newCollection { gained(collection, seq: dispatched) }
+                return (id, dispatched)
+            }
+            ops[shard, default: []].append(.move(move, to: id, dispatched: dispatched))
+        }
+    }
+
+    private func removeMember(_ id: UInt64, shard: Int) {
+        table.withLock { t in
+            if let collection = t.remove(id, shard: shard) {
+                interested.withLock { _ = $0.remove(collection) }
+                interestContinuation.yield(.lost(collection))
+            }
+        }
+    }
+
+    /// Called under the table lock, so interest changes are reported in the order they happen.
+    private func gained(_ collection: String, seq: Int64) {
+        interested.withLock { _ = $0.insert(collection) }
+        interestContinuation.yield(.gained(collection, seq: seq))
+    }
+
+    // MARK: Identity refresh
+
+    /// After users, roles, policies or permissions changed: every socket's
+    /// permissions are recomputed; sockets of users who are no longer active are
+    /// closed, and subscriptions move to the classes of their new permissions.
+    private func refreshIdentities() async {
+        var ops: [Int: [ShardOp]] = [:]
+        for shard in shards.all {
+            guard let identities = try? await shard.eventLoop.submit({ shard.identities() }).get() else { continue }
+            var contexts: [UInt64: ShardOp.Refreshed] = [:]
+            var resolved: [String: ShardOp.Refreshed] = [:]
+            for (socket, accountability) in identities {
+                let cacheKey = "\(accountability.userID ?? "-")|\(accountability.ip ?? "")"
+                if let known = resolved[cacheKey] {
+                    contexts[socket] = known
+                    continue
+                }
+                let outcome: ShardOp.Refreshed
+                do {
+                    var fresh: Accountability
+                    if let userID = accountability.userID {
+                        guard let a = try await auth.resolver.accountability(userID: userID) else {
+                            resolved[cacheKey] = .revoked
+                            contexts[socket] = .revoked
+                            continue
+                        }
+                        fresh = a
+                    } else {
+                        fresh = try await auth.resolver.publicAccountability()
+                    }
+                    fresh.ip = accountability.ip
+                    fresh.userAgent = accountability.userAgent
+                    fresh.origin = accountability.origin
+                    outcome = .context(try await auth.resolver.context(for: fresh))
+                } catch {
+                    logger.warning("could not refresh a connection's permissions", metadata: ["error": "\(error)"])
+                    continue
+                }
+                resolved[cacheKey] = outcome
+                contexts[socket] = outcome
+            }
+            guard let moves = try? await shard.eventLoop.submit({ shard.refresh(contexts) }).get() else { continue }
+            apply(moves, shard: shard.index, into: &ops)
+        }
+        send(ops)
+    }
+}
+
+/// One class's frames for one event.
+struct Delivery: Sendable {
+    let classID: UInt64
+    let frames: [RenderedEvent]
+    let seq: Int64
+}
+
+/// What a shard does, in the order fan-out decided.
+enum ShardOp: Sendable {
+    case deliver(Delivery)
+    case add(classID: UInt64, key: QueryClassKey, member: Fanout.Member)
+    case move(Fanout.Move, to: UInt64, dispatched: Int64)
+    /// Rendering failed: close these members (1011) so they resume.
+    case closeClass(UInt64, after: Int64)
+
+    enum Refreshed: Sendable {
+        case context(ItemsContext)
+        case revoked
+    }
+}

@@ -1,0 +1,228 @@
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypes
+import NIOHTTPTypesHTTP1
+import Realtime
+import Synchronization
+
+/// Every connection to the server's port starts here. Its first request
+/// decides what it becomes: a WebSocket upgrade on the realtime path is
+/// admitted (or refused with 401 / 403) and the channel becomes a
+/// `RealtimeSocket` on its event loop, with no task of its own; anything else
+/// is handed, with that request, to Hummingbird's HTTP/1.1 handling (REST).
+struct SwitchboardChannel: ServerChildChannel, HTTPChannelHandler {
+    struct Value: ServerChildChannelValue {
+        let channel: any Channel
+        let route: EventLoopFuture<FrontDoor.Route>
+    }
+
+    let responder: HTTPChannelHandler.Responder
+    let realtime: RealtimeEngine?
+    let realtimePath: String
+    let decoderLimits: NIOHTTPDecoderLimitConfiguration
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        channel.eventLoop.makeCompletedFuture {
+            let promise = channel.eventLoop.makePromise(of: FrontDoor.Route.self)
+            let sync = channel.pipeline.syncOperations
+            try sync.addHandler(HTTPResponseEncoder(configuration: .init()))
+            try sync.addHandler(
+                ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes, limitConfiguration: decoderLimits)))
+            try sync.addHandler(
+                FrontDoor(realtime: realtime, realtimePath: realtimePath, route: promise, logger: logger))
+            return Value(channel: channel, route: promise.futureResult)
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        do {
+            switch try await value.route.get() {
+            case .http(let asyncChannel): await handleHTTP(asyncChannel: asyncChannel, logger: logger)
+            case .realtime: return  // the socket lives on its event loop from here
+            }
+        } catch {
+            value.channel.close(promise: nil)
+        }
+    }
+}
+
+/// Reads a connection's first request head and routes the connection.
+final class FrontDoor: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    enum Route: Sendable {
+        case http(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
+        case realtime
+    }
+
+    private enum State {
+        case awaitingHead
+        /// An upgrade waits for its admission; what else arrives is kept.
+        case upgrading
+        /// Handed to Hummingbird (reads pass through until this handler is gone).
+        case handedOver
+        case done
+    }
+
+    /// A connection that sends no request head within this is closed.
+    static let firstRequestTimeout = TimeAmount.seconds(30)
+
+    private let realtime: RealtimeEngine?
+    private let realtimePath: String
+    private let route: EventLoopPromise<Route>
+    private let logger: Logger
+    private var state = State.awaitingHead
+    private var buffered: [HTTPServerRequestPart] = []
+    private var timeout: Scheduled<Void>?
+
+    init(realtime: RealtimeEngine?, realtimePath: String, route: EventLoopPromise<Route>, logger: Logger) {
+        self.realtime = realtime
+        self.realtimePath = realtimePath
+        self.route = route
+        self.logger = logger
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let channel = context.channel
+        timeout = context.eventLoop.scheduleTask(in: Self.firstRequestTimeout) { channel.close(promise: nil) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timeout?.cancel()
+        route.fail(ChannelError.ioOnClosedChannel)  // no-op once the route is decided
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timeout?.cancel()
+        route.fail(ChannelError.ioOnClosedChannel)
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        switch state {
+        case .awaitingHead:
+            guard case .head(let head) = part else { return }
+            timeout?.cancel()
+            let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+            if let realtime, path == realtimePath, WebSocketHandshake.isUpgrade(head) {
+                state = .upgrading
+                upgrade(head, engine: realtime, context: context)
+            } else {
+                handOver(first: part, context: context)
+            }
+        case .upgrading:
+            buffered.append(part)
+        case .handedOver:
+            context.fireChannelRead(data)
+        case .done:
+            break
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard case .awaitingHead = state, error is HTTPParserError else {
+            context.fireErrorCaught(error)
+            return
+        }
+        // A request that does not parse (too long a URL or headers, bad syntax): a clear 4xx, then close.
+        state = .done
+        let status: HTTPResponseStatus =
+            (error as? HTTPParserError).map { $0 == .headerOverflow ? .requestHeaderFieldsTooLarge : .badRequest } ?? .badRequest
+        respond(status, "The request could not be read: \(status.reasonPhrase).", context: context)
+    }
+
+    // MARK: REST
+
+    private func handOver(first: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        do {
+            let sync = context.pipeline.syncOperations
+            try sync.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+            try sync.addHandler(HTTPConnectionStateHandler(idleTimeout: nil, logger: logger))
+            let asyncChannel = try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
+                wrappingChannelSynchronously: context.channel, configuration: .init(isOutboundHalfClosureEnabled: true))
+            state = .handedOver
+            route.succeed(.http(asyncChannel))
+            context.fireChannelRead(NIOAny(first))
+            sync.removeHandler(self, promise: nil)
+        } catch {
+            logger.error("could not hand a connection to the HTTP server", metadata: ["error": "\(error)"])
+            state = .done
+            route.fail(error)
+            context.close(promise: nil)
+        }
+    }
+
+    // MARK: Realtime
+
+    private func upgrade(_ head: HTTPRequestHead, engine: RealtimeEngine, context: ChannelHandlerContext) {
+        let remote = context.channel.remoteAddress?.ipAddress
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let loop = context.eventLoop
+        Task {
+            let admission = await engine.admit(head, remoteAddress: remote)
+            loop.execute {
+                let (door, context) = bound.value
+                door.admitted(admission, head: head, engine: engine, context: context)
+            }
+        }
+    }
+
+    private func admitted(
+        _ admission: RealtimeEngine.Admission, head: HTTPRequestHead, engine: RealtimeEngine, context: ChannelHandlerContext
+    ) {
+        guard case .upgrading = state, context.channel.isActive else { return }
+        switch admission {
+        case .refuse(let status, let text):
+            state = .done
+            respond(status, text, context: context)
+        case .accept(let accepted):
+            guard let accept = WebSocketHandshake.acceptValue(head) else {
+                state = .done
+                return respond(.badRequest, "Invalid WebSocket upgrade request.", context: context)
+            }
+            state = .done
+            let response = WebSocketHandshake.switchingProtocols(accept: accept, subprotocol: nil)
+            context.write(wrapOutboundOut(.head(response)), promise: nil)
+            let channel = context.channel
+            let me = NIOLoopBound(self, eventLoop: context.eventLoop)
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { result in
+                guard case .success = result else { return channel.close(promise: nil) }
+                me.value.becomeRealtime(accepted, engine: engine, channel: channel)
+            }
+        }
+    }
+
+    /// After the 101 left: the realtime handlers go in, the HTTP handlers out (the
+    /// decoder last, forwarding any frames the client sent early).
+    private func becomeRealtime(_ accepted: RealtimeEngine.Accepted, engine: RealtimeEngine, channel: any Channel) {
+        do {
+            let sync = channel.pipeline.syncOperations
+            try engine.install(accepted, on: channel)
+            let encoder = try sync.handler(type: HTTPResponseEncoder.self)
+            let decoder = try sync.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+            route.succeed(.realtime)
+            sync.removeHandler(encoder, promise: nil)
+            sync.removeHandler(self, promise: nil)
+            sync.removeHandler(decoder, promise: nil)
+        } catch {
+            logger.error("could not install a realtime socket", metadata: ["error": "\(error)"])
+            channel.close(promise: nil)
+        }
+    }
+
+    private func respond(_ status: HTTPResponseStatus, _ text: String, context: ChannelHandlerContext) {
+        let body = ByteBuffer(string: text)
+        var headers = HTTPHeaders([("Content-Type", "text/plain; charset=utf-8"), ("Connection", "close")])
+        headers.add(name: "Content-Length", value: String(body.readableBytes))
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+        route.fail(ChannelError.ioOnClosedChannel)
+    }
+}
