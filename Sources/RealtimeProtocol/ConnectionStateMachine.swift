@@ -164,7 +164,8 @@ public struct ConnectionStateMachine: Sendable {
                 let retry = max(0, rateWindowStart + limit.durationMs - now)
                 return [
                     .send(
-                        RealtimeFrames.error("server", "REQUESTS_EXCEEDED", "Too many messages, retry after \(retry)ms.", uid: nil))
+                        RealtimeFrames.error(
+                            "server", "REQUESTS_EXCEEDED", "Too many messages, retry after \(retry)ms.", uid: nil))
                 ]
             }
         }

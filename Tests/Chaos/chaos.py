@@ -486,7 +486,7 @@ async def suite(args: argparse.Namespace) -> list[RoundResult]:
     try:
         pg.start()
         redis.start()
-        cl = Cluster(pg, redis, 3, {"SHUTDOWN_DRAIN_WINDOW": "1s", "LOG_LEVEL": "info"})
+        cl = Cluster(pg, redis, 3, {"SHUTDOWN_DRAIN_WINDOW": "1s", "LOG_LEVEL": os.environ.get("CHAOS_LOG_LEVEL", "info")})
         await asyncio.to_thread(cl.start)
         print(f"cluster up: PostgreSQL :{pg.port}, redis :{redis.port}, replicas "
               f"{', '.join(str(s.port) for s in cl.replicas)}, nginx :{cl.nginx.port if cl.nginx else '-'}", flush=True)

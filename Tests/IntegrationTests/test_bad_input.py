@@ -108,6 +108,16 @@ def test_queries_over_a_limit_are_refused_naming_it(server, col, what, method, q
     check(what, r, s, status, code, names)
 
 
+def test_a_url_beyond_the_header_limit_is_refused_at_once(server, col):
+    r, s = timed("GET", f"{server.base_url}/items/{col}?{brackets_and(2500)}")
+    report(f"bad input: URL of {len(brackets_and(2500)) // 1024} KiB (over the 80 KiB header limit) -> {r.status_code} in "
+           f"{s * 1000:.0f} ms")
+    assert r.status_code == 431 and s < BOUND_S, (r.status_code, r.text[:200])
+    # the realtime path too: the front door reads every connection's first request
+    r, s = timed("GET", f"{server.base_url}/websocket?x={'a' * 90_000}", headers={"Upgrade": "websocket", "Connection": "Upgrade"})
+    assert r.status_code == 431 and s < BOUND_S, (r.status_code, r.text[:200])
+
+
 @pytest.mark.parametrize("what,body,status,code", [
     ("body object with 60,000 keys", "{" + ",".join(f'"k{i}":{i}' for i in range(60_000)) + "}", 400,
      "INVALID_PAYLOAD"),

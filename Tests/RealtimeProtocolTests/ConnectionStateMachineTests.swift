@@ -24,7 +24,8 @@ import Testing
         actions.compactMap { if case .close(let c, _) = $0 { c } else { nil } }.first
     }
 
-    let handshakeFailed = #"{"type":"auth","status":"error","error":{"code":"AUTH_FAILED","message":"Authentication handshake failed."}}"#
+    let handshakeFailed =
+        #"{"type":"auth","status":"error","error":{"code":"AUTH_FAILED","message":"Authentication handshake failed."}}"#
 
     // MARK: handshake
 
@@ -96,7 +97,8 @@ import Testing
         #expect(m.becamePublic() == [.releaseEvents] && !m.holdsEvents)
         #expect(
             sent(out).first
-                == #"{"type":"auth","status":"error","error":{"code":"AUTH_FAILED","message":"Authentication failed."},"uid":"a"}"#)
+                == #"{"type":"auth","status":"error","error":{"code":"AUTH_FAILED","message":"Authentication failed."},"uid":"a"}"#
+        )
     }
 
     @Test func aFailedReauthOutsidePublicModeCloses() {
@@ -258,7 +260,8 @@ import Testing
     @Test func invalidRequestsAreAnsweredWithoutStartingOne() {
         var m = M(settings: settings(.public), now: 0, upgradeToken: nil)
         let out = m.received(frame(#"{"type":"subscribe","uid":"x"}"#), now: 1)
-        #expect(sent(out).first?.contains("\"collection\\\" is required.") == true || sent(out).first?.contains("collection") == true)
+        #expect(
+            sent(out).first?.contains("\"collection\\\" is required.") == true || sent(out).first?.contains("collection") == true)
         #expect(!m.holdsEvents)
     }
 
@@ -269,7 +272,10 @@ import Testing
         _ = m.received(frame(#"{"type":"ping"}"#), now: 100)
         _ = m.received(frame(#"{"type":"ping"}"#), now: 200)
         let limited = m.received(frame(#"{"type":"ping"}"#), now: 300)
-        #expect(sent(limited) == [#"{"type":"server","status":"error","error":{"code":"REQUESTS_EXCEEDED","message":"Too many messages, retry after 700ms."}}"#])
+        #expect(
+            sent(limited) == [
+                #"{"type":"server","status":"error","error":{"code":"REQUESTS_EXCEEDED","message":"Too many messages, retry after 700ms."}}"#
+            ])
         #expect(m.received(frame(#"{"type":"ping"}"#), now: 1_200) == [.send(frame(#"{"type":"pong"}"#))])
     }
 

@@ -59,7 +59,8 @@ struct ConnectionServices: Sendable {
     func publicContext(client: ClientInfo) async -> ItemsContext? {
         do {
             return try await auth.resolver.context(
-                for: try await auth.resolver.publicAccountability(ip: client.ip, userAgent: client.userAgent, origin: client.origin))
+                for: try await auth.resolver.publicAccountability(
+                    ip: client.ip, userAgent: client.userAgent, origin: client.origin))
         } catch {
             logger.warning("could not resolve the public policy for a connection", metadata: ["error": "\(error)"])
             return nil
@@ -115,7 +116,8 @@ struct ConnectionServices: Sendable {
             let e = SwitchboardError.client(error)
             let collectionRefused = e.code == .forbidden && e.message.hasPrefix("You don't have permission to access collection")
             return .failed(
-                RealtimeFrames.error("subscribe", collectionRefused ? "INVALID_COLLECTION" : e.code.rawValue, e.message, uid: job.uid))
+                RealtimeFrames.error(
+                    "subscribe", collectionRefused ? "INVALID_COLLECTION" : e.code.rawValue, e.message, uid: job.uid))
         }
     }
 

@@ -135,7 +135,8 @@ final class LoopShard: Sendable {
                 removeMember(move.from, key)
             case .closeClass(let classID, let seq):
                 for member in s.members[classID]?.values ?? [:].values where seq > member.minSeq {
-                    s.sockets[member.socket]?.close(.internalError, "Could not deliver a change; reconnect and resume with after.")
+                    s.sockets[member.socket]?.close(
+                        .internalError, "Could not deliver a change; reconnect and resume with after.")
                 }
             }
         }

@@ -53,7 +53,9 @@ public final class RealtimeEngine: Sendable {
     private let draining = Atomic<Bool>(false)
     private let slowConsumerCloses = Atomic<UInt64>(0)
 
-    public init(store: Store, auth: AuthService, settings: RealtimeSettings, logger: Logger = Logger(label: "switchboard.realtime")) {
+    public init(
+        store: Store, auth: AuthService, settings: RealtimeSettings, logger: Logger = Logger(label: "switchboard.realtime")
+    ) {
         self.store = store
         self.auth = auth
         self.settings = settings

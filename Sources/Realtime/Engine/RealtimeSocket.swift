@@ -228,7 +228,8 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler {
             binding.key = wanted
             if let from = binding.classID {
                 moves.append(
-                    Fanout.Move(socket: id, subscription: subscription, from: from, to: wanted, context: newContext, uid: binding.uid))
+                    Fanout.Move(
+                        socket: id, subscription: subscription, from: from, to: wanted, context: newContext, uid: binding.uid))
             }
             bindings[subscription] = binding
         }

@@ -85,7 +85,7 @@ public final class Fanout: Sendable {
                 nextID += 1
                 ids[key] = id
                 entries[id] = Entry(id: id, key: key, context: context)
-                indexes[collection, default: EqualityIndex()].insert(key)
+                indexes[collection, default: EqualityIndex()].insert(id, key)
             }
             entries[id]?.shards[shard, default: 0] += 1
             return (id, newCollection)
@@ -102,7 +102,7 @@ public final class Fanout: Sendable {
             let collection = entry.key.request.collection
             entries[id] = nil
             ids[entry.key] = nil
-            indexes[collection]?.remove(entry.key)
+            indexes[collection]?.remove(id, entry.key)
             guard indexes[collection]?.isEmpty == true else { return nil }
             indexes[collection] = nil
             return collection
@@ -212,9 +212,9 @@ public final class Fanout: Sendable {
         let targets = table.withLock { t -> [(UInt64, QueryClass, [Int])] in
             t.dispatched[event.collection] = max(t.dispatched[event.collection] ?? 0, event.seq)
             guard let index = t.indexes[event.collection] else { return [] }
-            return index.candidates(event.rows + event.previous).compactMap { key in
-                guard let id = t.ids[key], let entry = t.entries[id] else { return nil }
-                return (id, QueryClass(key: key, context: entry.context), Array(entry.shards.keys))
+            return index.candidates(event.rows + event.previous).compactMap { id in
+                guard let entry = t.entries[id] else { return nil }
+                return (id, QueryClass(key: entry.key, context: entry.context), Array(entry.shards.keys))
             }
         }
         for (id, cls, shardIndexes) in targets {

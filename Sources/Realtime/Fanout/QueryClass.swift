@@ -68,12 +68,13 @@ struct QueryClass: Sendable {
     let context: ItemsContext
 }
 
-/// Candidate classes per collection: classes whose filter pins a field to a
-/// value (`room _eq 42`) are found by that value; the rest are always checked.
+/// Candidate classes per collection, by class id: classes whose filter pins a
+/// field to a value (`room _eq 42`) are found by that value; the rest are
+/// always checked.
 struct EqualityIndex: Sendable {
-    var unindexed: Set<QueryClassKey> = []
+    var unindexed: Set<UInt64> = []
     /// field → value → classes
-    var pinned: [String: [String: Set<QueryClassKey>]] = [:]
+    var pinned: [String: [String: Set<UInt64>]] = [:]
 
     static func pin(_ key: QueryClassKey) -> (field: String, value: String)? {
         guard key.identity == nil, let eq = key.request.query.filter?.topLevelEqualities.first,
@@ -82,32 +83,33 @@ struct EqualityIndex: Sendable {
         return (eq.field, text)
     }
 
-    mutating func insert(_ key: QueryClassKey) {
+    mutating func insert(_ id: UInt64, _ key: QueryClassKey) {
         if let p = Self.pin(key) {
-            pinned[p.field, default: [:]][p.value, default: []].insert(key)
+            pinned[p.field, default: [:]][p.value, default: []].insert(id)
         } else {
-            unindexed.insert(key)
+            unindexed.insert(id)
         }
     }
 
-    mutating func remove(_ key: QueryClassKey) {
+    mutating func remove(_ id: UInt64, _ key: QueryClassKey) {
         if let p = Self.pin(key) {
-            pinned[p.field]?[p.value]?.remove(key)
+            pinned[p.field]?[p.value]?.remove(id)
             if pinned[p.field]?[p.value]?.isEmpty == true { pinned[p.field]?[p.value] = nil }
             if pinned[p.field]?.isEmpty == true { pinned[p.field] = nil }
         } else {
-            unindexed.remove(key)
+            unindexed.remove(id)
         }
     }
 
     var isEmpty: Bool { unindexed.isEmpty && pinned.isEmpty }
 
     /// Classes that may care about an event touching `rows`.
-    func candidates(_ rows: [JSONObject]) -> Set<QueryClassKey> {
+    func candidates(_ rows: [JSONObject]) -> Set<UInt64> {
+        guard !pinned.isEmpty else { return unindexed }
         var out = unindexed
         for (field, byValue) in pinned {
             for row in rows {
-                if let v = row[field]?.textValue, let keys = byValue[v] { out.formUnion(keys) }
+                if let v = row[field]?.textValue, let ids = byValue[v] { out.formUnion(ids) }
             }
         }
         return out

@@ -37,7 +37,8 @@ public final class EventRelay: ChangeEventSink {
     private let followed = Mutex<[String: CollectionSeqTracker]>([:])
 
     public init(
-        store: Store, fanout: Fanout, auth: AuthService, messenger: (any Messenger)?, namespace: String, checkInterval: Duration = .seconds(2),
+        store: Store, fanout: Fanout, auth: AuthService, messenger: (any Messenger)?, namespace: String,
+        checkInterval: Duration = .seconds(2),
         retention: (ageMs: Int64, maxEvents: Int) = (86_400_000, 100_000),
         crashAfterCommit: String? = nil, logger: Logger = Logger(label: "switchboard.relay")
     ) {

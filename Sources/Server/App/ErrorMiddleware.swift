@@ -4,11 +4,31 @@ import Store
 import SwitchboardCore
 
 /// Turns every failure into Directus's `{"errors":[…]}` shape with the right
-/// status, and logs the unexpected ones.
+/// status, and logs the unexpected ones and requests slower than `slow`.
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = SwitchboardRequestContext
 
+    /// Requests taking longer are logged (a warning) with their path, status and time.
+    static let slow = Duration.seconds(2)
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response
+    {
+        let start = ContinuousClock.now
+        let response = await respond(request, context: context, next: next)
+        let took = ContinuousClock.now - start
+        if took > Self.slow {
+            context.logger.warning(
+                "slow request",
+                metadata: [
+                    "method": "\(request.method)", "path": "\(request.uri.path)", "status": "\(response.status.code)",
+                    "ms": "\(took.components.seconds * 1000 + took.components.attoseconds / 1_000_000_000_000_000)",
+                ])
+        }
+        return response
+    }
+
+    private func respond(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async
+        -> Response
     {
         do {
             return try await next(request, context)

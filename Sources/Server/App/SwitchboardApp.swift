@@ -1,10 +1,10 @@
 import Access
 import Hummingbird
 import HummingbirdCore
-import NIOHTTP1
-import Realtime
 import Logging
 import Messenger
+import NIOHTTP1
+import Realtime
 import SwitchboardCore
 import Synchronization
 

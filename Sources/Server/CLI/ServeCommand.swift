@@ -42,7 +42,8 @@ struct ServeCommand: AsyncParsableCommand {
                     .init(service: app),
                     .init(
                         service: RealtimeService(
-                            realtime: services.realtime, relay: services.relay, messenger: services.messenger, readiness: readiness,
+                            realtime: services.realtime, relay: services.relay, messenger: services.messenger,
+                            readiness: readiness,
                             drainWindow: .milliseconds(config.shutdownDrainWindowMs))),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],

@@ -9,7 +9,8 @@ import Synchronization
 ///
 /// The pool queues a request while PostgreSQL is unreachable and would wait
 /// for up to a minute; here a request that gets no connection within the
-/// acquire timeout fails with a 503-class `SQLError(.unavailable)` instead,
+/// acquire timeout (one second while an outage is known) fails with a 503-class
+/// `SQLError(.unavailable)` instead,
 /// and a statement runs at most `statement_timeout` on the server. After an
 /// outage the pool reconnects with its own growing backoff (up to a minute);
 /// so that a restart costs seconds, not that backoff, a probe connects on its
@@ -32,6 +33,7 @@ public final class PostgresDatabase: SQLDatabase {
     }
 
     private let pool: Mutex<Pool>
+    private let watch = ConnectionWatch()
 
     public struct Settings: Sendable {
         public var host: String
@@ -109,14 +111,16 @@ public final class PostgresDatabase: SQLDatabase {
     }
 
     public func read<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
-        try await withConnection { connection in try await body(PostgresExecutor(connection: connection, logger: self.logger)) }
+        try await withConnection { connection in
+            try await body(PostgresExecutor(connection: connection, logger: self.logger, watch: self.watch))
+        }
     }
 
     public func transaction<T: Sendable>(
         _ body: @Sendable (any SQLExecutor) async throws -> T, afterCommit: @Sendable (T) async -> Void
     ) async throws -> T {
         try await withConnection { connection in
-            let executor = PostgresExecutor(connection: connection, logger: self.logger)
+            let executor = PostgresExecutor(connection: connection, logger: self.logger, watch: self.watch)
             try await executor.execute(SQLStatement("BEGIN"))
             let result: T
             do {
@@ -131,6 +135,9 @@ public final class PostgresDatabase: SQLDatabase {
         }
     }
 
+    /// How long a request waits for a connection while the recovery probe runs.
+    static let outageWait = Duration.seconds(1)
+
     /// Errors thrown by the caller's body travel in this box, so that whatever
     /// else `withConnection` throws is known to be the pool's.
     private struct BodyError: Error {
@@ -143,9 +150,11 @@ public final class PostgresDatabase: SQLDatabase {
 
     /// A connection within the acquire timeout, or `SQLError(.unavailable)`.
     private func withConnection<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        let client = pool.withLock { $0.client }
+        let (client, outage) = pool.withLock { ($0.client, $0.probing) }
         let lease = Lease()
-        let timeout = settings.acquireTimeout
+        // While PostgreSQL is known to be down (the probe runs), a request waits a second, not the whole
+        // acquire timeout: a write and its read-back must fail fast, not add up to many seconds.
+        let timeout = outage ? min(settings.acquireTimeout, Self.outageWait) : settings.acquireTimeout
         do {
             return try await withoutActuallyEscaping(body) { body in
                 try await withThrowingTaskGroup(of: T?.self) { group in
@@ -252,13 +261,71 @@ public final class PostgresDatabase: SQLDatabase {
     }
 }
 
+/// Resumes a continuation at most once, whichever of several racers comes first.
+final class ResumeOnce<T: Sendable>: Sendable {
+    private let continuation: Mutex<CheckedContinuation<T, any Error>?>
+
+    init(_ continuation: CheckedContinuation<T, any Error>) { self.continuation = Mutex(continuation) }
+
+    func resume(returning value: T) { take()?.resume(returning: value) }
+
+    func resume(throwing error: any Error) { take()?.resume(throwing: error) }
+
+    private func take() -> CheckedContinuation<T, any Error>? {
+        continuation.withLock { c in
+            defer { c = nil }
+            return c
+        }
+    }
+}
+
+/// Query starts in flight per connection, failed together when their connection closes
+/// (one close callback per connection, not one per query).
+final class ConnectionWatch: Sendable {
+    private struct Entry {
+        var waiting: [UInt64: ResumeOnce<PostgresRowSequence>] = [:]
+    }
+
+    private struct State {
+        var entries: [ObjectIdentifier: Entry] = [:]
+        var next: UInt64 = 0
+    }
+
+    private let state = Mutex(State())
+
+    /// A ticket for a start on `connection`, or nil when it is already closed.
+    func begin(_ connection: PostgresConnection, _ once: ResumeOnce<PostgresRowSequence>) -> UInt64? {
+        guard !connection.isClosed else { return nil }
+        let id = ObjectIdentifier(connection)
+        let (ticket, first) = state.withLock { s -> (UInt64, Bool) in
+            s.next += 1
+            let first = s.entries[id] == nil
+            s.entries[id, default: Entry()].waiting[s.next] = once
+            return (s.next, first)
+        }
+        if first {
+            connection.closeFuture.whenComplete { _ in
+                let waiting = self.state.withLock { $0.entries.removeValue(forKey: id)?.waiting.values.map { $0 } ?? [] }
+                for w in waiting { w.resume(throwing: SQLError(.unavailable, "PostgreSQL closed the connection")) }
+            }
+        }
+        return ticket
+    }
+
+    func end(_ connection: PostgresConnection, _ ticket: UInt64) {
+        let id = ObjectIdentifier(connection)
+        state.withLock { s in _ = s.entries[id]?.waiting.removeValue(forKey: ticket) }
+    }
+}
+
 struct PostgresExecutor: SQLExecutor {
     let connection: PostgresConnection
     let logger: Logger
+    let watch: ConnectionWatch
 
     func query(_ statement: SQLStatement) async throws -> [SQLRow] {
         do {
-            let rows = try await connection.query(Self.query(statement), logger: logger)
+            let rows = try await start(statement)
             var out: [SQLRow] = []
             var columns: [String]?
             for try await row in rows {
@@ -276,12 +343,35 @@ struct PostgresExecutor: SQLExecutor {
     @discardableResult
     func execute(_ statement: SQLStatement) async throws -> Int {
         do {
-            let result = try await connection.query(Self.query(statement), logger: logger)
+            let result = try await start(statement)
             var count = 0
             for try await _ in result { count += 1 }
             return count
         } catch let error as PSQLError {
             throw Self.classify(error)
+        }
+    }
+
+    /// Sends a statement. postgres-nio (1.33) writes a query to its channel without a write
+    /// promise, so a query sent on a connection that is closing at that moment (PostgreSQL
+    /// stopped) never completes: the start races the connection's close, and a close wins with
+    /// `.unavailable`. (The abandoned start stays suspended; it holds no lease of a live connection.)
+    private func start(_ statement: SQLStatement) async throws -> PostgresRowSequence {
+        let connection = self.connection
+        let query = Self.query(statement)
+        let logger = self.logger
+        let watch = self.watch
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<PostgresRowSequence, any Error>) in
+            let once = ResumeOnce(continuation)
+            guard let ticket = watch.begin(connection, once) else {
+                return once.resume(throwing: SQLError(.unavailable, "PostgreSQL closed the connection"))
+            }
+            Task {
+                do { once.resume(returning: try await connection.query(query, logger: logger)) } catch {
+                    once.resume(throwing: error)
+                }
+                watch.end(connection, ticket)
+            }
         }
     }
 
