@@ -113,7 +113,11 @@ let package = Package(
             name: "RealtimeProtocolTests", dependencies: ["RealtimeProtocol", "Query", "SwitchboardCore"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "RealtimeTests", dependencies: ["Realtime", "RealtimeProtocol", "Store", "Query", "SwitchboardCore"],
+            name: "RealtimeTests",
+            dependencies: [
+                "Realtime", "RealtimeProtocol", "Store", "Query", "SwitchboardCore",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "AccessTests", dependencies: ["Access", "Tokens", "Store", "Query", "SwitchboardCore"],

@@ -205,6 +205,36 @@ public final class AuthService: Sendable {
         return accountability
     }
 
+    /// What `authenticate(token:client:)` would answer, when it can be known without waiting.
+    public enum ImmediateAuthentication: Sendable {
+        case accepted(Accountability)
+        case refused
+        /// A lookup is needed (an uncached user or static token, or a session to check).
+        case needsLookup
+    }
+
+    /// `authenticate(token:client:)` from what is already known (a JWT's signature and expiry,
+    /// cached users and static tokens), for an event loop that must not wait.
+    public func authenticateAtOnce(token: String, client: ClientInfo) -> ImmediateAuthentication {
+        var accountability: Accountability
+        if AccessTokenSigner.looksLikeJWT(token) {
+            guard let claims = try? signer.verify(token, now: Self.nowMs() / 1000) else { return .refused }
+            guard claims.sessionID == nil, let a = resolver.cachedAccountability(userID: claims.id) else {
+                return .needsLookup
+            }
+            accountability = a
+        } else {
+            guard let userID = resolver.cachedUserID(forStaticToken: token),
+                let a = resolver.cachedAccountability(userID: userID)
+            else { return .needsLookup }
+            accountability = a
+        }
+        accountability.ip = client.ip
+        accountability.userAgent = client.userAgent
+        accountability.origin = client.origin
+        return .accepted(accountability)
+    }
+
     /// Seconds since the epoch when a JWT expires; nil for static tokens.
     public func expiry(ofToken token: String) -> Int64? {
         guard AccessTokenSigner.looksLikeJWT(token) else { return nil }

@@ -19,8 +19,18 @@ public final class PermissionResolver: ChangeEventSink {
         var accountabilities: [String: Accountability] = [:]
         /// Static token → user id, for tokens that were valid (never for unknown ones).
         var staticTokens: [String: String] = [:]
-        var publicPolicies: [String]?
+        var publicIdentity: PublicIdentity?
         var permissionSets: [String: PermissionSet] = [:]
+    }
+
+    private struct PublicIdentity {
+        var policies: [String]
+        var admin: Bool
+        var app: Bool
+
+        func accountability(ip: String?, userAgent: String?, origin: String?) -> Accountability {
+            Accountability(policies: policies, admin: admin, app: app, ip: ip, userAgent: userAgent, origin: origin)
+        }
     }
 
     private let cache = Mutex(Cache())
@@ -45,10 +55,17 @@ public final class PermissionResolver: ChangeEventSink {
     public func publicAccountability(ip: String? = nil, userAgent: String? = nil, origin: String? = nil) async throws
         -> Accountability
     {
-        let policies = try await publicPolicies()
+        if let known = cache.withLock({ $0.publicIdentity }) {
+            return known.accountability(ip: ip, userAgent: userAgent, origin: origin)
+        }
+        let rows = try await store.database.read { db in
+            try await db.query("SELECT policy FROM directus_access WHERE role IS NULL AND \"user\" IS NULL ORDER BY sort, id")
+        }
+        let policies = rows.compactMap { $0["policy"].text }
         let flags = try await policyFlags(policies)
-        return Accountability(
-            policies: policies, admin: flags.admin, app: flags.app, ip: ip, userAgent: userAgent, origin: origin)
+        let identity = PublicIdentity(policies: policies, admin: flags.admin, app: flags.app)
+        cache.withLock { $0.publicIdentity = identity }
+        return identity.accountability(ip: ip, userAgent: userAgent, origin: origin)
     }
 
     /// The accountability of an active user; `nil` if the user doesn't exist or isn't active.
@@ -110,16 +127,6 @@ public final class PermissionResolver: ChangeEventSink {
         return accountability
     }
 
-    private func publicPolicies() async throws -> [String] {
-        if let cached = cache.withLock({ $0.publicPolicies }) { return cached }
-        let rows = try await store.database.read { db in
-            try await db.query("SELECT policy FROM directus_access WHERE role IS NULL AND \"user\" IS NULL ORDER BY sort, id")
-        }
-        let policies = rows.compactMap { $0["policy"].text }
-        cache.withLock { $0.publicPolicies = policies }
-        return policies
-    }
-
     private func policyFlags(_ policies: [String]) async throws -> (admin: Bool, app: Bool) {
         guard !policies.isEmpty else { return (false, false) }
         let rows = try await store.database.read { db in
@@ -141,7 +148,7 @@ public final class PermissionResolver: ChangeEventSink {
     /// The merged permissions of the accountability's policies.
     public func permissions(for accountability: Accountability) async throws -> PermissionSet {
         if accountability.admin { return .administrator }
-        let key = accountability.policies.sorted().joined(separator: ",") + (accountability.app ? "|app" : "")
+        let key = Self.permissionKey(accountability)
         if let cached = cache.withLock({ $0.permissionSets[key] }) { return cached }
         let policies = accountability.policies
         var rows: [SQLRow] = []
@@ -171,6 +178,30 @@ public final class PermissionResolver: ChangeEventSink {
     /// Accountability plus permissions, ready for the store.
     public func context(for accountability: Accountability) async throws -> ItemsContext {
         ItemsContext(accountability: accountability, permissions: try await permissions(for: accountability))
+    }
+
+    private static func permissionKey(_ accountability: Accountability) -> String {
+        accountability.policies.sorted().joined(separator: ",") + (accountability.app ? "|app" : "")
+    }
+
+    // MARK: Without waiting
+
+    // What the cache already holds, for callers that must not wait (an event loop):
+    // nil means a lookup is needed, which the async functions above do.
+
+    public func cachedUserID(forStaticToken token: String) -> String? { cache.withLock { $0.staticTokens[token] } }
+
+    public func cachedAccountability(userID: String) -> Accountability? { cache.withLock { $0.accountabilities[userID] } }
+
+    public func cachedPublicAccountability(ip: String?, userAgent: String?, origin: String?) -> Accountability? {
+        cache.withLock { $0.publicIdentity }?.accountability(ip: ip, userAgent: userAgent, origin: origin)
+    }
+
+    public func cachedContext(for accountability: Accountability) -> ItemsContext? {
+        if accountability.admin { return ItemsContext(accountability: accountability, permissions: .administrator) }
+        let key = Self.permissionKey(accountability)
+        guard let permissions = cache.withLock({ $0.permissionSets[key] }) else { return nil }
+        return ItemsContext(accountability: accountability, permissions: permissions)
     }
 }
 

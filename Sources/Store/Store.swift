@@ -9,6 +9,7 @@ public final class Store: Sendable {
     public let database: any SQLDatabase
     public let environment: StoreEnvironment
     private let currentSchema: Mutex<Schema>
+    private let schemaLoads = Atomic<UInt64>(0)
     private let sinks = Mutex<[any ChangeEventSink]>([])
     private let schemaObservers = Mutex<[@Sendable () async -> Void]>([])
     private let logger: Logger
@@ -38,7 +39,11 @@ public final class Store: Sendable {
     public func reloadSchema() async throws {
         let schema = try await database.read { executor in try await SchemaService.load(executor) }
         currentSchema.withLock { $0 = schema }
+        schemaLoads.add(1, ordering: .relaxed)
     }
+
+    /// Counts schema loads: whatever was derived from the schema before a change has a lower number.
+    public var schemaGeneration: UInt64 { schemaLoads.load(ordering: .relaxed) }
 
     /// Registers a function told after every schema change made through this store.
     public func addSchemaObserver(_ observer: @escaping @Sendable () async -> Void) {

@@ -12,6 +12,7 @@ struct ConnectionServices: Sendable {
     let auth: AuthService
     let fanout: Fanout
     let logger: Logger
+    let initCache = InitCache()
 
     // MARK: auth
 
@@ -55,8 +56,26 @@ struct ConnectionServices: Sendable {
         }
     }
 
+    /// `authenticate` for an access token whose identity and permissions are cached, answered on
+    /// the event loop without a task; nil when a lookup is needed.
+    func authenticateAtOnce(_ credentials: ClientMessage.AuthCredentials?, uid: JSONValue?, client: ClientInfo)
+        -> AuthOutcome?
+    {
+        guard case .accessToken(let token)? = credentials else { return nil }
+        switch auth.authenticateAtOnce(token: token, client: client) {
+        case .refused:
+            return .failed
+        case .needsLookup:
+            return nil
+        case .accepted(let accountability):
+            guard let context = auth.resolver.cachedContext(for: accountability) else { return nil }
+            return .ok(context, expiresAt: auth.expiry(ofToken: token), reply: RealtimeFrames.authOK(uid: uid, refreshToken: nil))
+        }
+    }
+
     /// The public policy's context for this client (after a failed `auth` or an expired token).
     func publicContext(client: ClientInfo) async -> ItemsContext? {
+        if let known = publicContextAtOnce(client: client) { return known }
         do {
             return try await auth.resolver.context(
                 for: try await auth.resolver.publicAccountability(
@@ -65,6 +84,12 @@ struct ConnectionServices: Sendable {
             logger.warning("could not resolve the public policy for a connection", metadata: ["error": "\(error)"])
             return nil
         }
+    }
+
+    /// The public policy's context when it is cached; nil when a lookup is needed.
+    func publicContextAtOnce(client: ClientInfo) -> ItemsContext? {
+        auth.resolver.cachedPublicAccountability(ip: client.ip, userAgent: client.userAgent, origin: client.origin)
+            .flatMap(auth.resolver.cachedContext(for:))
     }
 
     // MARK: subscribe
@@ -87,17 +112,41 @@ struct ConnectionServices: Sendable {
 
     /// Joins the class (in order with fan-out), then reads `init` or the replay up to the join's boundary.
     func subscribe(_ job: SubscribeJob) async -> SubscribeOutcome {
+        do {
+            // A collection fan-out already follows needs no database seq: the join's boundary is the last
+            // event it took. A new one starts from the database's seq (its `init` covers up to there).
+            var member = job.member
+            if !fanout.isInterested(in: job.request.collection) {
+                member.minSeq = try await store.outbox.currentSeq(job.request.collection)
+            }
+            let boundary = await fanout.join(
+                Fanout.Join(key: job.classKey, context: job.context, shard: job.shard, member: member))
+            return await initial(job, boundary: boundary)
+        } catch {
+            return failure(error, job: job)
+        }
+    }
+
+    /// A joined subscription's `init` from the cache (what the next identical subscribes after a
+    /// read share), answered on the event loop; nil when it must be read.
+    func initialAtOnce(_ job: SubscribeJob, boundary: Int64) -> SubscribeOutcome? {
+        guard job.after == nil, InitCache.cacheable(job.classKey, schema: store.schema),
+            let cached = initCache.lookup(job.classKey, seq: boundary, schema: store.schemaGeneration)
+        else { return nil }
+        return .ready([cached.frame(uid: job.uid?.textValue)])
+    }
+
+    /// The `init` (or the resume's replay) of a subscription that joined at `boundary`.
+    func initial(_ job: SubscribeJob, boundary: Int64) async -> SubscribeOutcome {
         let request = job.request
         let uidText = job.uid?.textValue
         do {
-            // Events committed up to this seq are in `init`; fan-out may place the boundary later still.
-            var member = job.member
-            member.minSeq = try await store.outbox.currentSeq(request.collection)
-            let boundary = await fanout.join(
-                Fanout.Join(key: job.classKey, context: job.context, shard: job.shard, member: member))
             if let after = job.after, let replay = try await resume(after: after, upTo: boundary, job: job) {
                 return .ready(replay)
             }
+            if let cached = initialAtOnce(job, boundary: boundary) { return cached }
+            let shared = job.after == nil && InitCache.cacheable(job.classKey, schema: store.schema)
+            let schema = store.schemaGeneration
             let resumedFlag: [(String, JSONValue)] = job.after != nil ? [("resumed", false)] : []
             let initFrame: RenderedEvent
             if request.event != nil {
@@ -111,14 +160,19 @@ struct ConnectionServices: Sendable {
                     event: "init", data: .array(result.data.map(JSONValue.object)), meta: result.meta, seq: nil,
                     extra: resumedFlag)
             }
+            if shared { initCache.store(job.classKey, seq: boundary, schema: schema, frame: initFrame) }
             return .ready([initFrame.frame(uid: uidText)])
         } catch {
-            let e = SwitchboardError.client(error)
-            let collectionRefused = e.code == .forbidden && e.message.hasPrefix("You don't have permission to access collection")
-            return .failed(
-                RealtimeFrames.error(
-                    "subscribe", collectionRefused ? "INVALID_COLLECTION" : e.code.rawValue, e.message, uid: job.uid))
+            return failure(error, job: job)
         }
+    }
+
+    private func failure(_ error: any Error, job: SubscribeJob) -> SubscribeOutcome {
+        let e = SwitchboardError.client(error)
+        let collectionRefused = e.code == .forbidden && e.message.hasPrefix("You don't have permission to access collection")
+        return .failed(
+            RealtimeFrames.error("subscribe", collectionRefused ? "INVALID_COLLECTION" : e.code.rawValue, e.message, uid: job.uid)
+        )
     }
 
     /// [extension] `after`: the matching events with seq in (after, upTo] from the outbox instead of `init`;

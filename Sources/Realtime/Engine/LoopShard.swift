@@ -70,6 +70,17 @@ final class LoopShard: Sendable {
         fanout.leave(classID: classID, shard: index)
     }
 
+    /// A member fan-out counted in `classID` (by its pipeline, or at once from this loop); one the
+    /// socket no longer wants (closed, resubscribed meanwhile) is counted out again.
+    func add(_ classID: UInt64, key: QueryClassKey, member: Fanout.Member) {
+        let s = state.value
+        guard let socket = s.sockets[member.socket], socket.bind(member.subscription, to: classID, key: key) else {
+            fanout.leave(classID: classID, shard: index)
+            return
+        }
+        s.members[classID, default: [:]][MemberKey(socket: member.socket, subscription: member.subscription)] = member
+    }
+
     func schedule(_ socket: UInt64, at deadline: Int64, generation: UInt32) {
         state.value.deadlines.schedule(socket, at: deadline, generation: generation)
     }
@@ -115,11 +126,7 @@ final class LoopShard: Sendable {
                     touched[ObjectIdentifier(socket)] = socket
                 }
             case .add(let classID, let key, let member):
-                guard let socket = s.sockets[member.socket], socket.bind(member.subscription, to: classID, key: key) else {
-                    fanout.leave(classID: classID, shard: index)
-                    continue
-                }
-                s.members[classID, default: [:]][MemberKey(socket: member.socket, subscription: member.subscription)] = member
+                add(classID, key: key, member: member)
             case .move(let move, let to, let dispatched):
                 let key = MemberKey(socket: move.socket, subscription: move.subscription)
                 let old = s.members[move.from]?[key]

@@ -91,6 +91,49 @@ public final class RealtimeEngine: Sendable {
         let upgradeToken: ConnectionStateMachine.UpgradeToken?
     }
 
+    /// The decision for an upgrade when it needs no lookup, made on the event loop: refusals
+    /// (limit, `Origin`, strict mode without a token, a bad token), handshake-mode sockets
+    /// without a token (they act as nobody until their `auth`), and identities the caches
+    /// hold. nil: `admit` must decide.
+    public func admitAtOnce(_ head: HTTPRequestHead, remoteAddress: String?) -> Admission? {
+        guard acceptsConnections else { return .refuse(.forbidden, "Too many connections") }
+        let origin = head.headers.first(name: "origin")
+        if let origin, !originAllowed(origin, host: head.headers.first(name: "host")) {
+            return .refuse(.forbidden, "Origin not allowed")
+        }
+        let client = ClientInfo(ip: remoteAddress, userAgent: head.headers.first(name: "user-agent"), origin: origin)
+        let token = Self.queryValue(head.uri, "access_token") ?? Self.cookie(head, settings.sessionCookieName)
+        guard let token, !token.isEmpty else {
+            switch settings.connection.authMode {
+            case .strict:
+                return .refuse(.unauthorized, "Unauthorized")
+            case .public:
+                return services.publicContextAtOnce(client: client).map {
+                    .accept(Accepted(context: $0, client: client, upgradeToken: nil))
+                }
+            case .handshake:
+                let nobody = Accountability(
+                    admin: false, app: false, ip: client.ip, userAgent: client.userAgent, origin: client.origin)
+                return .accept(
+                    Accepted(
+                        context: ItemsContext(accountability: nobody, permissions: PermissionSet(admin: false)),
+                        client: client, upgradeToken: nil))
+            }
+        }
+        switch auth.authenticateAtOnce(token: token, client: client) {
+        case .refused:
+            return .refuse(.unauthorized, "Unauthorized")
+        case .needsLookup:
+            return nil
+        case .accepted(let accountability):
+            guard accountability.userID != nil else { return .refuse(.unauthorized, "Unauthorized") }
+            return auth.resolver.cachedContext(for: accountability).map {
+                .accept(
+                    Accepted(context: $0, client: client, upgradeToken: .init(expiresAt: auth.expiry(ofToken: token))))
+            }
+        }
+    }
+
     /// Decides an upgrade (PROTOCOL.md): the connection limit, `Origin`, and the token that
     /// may come with it (`?access_token=` or the session cookie; required in strict mode).
     public func admit(_ head: HTTPRequestHead, remoteAddress: String?) async -> Admission {

@@ -20,22 +20,25 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// A subscription and the class it belongs to.
     struct Binding {
-        var request: SubscriptionRequest
+        let subscription: String
         var uid: String?
-        /// The class it is joining or bound to.
+        /// The class it is joining or bound to (its request is the subscription's).
         var key: QueryClassKey
         /// Set once fan-out's shard holds the membership.
         var classID: UInt64?
+
+        var request: SubscriptionRequest { key.request }
     }
 
     let id: UInt64
     let shard: LoopShard
     let engine: RealtimeEngine
     private(set) var context: ItemsContext
-    private(set) var accountability: Accountability
+    var accountability: Accountability { context.accountability }
     private let client: ClientInfo
     private var machine: ConnectionStateMachine
-    private var bindings: [String: Binding] = [:]
+    /// A few per socket at most (WEBSOCKETS_MAX_SUBSCRIPTIONS): a list costs less than a dictionary.
+    private var bindings: [Binding] = []
     private var channelContext: ChannelHandlerContext?
     /// Event frames waiting while a request is in flight.
     private var held: [ByteBuffer] = []
@@ -48,6 +51,14 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler {
     private var scheduledDeadline: Int64?
     private var closing = false
     private var finished = false
+    /// A request answered without leaving the loop, fed back once the actions that started it are done.
+    private var completed: Completion?
+
+    private enum Completion {
+        case authenticated(ConnectionServices.AuthOutcome, uid: JSONValue?)
+        case becamePublic(ItemsContext)
+        case subscribed(String, ConnectionServices.SubscribeOutcome)
+    }
 
     init(
         id: UInt64, shard: LoopShard, engine: RealtimeEngine, context: ItemsContext, client: ClientInfo,
@@ -57,7 +68,6 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler {
         self.shard = shard
         self.engine = engine
         self.context = context
-        self.accountability = context.accountability
         self.client = client
         machine = ConnectionStateMachine(settings: engine.settings.connection, now: Clock.nowMs(), upgradeToken: upgradeToken)
     }
@@ -197,7 +207,10 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler {
     /// Fan-out made this socket a member of `classID` for `subscription`: binds it if the
     /// subscription still wants that class; moves it on if its identity changed meanwhile.
     func bind(_ subscription: String, to classID: UInt64, key: QueryClassKey) -> Bool {
-        guard !closing, var binding = bindings[subscription], binding.key == key else { return false }
+        guard !closing, let index = bindings.firstIndex(where: { $0.subscription == subscription }),
+            bindings[index].key == key
+        else { return false }
+        var binding = bindings[index]
         binding.classID = classID
         let wanted = QueryClassKey(request: binding.request, context: context)
         if wanted != key {
@@ -209,29 +222,29 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler {
                         socket: id, subscription: subscription, from: classID, to: wanted, context: context, uid: binding.uid)
                 ])
         }
-        bindings[subscription] = binding
+        bindings[index] = binding
         return true
     }
 
     func boundClasses() -> [(String, UInt64)] {
-        bindings.compactMap { key, binding in binding.classID.map { (key, $0) } }
+        bindings.compactMap { binding in binding.classID.map { (binding.subscription, $0) } }
     }
 
     /// A new identity: subscriptions move to the classes of its permissions.
     func adopt(_ newContext: ItemsContext) -> [Fanout.Move] {
         context = newContext
-        accountability = newContext.accountability
         var moves: [Fanout.Move] = []
-        for (subscription, var binding) in bindings {
+        for index in bindings.indices {
+            let binding = bindings[index]
             let wanted = QueryClassKey(request: binding.request, context: newContext)
             guard wanted != binding.key else { continue }
-            binding.key = wanted
+            bindings[index].key = wanted
             if let from = binding.classID {
                 moves.append(
                     Fanout.Move(
-                        socket: id, subscription: subscription, from: from, to: wanted, context: newContext, uid: binding.uid))
+                        socket: id, subscription: binding.subscription, from: from, to: wanted, context: newContext,
+                        uid: binding.uid))
             }
-            bindings[subscription] = binding
         }
         return moves
     }
@@ -272,6 +285,14 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler {
         }
         if flush { channelContext?.flush() }
         rescheduleDeadline()
+        if let completion = completed {
+            completed = nil
+            switch completion {
+            case .authenticated(let outcome, let uid): authenticated(outcome, uid: uid)
+            case .becamePublic(let context): adoptPublic(context)
+            case .subscribed(let key, let outcome): subscribed(key, outcome)
+            }
+        }
     }
 
     private func write(_ frame: ByteBuffer, flush: Bool) {
@@ -317,15 +338,17 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler {
         finished = true
         closing = true
         machine.peerClosed()
+        completed = nil
         held = []
         heldBytes = 0
         shard.unregister(self)
-        bindings = [:]
+        bindings = []
         engine.socketClosed(self)
     }
 
     private func drop(_ key: String) {
-        guard let binding = bindings.removeValue(forKey: key) else { return }
+        guard let index = bindings.firstIndex(where: { $0.subscription == key }) else { return }
+        let binding = bindings.remove(at: index)
         if let classID = binding.classID {
             shard.removeMember(classID, LoopShard.MemberKey(socket: id, subscription: key))
         }
@@ -347,6 +370,10 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler {
     private var bound: NIOLoopBound<RealtimeSocket> { NIOLoopBound(self, eventLoop: shard.eventLoop) }
 
     private func startAuthentication(_ credentials: ClientMessage.AuthCredentials?, uid: JSONValue?) {
+        if let outcome = engine.services.authenticateAtOnce(credentials, uid: uid, client: client) {
+            completed = .authenticated(outcome, uid: uid)
+            return
+        }
         let (services, client, me, loop) = (engine.services, client, bound, shard.eventLoop)
         Task {
             let outcome = await services.authenticate(credentials, uid: uid, client: client)
@@ -367,6 +394,10 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func becomePublic() {
+        if let known = engine.services.publicContextAtOnce(client: client) {
+            completed = .becamePublic(known)
+            return
+        }
         let (services, client, me, loop) = (engine.services, client, bound, shard.eventLoop)
         Task {
             let publicContext = await services.publicContext(client: client)
@@ -377,10 +408,14 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler {
                     // Never go on with the identity that was just dropped.
                     return socket.close(.internalError, "Could not switch to the public policy.")
                 }
-                socket.shard.fanout.rebind(shard: socket.shard.index, moves: socket.adopt(publicContext))
-                socket.perform(socket.machine.becamePublic())
+                socket.adoptPublic(publicContext)
             }
         }
+    }
+
+    private func adoptPublic(_ publicContext: ItemsContext) {
+        shard.fanout.rebind(shard: shard.index, moves: adopt(publicContext))
+        perform(machine.becamePublic())
     }
 
     private func startSubscribe(_ key: String, _ subscribe: SubscribeRequest, uid: JSONValue?) {
@@ -400,12 +435,29 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler {
             live: subscribe.live)
         let classKey = QueryClassKey(request: request, context: context)
         let uidText = uid?.textValue
-        bindings[key] = Binding(request: request, uid: uidText, key: classKey, classID: nil)
+        bindings.append(Binding(subscription: key, uid: uidText, key: classKey, classID: nil))
         let member = Fanout.Member(socket: id, subscription: key, uid: uidText, minSeq: 0)
         let job = ConnectionServices.SubscribeJob(
             request: request, classKey: classKey, context: context, after: subscribe.after, uid: uid, shard: shard.index,
             member: member)
         let (services, me, loop) = (engine.services, bound, shard.eventLoop)
+        // A followed collection is joined here and now; a cached `init` then answers without a task.
+        if let (classID, boundary) = shard.fanout.joinAtOnce(
+            Fanout.Join(key: classKey, context: context, shard: shard.index, member: member))
+        {
+            var joined = member
+            joined.minSeq = boundary
+            shard.add(classID, key: classKey, member: joined)
+            if let outcome = services.initialAtOnce(job, boundary: boundary) {
+                completed = .subscribed(key, outcome)
+                return
+            }
+            Task {
+                let outcome = await services.initial(job, boundary: boundary)
+                loop.execute { me.value.subscribed(key, outcome) }
+            }
+            return
+        }
         Task {
             let outcome = await services.subscribe(job)
             loop.execute { me.value.subscribed(key, outcome) }

@@ -146,6 +146,19 @@ public final class Fanout: Sendable {
         }
     }
 
+    /// `join` done at once, from the joining socket's event loop, when fan-out already follows the
+    /// collection: under the table lock the boundary is the last event fan-out took, so every later
+    /// event is matched with the class in it. The caller adds the member to its shard itself (before
+    /// any hop that could carry such an event). nil: the collection is not followed; use `join`.
+    func joinAtOnce(_ join: Join) -> (classID: UInt64, boundary: Int64)? {
+        let collection = join.key.request.collection
+        return table.withLock { t -> (UInt64, Int64)? in
+            guard t.indexes[collection] != nil else { return nil }
+            let boundary = max(join.member.minSeq, t.dispatched[collection] ?? 0)
+            return (t.add(join.key, context: join.context, shard: join.shard).id, boundary)
+        }
+    }
+
     /// A shard removed a member of `classID`.
     func leave(classID: UInt64, shard: Int) { inputs.append(.leave(classID: classID, shard: shard)) }
 
@@ -258,7 +271,11 @@ public final class Fanout: Sendable {
         let (id, boundary) = table.withLock { t -> (UInt64, Int64) in
             let boundary = max(join.member.minSeq, t.dispatched[collection] ?? 0)
             let (id, newCollection) = t.add(join.key, context: join.context, shard: join.shard)
-            if newCollection { gained(collection, seq: boundary) }
+            if newCollection {
+                // Later joiners' boundary (and `init` cache key) is this first read's seq until an event moves it.
+                t.dispatched[collection] = boundary
+                gained(collection, seq: boundary)
+            }
             return (id, boundary)
         }
         var member = join.member
@@ -336,7 +353,8 @@ public final class Fanout: Sendable {
                 resolved[cacheKey] = outcome
                 contexts[socket] = outcome
             }
-            guard let moves = try? await shard.eventLoop.submit({ shard.refresh(contexts) }).get() else { continue }
+            let refreshed = contexts
+            guard let moves = try? await shard.eventLoop.submit({ shard.refresh(refreshed) }).get() else { continue }
             apply(moves, shard: shard.index, into: &ops)
         }
         send(ops)

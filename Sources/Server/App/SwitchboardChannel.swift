@@ -24,10 +24,15 @@ struct SwitchboardChannel: ServerChildChannel, HTTPChannelHandler {
     let realtimePath: String
     let decoderLimits: NIOHTTPDecoderLimitConfiguration
 
+    static let receiveBuffers = AdaptiveRecvByteBufferAllocator(minimum: 256, initial: 512, maximum: 65536)
+
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
             let promise = channel.eventLoop.makePromise(of: FrontDoor.Route.self)
             let sync = channel.pipeline.syncOperations
+            // The receive buffer lives as long as the connection: start it small (an idle
+            // realtime socket keeps it) and let it grow for larger reads.
+            try channel.syncOptions?.setOption(.recvAllocator, value: Self.receiveBuffers)
             try sync.addHandler(HTTPResponseEncoder(configuration: .init()))
             try sync.addHandler(
                 ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes, limitConfiguration: decoderLimits)))
@@ -61,7 +66,7 @@ final class FrontDoor: ChannelInboundHandler, RemovableChannelHandler {
 
     private enum State {
         case awaitingHead
-        /// An upgrade waits for its admission; what else arrives is kept.
+        /// An upgrade waits for its admission, the 101 to leave and the request's end.
         case upgrading
         /// Handed to Hummingbird (reads pass through until this handler is gone).
         case handedOver
@@ -76,7 +81,10 @@ final class FrontDoor: ChannelInboundHandler, RemovableChannelHandler {
     private let route: EventLoopPromise<Route>
     private let logger: Logger
     private var state = State.awaitingHead
-    private var buffered: [HTTPServerRequestPart] = []
+    /// The upgrade request's end was read: the HTTP decoder has nothing more to say about it.
+    private var upgradeRequestEnded = false
+    /// The 101 left: what the socket becomes once the request's end is read too.
+    private var switched: (RealtimeEngine.Accepted, RealtimeEngine)?
     private var timeout: Scheduled<Void>?
 
     init(realtime: RealtimeEngine?, realtimePath: String, route: EventLoopPromise<Route>, logger: Logger) {
@@ -116,7 +124,11 @@ final class FrontDoor: ChannelInboundHandler, RemovableChannelHandler {
                 handOver(first: part, context: context)
             }
         case .upgrading:
-            buffered.append(part)
+            // An upgrade request carries no body worth keeping; its end lets the socket switch.
+            if case .end = part {
+                upgradeRequestEnded = true
+                becomeRealtimeIfReady(channel: context.channel)
+            }
         case .handedOver:
             context.fireChannelRead(data)
         case .done:
@@ -161,6 +173,9 @@ final class FrontDoor: ChannelInboundHandler, RemovableChannelHandler {
 
     private func upgrade(_ head: HTTPRequestHead, engine: RealtimeEngine, context: ChannelHandlerContext) {
         let remote = context.channel.remoteAddress?.ipAddress
+        if let decided = engine.admitAtOnce(head, remoteAddress: remote) {
+            return admitted(decided, head: head, engine: engine, context: context)
+        }
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let loop = context.eventLoop
         Task {
@@ -185,21 +200,26 @@ final class FrontDoor: ChannelInboundHandler, RemovableChannelHandler {
                 state = .done
                 return respond(.badRequest, "Invalid WebSocket upgrade request.", context: context)
             }
-            state = .done
             let response = WebSocketHandshake.switchingProtocols(accept: accept, subprotocol: nil)
             context.write(wrapOutboundOut(.head(response)), promise: nil)
             let channel = context.channel
             let me = NIOLoopBound(self, eventLoop: context.eventLoop)
             context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { result in
                 guard case .success = result else { return channel.close(promise: nil) }
-                me.value.becomeRealtime(accepted, engine: engine, channel: channel)
+                me.value.switched = (accepted, engine)
+                me.value.becomeRealtimeIfReady(channel: channel)
             }
         }
     }
 
-    /// After the 101 left: the realtime handlers go in, the HTTP handlers out (the
-    /// decoder last, forwarding any frames the client sent early).
-    private func becomeRealtime(_ accepted: RealtimeEngine.Accepted, engine: RealtimeEngine, channel: any Channel) {
+    /// Once the 101 left and the request's end was read (the two happen in either order; an
+    /// admission decided at once completes inside the decoder's report of the head): the
+    /// realtime handlers go in, the HTTP handlers out (the decoder last, forwarding any frames
+    /// the client sent early).
+    private func becomeRealtimeIfReady(channel: any Channel) {
+        guard case .upgrading = state, upgradeRequestEnded, let (accepted, engine) = switched else { return }
+        state = .done
+        switched = nil
         do {
             let sync = channel.pipeline.syncOperations
             try engine.install(accepted, on: channel)

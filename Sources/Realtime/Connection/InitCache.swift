@@ -1,0 +1,81 @@
+import Query
+import RealtimeProtocol
+import Store
+import Synchronization
+
+/// `init` results per query class, valid while fan-out has taken no event of
+/// the collection since the read: a thousand identical subscribes after a
+/// replica drained cost one read (DESIGN.md "reconnect storms"). An entry is
+/// used only when the new subscriber's join boundary equals the seq it was
+/// read at (and the schema has not changed), so events above it still reach that subscriber; queries whose
+/// result depends on the clock (`$NOW`) are never cached.
+final class InitCache: Sendable {
+    private struct Entry {
+        let frame: RenderedEvent
+        let seq: Int64
+        let schema: UInt64
+        let bytes: Int
+    }
+
+    private struct State {
+        var entries: [QueryClassKey: Entry] = [:]
+        var order: [QueryClassKey] = []
+        var bytes = 0
+    }
+
+    private let state = Mutex(State())
+    let maxBytes: Int
+    let maxEntries: Int
+
+    init(maxBytes: Int = 16 * 1_048_576, maxEntries: Int = 4096) {
+        self.maxBytes = maxBytes
+        self.maxEntries = maxEntries
+    }
+
+    /// Whether a class's `init` may be shared at all: only when it reads nothing but this
+    /// collection's own rows (another collection's change does not move this one's seq) and
+    /// does not depend on the clock.
+    static func cacheable(_ key: QueryClassKey, schema: Schema) -> Bool {
+        let query = key.request.query
+        guard key.request.event == nil, query.deep.isEmpty, let collection = schema.collection(key.request.collection) else {
+            return false
+        }
+        let fields = query.fields ?? ["*"]
+        if fields.contains(where: { $0.contains(".") }) { return false }
+        // o2m fields list the related rows' keys: another collection's data.
+        let names = fields.contains("*") ? collection.fields.map(\.field) : fields
+        if names.contains(where: { schema.oneToMany(collection.name, $0) != nil }) { return false }
+        var filters = [query.filter]
+        for byAction in key.permissions.rules.values { for p in byAction.values { filters.append(p.filter) } }
+        return filters.allSatisfy { filter in
+            guard let filter else { return true }
+            return !filter.containsNowVariable && filter.referencedPaths.allSatisfy { $0.count == 1 }
+        }
+    }
+
+    /// The cached `init` of `key`, if it was read at `seq` under schema generation `schema`.
+    func lookup(_ key: QueryClassKey, seq: Int64, schema: UInt64) -> RenderedEvent? {
+        state.withLock { s in
+            guard let entry = s.entries[key], entry.seq == seq, entry.schema == schema else { return nil }
+            return entry.frame
+        }
+    }
+
+    func store(_ key: QueryClassKey, seq: Int64, schema: UInt64, frame: RenderedEvent) {
+        let bytes = frame.prefix.count
+        guard bytes <= maxBytes / 16 else { return }
+        state.withLock { s in
+            if let old = s.entries[key] {
+                s.bytes -= old.bytes
+            } else {
+                s.order.append(key)
+            }
+            s.entries[key] = Entry(frame: frame, seq: seq, schema: schema, bytes: bytes)
+            s.bytes += bytes
+            while s.bytes > maxBytes || s.entries.count > maxEntries, !s.order.isEmpty {
+                let oldest = s.order.removeFirst()
+                if let gone = s.entries.removeValue(forKey: oldest) { s.bytes -= gone.bytes }
+            }
+        }
+    }
+}
