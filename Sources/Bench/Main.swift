@@ -119,8 +119,10 @@ struct Fanout: Scenario {
     static let configuration = CommandConfiguration(
         abstract: "N subscribers of one collection; one writer at --rate over REST.")
     @OptionGroup var common: CommonOptions
+    @Flag(help: "Label the run as one step of a knee sweep (scenario `knee`: run once per --rate, then `merge`).")
+    var kneeStep = false
     func run() async throws {
-        var runner = Runner(common: common, scenario: "fanout")
+        var runner = Runner(common: common, scenario: kneeStep ? KneeCurve.scenario : "fanout")
         try await runner.subscribeAndWrite(rooms: nil, subscriberURLs: common.ws)
     }
 }

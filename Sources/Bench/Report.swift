@@ -115,7 +115,7 @@ enum ReportWriter {
         var out =
             "| scenario | target | clients | conn/s | writes/s | deliveries/s | p50 ms | p99 ms | p99.9 ms | max ms | lost | dup | reord | errors | KiB/conn |\n"
         out += "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
-        for r in reports {
+        for r in reports where r.scenario != KneeCurve.scenario {
             let writing = r.writes.ok > 0
             out +=
                 "| \(r.scenario) | \(r.target) | \(r.connections.subscribed) | \(fmt(r.connections.connectRatePerSecond, 0)) | "
@@ -128,8 +128,12 @@ enum ReportWriter {
             out += " |\n"
         }
         var ratios = ""
-        for sb in reports where sb.target == "switchboard" {
-            guard let peer = reports.first(where: { $0.target == "nchan" && $0.scenario == sb.scenario }) else { continue }
+        for sb in reports where sb.target == "switchboard" && sb.scenario != KneeCurve.scenario {
+            guard
+                let peer = reports.first(where: {
+                    $0.target == "nchan" && $0.scenario == sb.scenario
+                })
+            else { continue }
             func ratio(_ a: Double, _ b: Double) -> String { b > 0 ? fmt(a / b, 2) : "-" }
             if sb.writes.ok > 0 {
                 ratios += "| \(sb.scenario) | deliveries/s | \(ratio(sb.deliveries.perSecond, peer.deliveries.perSecond)) |\n"
@@ -147,7 +151,7 @@ enum ReportWriter {
         if !ratios.isEmpty {
             out += "\n| scenario | metric | Switchboard / nchan |\n|---|---|---|\n" + ratios
         }
-        return out
+        return out + KneeCurve.summary(KneeCurve.curves(reports))
     }
 
     static func escape(_ s: String) -> String {
@@ -160,12 +164,25 @@ enum ReportWriter {
         title: String, points: [(Double, Double)], xLabel: String, yLabel: String,
         logX: Bool = false
     ) -> String {
+        svgChart(title: title, series: [("", points)], xLabel: xLabel, yLabel: yLabel, logX: logX)
+    }
+
+    static let seriesColours = ["#2563eb", "#dc2626", "#16a34a", "#9333ea"]
+
+    /// Several named lines on one chart, with an optional dashed horizontal reference at `reference`.
+    static func svgChart(
+        title: String, series: [(name: String, points: [(Double, Double)])], xLabel: String, yLabel: String,
+        logX: Bool = false, reference: Double? = nil
+    ) -> String {
         let w = 640.0, h = 320.0, left = 60.0, right = 20.0, top = 30.0, bottom = 45.0
         let pw = w - left - right, ph = h - top - bottom
         func tx(_ x: Double) -> Double { logX ? log10(Swift.max(x, 0.01)) : x }
-        let xs = points.map { tx($0.0) }, ys = points.map(\.1)
+        let all = series.flatMap(\.points)
+        let xs = all.map { tx($0.0) }, ys = all.map(\.1) + (reference.map { [$0] } ?? [])
         let minX = xs.min() ?? 0, maxX = Swift.max(xs.max() ?? 1, minX + 1e-9)
         let maxY = Swift.max(ys.max() ?? 1, 1e-9)
+        func px(_ x: Double) -> String { fmt(left + (tx(x) - minX) / (maxX - minX) * pw, 1) }
+        func py(_ y: Double) -> String { fmt(top + ph - y / maxY * ph, 1) }
         var svg = """
             <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(w))" height="\(Int(h))" viewBox="0 0 \(Int(w)) \(Int(h))">
             <text x="\(Int(w / 2))" y="18" text-anchor="middle" font-size="14">\(escape(title))</text>
@@ -189,23 +206,52 @@ enum ReportWriter {
             "<text x=\"\(fmt(left + pw / 2, 1))\" y=\"\(Int(h - 6))\" text-anchor=\"middle\" font-size=\"12\">\(escape(xLabel))</text>\n"
         svg +=
             "<text x=\"14\" y=\"\(fmt(top + ph / 2, 1))\" text-anchor=\"middle\" font-size=\"12\" transform=\"rotate(-90 14 \(fmt(top + ph / 2, 1)))\">\(escape(yLabel))</text>\n"
-        if !points.isEmpty {
-            let coords = zip(xs, ys).map { x, y in
-                "\(fmt(left + (x - minX) / (maxX - minX) * pw, 1)),\(fmt(top + ph - y / maxY * ph, 1))"
-            }
-            svg += "<polyline fill=\"none\" stroke=\"#2563eb\" stroke-width=\"2\" points=\"\(coords.joined(separator: " "))\"/>\n"
-        } else {
+        if let reference {
+            svg +=
+                "<line x1=\"\(left)\" y1=\"\(py(reference))\" x2=\"\(left + pw)\" y2=\"\(py(reference))\" stroke=\"#666\" stroke-dasharray=\"4 3\"/>\n"
+        }
+        if all.isEmpty {
             svg +=
                 "<text x=\"\(fmt(left + pw / 2, 1))\" y=\"\(fmt(top + ph / 2, 1))\" text-anchor=\"middle\" font-size=\"12\">no data</text>\n"
+        }
+        for (i, s) in series.enumerated() where !s.points.isEmpty {
+            let colour = seriesColours[i % seriesColours.count]
+            let coords = s.points.map { "\(px($0.0)),\(py($0.1))" }
+            svg +=
+                "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\" points=\"\(coords.joined(separator: " "))\"/>\n"
+            if series.count > 1 {
+                for p in s.points { svg += "<circle cx=\"\(px(p.0))\" cy=\"\(py(p.1))\" r=\"3\" fill=\"\(colour)\"/>" }
+                svg +=
+                    "<text x=\"\(left + 10)\" y=\"\(top + 16 + Double(i) * 15)\" font-size=\"12\" fill=\"\(colour)\">\(escape(s.name))</text>\n"
+            }
         }
         svg += "</svg>"
         return svg
     }
 
+    /// The knee section: p99 and delivered rate against the offered rate, one line per target.
+    static func kneeSection(_ curves: [KneeCurve]) -> String {
+        guard !curves.isEmpty else { return "" }
+        var body = "<section><h2>Fan-out knee</h2>\n<p>One fan-out run per offered rate. "
+        body += "The knee is the highest offered rate at which every client got every event in order, "
+        body +=
+            "no write failed, the offered rate was achieved and p99 stayed under \(fmt(KneeCurve.latencyBoundMs, 0)) ms.</p>\n"
+        body += "<pre>\(escape(KneeCurve.summary(curves)))</pre>\n"
+        body += svgChart(
+            title: "p99 latency against offered write rate",
+            series: curves.map { c in (c.target, c.steps.map { ($0.offered, Swift.min($0.p99, 1000)) }) },
+            xLabel: "offered writes/s", yLabel: "p99 ms (capped at 1000)", reference: KneeCurve.latencyBoundMs)
+        body += svgChart(
+            title: "Deliveries per second against offered write rate",
+            series: curves.map { c in (c.target, c.steps.map { ($0.offered, $0.deliveriesPerSecond) }) },
+            xLabel: "offered writes/s", yLabel: "deliveries/s")
+        return body + "</section>\n"
+    }
+
     /// A self-contained HTML page (no scripts, no network assets) for one or more runs.
     static func html(_ reports: [Report], title: String = "switchboard-bench report") -> String {
-        var body = ""
-        for r in reports {
+        var body = kneeSection(KneeCurve.curves(reports))
+        for r in reports where r.scenario != KneeCurve.scenario {
             body += "<section><h2>\(escape(r.scenario)) — \(escape(r.target))</h2>\n"
             body += "<p>started \(escape(r.startedAt)); parameters: "
             body += r.parameters.sorted { $0.key < $1.key }.map { "\(escape($0.key))=\(escape($0.value))" }

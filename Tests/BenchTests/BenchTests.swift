@@ -374,3 +374,56 @@ import Testing
         #expect(md.contains("| fanout | KiB per connection | 2.00 |"))
     }
 }
+
+@Suite struct KneeTests {
+    /// A clean knee step: every client complete, the offered rate achieved, p99 `p99` ms.
+    static func step(_ target: String, rate: Double, p99: Double, achieved: Double? = nil, lost: Int = 0) -> Report {
+        var r = ReportTests.recorded()
+        r.scenario = KneeCurve.scenario
+        r.target = target
+        r.parameters["rate"] = ReportWriter.fmt(rate, 0)
+        r.writes.ratePerSecond = achieved ?? rate
+        r.latencyMs.p99 = p99
+        var t = CompletenessTotals()
+        t.add(Completeness.check(seqs: [1, 2, 3], expected: 3))
+        r.completeness = t
+        r.completeness.lost = lost
+        return r
+    }
+
+    @Test func kneeIsTheHighestPassingRate() {
+        let curves = KneeCurve.curves([
+            Self.step("switchboard", rate: 40, p99: 20), Self.step("switchboard", rate: 20, p99: 10),
+            Self.step("switchboard", rate: 80, p99: 150), Self.step("switchboard", rate: 60, p99: 40),
+            Self.step("nchan", rate: 20, p99: 30), Self.step("nchan", rate: 40, p99: 90, achieved: 30),
+        ])
+        #expect(curves.map(\.target) == ["switchboard", "nchan"])
+        #expect(curves[0].steps.map(\.offered) == [20, 40, 60, 80])
+        #expect(curves[0].knee == 60)
+        #expect(curves[0].steps[3].why == "p99 150.0 ms")
+        #expect(curves[1].knee == 20)
+        #expect(curves[1].steps[1].why == "achieved 30.0 writes/s")
+        let md = KneeCurve.summary(curves)
+        #expect(md.contains("| Switchboard / nchan | 3.00 |"))
+    }
+
+    @Test func lossFailsAStepWhateverItsLatency() {
+        let s = KneeCurve.step(Self.step("switchboard", rate: 20, p99: 1, lost: 2))
+        #expect(!s.passed)
+        #expect(s.why?.hasPrefix("lost 2") == true)
+        #expect(KneeCurve(target: "x", steps: [s]).knee == nil)
+    }
+
+    @Test func kneeStepsGetTheirOwnChartsAndStayOutOfTheMainTable() {
+        let reports = [
+            Self.step("switchboard", rate: 20, p99: 10), Self.step("nchan", rate: 20, p99: 12), ReportTests.recorded(),
+        ]
+        let html = ReportWriter.html(reports)
+        #expect(html.contains("Fan-out knee"))
+        #expect(html.contains("p99 latency against offered write rate"))
+        #expect(html.contains("stroke-dasharray"))
+        let md = ReportWriter.summary(reports)
+        #expect(!md.contains("| knee | switchboard | 1 |"))
+        #expect(md.contains("| knee | switchboard | 20 |"))
+    }
+}

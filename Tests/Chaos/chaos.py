@@ -236,6 +236,20 @@ def healthy(cl: Cluster) -> bool:
     return all(replica_up(cl, i) and redis_state(s) == "connected" for i, s in enumerate(cl.replicas))
 
 
+
+def error_kind(error: str) -> str:
+    """A failed write's class for the table: the HTTP status, a socket error frame's code, or the exception."""
+    if error[:3].isdigit():
+        return error.split(" ", 1)[0]
+    if error.startswith("{"):
+        try:
+            code = json.loads(error).get("error", {}).get("code")
+            if code:
+                return f"ws {code}"
+        except (ValueError, AttributeError):
+            pass
+    return error.split(":", 1)[0]
+
 async def inject(fault: str, cl: Cluster, round_no: int) -> dict[str, Any]:
     """Applies one fault; returns when the faulty component is back (replicas: stopped, restarted later)."""
     info: dict[str, Any] = {}
@@ -368,7 +382,7 @@ async def run_round(cl: Cluster, fault: str, round_no: int, args: argparse.Names
         res.writes_failed = len(writes) - res.writes_ok
         for w in writes:
             if not w.ok:
-                kind = w.error.split(" ", 1)[0] if w.error[:3].isdigit() else w.error.split(":", 1)[0]
+                kind = error_kind(w.error)
                 res.write_errors[kind] = res.write_errors.get(kind, 0) + 1
         # A failed write must say why, fast: a 5xx other than 503 (or a client timeout) is a bug.
         bad = [w for w in writes if not w.ok and (w.error.startswith("5") and not w.error.startswith("503")
