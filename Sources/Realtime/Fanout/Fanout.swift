@@ -18,8 +18,9 @@ public final class Fanout: Sendable {
     enum Input: Sendable {
         case events([ChangeEvent])
         case join(Join, CheckedContinuation<Int64, Never>)
-        case leave(classID: UInt64, shard: Int)
         case rebind(shard: Int, moves: [Move])
+        /// Collections without a class for `interestLinger` stop being followed.
+        case expireInterest
     }
 
     /// A subscription entering a class.
@@ -71,6 +72,8 @@ public final class Fanout: Sendable {
         var indexes: [String: EqualityIndex] = [:]
         /// Per collection, the seq of the last event fan-out took.
         var dispatched: [String: Int64] = [:]
+        /// Followed collections that lost their last class, and since when (monotonic ns).
+        var idleSince: [String: UInt64] = [:]
         var nextID: UInt64 = 1
 
         /// Counts one more member of `key` on `shard`; answers the class and whether its collection was new.
@@ -86,26 +89,36 @@ public final class Fanout: Sendable {
                 ids[key] = id
                 entries[id] = Entry(id: id, key: key, context: context)
                 indexes[collection, default: EqualityIndex()].insert(id, key)
+                idleSince[collection] = nil
             }
             entries[id]?.shards[shard, default: 0] += 1
             return (id, newCollection)
         }
 
-        /// Counts one member fewer; answers the collection if it lost its last class.
-        mutating func remove(_ id: UInt64, shard: Int) -> String? {
-            guard var entry = entries[id], let count = entry.shards[shard] else { return nil }
+        /// Counts one member fewer. A collection that lost its last class stays followed (idle)
+        /// until `expire` (a reconnecting client then joins it at once, with a cached `init`).
+        mutating func remove(_ id: UInt64, shard: Int, now: UInt64) {
+            guard var entry = entries[id], let count = entry.shards[shard] else { return }
             entry.shards[shard] = count > 1 ? count - 1 : nil
             guard entry.shards.isEmpty else {
                 entries[id] = entry
-                return nil
+                return
             }
             let collection = entry.key.request.collection
             entries[id] = nil
             ids[entry.key] = nil
             indexes[collection]?.remove(id, entry.key)
-            guard indexes[collection]?.isEmpty == true else { return nil }
-            indexes[collection] = nil
-            return collection
+            if indexes[collection]?.isEmpty == true { idleSince[collection] = now }
+        }
+
+        /// Stops following the collections idle since before `cutoff`; answers them.
+        mutating func expire(idleBefore cutoff: UInt64) -> [String] {
+            let gone = idleSince.filter { $0.value < cutoff }.map(\.key)
+            for collection in gone {
+                idleSince[collection] = nil
+                indexes[collection] = nil
+            }
+            return gone
         }
     }
 
@@ -124,6 +137,9 @@ public final class Fanout: Sendable {
 
     /// Inputs taken per batch at most (bounds the latency one batch adds).
     static let batchLimit = 256
+    /// How long a collection stays followed after its last local subscription ended: clients
+    /// that reconnect within it (churn, a replica's drain) join without a database read.
+    static let interestLinger = TimeAmount.seconds(2)
 
     init(store: Store, auth: AuthService, shards: ShardDirectory, logger: Logger) {
         self.store = store
@@ -159,8 +175,12 @@ public final class Fanout: Sendable {
         }
     }
 
-    /// A shard removed a member of `classID`.
-    func leave(classID: UInt64, shard: Int) { inputs.append(.leave(classID: classID, shard: shard)) }
+    /// A shard removed a member of `classID`: counted out at once, under the table lock (fan-out
+    /// may still render an event for the class; the shard no longer has the member to give it to).
+    func leave(classID: UInt64, shard: Int) {
+        let now = NIODeadline.now().uptimeNanoseconds
+        table.withLock { $0.remove(classID, shard: shard, now: now) }
+    }
 
     /// A socket's subscriptions move to the classes of its new identity.
     func rebind(shard: Int, moves: [Move]) {
@@ -183,6 +203,13 @@ public final class Fanout: Sendable {
 
     /// Takes inputs until `shutdown()`.
     func run() async {
+        let expiry = Task { [inputs] in
+            while !Task.isCancelled {
+                try? await Task.sleep(nanoseconds: UInt64(Self.interestLinger.nanoseconds / 2))
+                guard hasIdleInterest, inputs.append(.expireInterest) else { continue }
+            }
+        }
+        defer { expiry.cancel() }
         while let batch = await inputs.next(limit: Self.batchLimit) {
             var ops: [Int: [ShardOp]] = [:]
             var accessChanged = false
@@ -195,8 +222,8 @@ public final class Fanout: Sendable {
                     }
                 case .join(let join, let done):
                     done.resume(returning: apply(join, into: &ops))
-                case .leave(let id, let shard):
-                    removeMember(id, shard: shard)
+                case .expireInterest:
+                    expireInterest()
                 case .rebind(let shard, let moves):
                     apply(moves, shard: shard, into: &ops)
                 }
@@ -297,9 +324,12 @@ public final class Fanout: Sendable {
         }
     }
 
-    private func removeMember(_ id: UInt64, shard: Int) {
+    private var hasIdleInterest: Bool { table.withLock { !$0.idleSince.isEmpty } }
+
+    private func expireInterest() {
+        let cutoff = (NIODeadline.now() - Self.interestLinger).uptimeNanoseconds
         table.withLock { t in
-            if let collection = t.remove(id, shard: shard) {
+            for collection in t.expire(idleBefore: cutoff) {
                 interested.withLock { _ = $0.remove(collection) }
                 interestContinuation.yield(.lost(collection))
             }
