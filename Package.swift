@@ -13,7 +13,7 @@ let package = Package(
         .executable(name: "switchboard", targets: ["Server"]),
         .executable(name: "switchboard-bench", targets: ["Bench"]),
         // For the separate benchmark package in Benchmarks/ (not built by this package's CI).
-        .library(name: "SwitchboardKit", targets: ["SwitchboardCore", "Query", "Store", "Access", "Realtime"]),
+        .library(name: "SwitchboardKit", targets: ["SwitchboardCore", "Query", "Store", "Access", "RealtimeProtocol", "Realtime"]),
         // For the fuzz package in Fuzz/: the parsers that face the wire, without the server's dependencies.
         .library(name: "SwitchboardParsers", targets: ["SwitchboardCore", "Query", "RealtimeProtocol", "RESP", "Tokens"]),
     ],
@@ -77,6 +77,8 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

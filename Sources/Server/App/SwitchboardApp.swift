@@ -8,9 +8,9 @@ import Realtime
 import SwitchboardCore
 import Synchronization
 
-/// The HTTP application: middleware and route collections over the services.
+/// The server: middleware and route collections over the services, behind the front door on one port.
 enum SwitchboardApp {
-    static func make(_ services: Services, readiness: Readiness) -> some ApplicationProtocol {
+    static func make(_ services: Services, readiness: Readiness) -> Listener {
         let config = services.config
         let router = Router(context: SwitchboardRequestContext.self)
         router.add(middleware: ErrorMiddleware())
@@ -44,21 +44,51 @@ enum SwitchboardApp {
         SystemRoutes(items: items).register(on: router)
         SchemaRoutes(store: services.store, callers: callers, maxPayload: config.maxPayloadSize).register(on: router)
 
-        let configuration = ApplicationConfiguration(
-            address: .hostname(config.host, port: config.port), serverName: "Switchboard")
         let realtimeOn = config.websocketsEnabled && config.websocketsRestEnabled
         if realtimeOn { RealtimeRoutes(path: config.websocketsRestPath).register(on: router) }
-        let realtime = realtimeOn ? services.realtime : nil
-        let path = config.websocketsRestPath
         // Every connection starts at the front door: realtime upgrades become sockets on their
-        // event loops, everything else is Hummingbird's (REST).
-        let server = HTTPServerBuilder { responder in
-            SwitchboardChannel(
-                responder: responder, realtime: realtime, realtimePath: path, decoderLimits: NIOHTTPDecoderLimitConfiguration())
+        // event loops, everything else is Hummingbird's (REST) with this router.
+        let channel = SwitchboardChannel(
+            responder: respond(with: router.buildResponder(), logger: services.logger),
+            realtime: realtimeOn ? services.realtime : nil, realtimePath: config.websocketsRestPath,
+            decoderLimits: NIOHTTPDecoderLimitConfiguration())
+        return Listener(host: config.host, port: config.port, backlog: 256, channel: channel, logger: services.logger)
+    }
+
+    /// One HTTP request through the router: what Hummingbird's `Application` does for each
+    /// request (request id in the logger, a 500 for an error nothing handled, `Date` and `Server`).
+    static func respond(
+        with responder: some HTTPResponder<SwitchboardRequestContext>, logger: Logger
+    ) -> HTTPChannelHandler.Responder {
+        let date = ResponseDate()
+        return { request, writer, channel in
+            var requestLogger = logger
+            requestLogger[metadataKey: "hb.request.id"] = .stringConvertible(RequestID())
+            let context = SwitchboardRequestContext(source: .init(channel: channel, logger: requestLogger))
+            var response: Response
+            do {
+                response = try await responder.respond(to: request, context: context)
+            } catch let error as HTTPParserError {
+                throw error
+            } catch {
+                requestLogger.debug("unhandled error", metadata: ["error": "\(error)"])
+                response = Response(status: .internalServerError, body: .init())
+            }
+            response.headers[.date] = date.now
+            response.headers[.server] = "Switchboard"
+            do {
+                try await writer.write(response: response.head, body: response.body)
+            } catch is HTTPParserError {
+                // The request was malformed after all: the connection closes without a second response.
+                throw ResponseAbandoned()
+            }
         }
-        return Application(router: router, server: server, configuration: configuration, logger: services.logger)
     }
 }
+
+/// A response could not be finished because the request turned out malformed: not a parse
+/// error (that would write a 400 after the response began), so the connection just closes.
+struct ResponseAbandoned: Error {}
 
 /// Whether this replica takes traffic (`/server/health` turns 503 while draining).
 final class Readiness: Sendable {

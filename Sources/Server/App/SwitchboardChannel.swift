@@ -42,6 +42,8 @@ struct SwitchboardChannel: ServerChildChannel, HTTPChannelHandler {
         }
     }
 
+    /// An HTTP connection's task, started by the `Listener` once the front door routed it (or
+    /// failed: then it closes).
     func handle(value: Value, logger: Logger) async {
         do {
             switch try await value.route.get() {
