@@ -2,12 +2,11 @@ import Query
 import Store
 import SwitchboardCore
 
-/// The frames the decode and serialization benchmarks use, and decoders that
-/// do what `RealtimeSession.receive` does with an inbound frame before it
-/// touches the hub or the store: `JSONReader` into a `JSONObject`, the `type`
-/// and `uid`, then the message's own fields (for `subscribe`, the `ItemQuery`
-/// with its filter, exactly as `RealtimeSession.subscribe` parses it).
+/// The frames and events the benchmarks feed to the real parsers, renderers and the
+/// connection state machine.
 enum Frames {
+    static let auth = Array(#"{"type":"auth","access_token":"a-static-token"}"#.utf8)
+
     static let subscribe = Array(
         #"{"type":"subscribe","collection":"messages","query":{"fields":["*"],"filter":{"room":{"_eq":3}}},"uid":"1"}"#.utf8)
 
@@ -15,78 +14,28 @@ enum Frames {
         #"{"type":"items","collection":"messages","action":"create","data":{"room":3,"text":"Hello from the benchmark, how is everyone today?","author":"9f3c1b2e-5d4a-4c1e-9b7a-2f6e8d0c4a11","hidden":false},"query":{"fields":["id","room","text"]},"uid":"2"}"#
             .utf8)
 
+    static func row(id: Int64, room: Int64) -> JSONObject {
+        [
+            "id": .int(id), "room": .int(room), "text": "Hello from the benchmark, how is everyone today?",
+            "author": "9f3c1b2e-5d4a-4c1e-9b7a-2f6e8d0c4a11", "hidden": false,
+        ]
+    }
+
+    static func event(seq: Int64, room: Int64) -> ChangeEvent {
+        ChangeEvent(
+            collection: "messages", seq: seq, action: .create, keys: [.int(seq)], rows: [row(id: seq, room: room)],
+            origin: "bench", userID: nil, timestamp: ISOTimestamp.now())
+    }
+
     /// One committed create as another replica sends it over the messenger.
-    static let changeEventWire: [UInt8] = JSONValue.object(FanOutFixture.event(seq: 42, room: 3).json).jsonBytes
+    static let changeEventWire: [UInt8] = JSONValue.object(event(seq: 42, room: 3).json).jsonBytes
 
     /// The data of a `create` frame for a `fields: ["*"]` admin subscriber.
-    static let shapedData: JSONValue = .array([.object(FanOutFixture.row(id: 42, room: 3))])
+    static let shapedData: JSONValue = .array([.object(row(id: 42, room: 3))])
 
     struct BadFrame: Error {}
 
-    struct Subscribe {
-        var uid: JSONValue?
-        var collection: String
-        var event: ChangeEvent.Action?
-        var query: ItemQuery
-        var item: JSONValue?
-        var after: Int64?
-        var live: Bool
-    }
-
-    struct Items {
-        var uid: JSONValue?
-        var collection: String
-        var action: String
-        var data: JSONValue?
-        var query: ItemQuery
-    }
-
-    /// `type` and `uid` as `RealtimeSession.receive` reads them.
-    static func envelope(_ bytes: [UInt8]) throws -> (JSONObject, String, JSONValue?) {
-        guard case .object(let message) = try JSONReader.parse(bytes), case .string(let type)? = message["type"] else {
-            throw BadFrame()
-        }
-        let uid = message["uid"].flatMap { v -> JSONValue? in
-            switch v {
-            case .string, .int, .double: return v
-            default: return nil
-            }
-        }
-        return (message, type, uid)
-    }
-
-    static func decodeSubscribe(_ bytes: [UInt8]) throws -> Subscribe {
-        let (message, type, uid) = try envelope(bytes)
-        guard type == "subscribe", case .string(let collection)? = message["collection"], !collection.isEmpty else {
-            throw BadFrame()
-        }
-        var event: ChangeEvent.Action?
-        if let e = message["event"], !e.isNull {
-            guard let action = e.stringValue.flatMap(ChangeEvent.Action.init(rawValue:)) else { throw BadFrame() }
-            event = action
-        }
-        var query = ItemQuery()
-        if let q = message["query"], !q.isNull {
-            guard case .object(let object) = q else { throw BadFrame() }
-            query = try ItemQuery.parse(json: object)
-        }
-        let item = message["item"].flatMap { $0.isNull ? nil : $0 }
-        let after = message["after"].flatMap { $0.isNull ? nil : $0.intValue }
-        let live = message["live"]?.boolValue ?? false
-        return Subscribe(uid: uid, collection: collection, event: event, query: query, item: item, after: after, live: live)
-    }
-
-    static func decodeItems(_ bytes: [UInt8]) throws -> Items {
-        let (message, type, uid) = try envelope(bytes)
-        guard type == "items", case .string(let collection)? = message["collection"], !collection.isEmpty,
-            case .string(let action)? = message["action"], ["create", "read", "update", "delete"].contains(action)
-        else { throw BadFrame() }
-        var query = ItemQuery()
-        if case .object(let q)? = message["query"] { query = try ItemQuery.parse(json: q) }
-        return Items(uid: uid, collection: collection, action: action, data: message["data"], query: query)
-    }
-
-    /// What `EventRelay` does with a payload from the messenger.
+    /// What the relay does with a message from Redis: parse, then read the event.
     static func decodeChangeEvent(_ bytes: [UInt8]) throws -> ChangeEvent {
         guard case .object(let o) = try JSONReader.parse(bytes), let event = ChangeEvent(json: o) else { throw BadFrame() }
         return event

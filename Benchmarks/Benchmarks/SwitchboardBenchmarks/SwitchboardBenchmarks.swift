@@ -1,12 +1,13 @@
 import Benchmark
-import Realtime
+import RealtimeProtocol
 import SwitchboardCore
 
-// Micro-benchmarks for the realtime path (issue: "message decode, event fan-out
-// to 10k in-process subscriptions of one class and of 1k classes, serialization
-// per class"). Everything runs in process: no sockets, no network. The fan-out
-// fixtures use a SQLite file in a temporary directory for the schema and the
-// subscribers' `init` reads; the measured regions never touch the database.
+// Micro-benchmarks of the pure pieces of the realtime path: parsing a client frame,
+// reading a change event from Redis, rendering an event once per query class and
+// splicing each subscriber's uid, and one connection's protocol state machine from
+// `auth` to a live subscription. Everything runs in process, with no sockets and no
+// database. Fan-out end to end (matching, one hop per event loop, one flush per socket)
+// is measured over real sockets by `switchboard-bench` (README "Performance").
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         // No cpuTotal by default: on Linux it is read from the OS in 10 ms ticks and
@@ -16,17 +17,17 @@ let benchmarks: @Sendable () -> Void = {
         maxDuration: .seconds(1),
         maxIterations: 200_000)
 
-    // MARK: 1. Decode: a client frame into what RealtimeSession works with
+    // MARK: Parse: a client frame as the socket's state machine receives it
 
-    Benchmark("Decode subscribe frame") { benchmark in
+    Benchmark("Parse subscribe frame") { benchmark in
         for _ in benchmark.scaledIterations {
-            blackHole(try Frames.decodeSubscribe(Frames.subscribe))
+            blackHole(ClientMessage.parse(Frames.subscribe))
         }
     }
 
-    Benchmark("Decode items create frame") { benchmark in
+    Benchmark("Parse items create frame") { benchmark in
         for _ in benchmark.scaledIterations {
-            blackHole(try Frames.decodeItems(Frames.itemsCreate))
+            blackHole(ClientMessage.parse(Frames.itemsCreate))
         }
     }
 
@@ -36,7 +37,7 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
-    // MARK: 3. Serialization per class: render once, splice the uid per subscriber
+    // MARK: Serialization per class: render once, splice the uid per subscriber
 
     Benchmark("Serialize event frame once (RenderedEvent)") { benchmark in
         for _ in benchmark.scaledIterations {
@@ -48,7 +49,8 @@ let benchmarks: @Sendable () -> Void = {
         let uids = (0..<subscribers).map { "s\($0)" }
         Benchmark(
             "Serialize once + uid splice x\(subscribers)",
-            configuration: .init(warmupIterations: subscribers > 100 ? 5 : 100, maxIterations: subscribers > 100 ? 2_000 : 100_000)
+            configuration: .init(
+                warmupIterations: subscribers > 100 ? 5 : 100, maxIterations: subscribers > 100 ? 2_000 : 100_000)
         ) { benchmark in
             for _ in benchmark.scaledIterations {
                 let rendered = RenderedEvent(event: "create", data: Frames.shapedData, meta: nil, seq: 42)
@@ -57,46 +59,19 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
-    // MARK: 2. Fan-out: one create event through RealtimeHub.dispatch
+    // MARK: The connection protocol: one socket from `auth` to a live subscription
 
-    for layout in FanOutLayout.allCases {
-        // cpuTotal (process CPU time, both cores) only where an event takes tens of
-        // milliseconds: it has 10 ms resolution and costs 16 mallocs per sample.
-        let fanOut = Benchmark.Configuration(
-            metrics: [.wallClock, .throughput, .mallocCountTotal] + (layout.deliveriesPerEvent > 1000 ? [.cpuTotal] : []),
-            warmupIterations: 3, maxDuration: .seconds(2), maxIterations: 300)
-        // Matching + rendering (once per class) + enqueueing one frame per subscriber.
-        // The per-socket writers drain the queues concurrently; the next event is
-        // dispatched only after every frame reached the in-process transport.
-        Benchmark("Fan-out dispatch: \(layout.label)", configuration: fanOut) { benchmark in
-            guard let fixture = await Fixtures.shared.fixture(layout) else { return benchmark.error("no fixture") }
-            let event = fixture.nextEvent()
-            fixture.transport.expect(fixture.deliveriesPerEvent)
-            benchmark.startMeasurement()
-            await fixture.hub.dispatch(event)
-            benchmark.stopMeasurement()
-            if !(await fixture.transport.wait()) { benchmark.error("frames not delivered within \(FanOutFixture.deliveryTimeout)") }
-        } setup: {
-            try await Fixtures.shared.acquire(layout)
-        } teardown: {
-            await Fixtures.shared.release(layout)
-        }
-
-        // The same, measured until the last frame was handed to the transport
-        // (the writer side of every OutboundQueue included).
-        Benchmark("Fan-out to transport: \(layout.label)", configuration: fanOut) { benchmark in
-            guard let fixture = await Fixtures.shared.fixture(layout) else { return benchmark.error("no fixture") }
-            let event = fixture.nextEvent()
-            fixture.transport.expect(fixture.deliveriesPerEvent)
-            benchmark.startMeasurement()
-            await fixture.hub.dispatch(event)
-            let delivered = await fixture.transport.wait()
-            benchmark.stopMeasurement()
-            if !delivered { benchmark.error("frames not delivered within \(FanOutFixture.deliveryTimeout)") }
-        } setup: {
-            try await Fixtures.shared.acquire(layout)
-        } teardown: {
-            await Fixtures.shared.release(layout)
+    let settings = ConnectionStateMachine.Settings()
+    let authOK = RealtimeFrames.object("auth", [("status", "ok")], uid: nil)
+    let initFrame = RenderedEvent(event: "init", data: Frames.shapedData, meta: nil, seq: nil).frame(uid: "1")
+    Benchmark("Connection state machine: auth, subscribe, init") { benchmark in
+        for _ in benchmark.scaledIterations {
+            var machine = ConnectionStateMachine(settings: settings, now: 0, upgradeToken: nil)
+            blackHole(machine.received(Frames.auth, now: 1))
+            blackHole(machine.authenticated(expiresAt: nil, reply: authOK, now: 2))
+            blackHole(machine.received(Frames.subscribe, now: 3))
+            blackHole(machine.subscribed(key: "1", frames: [initFrame]))
+            blackHole(machine.tick(now: 30_000))
         }
     }
 }
