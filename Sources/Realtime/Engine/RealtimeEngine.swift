@@ -40,7 +40,7 @@ public struct RealtimeSettings: Sendable {
 /// pipeline, one shard per event loop, the services connections use for
 /// database work, and the upgrade decision. Sockets themselves are
 /// `RealtimeSocket` handlers on their event loops.
-public final class RealtimeEngine: Sendable {
+public final class RealtimeEngine: UpgradeEndpoint {
     public let store: Store
     public let auth: AuthService
     public let settings: RealtimeSettings
@@ -79,13 +79,8 @@ public final class RealtimeEngine: Sendable {
         return connections.load(ordering: .relaxed) < limit
     }
 
-    /// What an upgrade request gets.
-    public enum Admission: Sendable {
-        case refuse(HTTPResponseStatus, String)
-        case accept(Accepted)
-    }
-
-    public struct Accepted: Sendable {
+    /// An admitted socket's identity, before its handler exists.
+    struct Accepted: Sendable {
         let context: ItemsContext
         let client: ClientInfo
         let upgradeToken: ConnectionStateMachine.UpgradeToken?
@@ -95,7 +90,7 @@ public final class RealtimeEngine: Sendable {
     /// (limit, `Origin`, strict mode without a token, a bad token), handshake-mode sockets
     /// without a token (they act as nobody until their `auth`), and identities the caches
     /// hold. nil: `admit` must decide.
-    public func admitAtOnce(_ head: HTTPRequestHead, remoteAddress: String?) -> Admission? {
+    public func admitAtOnce(_ head: HTTPRequestHead, remoteAddress: String?) -> UpgradeAdmission? {
         guard acceptsConnections else { return .refuse(.forbidden, "Too many connections") }
         let origin = head.headers.first(name: "origin")
         if let origin, !originAllowed(origin, host: head.headers.first(name: "host")) {
@@ -109,12 +104,12 @@ public final class RealtimeEngine: Sendable {
                 return .refuse(.unauthorized, "Unauthorized")
             case .public:
                 return services.publicContextAtOnce(client: client).map {
-                    .accept(Accepted(context: $0, client: client, upgradeToken: nil))
+                    accept(Accepted(context: $0, client: client, upgradeToken: nil))
                 }
             case .handshake:
                 let nobody = Accountability(
                     admin: false, app: false, ip: client.ip, userAgent: client.userAgent, origin: client.origin)
-                return .accept(
+                return accept(
                     Accepted(
                         context: ItemsContext(accountability: nobody, permissions: PermissionSet(admin: false)),
                         client: client, upgradeToken: nil))
@@ -128,15 +123,14 @@ public final class RealtimeEngine: Sendable {
         case .accepted(let accountability):
             guard accountability.userID != nil else { return .refuse(.unauthorized, "Unauthorized") }
             return auth.resolver.cachedContext(for: accountability).map {
-                .accept(
-                    Accepted(context: $0, client: client, upgradeToken: .init(expiresAt: auth.expiry(ofToken: token))))
+                accept(Accepted(context: $0, client: client, upgradeToken: .init(expiresAt: auth.expiry(ofToken: token))))
             }
         }
     }
 
     /// Decides an upgrade (PROTOCOL.md): the connection limit, `Origin`, and the token that
     /// may come with it (`?access_token=` or the session cookie; required in strict mode).
-    public func admit(_ head: HTTPRequestHead, remoteAddress: String?) async -> Admission {
+    public func admit(_ head: HTTPRequestHead, remoteAddress: String?) async -> UpgradeAdmission {
         guard acceptsConnections else { return .refuse(.forbidden, "Too many connections") }
         let origin = head.headers.first(name: "origin")
         if let origin, !originAllowed(origin, host: head.headers.first(name: "host")) {
@@ -150,7 +144,7 @@ public final class RealtimeEngine: Sendable {
                 let publicAccountability = try await auth.resolver.publicAccountability(
                     ip: client.ip, userAgent: client.userAgent, origin: client.origin)
                 let context = try await auth.resolver.context(for: publicAccountability)
-                return .accept(Accepted(context: context, client: client, upgradeToken: nil))
+                return accept(Accepted(context: context, client: client, upgradeToken: nil))
             }
             let accountability: Accountability
             do {
@@ -160,7 +154,7 @@ public final class RealtimeEngine: Sendable {
             }
             guard accountability.userID != nil else { return .refuse(.unauthorized, "Unauthorized") }
             let context = try await auth.resolver.context(for: accountability)
-            return .accept(
+            return accept(
                 Accepted(context: context, client: client, upgradeToken: .init(expiresAt: auth.expiry(ofToken: token))))
         } catch {
             logger.warning("could not admit a realtime connection", metadata: ["error": "\(error)"])
@@ -168,9 +162,13 @@ public final class RealtimeEngine: Sendable {
         }
     }
 
+    private func accept(_ accepted: Accepted) -> UpgradeAdmission {
+        .accept(subprotocol: nil) { channel in try self.install(accepted, on: channel) }
+    }
+
     /// Turns an upgraded HTTP channel into a realtime socket (on its event loop, after the 101 left):
     /// the WebSocket frame decoder, then the socket's handler. Server frames are framed by the socket.
-    public func install(_ accepted: Accepted, on channel: any Channel) throws {
+    func install(_ accepted: Accepted, on channel: any Channel) throws {
         channel.eventLoop.preconditionInEventLoop()
         let shard = shards.shard(for: channel.eventLoop) { index in
             LoopShard(index: index, eventLoop: channel.eventLoop, fanout: fanout)

@@ -168,16 +168,19 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: From the shard
 
     /// An event frame; written now, or held while a request is in flight.
-    func enqueueEvent(_ frame: ByteBuffer) {
-        guard !closing else { return }
+    /// Writes (or holds) one event frame; true when it is the first written since the last
+    /// flush, so the hop flushes this socket once at its end.
+    func enqueueEvent(_ frame: ByteBuffer) -> Bool {
+        guard !closing else { return false }
         if machine.holdsEvents {
             heldBytes += frame.readableBytes
             held.append(frame)
             if heldBytes > engine.settings.maxQueuedBytes { tooSlow() }
-            return
+            return false
         }
         write(frame, flush: false)
-        eventsWritten = true
+        defer { eventsWritten = true }
+        return !eventsWritten
     }
 
     /// The end of a fan-out hop: one flush for everything it wrote.
@@ -304,8 +307,9 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// A client that does not read its close frame within this is cut off.
-    static let closeGrace = TimeAmount.seconds(10)
+    /// A client that does not read its close frame within this is cut off (as the `ws` library
+    /// does: a slow consumer's 1013 waits behind everything already buffered for it).
+    static let closeGrace = TimeAmount.seconds(30)
 
     /// Writes the close frame behind what is already buffered and closes once it is out
     /// (or after `closeGrace`: a client too slow to read it is not waited for).

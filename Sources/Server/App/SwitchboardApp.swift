@@ -50,7 +50,7 @@ enum SwitchboardApp {
         // event loops, everything else is Hummingbird's (REST) with this router.
         let channel = SwitchboardChannel(
             responder: respond(with: router.buildResponder(), logger: services.logger),
-            realtime: realtimeOn ? services.realtime : nil, realtimePath: config.websocketsRestPath,
+            endpoints: realtimeOn ? [config.websocketsRestPath: services.realtime] : [:],
             decoderLimits: NIOHTTPDecoderLimitConfiguration())
         return Listener(host: config.host, port: config.port, backlog: 256, channel: channel, logger: services.logger)
     }

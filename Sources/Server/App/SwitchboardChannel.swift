@@ -9,10 +9,11 @@ import Realtime
 import Synchronization
 
 /// Every connection to the server's port starts here. Its first request
-/// decides what it becomes: a WebSocket upgrade on the realtime path is
-/// admitted (or refused with 401 / 403) and the channel becomes a
-/// `RealtimeSocket` on its event loop, with no task of its own; anything else
-/// is handed, with that request, to Hummingbird's HTTP/1.1 handling (REST).
+/// decides what it becomes: a WebSocket upgrade on the path of an upgrade
+/// endpoint (`/websocket`: the realtime engine) is admitted (or refused with
+/// 401 / 403) and the channel becomes that endpoint's socket on its event
+/// loop, with no task of its own; anything else is handed, with that request,
+/// to Hummingbird's HTTP/1.1 handling (REST).
 struct SwitchboardChannel: ServerChildChannel, HTTPChannelHandler {
     struct Value: ServerChildChannelValue {
         let channel: any Channel
@@ -20,8 +21,8 @@ struct SwitchboardChannel: ServerChildChannel, HTTPChannelHandler {
     }
 
     let responder: HTTPChannelHandler.Responder
-    let realtime: RealtimeEngine?
-    let realtimePath: String
+    /// path → the protocol served there over WebSocket
+    let endpoints: [String: any UpgradeEndpoint]
     let decoderLimits: NIOHTTPDecoderLimitConfiguration
 
     static let receiveBuffers = AdaptiveRecvByteBufferAllocator(minimum: 256, initial: 512, maximum: 65536)
@@ -37,7 +38,7 @@ struct SwitchboardChannel: ServerChildChannel, HTTPChannelHandler {
             try sync.addHandler(
                 ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes, limitConfiguration: decoderLimits)))
             try sync.addHandler(
-                FrontDoor(realtime: realtime, realtimePath: realtimePath, route: promise, logger: logger))
+                FrontDoor(endpoints: endpoints, route: promise, logger: logger))
             return Value(channel: channel, route: promise.futureResult)
         }
     }
@@ -78,20 +79,18 @@ final class FrontDoor: ChannelInboundHandler, RemovableChannelHandler {
     /// A connection that sends no request head within this is closed.
     static let firstRequestTimeout = TimeAmount.seconds(30)
 
-    private let realtime: RealtimeEngine?
-    private let realtimePath: String
+    private let endpoints: [String: any UpgradeEndpoint]
     private let route: EventLoopPromise<Route>
     private let logger: Logger
     private var state = State.awaitingHead
     /// The upgrade request's end was read: the HTTP decoder has nothing more to say about it.
     private var upgradeRequestEnded = false
-    /// The 101 left: what the socket becomes once the request's end is read too.
-    private var switched: (RealtimeEngine.Accepted, RealtimeEngine)?
+    /// The 101 left: what installs the socket once the request's end is read too.
+    private var switched: (@Sendable (any Channel) throws -> Void)?
     private var timeout: Scheduled<Void>?
 
-    init(realtime: RealtimeEngine?, realtimePath: String, route: EventLoopPromise<Route>, logger: Logger) {
-        self.realtime = realtime
-        self.realtimePath = realtimePath
+    init(endpoints: [String: any UpgradeEndpoint], route: EventLoopPromise<Route>, logger: Logger) {
+        self.endpoints = endpoints
         self.route = route
         self.logger = logger
     }
@@ -119,9 +118,9 @@ final class FrontDoor: ChannelInboundHandler, RemovableChannelHandler {
             guard case .head(let head) = part else { return }
             timeout?.cancel()
             let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-            if let realtime, path == realtimePath, WebSocketHandshake.isUpgrade(head) {
+            if let endpoint = endpoints[String(path)], WebSocketHandshake.isUpgrade(head) {
                 state = .upgrading
-                upgrade(head, engine: realtime, context: context)
+                upgrade(head, endpoint: endpoint, context: context)
             } else {
                 handOver(first: part, context: context)
             }
@@ -173,42 +172,40 @@ final class FrontDoor: ChannelInboundHandler, RemovableChannelHandler {
 
     // MARK: Realtime
 
-    private func upgrade(_ head: HTTPRequestHead, engine: RealtimeEngine, context: ChannelHandlerContext) {
+    private func upgrade(_ head: HTTPRequestHead, endpoint: any UpgradeEndpoint, context: ChannelHandlerContext) {
         let remote = context.channel.remoteAddress?.ipAddress
-        if let decided = engine.admitAtOnce(head, remoteAddress: remote) {
-            return admitted(decided, head: head, engine: engine, context: context)
+        if let decided = endpoint.admitAtOnce(head, remoteAddress: remote) {
+            return admitted(decided, head: head, context: context)
         }
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let loop = context.eventLoop
         Task {
-            let admission = await engine.admit(head, remoteAddress: remote)
+            let admission = await endpoint.admit(head, remoteAddress: remote)
             loop.execute {
                 let (door, context) = bound.value
-                door.admitted(admission, head: head, engine: engine, context: context)
+                door.admitted(admission, head: head, context: context)
             }
         }
     }
 
-    private func admitted(
-        _ admission: RealtimeEngine.Admission, head: HTTPRequestHead, engine: RealtimeEngine, context: ChannelHandlerContext
-    ) {
+    private func admitted(_ admission: UpgradeAdmission, head: HTTPRequestHead, context: ChannelHandlerContext) {
         guard case .upgrading = state, context.channel.isActive else { return }
         switch admission {
         case .refuse(let status, let text):
             state = .done
             respond(status, text, context: context)
-        case .accept(let accepted):
+        case .accept(let subprotocol, let install):
             guard let accept = WebSocketHandshake.acceptValue(head) else {
                 state = .done
                 return respond(.badRequest, "Invalid WebSocket upgrade request.", context: context)
             }
-            let response = WebSocketHandshake.switchingProtocols(accept: accept, subprotocol: nil)
+            let response = WebSocketHandshake.switchingProtocols(accept: accept, subprotocol: subprotocol)
             context.write(wrapOutboundOut(.head(response)), promise: nil)
             let channel = context.channel
             let me = NIOLoopBound(self, eventLoop: context.eventLoop)
             context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { result in
                 guard case .success = result else { return channel.close(promise: nil) }
-                me.value.switched = (accepted, engine)
+                me.value.switched = install
                 me.value.becomeRealtimeIfReady(channel: channel)
             }
         }
@@ -219,12 +216,12 @@ final class FrontDoor: ChannelInboundHandler, RemovableChannelHandler {
     /// realtime handlers go in, the HTTP handlers out (the decoder last, forwarding any frames
     /// the client sent early).
     private func becomeRealtimeIfReady(channel: any Channel) {
-        guard case .upgrading = state, upgradeRequestEnded, let (accepted, engine) = switched else { return }
+        guard case .upgrading = state, upgradeRequestEnded, let install = switched else { return }
         state = .done
         switched = nil
         do {
             let sync = channel.pipeline.syncOperations
-            try engine.install(accepted, on: channel)
+            try install(channel)
             let encoder = try sync.handler(type: HTTPResponseEncoder.self)
             let decoder = try sync.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
             route.succeed(.realtime)
