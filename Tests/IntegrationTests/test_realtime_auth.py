@@ -363,6 +363,29 @@ async def test_token_expiry_with_new_auth_keeps_subscriptions(expiry_server):
     await ws.close()
 
 
+@run_async(timeout=30)
+async def test_reauth_at_once_on_token_expired_keeps_subscriptions(expiry_server):
+    """The SDK answers TOKEN_EXPIRED with its `auth` at once (it refreshed before): the move to the
+    public classes and the move back are both still on their way to the socket's shard, and the
+    subscription must survive them."""
+    admin = expiry_server.admin()
+    name = text_collection(admin)
+    info, _ = reader_user(admin, name)
+    user = await in_thread(expiry_server.api().login, info["email"], info["password"])  # fresh 2 s JWT
+    ws = await authed(expiry_server, user.token)
+    assert (await ws.subscribe(name, uid="s"))["event"] == "init"
+    await asyncio.sleep(1.1)
+    fresh = await in_thread(expiry_server.api().login, info["email"], info["password"])  # expires ~1 s later
+    assert fresh.token != user.token
+    assert await ws.recv(timeout=5) == TOKEN_EXPIRED
+    await ws.send({"type": "auth", "access_token": fresh.token})
+    assert await ws.recv() == {"type": "auth", "status": "ok"}
+    row = data(await in_thread(admin.post, f"/items/{name}", {"text": "after reauth", "secret": "y"}))
+    ev = await ws.recv(timeout=5)
+    assert (ev.get("event"), ev.get("data")) == ("create", [{"id": row["id"], "text": "after reauth"}]), ev
+    await ws.close()
+
+
 # -- connection limit ----------------------------------------------------------------------
 
 

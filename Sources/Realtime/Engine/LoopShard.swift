@@ -162,6 +162,12 @@ final class LoopShard: Sendable {
                     fanout.leave(classID: to, shard: index)
                     continue
                 }
+                // Back to the class it is in (an identity changed twice before the first move got
+                // here: token expired, then re-auth at once): it stays; fan-out's count is given back.
+                guard move.from != to else {
+                    fanout.leave(classID: to, shard: index)
+                    continue
+                }
                 let member = Fanout.Member(
                     socket: move.socket, subscription: move.subscription, uid: move.uid,
                     minSeq: max(old?.member.minSeq ?? 0, dispatched))
