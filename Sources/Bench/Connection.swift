@@ -54,7 +54,12 @@ enum Connection {
             .connectTimeout(.seconds(10))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
         if let source {
-            bootstrap = bootstrap.channelOption(.socketOption(.so_reuseaddr), value: 1).bind(to: source)
+            // IP_BIND_ADDRESS_NO_PORT: the port is picked at connect, per destination, so one source
+            // address reaches every target with its own ephemeral range (and ports in TIME_WAIT
+            // towards one replica do not block connections to the others).
+            bootstrap = bootstrap.channelOption(.socketOption(.so_reuseaddr), value: 1)
+                .channelOption(ChannelOptions.Types.SocketOption.ipOption(.init(rawValue: Self.ipBindAddressNoPort)), value: 1)
+                .bind(to: source)
         }
         bootstrap = bootstrap.channelInitializer { channel in
             let upgrader = NIOWebSocketClientUpgrader(maxFrameSize: 1 << 24, automaticErrorHandling: true) {
@@ -82,6 +87,9 @@ enum Connection {
     }
 
     /// Names the limit behind common connect errors, so a run says which wall it hit.
+    /// Linux `IP_BIND_ADDRESS_NO_PORT` (<linux/in.h>; not exported by Glibc's module).
+    static let ipBindAddressNoPort: CInt = 24
+
     static func describe(_ error: any Error, source: SocketAddress?) -> String {
         let from = source?.ipAddress ?? "default source"
         if let io = error as? IOError {

@@ -115,12 +115,23 @@ final class LoopShard: Sendable {
     var allSockets: [RealtimeSocket] { Array(state.value.sockets.values) }
 
     private func fireDeadlines() {
-        let s = state.value
         let now = Clock.nowMs()
-        for entry in s.deadlines.popDue(now: now) {
-            guard let socket = s.sockets[entry.socket], socket.deadlineGeneration == entry.generation else { continue }
-            socket.tick(now: now)
+        // The due sockets first, then their ticks: a tick may close its socket at once (the peer
+        // is gone), which unregisters it from `sockets`; no access to the shard's state may be
+        // open across a tick.
+        let due = dueSockets(now: now)
+        for socket in due { socket.tick(now: now) }
+    }
+
+    private func dueSockets(now: Int64) -> [RealtimeSocket] {
+        let s = state.value
+        let entries = s.deadlines.popDue(now: now)
+        var due: [RealtimeSocket] = []
+        due.reserveCapacity(entries.count)
+        for entry in entries {
+            if let socket = s.sockets[entry.socket], socket.deadlineGeneration == entry.generation { due.append(socket) }
         }
+        return due
     }
 
     // MARK: Fan-out
@@ -174,8 +185,10 @@ final class LoopShard: Sendable {
                 s.members[to, default: [:]][key] = LocalMember(member: member, socket: socket)
                 removeMember(move.from, key)
             case .closeClass(let classID, let seq):
-                for local in s.members[classID]?.values ?? [:].values where seq > local.member.minSeq {
-                    local.socket.close(.internalError, "Could not deliver a change; reconnect and resume with after.")
+                // Closing unregisters sockets from this shard's state: collect them first.
+                let doomed = (s.members[classID]?.values).map { $0.filter { seq > $0.member.minSeq }.map(\.socket) } ?? []
+                for socket in doomed {
+                    socket.close(.internalError, "Could not deliver a change; reconnect and resume with after.")
                 }
             }
         }
@@ -193,8 +206,10 @@ final class LoopShard: Sendable {
     /// Applies re-resolved identities: revoked users are closed, the others move to their new classes.
     func refresh(_ outcomes: [UInt64: ShardOp.Refreshed]) -> [Fanout.Move] {
         var moves: [Fanout.Move] = []
+        // Sockets first: a revoked one closes, which may unregister it at once.
+        let sockets = state.value.sockets
         for (id, outcome) in outcomes {
-            guard let socket = state.value.sockets[id] else { continue }
+            guard let socket = sockets[id] else { continue }
             switch outcome {
             case .revoked:
                 socket.revoke()
