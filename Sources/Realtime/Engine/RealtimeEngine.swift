@@ -91,14 +91,12 @@ public final class RealtimeEngine: UpgradeEndpoint {
     /// without a token (they act as nobody until their `auth`), and identities the caches
     /// hold. nil: `admit` must decide.
     public func admitAtOnce(_ head: HTTPRequestHead, remoteAddress: String?) -> UpgradeAdmission? {
-        guard acceptsConnections else { return .refuse(.forbidden, "Too many connections") }
-        let origin = head.headers.first(name: "origin")
-        if let origin, !originAllowed(origin, host: head.headers.first(name: "host")) {
-            return .refuse(.forbidden, "Origin not allowed")
+        let (client, token): (ClientInfo, String?)
+        switch screen(head, remoteAddress: remoteAddress) {
+        case .refused(let refusal): return refusal
+        case .passed(let c, let t): (client, token) = (c, t)
         }
-        let client = ClientInfo(ip: remoteAddress, userAgent: head.headers.first(name: "user-agent"), origin: origin)
-        let token = Self.queryValue(head.uri, "access_token") ?? Self.cookie(head, settings.sessionCookieName)
-        guard let token, !token.isEmpty else {
+        guard let token else {
             switch settings.connection.authMode {
             case .strict:
                 return .refuse(.unauthorized, "Unauthorized")
@@ -131,15 +129,13 @@ public final class RealtimeEngine: UpgradeEndpoint {
     /// Decides an upgrade (PROTOCOL.md): the connection limit, `Origin`, and the token that
     /// may come with it (`?access_token=` or the session cookie; required in strict mode).
     public func admit(_ head: HTTPRequestHead, remoteAddress: String?) async -> UpgradeAdmission {
-        guard acceptsConnections else { return .refuse(.forbidden, "Too many connections") }
-        let origin = head.headers.first(name: "origin")
-        if let origin, !originAllowed(origin, host: head.headers.first(name: "host")) {
-            return .refuse(.forbidden, "Origin not allowed")
+        let (client, token): (ClientInfo, String?)
+        switch screen(head, remoteAddress: remoteAddress) {
+        case .refused(let refusal): return refusal
+        case .passed(let c, let t): (client, token) = (c, t)
         }
-        let client = ClientInfo(ip: remoteAddress, userAgent: head.headers.first(name: "user-agent"), origin: origin)
-        let token = Self.queryValue(head.uri, "access_token") ?? Self.cookie(head, settings.sessionCookieName)
         do {
-            guard let token, !token.isEmpty else {
+            guard let token else {
                 if settings.connection.authMode == .strict { return .refuse(.unauthorized, "Unauthorized") }
                 let publicAccountability = try await auth.resolver.publicAccountability(
                     ip: client.ip, userAgent: client.userAgent, origin: client.origin)
@@ -160,6 +156,24 @@ public final class RealtimeEngine: UpgradeEndpoint {
             logger.warning("could not admit a realtime connection", metadata: ["error": "\(error)"])
             return .refuse(.serviceUnavailable, "Service unavailable")
         }
+    }
+
+    private enum Screened {
+        case refused(UpgradeAdmission)
+        /// Who it comes from, and the token it carries (`?access_token=` or the session cookie).
+        case passed(ClientInfo, token: String?)
+    }
+
+    /// What every upgrade is checked for before its identity: the connection limit and `Origin`.
+    private func screen(_ head: HTTPRequestHead, remoteAddress: String?) -> Screened {
+        guard acceptsConnections else { return .refused(.refuse(.forbidden, "Too many connections")) }
+        let origin = head.headers.first(name: "origin")
+        if let origin, !originAllowed(origin, host: head.headers.first(name: "host")) {
+            return .refused(.refuse(.forbidden, "Origin not allowed"))
+        }
+        let client = ClientInfo(ip: remoteAddress, userAgent: head.headers.first(name: "user-agent"), origin: origin)
+        let token = Self.queryValue(head.uri, "access_token") ?? Self.cookie(head, settings.sessionCookieName)
+        return .passed(client, token: token?.isEmpty == false ? token : nil)
     }
 
     private func accept(_ accepted: Accepted) -> UpgradeAdmission {
