@@ -51,7 +51,9 @@ struct KneeCurve: Equatable {
             if byTarget[r.target] == nil { order.append(r.target) }
             byTarget[r.target, default: []].append(step(r))
         }
-        return order.map { KneeCurve(target: $0, steps: byTarget[$0]!.sorted { $0.offered < $1.offered }) }
+        return order.map { target in
+            KneeCurve(target: target, steps: (byTarget[target] ?? []).sorted { $0.offered < $1.offered })
+        }
     }
 
     /// Markdown: each step, then each target's knee and the Switchboard/nchan ratio.
