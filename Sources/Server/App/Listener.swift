@@ -22,7 +22,9 @@ import Synchronization
 struct Listener: Service {
     let host: String
     let port: Int
-    let backlog: Int32
+    /// Connections the kernel queues before they are accepted: room for a reconnect storm (a
+    /// drained replica's clients arriving at once). Linux caps it at `net.core.somaxconn`.
+    var backlog: Int32 = 4096
     let channel: SwitchboardChannel
     let logger: Logger
     var eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton

@@ -52,7 +52,7 @@ enum SwitchboardApp {
             responder: respond(with: router.buildResponder(), logger: services.logger),
             endpoints: realtimeOn ? [config.websocketsRestPath: services.realtime] : [:],
             decoderLimits: NIOHTTPDecoderLimitConfiguration())
-        return Listener(host: config.host, port: config.port, backlog: 256, channel: channel, logger: services.logger)
+        return Listener(host: config.host, port: config.port, channel: channel, logger: services.logger)
     }
 
     /// One HTTP request through the router: what Hummingbird's `Application` does for each
