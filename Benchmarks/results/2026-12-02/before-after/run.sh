@@ -1,6 +1,9 @@
 #!/bin/bash
 # Before/after in one run: the pre-engine release build (d1b9007, Hummingbird WebSocket per socket),
 # this build, and nchan (memory store), each as one node, same client, same machine, back to back.
+# Setup: git worktree add /tmp/oldsb d1b9007 && (cd /tmp/oldsb && swift build -c release
+#   --build-path /tmp/oldsb/.build-release --product switchboard); scripts/bench's release build of
+#   this tree; an nginx prefix /tmp/qb/run-n with Benchmarks/peers/nchan-memory.conf on port 18491.
 set -u
 OUT=${OUT:-/work/main/Benchmarks/results/2026-12-02/before-after}
 B=/work/main/.build-release/release/switchboard-bench
