@@ -8,6 +8,8 @@
 # `apt-get update` first only when the install needs it.
 
 # Building: C libraries the package links (Package.swift's systemLibrary targets) and pkg-config.
+# scripts/test fails when this list, Package.swift's `.apt` providers and scripts/run's comment
+# naming them disagree (check_build_packages below).
 BUILD_PACKAGES=(pkg-config libsqlite3-dev libargon2-dev libssl-dev libhiredis-dev)
 # The cluster shape on one machine: Redis, PostgreSQL, the nginx load balancer, curl for health checks.
 CLUSTER_PACKAGES=(redis-server redis-tools postgresql nginx curl)
@@ -40,4 +42,15 @@ ensure_packages() {
         as_root apt-get update -qq
         DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}"
     fi
+}
+
+# Every Debian package Package.swift's systemLibrary targets name (`.apt([...])`) must be in
+# BUILD_PACKAGES and named in scripts/run (what a fresh machine runs first); prints each mismatch.
+check_build_packages() {
+    local p bad=0
+    for p in $(grep -oE '\.apt\(\["[^"]+"' Package.swift | sed -E 's/.*"([^"]+)"/\1/'); do
+        [[ " ${BUILD_PACKAGES[*]} " == *" $p "* ]] || { echo "BUILD_PACKAGES lacks $p (Package.swift needs it)"; bad=1; }
+        grep -q "$p" scripts/run || { echo "scripts/run does not name $p"; bad=1; }
+    done
+    return $bad
 }
