@@ -55,9 +55,7 @@ public final class PermissionResolver: ChangeEventSink {
     public func publicAccountability(ip: String? = nil, userAgent: String? = nil, origin: String? = nil) async throws
         -> Accountability
     {
-        if let known = cache.withLock({ $0.publicIdentity }) {
-            return known.accountability(ip: ip, userAgent: userAgent, origin: origin)
-        }
+        if let known = cachedPublicAccountability(ip: ip, userAgent: userAgent, origin: origin) { return known }
         let rows = try await store.database.read { db in
             try await db.query("SELECT policy FROM directus_access WHERE role IS NULL AND \"user\" IS NULL ORDER BY sort, id")
         }

@@ -110,8 +110,6 @@ final class LoopShard: Sendable {
         state.value.deadlines.schedule(socket, at: deadline, generation: generation)
     }
 
-    var socketCount: Int { state.value.sockets.count }
-
     var allSockets: [RealtimeSocket] { Array(state.value.sockets.values) }
 
     private func fireDeadlines() {
