@@ -39,8 +39,13 @@ public enum RealtimeFrames {
 /// bytes before the uid and after it, so each socket costs one concatenation.
 public struct RenderedEvent: Sendable {
     public let prefix: [UInt8]
+    /// What the frame says, for protocols that frame it their own way (GraphQL).
+    public let event: String
+    public let data: JSONValue?
 
     public init(event: String, data: JSONValue?, meta: JSONObject?, seq: Int64?, extra: [(String, JSONValue)] = []) {
+        self.event = event
+        self.data = data
         var o = JSONObject([("type", "subscription"), ("event", .string(event))])
         if let data { o["data"] = data }
         if let meta { o["meta"] = .object(meta) }
@@ -74,4 +79,13 @@ public enum CloseCode: UInt16, Sendable {
     case messageTooBig = 1009
     case internalError = 1011
     case tryAgainLater = 1013
+    // graphql-transport-ws (the `graphql-ws` library's codes)
+    case graphQLInternalError = 4500
+    case graphQLBadRequest = 4400
+    case graphQLUnauthorized = 4401
+    case graphQLForbidden = 4403
+    case graphQLSubprotocolNotAcceptable = 4406
+    case graphQLInitTimeout = 4408
+    case graphQLSubscriberExists = 4409
+    case graphQLTooManyInitRequests = 4429
 }

@@ -207,9 +207,11 @@ class WS:
 
 async def open_ws(server: Any, query: str = "", *, headers: dict[str, str] | None = None,
                   origin: str | None = None, max_size: int | None = 16 * 1024 * 1024,
-                  max_queue: int | None = 4096, auto_pong: bool = True, path: str = "/websocket") -> WS:
+                  max_queue: int | None = 4096, auto_pong: bool = True, path: str = "/websocket",
+                  subprotocols: list[str] | None = None) -> WS:
     conn = await asyncio.wait_for(
         connect(ws_url(server, query, path), additional_headers=headers, origin=origin, proxy=None,
+                subprotocols=subprotocols,  # type: ignore[arg-type]
                 compression=None, ping_interval=None, open_timeout=RECV_TIMEOUT_S, close_timeout=2,
                 max_size=max_size, max_queue=max_queue),
         RECV_TIMEOUT_S + 1,

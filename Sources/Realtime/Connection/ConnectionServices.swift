@@ -113,18 +113,23 @@ struct ConnectionServices: Sendable {
     /// Joins the class (in order with fan-out), then reads `init` or the replay up to the join's boundary.
     func subscribe(_ job: SubscribeJob) async -> SubscribeOutcome {
         do {
-            // A collection fan-out already follows needs no database seq: the join's boundary is the last
-            // event it took. A new one starts from the database's seq (its `init` covers up to there).
-            var member = job.member
-            if !fanout.isInterested(in: job.request.collection) {
-                member.minSeq = try await store.outbox.currentSeq(job.request.collection)
-            }
-            let boundary = await fanout.join(
-                Fanout.Join(key: job.classKey, context: job.context, shard: job.shard, member: member))
+            let boundary = try await join(
+                Fanout.Join(key: job.classKey, context: job.context, shard: job.shard, member: job.member))
             return await initial(job, boundary: boundary)
         } catch {
             return failure(error, job: job)
         }
+    }
+
+    /// Joins a class in order with fan-out; answers the seq its member receives events above. A
+    /// collection fan-out already follows needs no database seq: the boundary is the last event it
+    /// took. A new one starts from the database's seq (an `init` covers up to there).
+    func join(_ join: Fanout.Join) async throws -> Int64 {
+        var join = join
+        if !fanout.isInterested(in: join.key.request.collection) {
+            join.member.minSeq = try await store.outbox.currentSeq(join.key.request.collection)
+        }
+        return await fanout.join(join)
     }
 
     /// A joined subscription's `init` from the cache (what the next identical subscribes after a

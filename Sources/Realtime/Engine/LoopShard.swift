@@ -21,7 +21,7 @@ final class LoopShard: Sendable {
     static let tick = TimeAmount.milliseconds(250)
 
     final class State {
-        var sockets: [UInt64: RealtimeSocket] = [:]
+        var sockets: [UInt64: any ShardSocket] = [:]
         /// class → members here
         var members: [UInt64: [MemberKey: LocalMember]] = [:]
         var deadlines = DeadlineHeap()
@@ -31,7 +31,7 @@ final class LoopShard: Sendable {
     /// A member with its socket at hand (no lookup per delivery).
     struct LocalMember {
         var member: Fanout.Member
-        let socket: RealtimeSocket
+        let socket: any ShardSocket
     }
 
     struct MemberKey: Hashable {
@@ -69,7 +69,7 @@ final class LoopShard: Sendable {
 
     // MARK: Sockets
 
-    func register(_ socket: RealtimeSocket) {
+    func register(_ socket: any ShardSocket) {
         let s = state.value
         s.sockets[socket.id] = socket
         if s.timer == nil {
@@ -78,7 +78,7 @@ final class LoopShard: Sendable {
     }
 
     /// A socket closed: its memberships end here and in fan-out's table.
-    func unregister(_ socket: RealtimeSocket) {
+    func unregister(_ socket: any ShardSocket) {
         let s = state.value
         guard s.sockets.removeValue(forKey: socket.id) != nil else { return }
         for (subscription, classID) in socket.boundClasses() {
@@ -110,7 +110,7 @@ final class LoopShard: Sendable {
         state.value.deadlines.schedule(socket, at: deadline, generation: generation)
     }
 
-    var allSockets: [RealtimeSocket] { Array(state.value.sockets.values) }
+    var allSockets: [any ShardSocket] { Array(state.value.sockets.values) }
 
     private func fireDeadlines() {
         let now = Clock.nowMs()
@@ -121,10 +121,10 @@ final class LoopShard: Sendable {
         for socket in due { socket.tick(now: now) }
     }
 
-    private func dueSockets(now: Int64) -> [RealtimeSocket] {
+    private func dueSockets(now: Int64) -> [any ShardSocket] {
         let s = state.value
         let entries = s.deadlines.popDue(now: now)
-        var due: [RealtimeSocket] = []
+        var due: [any ShardSocket] = []
         due.reserveCapacity(entries.count)
         for entry in entries {
             if let socket = s.sockets[entry.socket], socket.deadlineGeneration == entry.generation { due.append(socket) }
@@ -136,7 +136,7 @@ final class LoopShard: Sendable {
 
     private func apply(_ ops: [ShardOp]) {
         let s = state.value
-        var touched: [RealtimeSocket] = []
+        var touched: [any ShardSocket] = []
         var written: UInt64 = 0
         for op in ops {
             switch op {
@@ -148,18 +148,24 @@ final class LoopShard: Sendable {
                 var lastFrames: [ByteBuffer] = []
                 var byUID: [String?: [ByteBuffer]] = [:]
                 for local in members.values where delivery.seq > local.member.minSeq {
-                    let uid = local.member.uid
-                    if lastUID != .some(uid) {
-                        if let lastUID { byUID[lastUID] = lastFrames }
-                        lastFrames =
-                            byUID[uid]
-                            ?? delivery.frames.map { $0.webSocketFrame(uid: uid, allocator: local.socket.allocator) }
-                        lastUID = .some(uid)
+                    let frames: [ByteBuffer]
+                    switch local.member.framing {
+                    case .directus(let uid):
+                        if lastUID != .some(uid) {
+                            if let lastUID { byUID[lastUID] = lastFrames }
+                            lastFrames =
+                                byUID[uid]
+                                ?? delivery.frames.map { $0.webSocketFrame(uid: uid, allocator: local.socket.allocator) }
+                            lastUID = .some(uid)
+                        }
+                        frames = lastFrames
+                    case .graphQL(let graphQL):
+                        frames = graphQL.frames(delivery.frames, allocator: local.socket.allocator)
                     }
-                    for bytes in lastFrames {
+                    for bytes in frames {
                         if local.socket.enqueueEvent(bytes) { touched.append(local.socket) }
                     }
-                    written += UInt64(lastFrames.count)
+                    written += UInt64(frames.count)
                 }
             case .add(let classID, let key, let member):
                 add(classID, key: key, member: member)
@@ -178,7 +184,7 @@ final class LoopShard: Sendable {
                     continue
                 }
                 let member = Fanout.Member(
-                    socket: move.socket, subscription: move.subscription, uid: move.uid,
+                    socket: move.socket, subscription: move.subscription, framing: move.framing,
                     minSeq: max(old?.member.minSeq ?? 0, dispatched))
                 s.members[to, default: [:]][key] = LocalMember(member: member, socket: socket)
                 removeMember(move.from, key)

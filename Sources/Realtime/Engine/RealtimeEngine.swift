@@ -74,10 +74,12 @@ public final class RealtimeEngine: UpgradeEndpoint {
 
     /// Whether this replica takes one more socket now.
     public var acceptsConnections: Bool {
-        if draining.load(ordering: .relaxed) { return false }
+        if isDraining { return false }
         guard let limit = settings.connectionLimit else { return true }
         return connections.load(ordering: .relaxed) < limit
     }
+
+    var isDraining: Bool { draining.load(ordering: .relaxed) }
 
     /// An admitted socket's identity, before its handler exists.
     struct Accepted: Sendable {
@@ -113,17 +115,37 @@ public final class RealtimeEngine: UpgradeEndpoint {
                         client: client, upgradeToken: nil))
             }
         }
+        return tokenIdentityAtOnce(token, client: client).map { $0.map(accept) ?? .refuse(.unauthorized, "Unauthorized") }
+    }
+
+    /// The identity an upgrade's token gives, when the caches hold it (outer nil: a lookup is
+    /// needed; inner nil: the token is refused).
+    func tokenIdentityAtOnce(_ token: String, client: ClientInfo) -> Accepted?? {
         switch auth.authenticateAtOnce(token: token, client: client) {
         case .refused:
-            return .refuse(.unauthorized, "Unauthorized")
+            return .some(nil)
         case .needsLookup:
             return nil
         case .accepted(let accountability):
-            guard accountability.userID != nil else { return .refuse(.unauthorized, "Unauthorized") }
+            guard accountability.userID != nil else { return .some(nil) }
             return auth.resolver.cachedContext(for: accountability).map {
-                accept(Accepted(context: $0, client: client, upgradeToken: .init(expiresAt: auth.expiry(ofToken: token))))
+                Accepted(context: $0, client: client, upgradeToken: .init(expiresAt: auth.expiry(ofToken: token)))
             }
         }
+    }
+
+    /// The identity an upgrade's token gives; nil: the token is refused. Throws when the
+    /// permissions can't be read.
+    func tokenIdentity(_ token: String, client: ClientInfo) async throws -> Accepted? {
+        let accountability: Accountability
+        do {
+            accountability = try await auth.authenticate(token: token, client: client)
+        } catch {
+            return nil
+        }
+        guard accountability.userID != nil else { return nil }
+        let context = try await auth.resolver.context(for: accountability)
+        return Accepted(context: context, client: client, upgradeToken: .init(expiresAt: auth.expiry(ofToken: token)))
     }
 
     /// Decides an upgrade (PROTOCOL.md): the connection limit, `Origin`, and the token that
@@ -142,23 +164,14 @@ public final class RealtimeEngine: UpgradeEndpoint {
                 let context = try await auth.resolver.context(for: publicAccountability)
                 return accept(Accepted(context: context, client: client, upgradeToken: nil))
             }
-            let accountability: Accountability
-            do {
-                accountability = try await auth.authenticate(token: token, client: client)
-            } catch {
-                return .refuse(.unauthorized, "Unauthorized")
-            }
-            guard accountability.userID != nil else { return .refuse(.unauthorized, "Unauthorized") }
-            let context = try await auth.resolver.context(for: accountability)
-            return accept(
-                Accepted(context: context, client: client, upgradeToken: .init(expiresAt: auth.expiry(ofToken: token))))
+            return try await tokenIdentity(token, client: client).map(accept) ?? .refuse(.unauthorized, "Unauthorized")
         } catch {
             logger.warning("could not admit a realtime connection", metadata: ["error": "\(error)"])
             return .refuse(.serviceUnavailable, "Service unavailable")
         }
     }
 
-    private enum Screened {
+    enum Screened {
         case refused(UpgradeAdmission)
         /// Who it comes from, and the token it carries (`?access_token=` or the session cookie).
         case passed(ClientInfo, token: String?)
@@ -166,7 +179,12 @@ public final class RealtimeEngine: UpgradeEndpoint {
 
     /// What every upgrade is checked for before its identity: the connection limit and `Origin`.
     private func screen(_ head: HTTPRequestHead, remoteAddress: String?) -> Screened {
-        guard acceptsConnections else { return .refused(.refuse(.forbidden, "Too many connections")) }
+        screen(head, remoteAddress: remoteAddress, accepting: acceptsConnections)
+    }
+
+    /// `screen` for an endpoint with its own connection limit (`accepting`: it takes one more).
+    func screen(_ head: HTTPRequestHead, remoteAddress: String?, accepting: Bool) -> Screened {
+        guard accepting else { return .refused(.refuse(.forbidden, "Too many connections")) }
         let origin = head.headers.first(name: "origin")
         if let origin, !originAllowed(origin, host: head.headers.first(name: "host")) {
             return .refused(.refuse(.forbidden, "Origin not allowed"))
@@ -183,23 +201,30 @@ public final class RealtimeEngine: UpgradeEndpoint {
     /// Turns an upgraded HTTP channel into a realtime socket (on its event loop, after the 101 left):
     /// the WebSocket frame decoder, then the socket's handler. Server frames are framed by the socket.
     func install(_ accepted: Accepted, on channel: any Channel) throws {
+        let (shard, socketID) = try prepare(channel)
+        connections.add(1, ordering: .relaxed)
+        let socket = RealtimeSocket(
+            id: socketID, shard: shard, engine: self, context: accepted.context, client: accepted.client,
+            upgradeToken: accepted.upgradeToken)
+        try channel.pipeline.syncOperations.addHandler(socket)
+        // Admissions racing past the limit: the later ones go at once.
+        if let limit = settings.connectionLimit, connections.load(ordering: .relaxed) > limit {
+            socket.close(.policyViolation, "Too many connections")
+        }
+    }
+
+    /// What every protocol's socket gets on its upgraded channel (on its event loop): its loop's
+    /// shard, an id, the outbound limit and the frame decoder. The socket's handler goes last.
+    func prepare(_ channel: any Channel) throws -> (LoopShard, socketID: UInt64) {
         channel.eventLoop.preconditionInEventLoop()
         let shard = shards.shard(for: channel.eventLoop) { index in
             LoopShard(index: index, eventLoop: channel.eventLoop, fanout: fanout)
         }
         let high = max(64 * 1024, settings.maxQueuedBytes)
         _ = channel.setOption(.writeBufferWaterMark, value: .init(low: high / 2, high: high))
-        connections.add(1, ordering: .relaxed)
-        let socket = RealtimeSocket(
-            id: nextSocketID.wrappingAdd(1, ordering: .relaxed).oldValue, shard: shard, engine: self,
-            context: accepted.context, client: accepted.client, upgradeToken: accepted.upgradeToken)
         try channel.pipeline.syncOperations.addHandler(
             ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: settings.maxMessageSize)))
-        try channel.pipeline.syncOperations.addHandler(socket)
-        // Admissions racing past the limit: the later ones go at once.
-        if let limit = settings.connectionLimit, connections.load(ordering: .relaxed) > limit {
-            socket.close(.policyViolation, "Too many connections")
-        }
+        return (shard, nextSocketID.wrappingAdd(1, ordering: .relaxed).oldValue)
     }
 
     func socketClosed(_ socket: RealtimeSocket) {
@@ -237,9 +262,11 @@ public final class RealtimeEngine: UpgradeEndpoint {
     /// Stops taking sockets and closes every one with 1001, spread over `window`.
     public func drain(over window: Duration) async {
         draining.store(true, ordering: .relaxed)
-        var lists: [(LoopShard, [RealtimeSocketRef])] = []
+        var lists: [(LoopShard, [ShardSocketRef])] = []
         for shard in shards.all {
-            if let sockets = try? await shard.eventLoop.submit({ shard.allSockets.map { RealtimeSocketRef($0) } }).get() {
+            if let sockets = try? await shard.eventLoop.submit({
+                shard.allSockets.map { ShardSocketRef($0, eventLoop: shard.eventLoop) }
+            }).get() {
                 lists.append((shard, sockets))
             }
         }
@@ -279,13 +306,6 @@ public final class RealtimeEngine: UpgradeEndpoint {
     }
 
     public var connectionCount: Int { connections.load(ordering: .relaxed) }
-}
-
-/// A socket handed across threads to be used back on its loop.
-struct RealtimeSocketRef: Sendable {
-    let socket: NIOLoopBound<RealtimeSocket>
-
-    init(_ socket: RealtimeSocket) { self.socket = NIOLoopBound(socket, eventLoop: socket.shard.eventLoop) }
 }
 
 extension Substring {

@@ -13,7 +13,7 @@ import SwitchboardCore
 /// queue of its own: database work runs as a task per request and comes back
 /// as an input; deadlines come from the shard's timer; event frames from the
 /// shard's fan-out hop.
-final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler {
+final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler, ShardSocket {
     typealias InboundIn = WebSocketFrame
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -45,8 +45,7 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler {
     private var heldBytes = 0
     private var eventsWritten = false
     private var readSuppressed = false
-    /// Text fragments of a message still arriving.
-    private var fragments: ByteBuffer?
+    private var inbound: WebSocketInbound
     private(set) var deadlineGeneration: UInt32 = 0
     private var scheduledDeadline: Int64?
     private var closing = false
@@ -70,6 +69,7 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler {
         self.context = context
         self.client = client
         machine = ConnectionStateMachine(settings: engine.settings.connection, now: Clock.nowMs(), upgradeToken: upgradeToken)
+        inbound = WebSocketInbound(maxMessageSize: engine.settings.maxMessageSize)
     }
 
     var allocator: ByteBufferAllocator { channelContext?.channel.allocator ?? ByteBufferAllocator() }
@@ -93,43 +93,20 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = unwrapInboundIn(data)
-        switch frame.opcode {
-        case .text:
-            if frame.fin {
-                guard fragments == nil else { return protocolError("A new message began before the last one ended.") }
-                text(frame.unmaskedData)
-            } else {
-                guard fragments == nil else { return protocolError("A new message began before the last one ended.") }
-                fragments = frame.unmaskedData
-            }
-        case .continuation:
-            guard var buffer = fragments else { return protocolError("A continuation frame without a message.") }
-            var data = frame.unmaskedData
-            guard buffer.readableBytes + data.readableBytes <= engine.settings.maxMessageSize else {
-                fragments = nil
-                return perform(machine.close(.messageTooBig, "Message too big."))
-            }
-            buffer.writeBuffer(&data)
-            if frame.fin {
-                fragments = nil
-                text(buffer)
-            } else {
-                fragments = buffer
-            }
+        switch inbound.take(unwrapInboundIn(data)) {
+        case .text(let buffer):
+            text(buffer)
         case .binary:
             perform(machine.receivedBinary())
-        case .ping:
-            write(WebSocketWire.pongFrame(frame.unmaskedData, allocator: context.channel.allocator), flush: true)
-        case .pong:
-            break
-        case .connectionClose:
+        case .ping(let data):
+            write(WebSocketWire.pongFrame(data, allocator: context.channel.allocator), flush: true)
+        case .peerClosed(let code):
             // Answer the client's close with its own code, and end the connection.
-            var data = frame.unmaskedData
-            let code = data.readInteger(as: UInt16.self).flatMap(CloseCode.init(rawValue:)) ?? .normal
-            perform(machine.close(code, ""))
-        default:
-            protocolError("Unknown frame type.")
+            perform(machine.close(code.flatMap(CloseCode.init(rawValue:)) ?? .normal, ""))
+        case .violation(let code, let reason):
+            perform(machine.close(code, reason))
+        case .nothing:
+            break
         }
     }
 
@@ -137,17 +114,10 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler {
         perform(machine.received(Array(buffer.readableBytesView), now: Clock.nowMs()))
     }
 
-    private func protocolError(_ reason: String) {
-        perform(machine.close(.protocolError, reason))
-    }
-
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         engine.logger.debug("realtime socket error", metadata: ["socket": "\(id)", "error": "\(error)"])
-        if let ws = error as? NIOWebSocketError, ws == .invalidFrameLength {
-            perform(machine.close(.messageTooBig, "Message too big."))
-        } else {
-            perform(machine.close(.protocolError, "Invalid WebSocket data."))
-        }
+        let (code, reason) = WebSocketInbound.violation(for: error)
+        perform(machine.close(code, reason))
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -222,7 +192,8 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler {
                 shard: shard.index,
                 moves: [
                     Fanout.Move(
-                        socket: id, subscription: subscription, from: classID, to: wanted, context: context, uid: binding.uid)
+                        socket: id, subscription: subscription, from: classID, to: wanted, context: context,
+                        framing: .directus(uid: binding.uid))
                 ])
         }
         bindings[index] = binding
@@ -246,7 +217,7 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler {
                 moves.append(
                     Fanout.Move(
                         socket: id, subscription: binding.subscription, from: from, to: wanted, context: newContext,
-                        uid: binding.uid))
+                        framing: .directus(uid: binding.uid)))
             }
         }
         return moves
@@ -307,26 +278,13 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// A client that does not read its close frame within this is cut off (as the `ws` library
-    /// does: a slow consumer's 1013 waits behind everything already buffered for it).
-    static let closeGrace = TimeAmount.seconds(30)
-
-    /// Writes the close frame behind what is already buffered and closes once it is out
-    /// (or after `closeGrace`: a client too slow to read it is not waited for).
+    /// Writes the close frame behind what is already buffered and closes once it is out.
     private func closeChannel(_ code: CloseCode, _ reason: String) {
         guard let channelContext, !closing else { return }
         engine.logger.debug(
             "closing a realtime socket", metadata: ["socket": "\(id)", "code": "\(code.rawValue)", "reason": "\(reason)"])
         closing = true
-        let channel = channelContext.channel
-        let written = channelContext.eventLoop.makePromise(of: Void.self)
-        channelContext.writeAndFlush(
-            wrapOutboundOut(WebSocketWire.closeFrame(code, reason, allocator: channel.allocator)), promise: written)
-        let cutOff = channelContext.eventLoop.scheduleTask(in: Self.closeGrace) { channel.close(promise: nil) }
-        written.futureResult.whenComplete { _ in
-            cutOff.cancel()
-            channel.close(promise: nil)
-        }
+        WebSocketWire.close(channelContext, code: code, reason: reason)
         finish()
     }
 
@@ -440,7 +398,7 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler {
         let classKey = QueryClassKey(request: request, context: context)
         let uidText = uid?.textValue
         bindings.append(Binding(subscription: key, uid: uidText, key: classKey, classID: nil))
-        let member = Fanout.Member(socket: id, subscription: key, uid: uidText, minSeq: 0)
+        let member = Fanout.Member(socket: id, subscription: key, framing: .directus(uid: uidText), minSeq: 0)
         let job = ConnectionServices.SubscribeJob(
             request: request, classKey: classKey, context: context, after: subscribe.after, uid: uid, shard: shard.index,
             member: member)

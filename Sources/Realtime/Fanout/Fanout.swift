@@ -35,7 +35,7 @@ public final class Fanout: Sendable {
     struct Member: Sendable {
         var socket: UInt64
         var subscription: String
-        var uid: String?
+        var framing: MemberFraming
         /// Events at or below this seq are the subscription's `init` or replay.
         var minSeq: Int64
     }
@@ -47,7 +47,7 @@ public final class Fanout: Sendable {
         var from: UInt64
         var to: QueryClassKey
         var context: ItemsContext
-        var uid: String?
+        var framing: MemberFraming
     }
 
     /// A collection gained its first or lost its last local subscription.

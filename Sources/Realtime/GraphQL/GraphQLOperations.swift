@@ -1,0 +1,47 @@
+import Query
+import RealtimeProtocol
+import Store
+import SwitchboardCore
+
+/// What the GraphQL socket needs of the GraphQL schema (built elsewhere, from
+/// the collections and the caller's permissions): a document turned into a
+/// subscription fan-out can serve, and queries run.
+public protocol GraphQLOperations: Sendable {
+    /// Parses and validates `request` against the schema of `context`'s permissions (no database
+    /// work: called on an event loop).
+    func plan(_ request: GraphQLTransportStateMachine.OperationRequest, context: ItemsContext) -> GraphQLOperationPlan
+    /// Runs a query (or answers why it can't run); the result is the `next` payload: `{data, errors}`.
+    func execute(_ request: GraphQLTransportStateMachine.OperationRequest, context: ItemsContext) async -> JSONValue
+}
+
+/// What a document asks for.
+public enum GraphQLOperationPlan: Sendable {
+    case subscription(GraphQLSubscriptionPlan)
+    /// A query: run by `execute`, answered with one `next` and `complete`.
+    case query
+    /// The GraphQL errors array for the `error` message (syntax, validation, a mutation).
+    case failed(errors: JSONValue)
+}
+
+/// One `<collection>_mutated` subscription: what fan-out delivers to it, and
+/// how each changed key becomes its `next` payload.
+public struct GraphQLSubscriptionPlan: Sendable {
+    public var collection: String
+    /// nil: every event.
+    public var event: ChangeEvent.Action?
+    /// The fields its selection needs (Directus field paths) and its `filter` argument.
+    public var query: ItemQuery
+    /// The payload for one key: `{"data": {<response key>: {key, event, data}}}`; the row is
+    /// rendered for `query` (nil for a delete).
+    public var payload: @Sendable (ChangeEvent.Action, JSONValue, JSONObject?) -> JSONValue
+
+    public init(
+        collection: String, event: ChangeEvent.Action?, query: ItemQuery,
+        payload: @escaping @Sendable (ChangeEvent.Action, JSONValue, JSONObject?) -> JSONValue
+    ) {
+        self.collection = collection
+        self.event = event
+        self.query = query
+        self.payload = payload
+    }
+}

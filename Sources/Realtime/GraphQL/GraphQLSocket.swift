@@ -1,0 +1,417 @@
+import Access
+import Logging
+import NIOCore
+import NIOWebSocket
+import Query
+import RealtimeProtocol
+import Store
+import SwitchboardCore
+
+/// One `graphql-transport-ws` connection on its event loop: feeds frames,
+/// results and deadlines to its `GraphQLTransportStateMachine` and carries out
+/// the actions. Subscriptions are members of fan-out's query classes like the
+/// Directus protocol's, framed per key as `next` messages; the shard, its timer
+/// and its one flush per hop are the same. No task, timer or queue of its own.
+final class GraphQLSocket: ChannelDuplexHandler, RemovableChannelHandler, ShardSocket {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// A running (or joining) subscription.
+    struct Binding {
+        let operation: String
+        let request: GraphQLTransportStateMachine.OperationRequest
+        var framing: GraphQLFraming
+        var key: QueryClassKey
+        /// Set once fan-out's shard holds the membership.
+        var classID: UInt64?
+    }
+
+    let id: UInt64
+    let shard: LoopShard
+    let endpoint: GraphQLEndpoint
+    private(set) var context: ItemsContext
+    var accountability: Accountability { context.accountability }
+    private let client: ClientInfo
+    /// The client offered `graphql-transport-ws`; if not it is closed with 4406 at once.
+    private let subprotocolAgreed: Bool
+    private var machine: GraphQLTransportStateMachine
+    private var inbound: WebSocketInbound
+    private var bindings: [Binding] = []
+    private var channelContext: ChannelHandlerContext?
+    private var eventsWritten = false
+    private(set) var deadlineGeneration: UInt32 = 0
+    private var scheduledDeadline: Int64?
+    private var closing = false
+    private var finished = false
+    /// Results answered without leaving the loop, fed back once the actions that asked for them are done.
+    private var completed: [Completion] = []
+
+    private enum Completion {
+        case authenticated(ItemsContext, expiresAt: Int64?)
+        case authFailed
+        case started(String)
+        case failed(String, errors: JSONValue)
+    }
+
+    private var engine: RealtimeEngine { endpoint.engine }
+
+    init(
+        id: UInt64, shard: LoopShard, endpoint: GraphQLEndpoint, context: ItemsContext, client: ClientInfo,
+        upgradeToken: ConnectionStateMachine.UpgradeToken?, subprotocolAgreed: Bool
+    ) {
+        self.id = id
+        self.shard = shard
+        self.endpoint = endpoint
+        self.context = context
+        self.client = client
+        self.subprotocolAgreed = subprotocolAgreed
+        machine = GraphQLTransportStateMachine(
+            settings: endpoint.settings.connection, now: Clock.nowMs(), upgradeToken: upgradeToken)
+        inbound = WebSocketInbound(maxMessageSize: endpoint.engine.settings.maxMessageSize)
+    }
+
+    var allocator: ByteBufferAllocator { channelContext?.channel.allocator ?? ByteBufferAllocator() }
+
+    // MARK: Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        channelContext = context
+        shard.register(self)
+        guard subprotocolAgreed else {
+            return perform(machine.close(.graphQLSubprotocolNotAcceptable, "Subprotocol not acceptable"))
+        }
+        rescheduleDeadline()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        finish()
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        finish()
+        channelContext = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch inbound.take(unwrapInboundIn(data)) {
+        case .text(let buffer):
+            perform(machine.received(Array(buffer.readableBytesView), now: Clock.nowMs()))
+        case .binary:
+            perform(machine.receivedBinary())
+        case .ping(let data):
+            write(WebSocketWire.pongFrame(data, allocator: context.channel.allocator), flush: true)
+        case .peerClosed(let code):
+            perform(machine.close(code.flatMap(CloseCode.init(rawValue:)) ?? .normal, ""))
+        case .violation(let code, let reason):
+            perform(machine.close(code, reason))
+        case .nothing:
+            break
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        engine.logger.debug("graphql socket error", metadata: ["socket": "\(id)", "error": "\(error)"])
+        let (code, reason) = WebSocketInbound.violation(for: error)
+        perform(machine.close(code, reason))
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if !context.channel.isWritable { tooSlow() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    // MARK: From the shard
+
+    func enqueueEvent(_ frame: ByteBuffer) -> Bool {
+        guard !closing else { return false }
+        write(frame, flush: false)
+        defer { eventsWritten = true }
+        return !eventsWritten
+    }
+
+    func flushEvents() {
+        guard eventsWritten else { return }
+        eventsWritten = false
+        channelContext?.flush()
+    }
+
+    func tick(now: Int64) {
+        perform(machine.tick(now: now))
+    }
+
+    func close(_ code: CloseCode, _ reason: String) {
+        perform(machine.close(code == .internalError ? .graphQLInternalError : code, reason))
+    }
+
+    func revoke() {
+        close(.graphQLForbidden, "Forbidden")
+    }
+
+    func bind(_ subscription: String, to classID: UInt64, key: QueryClassKey) -> Bool {
+        guard !closing, let index = bindings.firstIndex(where: { $0.operation == subscription }),
+            bindings[index].key == key
+        else { return false }
+        bindings[index].classID = classID
+        return true
+    }
+
+    func boundClasses() -> [(String, UInt64)] {
+        bindings.compactMap { binding in binding.classID.map { (binding.operation, $0) } }
+    }
+
+    /// A new identity: each subscription is planned again against the schema of its permissions;
+    /// one the new schema refuses ends with an `error`, the others move to their new classes.
+    func adopt(_ newContext: ItemsContext) -> [Fanout.Move] {
+        context = newContext
+        var moves: [Fanout.Move] = []
+        var ended: [(String, JSONValue)] = []
+        for index in bindings.indices {
+            let binding = bindings[index]
+            switch subscription(binding.operation, binding.request) {
+            case .failure(let errors):
+                ended.append((binding.operation, errors.value))
+            case .success(let (request, framing)):
+                let wanted = QueryClassKey(request: request, context: newContext)
+                bindings[index].framing = framing
+                guard wanted != binding.key else { continue }
+                bindings[index].key = wanted
+                if let from = binding.classID {
+                    moves.append(
+                        Fanout.Move(
+                            socket: id, subscription: binding.operation, from: from, to: wanted, context: newContext,
+                            framing: .graphQL(framing)))
+                }
+            }
+        }
+        for (operation, errors) in ended { perform(machine.operationEnded(id: operation, errors: errors)) }
+        return moves
+    }
+
+    // MARK: Actions
+
+    private func perform(_ actions: [GraphQLTransportStateMachine.Action]) {
+        var flush = false
+        for action in actions {
+            switch action {
+            case .send(let bytes):
+                write(WebSocketWire.textFrame(bytes, allocator: allocator), flush: false)
+                flush = true
+            case .close(let code, let reason):
+                closeChannel(code, reason)
+                return
+            case .authenticate(let token):
+                startAuthentication(token)
+            case .start(let operation, let request):
+                start(operation, request)
+            case .stop(let operation):
+                drop(operation)
+            }
+        }
+        if flush { channelContext?.flush() }
+        rescheduleDeadline()
+        while !completed.isEmpty, !closing {
+            switch completed.removeFirst() {
+            case .authenticated(let context, let expiresAt): authenticated(context, expiresAt: expiresAt)
+            case .authFailed: perform(machine.authFailed())
+            case .started(let operation): perform(machine.operationStarted(id: operation))
+            case .failed(let operation, let errors): perform(machine.operationFailed(id: operation, errors: errors))
+            }
+        }
+    }
+
+    private func write(_ frame: ByteBuffer, flush: Bool) {
+        guard let channelContext, !closing else { return }
+        if flush {
+            channelContext.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+        } else {
+            channelContext.write(wrapOutboundOut(frame), promise: nil)
+        }
+    }
+
+    private func closeChannel(_ code: CloseCode, _ reason: String) {
+        guard let channelContext, !closing else { return }
+        engine.logger.debug(
+            "closing a graphql socket", metadata: ["socket": "\(id)", "code": "\(code.rawValue)", "reason": "\(reason)"])
+        closing = true
+        WebSocketWire.close(channelContext, code: code, reason: reason)
+        finish()
+    }
+
+    private func tooSlow() {
+        guard !closing else { return }
+        engine.noteSlowConsumer()
+        perform(machine.close(.tryAgainLater, "Client is too slow: outbound buffer full."))
+    }
+
+    private func finish() {
+        guard !finished else { return }
+        finished = true
+        closing = true
+        machine.peerClosed()
+        completed = []
+        shard.unregister(self)
+        bindings = []
+        endpoint.socketClosed()
+    }
+
+    private func drop(_ operation: String) {
+        guard let index = bindings.firstIndex(where: { $0.operation == operation }) else { return }
+        let binding = bindings.remove(at: index)
+        if let classID = binding.classID {
+            shard.removeMember(classID, LoopShard.MemberKey(socket: id, subscription: operation))
+        }
+    }
+
+    private func rescheduleDeadline() {
+        guard let next = machine.nextDeadline else {
+            scheduledDeadline = nil
+            return
+        }
+        guard next != scheduledDeadline else { return }
+        scheduledDeadline = next
+        deadlineGeneration &+= 1
+        shard.schedule(id, at: next, generation: deadlineGeneration)
+    }
+
+    // MARK: Requests (database work off the loop, results back as inputs)
+
+    private var bound: NIOLoopBound<GraphQLSocket> { NIOLoopBound(self, eventLoop: shard.eventLoop) }
+
+    private func startAuthentication(_ token: String?) {
+        let (services, client, me, loop) = (engine.services, client, bound, shard.eventLoop)
+        guard let token else {
+            if let known = services.publicContextAtOnce(client: client) {
+                completed.append(.authenticated(known, expiresAt: nil))
+                return
+            }
+            Task {
+                let publicContext = await services.publicContext(client: client)
+                loop.execute {
+                    guard let publicContext else {
+                        return me.value.close(.graphQLInternalError, "Could not resolve the public policy.")
+                    }
+                    me.value.authenticated(publicContext, expiresAt: nil)
+                }
+            }
+            return
+        }
+        switch services.authenticateAtOnce(.accessToken(token), uid: nil, client: client) {
+        case .ok(let context, let expiresAt, _)?:
+            completed.append(.authenticated(context, expiresAt: expiresAt))
+        case .failed?:
+            completed.append(.authFailed)
+        case nil:
+            Task {
+                let outcome = await services.authenticate(.accessToken(token), uid: nil, client: client)
+                loop.execute {
+                    switch outcome {
+                    case .ok(let context, let expiresAt, _): me.value.authenticated(context, expiresAt: expiresAt)
+                    case .failed: me.value.perform(me.value.machine.authFailed())
+                    }
+                }
+            }
+        }
+    }
+
+    private func authenticated(_ newContext: ItemsContext, expiresAt: Int64?) {
+        guard !closing else { return }
+        context = newContext
+        perform(machine.authenticated(expiresAt: expiresAt, now: Clock.nowMs()))
+    }
+
+    /// What fan-out serves `request` with under the current identity, or its errors.
+    private func subscription(_ operation: String, _ request: GraphQLTransportStateMachine.OperationRequest)
+        -> Result<(SubscriptionRequest, GraphQLFraming), GraphQLErrors>
+    {
+        switch endpoint.operations.plan(request, context: context) {
+        case .failed(let errors):
+            return .failure(GraphQLErrors(errors))
+        case .query:
+            return .failure(
+                GraphQLErrors(GraphQLTransportFrames.errors("Expected a subscription.", code: "GRAPHQL_VALIDATION")))
+        case .subscription(let plan):
+            return subscription(operation, plan)
+        }
+    }
+
+    private func subscription(_ operation: String, _ plan: GraphQLSubscriptionPlan)
+        -> Result<(SubscriptionRequest, GraphQLFraming), GraphQLErrors>
+    {
+        guard let collection = engine.store.schema.collection(plan.collection),
+            context.permissions.permission(.read, plan.collection) != nil
+        else {
+            return .failure(
+                GraphQLErrors(
+                    GraphQLTransportFrames.errors(
+                        "You don't have permission to access collection \"\(plan.collection)\".", code: "FORBIDDEN")))
+        }
+        var query = plan.query
+        // Each row's key is read from it: the primary key is always among the fields.
+        if var fields = query.fields, !fields.contains("*"), !fields.contains(collection.primaryKey) {
+            fields.append(collection.primaryKey)
+            query.fields = fields
+        }
+        let request = SubscriptionRequest(collection: plan.collection, query: query, event: plan.event, item: nil)
+        return .success((request, GraphQLFraming(id: operation, plan: plan, primaryKey: collection.primaryKey)))
+    }
+
+    private func start(_ operation: String, _ request: GraphQLTransportStateMachine.OperationRequest) {
+        let planned: Result<(SubscriptionRequest, GraphQLFraming), GraphQLErrors>
+        switch endpoint.operations.plan(request, context: context) {
+        case .query:
+            let (operations, context, me, loop) = (endpoint.operations, context, bound, shard.eventLoop)
+            Task {
+                let result = await operations.execute(request, context: context)
+                loop.execute { me.value.perform(me.value.machine.operationFinished(id: operation, result: result)) }
+            }
+            return
+        case .failed(let errors):
+            planned = .failure(GraphQLErrors(errors))
+        case .subscription(let plan):
+            planned = subscription(operation, plan)
+        }
+        let (subscriptionRequest, framing): (SubscriptionRequest, GraphQLFraming)
+        switch planned {
+        case .failure(let errors):
+            completed.append(.failed(operation, errors: errors.value))
+            return
+        case .success(let parts):
+            (subscriptionRequest, framing) = parts
+        }
+        let classKey = QueryClassKey(request: subscriptionRequest, context: context)
+        bindings.append(Binding(operation: operation, request: request, framing: framing, key: classKey, classID: nil))
+        let join = Fanout.Join(
+            key: classKey, context: context, shard: shard.index,
+            member: Fanout.Member(socket: id, subscription: operation, framing: .graphQL(framing), minSeq: 0))
+        if let (classID, boundary) = shard.fanout.joinAtOnce(join) {
+            var member = join.member
+            member.minSeq = boundary
+            shard.add(classID, key: classKey, member: member)
+            completed.append(.started(operation))
+            return
+        }
+        let (services, me, loop, logger) = (engine.services, bound, shard.eventLoop, engine.logger)
+        Task {
+            do {
+                _ = try await services.join(join)
+                loop.execute { me.value.perform(me.value.machine.operationStarted(id: operation)) }
+            } catch {
+                logger.warning("could not start a graphql subscription", metadata: ["error": "\(error)"])
+                let errors = GraphQLTransportFrames.errors("Service unavailable, try again.", code: "SERVICE_UNAVAILABLE")
+                loop.execute {
+                    me.value.drop(operation)
+                    me.value.perform(me.value.machine.operationFailed(id: operation, errors: errors))
+                }
+            }
+        }
+    }
+}
+
+/// A GraphQL errors array, as a failure.
+struct GraphQLErrors: Error {
+    let value: JSONValue
+
+    init(_ value: JSONValue) { self.value = value }
+}
