@@ -43,6 +43,10 @@ def test_info_is_wrapped_in_data(anon, admin):
     assert isinstance(full.get("version"), str)
     assert full["queryLimit"]["default"] == 100
     assert full["queryLimit"]["max"] == -1  # QUERY_LIMIT_MAX = Infinity → -1
+    # the realtime endpoints as configured (the SDK and the Data Studio read these)
+    assert full["websocket"] == {"rest": {"authentication": "handshake", "path": "/websocket"},
+                                 "graphql": {"authentication": "handshake", "path": "/graphql"}, "heartbeat": 30}
+    assert "websocket" not in public
 
 
 def test_unknown_route_is_route_not_found(anon):

@@ -21,7 +21,7 @@ enum SwitchboardApp {
         ServerRoutes(
             store: services.store, callers: callers, version: Services.version,
             queryLimitDefault: config.queryLimitDefault, queryLimitMax: config.queryLimitMax,
-            isReady: { readiness.isReady },
+            websocketInfo: ServerRoutes.websocketInfo(config), isReady: { readiness.isReady },
             messengerState: { [messenger = services.messenger] in messenger?.state.rawValue }
         ).register(on: router)
         if config.metricsEnabled {

@@ -9,6 +9,8 @@ struct ServerRoutes {
     let version: String
     let queryLimitDefault: Int
     let queryLimitMax: Int?
+    /// `websocket` of `/server/info` (`false` when realtime is off), as Directus reports it.
+    let websocketInfo: JSONValue
     let isReady: @Sendable () -> Bool
     /// The Redis messenger's state in cluster mode (`nil` on a single node).
     let messengerState: @Sendable () -> String?
@@ -42,9 +44,23 @@ struct ServerRoutes {
             if accountability.userID != nil {
                 data["version"] = .string(version)
                 data["queryLimit"] = ["default": .int(Int64(queryLimitDefault)), "max": .int(Int64(queryLimitMax ?? -1))]
-                data["websocket"] = ["rest": ["authentication": "handshake", "path": "/websocket"]]
+                data["websocket"] = websocketInfo
             }
             return HTTPSupport.data(.object(data))
         }
+    }
+
+    /// What `/server/info` says of the realtime endpoints: each enabled one's auth mode and path,
+    /// the heartbeat period.
+    static func websocketInfo(_ config: SwitchboardConfig) -> JSONValue {
+        guard config.websocketsEnabled else { return false }
+        func endpoint(_ enabled: Bool, _ auth: SwitchboardConfig.WebSocketAuthMode, _ path: String) -> JSONValue {
+            enabled ? ["authentication": .string(auth.rawValue), "path": .string(path)] : false
+        }
+        return [
+            "rest": endpoint(config.websocketsRestEnabled, config.websocketsRestAuth, config.websocketsRestPath),
+            "graphql": endpoint(config.websocketsGraphQLEnabled, config.websocketsGraphQLAuth, config.websocketsGraphQLPath),
+            "heartbeat": config.websocketsHeartbeatEnabled ? .int(Int64(config.websocketsHeartbeatPeriodSeconds)) : false,
+        ]
     }
 }

@@ -1,0 +1,371 @@
+"""GraphQL subscriptions: `graphql-transport-ws` at WEBSOCKETS_GRAPHQL_PATH (PROTOCOL.md, "GraphQL
+subscriptions").
+
+Directus sources: api/src/websocket/controllers/graphql.ts (auth modes, 4403), api/src/services/
+graphql/subscription.ts (`<collection>_mutated`, one `next` per key, delete carries `data: null`).
+The protocol's rules (4400/4401/4406/4408/4409/4429) are the `graphql-ws` library's. Each auth mode,
+each event type, field permissions, the `filter` and `event` arguments and bad documents are
+checked with raw frames; the end-to-end flow also with a real client (Python `gql`, its
+graphql-transport-ws transport).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+from websockets.exceptions import InvalidStatus
+
+from harness import (
+    ADMIN_TOKEN,
+    create_collection,
+    create_user_with_policy,
+    data,
+    messages_collection,
+    public_policy_id,
+    uniq,
+)
+from wsclient import WS, in_thread, open_ws, run_async
+
+GQLWS = "graphql-transport-ws"
+ACK = {"type": "connection_ack"}
+
+
+@pytest.fixture(scope="module")
+def strict_server(server_factory):
+    return server_factory({"WEBSOCKETS_GRAPHQL_AUTH": "strict"}, name="gql-strict")
+
+
+@pytest.fixture(scope="module")
+def public_server(server_factory):
+    return server_factory({"WEBSOCKETS_GRAPHQL_AUTH": "public", "WEBSOCKETS_GRAPHQL_AUTH_TIMEOUT": "1"},
+                          name="gql-public")
+
+
+def notes(admin) -> str:
+    name = uniq("gqlnotes")
+    create_collection(admin, name, [{"field": "text", "type": "string"}, {"field": "secret", "type": "string"}])
+    return name
+
+
+async def gql_open(server: Any, query: str = "", subprotocols: list[str] | None = None) -> WS:
+    return await open_ws(server, query, path="/graphql", subprotocols=subprotocols or [GQLWS])
+
+
+async def gql_ready(server: Any, token: str | None = ADMIN_TOKEN, query: str = "") -> WS:
+    """Open, `connection_init` (with `token` if given), expect `connection_ack`."""
+    ws = await gql_open(server, query)
+    await ws.send({"type": "connection_init", "payload": {"access_token": token} if token else {}})
+    assert await ws.recv() == ACK
+    return ws
+
+
+async def subscribe(ws: WS, op: str, document: str, variables: dict[str, Any] | None = None) -> None:
+    payload: dict[str, Any] = {"query": document}
+    if variables is not None:
+        payload["variables"] = variables
+    await ws.send({"id": op, "type": "subscribe", "payload": payload})
+
+
+async def until_live(ws: WS, op: str, api: Any, collection: str, probe: dict[str, Any]) -> None:
+    """Writes probe rows until the subscription `op` sees one (a subscription has no reply of its own),
+    then drains what the probes caused."""
+    for _ in range(50):
+        await in_thread(api.post, f"/items/{collection}", probe)
+        frames = await ws.collect(quiet=0.2, max_total=0.5)
+        if any(f.get("id") == op and f.get("type") == "next" for f in frames):
+            await ws.collect(quiet=0.3)
+            return
+        assert not any(f.get("type") == "error" for f in frames), frames
+    raise AssertionError(f"subscription {op} never went live")
+
+
+def mutated(frame: dict[str, Any], collection: str) -> dict[str, Any]:
+    assert frame["type"] == "next", frame
+    assert set(frame["payload"]) == {"data"}, frame
+    return frame["payload"]["data"][f"{collection}_mutated"]
+
+
+# -- events ----------------------------------------------------------------------------------
+
+
+@run_async
+async def test_create_update_delete_one_next_per_key(server, admin):
+    c = notes(admin)
+    ws = await gql_ready(server)
+    await subscribe(ws, "s", f"subscription {{ {c}_mutated {{ key event data {{ id text }} }} }}")
+    await until_live(ws, "s", admin, c, {"text": "probe"})
+    a = data(admin.post(f"/items/{c}", {"text": "a"}))["id"]
+    b = data(admin.post(f"/items/{c}", {"text": "b"}))["id"]
+    data(admin.patch(f"/items/{c}", {"keys": [a, b], "data": {"text": "z"}}))
+    assert admin.delete(f"/items/{c}", json=[a, b]).status_code == 204
+    frames = await ws.collect(quiet=0.5)
+    got = [mutated(f, c) for f in frames]
+    assert got == [
+        {"key": str(a), "event": "create", "data": {"id": a, "text": "a"}},
+        {"key": str(b), "event": "create", "data": {"id": b, "text": "b"}},
+        {"key": str(a), "event": "update", "data": {"id": a, "text": "z"}},
+        {"key": str(b), "event": "update", "data": {"id": b, "text": "z"}},
+        {"key": str(a), "event": "delete", "data": None},
+        {"key": str(b), "event": "delete", "data": None},
+    ], frames
+    assert {f["id"] for f in frames} == {"s"}
+
+
+@run_async
+async def test_event_and_filter_arguments(server, admin):
+    c = notes(admin)
+    ws = await gql_ready(server)
+    await subscribe(ws, "all", f"subscription {{ {c}_mutated {{ key event }} }}")
+    await until_live(ws, "all", admin, c, {"text": "probe"})
+    await subscribe(ws, "creates", f"subscription {{ {c}_mutated(event: create) {{ key event }} }}")
+    await subscribe(ws, "match", f'subscription {{ {c}_mutated(filter: {{text: {{_eq: "yes"}}}}) {{ key data {{ text }} }} }}')
+    await asyncio.sleep(0.3)
+    x = data(admin.post(f"/items/{c}", {"text": "yes"}))["id"]
+    y = data(admin.post(f"/items/{c}", {"text": "no"}))["id"]
+    data(admin.patch(f"/items/{c}/{y}", {"text": "yes"}))
+    frames = await ws.collect(quiet=0.5)
+    by_op: dict[str, list[Any]] = {}
+    for f in frames:
+        by_op.setdefault(f["id"], []).append(mutated(f, c))
+    assert by_op["all"] == [{"key": str(x), "event": "create"}, {"key": str(y), "event": "create"},
+                            {"key": str(y), "event": "update"}]
+    assert by_op["creates"] == [{"key": str(x), "event": "create"}, {"key": str(y), "event": "create"}]
+    assert by_op["match"] == [{"key": str(x), "data": {"text": "yes"}}, {"key": str(y), "data": {"text": "yes"}}]
+
+
+@run_async
+async def test_aliases_typename_and_variables(server, admin):
+    c = notes(admin)
+    ws = await gql_ready(server)
+    doc = (f"subscription Live($e: EventEnum) {{ changes: {c}_mutated(event: $e) "
+           f"{{ __typename k: key data {{ body: text }} }} }}")
+    await subscribe(ws, "v", doc, {"e": "create"})
+    await until_live(ws, "v", admin, c, {"text": "probe"})
+    data(admin.post(f"/items/{c}", {"text": "hi"}))
+    [frame] = await ws.collect(quiet=0.5)
+    change = frame["payload"]["data"]["changes"]
+    assert change["__typename"] == f"{c}_mutated" and change["data"] == {"body": "hi"}, frame
+
+
+@run_async
+async def test_m2o_fields_are_nested(server, admin):
+    c = messages_collection(admin)
+    me = data(admin.get("/users/me"))["id"]
+    ws = await gql_ready(server)
+    await subscribe(ws, "m", f"subscription {{ {c}_mutated(event: create) {{ key data {{ text user {{ id email }} }} }} }}")
+    await until_live(ws, "m", admin, c, {"text": "probe"})
+    data(admin.post(f"/items/{c}", {"text": "hello", "user": me}))
+    [frame] = await ws.collect(quiet=0.5)
+    got = mutated(frame, c)["data"]
+    assert got["text"] == "hello" and got["user"]["id"] == me and "@" in got["user"]["email"], frame
+
+
+# -- permissions -------------------------------------------------------------------------------
+
+
+@run_async
+async def test_field_permissions_shape_the_schema(server, admin):
+    c = notes(admin)
+    info, user = create_user_with_policy(admin, permissions=[
+        {"collection": c, "action": "read", "fields": ["id", "text"]}])
+    token = user.token
+    ws = await gql_ready(server, token)
+    await subscribe(ws, "secret", f"subscription {{ {c}_mutated {{ key data {{ secret }} }} }}")
+    [err] = await ws.collect(quiet=0.5)
+    assert err["type"] == "error" and err["id"] == "secret" and err["payload"], err
+    await subscribe(ws, "ok", f"subscription {{ {c}_mutated {{ key data {{ id text }} }} }}")
+    await until_live(ws, "ok", admin, c, {"text": "probe", "secret": "s"})
+    k = data(admin.post(f"/items/{c}", {"text": "t", "secret": "hidden"}))["id"]
+    [frame] = await ws.collect(quiet=0.5)
+    assert mutated(frame, c) == {"key": str(k), "data": {"id": k, "text": "t"}}
+
+
+@run_async
+async def test_forbidden_collection_is_an_error_and_the_socket_stays(server, admin):
+    c = notes(admin)
+    other = notes(admin)
+    _, user = create_user_with_policy(admin, permissions=[{"collection": c, "action": "read", "fields": ["*"]}])
+    ws = await gql_ready(server, user.token)
+    await subscribe(ws, "no", f"subscription {{ {other}_mutated {{ key }} }}")
+    [err] = await ws.collect(quiet=0.5)
+    assert err["type"] == "error" and err["id"] == "no", err
+    await subscribe(ws, "yes", f"subscription {{ {c}_mutated {{ key }} }}")
+    await until_live(ws, "yes", admin, c, {"text": "probe"})
+    assert ws.is_open
+
+
+@run_async
+async def test_bad_documents_are_errors_and_the_socket_stays(server, admin):
+    c = notes(admin)
+    ws = await gql_ready(server)
+    for op, doc in [("syntax", "subscription { "), ("unknown", f"subscription {{ {c}_mutated {{ nope }} }}"),
+                    ("nocollection", "subscription { not_a_collection_mutated { key } }"),
+                    ("mutation", f"mutation {{ create_{c}_item(data: {{text: \"x\"}}) {{ id }} }}"),
+                    ("two", f"subscription {{ a: {c}_mutated {{ key }} b: {c}_mutated {{ key }} }}")]:
+        await subscribe(ws, op, doc)
+        frames = await ws.collect(quiet=0.4)
+        assert len(frames) == 1 and frames[0]["type"] == "error" and frames[0]["id"] == op, (op, frames)
+        errors = frames[0]["payload"]
+        assert isinstance(errors, list) and errors and all("message" in e for e in errors), (op, errors)
+    await subscribe(ws, "fine", f"subscription {{ {c}_mutated {{ key }} }}")
+    await until_live(ws, "fine", admin, c, {"text": "probe"})
+
+
+@run_async
+async def test_a_query_over_the_socket_is_next_then_complete(server, admin):
+    c = notes(admin)
+    k = data(admin.post(f"/items/{c}", {"text": "q"}))["id"]
+    ws = await gql_ready(server)
+    await ws.send({"id": "q", "type": "subscribe", "payload": {"query": f"{{ {c}_by_id(id: {k}) {{ text }} }}"}})
+    frames = await ws.collect(quiet=0.5)
+    assert frames == [{"id": "q", "type": "next", "payload": {"data": {f"{c}_by_id": {"text": "q"}}}},
+                      {"id": "q", "type": "complete"}], frames
+
+
+@run_async
+async def test_complete_stops_the_subscription(server, admin):
+    c = notes(admin)
+    ws = await gql_ready(server)
+    await subscribe(ws, "s", f"subscription {{ {c}_mutated {{ key }} }}")
+    await until_live(ws, "s", admin, c, {"text": "probe"})
+    await ws.send({"id": "s", "type": "complete"})
+    await asyncio.sleep(0.2)
+    data(admin.post(f"/items/{c}", {"text": "after"}))
+    await ws.expect_silence(0.5)
+    # the id is free again
+    await subscribe(ws, "s", f"subscription {{ {c}_mutated {{ key }} }}")
+    await until_live(ws, "s", admin, c, {"text": "probe"})
+
+
+# -- the protocol's rules ---------------------------------------------------------------------
+
+
+@run_async
+async def test_handshake_mode_requires_a_valid_token(server):
+    for payload in [{}, {"access_token": "wrong"}, None]:
+        ws = await gql_open(server)
+        await ws.send({"type": "connection_init", **({"payload": payload} if payload is not None else {})})
+        code, frames = await ws.expect_close()
+        assert code == 4403 and frames == [], (payload, code, frames)
+
+
+@run_async
+async def test_protocol_violations_close_with_the_protocols_codes(server, admin):
+    ws = await gql_open(server)
+    await subscribe(ws, "early", "subscription { x }")
+    assert (await ws.expect_close())[0] == 4401
+    ws = await gql_ready(server)
+    await ws.send({"type": "connection_init", "payload": {"access_token": ADMIN_TOKEN}})
+    assert (await ws.expect_close())[0] == 4429
+    c = notes(admin)
+    ws = await gql_ready(server)
+    await subscribe(ws, "dup", f"subscription {{ {c}_mutated {{ key }} }}")
+    await subscribe(ws, "dup", f"subscription {{ {c}_mutated {{ key }} }}")
+    assert (await ws.expect_close())[0] == 4409
+    for bad in ['{"type":"next","id":"1","payload":{}}', "not json", '{"type":"subscribe","id":"x"}']:
+        ws = await gql_ready(server)
+        await ws.send_raw(bad)
+        assert (await ws.expect_close())[0] == 4400, bad
+    ws = await gql_open(server, subprotocols=["graphql-ws"])
+    assert (await ws.expect_close())[0] == 4406
+
+
+@run_async
+async def test_ping_pong(server):
+    ws = await gql_open(server)
+    await ws.send({"type": "ping"})
+    # `recv` skips server pings; a pong is what we want here
+    assert await ws.recv_any() == {"type": "pong"}
+
+
+@run_async
+async def test_init_timeout_closes_with_4408(public_server):
+    ws = await gql_open(public_server)
+    started = time.monotonic()
+    code, _ = await ws.expect_close(timeout=5)
+    assert code == 4408 and time.monotonic() - started < 4
+
+
+@run_async
+async def test_strict_mode_takes_the_upgrade_token(strict_server):
+    admin = strict_server.admin()
+    c = notes(admin)
+    with pytest.raises(InvalidStatus) as refused:
+        await gql_open(strict_server)
+    assert refused.value.response.status_code == 401
+    with pytest.raises(InvalidStatus):
+        await gql_open(strict_server, "access_token=wrong")
+    ws = await gql_open(strict_server, f"access_token={ADMIN_TOKEN}")
+    await ws.send({"type": "connection_init"})
+    assert await ws.recv() == ACK
+    await subscribe(ws, "s", f"subscription {{ {c}_mutated {{ key event }} }}")
+    await until_live(ws, "s", admin, c, {"text": "probe"})
+
+
+@run_async
+async def test_public_mode_acts_as_the_public_role(public_server):
+    admin = public_server.admin()
+    readable, hidden = notes(admin), notes(admin)
+    data(admin.post("/permissions", {"policy": public_policy_id(admin), "collection": readable, "action": "read",
+                                     "fields": ["id", "text"]}))
+    ws = await gql_ready(public_server, token=None)
+    await subscribe(ws, "hidden", f"subscription {{ {hidden}_mutated {{ key }} }}")
+    [err] = await ws.collect(quiet=0.5)
+    assert err["type"] == "error" and err["id"] == "hidden", err
+    await subscribe(ws, "pub", f"subscription {{ {readable}_mutated {{ key data {{ text }} }} }}")
+    await until_live(ws, "pub", admin, readable, {"text": "probe"})
+    k = data(admin.post(f"/items/{readable}", {"text": "open"}))["id"]
+    [frame] = await ws.collect(quiet=0.5)
+    assert mutated(frame, readable) == {"key": str(k), "data": {"text": "open"}}
+    # a token in connection_init acts as its user
+    ws2 = await gql_ready(public_server, ADMIN_TOKEN)
+    await subscribe(ws2, "admin", f"subscription {{ {hidden}_mutated {{ key }} }}")
+    await until_live(ws2, "admin", admin, hidden, {"text": "probe"})
+
+
+# -- a real client ------------------------------------------------------------------------------
+
+
+def test_gql_client_end_to_end(server, admin):
+    """The Python `gql` client (graphql-transport-ws): handshake auth, subscribe, events, stop."""
+    from gql import Client, gql
+    from gql.transport.websockets import WebsocketsTransport
+
+    c = notes(admin)
+
+    async def main() -> list[Any]:
+        transport = WebsocketsTransport(
+            url=f"ws://127.0.0.1:{server.port}/graphql", init_payload={"access_token": ADMIN_TOKEN},
+            subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL], connect_args={"proxy": None})
+        got: list[Any] = []
+        async with Client(transport=transport, fetch_schema_from_transport=False) as session:
+            doc = gql(f"subscription {{ {c}_mutated {{ key event data {{ text }} }} }}")
+
+            async def consume() -> None:
+                async for result in session.subscribe(doc):
+                    got.append(result[f"{c}_mutated"])
+                    if result[f"{c}_mutated"]["event"] == "delete":
+                        return
+
+            task = asyncio.create_task(consume())
+            for _ in range(50):  # until live: probe writes
+                await in_thread(admin.post, f"/items/{c}", {"text": "probe"})
+                await asyncio.sleep(0.2)
+                if got:
+                    break
+            got.clear()
+            k = data(await in_thread(admin.post, f"/items/{c}", {"text": "from gql"}))["id"]
+            await in_thread(admin.patch, f"/items/{c}/{k}", {"text": "edited"})
+            await in_thread(admin.delete, f"/items/{c}/{k}")
+            await asyncio.wait_for(task, 10)
+            result = await session.execute(gql(f"{{ {c}(filter: {{text: {{_eq: \"probe\"}}}}, limit: 1) {{ text }} }}"))
+            assert result == {c: [{"text": "probe"}]}
+        return got
+
+    got = asyncio.run(asyncio.wait_for(main(), 40))
+    assert [g["event"] for g in got if g["data"] is None or g["data"].get("text") != "probe"] == [
+        "create", "update", "delete"], got
+    assert got[-1]["data"] is None
