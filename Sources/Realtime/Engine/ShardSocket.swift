@@ -44,7 +44,7 @@ enum MemberFraming: Sendable {
 /// A GraphQL subscription's framing: its operation id, and the plan that shapes each key's payload.
 struct GraphQLFraming: Sendable {
     let id: String
-    let plan: GraphQLSubscriptionPlan
+    let plan: GraphQLSubscription
     /// The collection's primary key field (each rendered row's key).
     let primaryKey: String
 

@@ -8,7 +8,7 @@ import SwitchboardCore
 import Synchronization
 
 /// How the GraphQL subscriptions endpoint behaves (`WEBSOCKETS_GRAPHQL_*`).
-public struct GraphQLSettings: Sendable {
+public struct GraphQLEndpointSettings: Sendable {
     public var connection: GraphQLTransportStateMachine.Settings
     /// Sockets per replica on this endpoint; over it the upgrade is refused with 403.
     public var connectionLimit: Int?
@@ -27,11 +27,11 @@ public struct GraphQLSettings: Sendable {
 /// public role unless `connection_init` brings a token.
 public final class GraphQLEndpoint: UpgradeEndpoint {
     let engine: RealtimeEngine
-    let settings: GraphQLSettings
+    let settings: GraphQLEndpointSettings
     let operations: any GraphQLOperations
     private let connections = Atomic<Int>(0)
 
-    public init(engine: RealtimeEngine, settings: GraphQLSettings, operations: any GraphQLOperations) {
+    public init(engine: RealtimeEngine, settings: GraphQLEndpointSettings, operations: any GraphQLOperations) {
         self.engine = engine
         self.settings = settings
         self.operations = operations

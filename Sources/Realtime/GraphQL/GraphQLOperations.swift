@@ -16,7 +16,7 @@ public protocol GraphQLOperations: Sendable {
 
 /// What a document asks for.
 public enum GraphQLOperationPlan: Sendable {
-    case subscription(GraphQLSubscriptionPlan)
+    case subscription(GraphQLSubscription)
     /// A query: run by `execute`, answered with one `next` and `complete`.
     case query
     /// The GraphQL errors array for the `error` message (syntax, validation, a mutation).
@@ -25,7 +25,7 @@ public enum GraphQLOperationPlan: Sendable {
 
 /// One `<collection>_mutated` subscription: what fan-out delivers to it, and
 /// how each changed key becomes its `next` payload.
-public struct GraphQLSubscriptionPlan: Sendable {
+public struct GraphQLSubscription: Sendable {
     public var collection: String
     /// nil: every event.
     public var event: ChangeEvent.Action?

@@ -336,7 +336,7 @@ final class GraphQLSocket: ChannelDuplexHandler, RemovableChannelHandler, ShardS
         }
     }
 
-    private func subscription(_ operation: String, _ plan: GraphQLSubscriptionPlan)
+    private func subscription(_ operation: String, _ plan: GraphQLSubscription)
         -> Result<(SubscriptionRequest, GraphQLFraming), GraphQLErrors>
     {
         guard let collection = engine.store.schema.collection(plan.collection),
