@@ -57,7 +57,7 @@ let package = Package(
         .target(
             name: "GraphQLAPI",
             dependencies: [
-                "SwitchboardCore", "Query", "Store", "Access", .product(name: "GraphQL", package: "GraphQL"),
+                "SwitchboardCore", "Query", "Store", .product(name: "GraphQL", package: "GraphQL"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
             ],
             swiftSettings: swiftSettings

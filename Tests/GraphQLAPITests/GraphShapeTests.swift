@@ -1,0 +1,58 @@
+import GraphQL
+import Store
+import SwitchboardCore
+import Testing
+
+@testable import GraphQLAPI
+
+@Suite struct GraphShapeTests {
+    static func collection(_ name: String, _ fields: [(String, FieldType)]) -> CollectionSchema {
+        CollectionSchema(
+            name: name, primaryKey: "id",
+            fields: [FieldSchema(collection: name, field: "id", type: .integer, isPrimaryKey: true)]
+                + fields.map { FieldSchema(collection: name, field: $0.0, type: $0.1) })
+    }
+
+    static let schema = Schema(
+        collections: [
+            collection("posts", [("title", .string), ("my-field", .string), ("author", .integer)]),
+            collection("people", [("name", .string), ("posts", .alias)]),
+            collection("my-things", [("name", .string)]), collection("Query", [("name", .string)]),
+            collection("posts_filter", [("name", .string)]), collection("__hidden", [("name", .string)]),
+        ],
+        relations: [RelationSchema(manyCollection: "posts", manyField: "author", oneCollection: "people", oneField: "posts")])
+
+    static let everything = ReadAccess(collections: Dictionary(uniqueKeysWithValues: schema.collections.keys.map { ($0, .all) }))
+
+    @Test func namesGraphQLCannotCarryOrThatCollideAreLeftOut() {
+        let shape = GraphShape(schema: Self.schema, access: Self.everything)
+        #expect(shape.roots == ["people", "posts"])
+        #expect(shape.collections["posts"]?.fields.map(\.name) == ["id", "title", "author"])
+    }
+
+    @Test func relationsLeadOnlyToCollectionsInTheShape() {
+        let both = GraphShape(schema: Self.schema, access: Self.everything)
+        #expect(both.collections["posts"]?.field("author")?.kind == .manyToOne("people"))
+        #expect(both.collections["people"]?.field("posts")?.kind == .oneToMany("posts"))
+        let postsOnly = GraphShape(schema: Self.schema, access: ReadAccess(collections: ["posts": .all]))
+        #expect(postsOnly.collections["posts"]?.field("author")?.kind == .scalar(.int))
+        // An o2m alias whose other side is unreadable has nothing to show: the type without it.
+        let peopleOnly = GraphShape(
+            schema: Self.schema, access: ReadAccess(collections: ["people": .only(["posts"])]))
+        #expect(peopleOnly.collections["people"] == nil)
+        #expect(peopleOnly.roots.isEmpty)
+    }
+
+    @Test func aDroppedSchemaFreesItsTypesDespiteTheirCycles() throws {
+        weak var posts: GraphQLObjectType?
+        weak var people: GraphQLObjectType?
+        do {
+            let graph = try ItemsGraphSchema(shape: GraphShape(schema: Self.schema, access: Self.everything))
+            posts = graph.schema.getType(name: "posts") as? GraphQLObjectType
+            people = graph.schema.getType(name: "people") as? GraphQLObjectType
+            #expect(posts != nil && people != nil)
+        }
+        #expect(posts == nil)
+        #expect(people == nil)
+    }
+}
