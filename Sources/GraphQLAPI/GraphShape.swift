@@ -23,22 +23,23 @@ struct GraphShape: Sendable {
             "GraphQLBigInt", "GraphQLStringOrFloat", "Void", "EventEnum",
         ] + FilterFamily.allCases.map(\.typeName))
 
-    /// Names derived from a collection's name; another collection may not be named like one of them.
-    static let derivedSuffixes = ["_filter", "_quantifier_filter", "_mutated", "_by_id"]
-
     /// The shape for a caller with `access` over `schema`: readable fields only,
     /// relations only towards collections in the shape, no empty types.
     init(schema: Schema, access: ReadAccess) {
-        var included = Set(
-            access.collections.keys.filter { name in
-                !Self.deniedSystemCollections.contains(name) && Self.isValidName(name)
-                    && !Self.reservedTypeNames.contains(name) && schema.collection(name) != nil
-            })
-        // A name like `posts_filter` would collide with the filter type of `posts`.
-        for name in included {
-            for suffix in Self.derivedSuffixes where name.hasSuffix(suffix) {
-                if included.contains(String(name.dropLast(suffix.count))) { included.remove(name) }
-            }
+        // Each collection names four types and two query fields; one whose names are taken
+        // (`posts_filter` next to `posts`) is left out, deciding in name order.
+        var included = Set<String>()
+        var typeNames = Self.reservedTypeNames
+        var queryFields = Set<String>()
+        for name in access.collections.keys.sorted() {
+            guard !Self.deniedSystemCollections.contains(name), Self.isValidName(name), schema.collection(name) != nil
+            else { continue }
+            let types = [name, name + "_filter", name + "_quantifier_filter", name + "_mutated"]
+            let fields = [name, name + "_by_id"]
+            guard typeNames.isDisjoint(with: types), queryFields.isDisjoint(with: fields) else { continue }
+            typeNames.formUnion(types)
+            queryFields.formUnion(fields)
+            included.insert(name)
         }
         // Dropping a collection without fields can empty another one (its only field led there): repeat until stable.
         var shapes: [String: CollectionShape] = [:]

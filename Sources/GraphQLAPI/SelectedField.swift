@@ -90,6 +90,12 @@ struct SelectionReader {
     }
 }
 
+extension CollectionShape {
+    /// What to read when a selection names no field (only `__typename`): the
+    /// primary key, or the first readable field when the key is not readable.
+    var fallbackField: String { field(primaryKey) != nil ? primaryKey : fields.first?.name ?? primaryKey }
+}
+
 /// Turns a selection on a collection's type into the REST query that reads it:
 /// Directus field paths (`author.name`) and `deep` entries from relational
 /// fields' arguments, so the read goes through the same Store code as `/items`.
@@ -105,7 +111,7 @@ struct ItemQueryBuilder {
         for name in ["filter", "sort", "limit", "offset", "page", "search"] {
             if let value = arguments[name], !value.isNull { query[name] = value }
         }
-        query["fields"] = .array((fields.isEmpty ? [collection.primaryKey] : fields).map(JSONValue.string))
+        query["fields"] = .array((fields.isEmpty ? [collection.fallbackField] : fields).map(JSONValue.string))
         if !deep.isEmpty { query["deep"] = .object(deep) }
         return query
     }
@@ -136,7 +142,7 @@ struct ItemQueryBuilder {
                 )
             }
             let (nested, nestedDeep) = try fieldsAndDeep(selected.flatMap(\.selections), on: target)
-            fields += (nested.isEmpty ? [target.primaryKey] : nested).map { name + "." + $0 }
+            fields += (nested.isEmpty ? [target.fallbackField] : nested).map { name + "." + $0 }
             var entry = JSONObject()
             for (key, value) in first.arguments where !value.isNull { entry["_" + key] = value }
             for (key, value) in nestedDeep { entry[key] = value }

@@ -59,6 +59,15 @@ import Testing
         }
     }
 
+    @Test func aSelectionOfOnlyTypenamesReadsAFieldTheCallerMayRead() async throws {
+        try await withGraph { _, graphql in
+            let noKey = reader(["messages": CollectionPermission(fields: ["text"])])
+            let response = await graphql.post("{ messages(limit: 2) { __typename } }", context: noKey)
+            #expect(response.errors == [])
+            #expect(response.data == ["messages": [["__typename": "messages"], ["__typename": "messages"]]])
+        }
+    }
+
     @Test func aBadFilterIsAnInvalidQueryBesideTheData() async throws {
         try await withGraph { _, graphql in
             let response = await graphql.post(#"{ messages(filter: {id: {_eq: 1}}, limit: -5) { id } }"#)
