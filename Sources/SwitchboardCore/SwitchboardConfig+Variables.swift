@@ -119,7 +119,9 @@ extension SwitchboardConfig {
         .int(
             "QUERY_MAX_PARAMETER_DEPTH", \.queryMaxParameterDepth, .queries,
             "Bracket levels in one URL parameter name (filter[a][_eq] has 2).", in: 1...1000),
-        .bool("GRAPHQL_INTROSPECTION", \.graphqlIntrospection, .queries, "Answer GraphQL introspection queries (__schema, __type)."),
+        .bool(
+            "GRAPHQL_INTROSPECTION", \.graphqlIntrospection, .queries,
+            "Answer GraphQL introspection queries (__schema, __type)."),
         .int(
             "GRAPHQL_SCHEMA_CACHE_CAPACITY", \.graphqlSchemaCacheCapacity, .queries,
             "GraphQL schemas kept per replica (one per schema version and set of read permissions).", in: 1...100_000),
