@@ -46,6 +46,13 @@ public final class GraphQLService: Sendable {
         printSchema(schema: try schema(for: context).schema)
     }
 
+    /// Builds the caller's schema now, unless it is cached: building takes milliseconds
+    /// for large schemas, so a transport can do it off its event loop before it calls
+    /// `planSubscription` there (which otherwise builds on a cache miss).
+    public func warmSchema(for context: ItemsContext) throws {
+        _ = try schema(for: context)
+    }
+
     func schema(for context: ItemsContext) throws -> ItemsGraphSchema {
         // The generation is read first: a schema reloaded in between is newer than its key, never older.
         let generation = store.schemaGeneration

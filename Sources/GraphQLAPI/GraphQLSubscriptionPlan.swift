@@ -5,8 +5,10 @@ import SwitchboardCore
 
 /// What one graphql-transport-ws `subscribe` asks for, worked out from the
 /// document alone: the collection, the event filter, the item query whose
-/// rows feed `data`, and how to shape each `next` payload.
-public struct GraphQLSubscriptionPlan: Sendable {
+/// rows feed `data`, and how to shape each `next` payload. Equal plans (same
+/// collection, event, query and selection) render equal payloads for equal rows,
+/// so subscribers with equal plans can share one rendering.
+public struct GraphQLSubscriptionPlan: Sendable, Hashable {
     /// The collection whose changes are delivered.
     public let collection: String
     /// The `event` argument; `nil` delivers every event.
@@ -19,6 +21,20 @@ public struct GraphQLSubscriptionPlan: Sendable {
     public let responseKey: String
     let selection: [SelectedField]
     let shape: GraphShape
+
+    public static func == (lhs: GraphQLSubscriptionPlan, rhs: GraphQLSubscriptionPlan) -> Bool {
+        lhs.collection == rhs.collection && lhs.event == rhs.event && lhs.query == rhs.query
+            && lhs.responseKey == rhs.responseKey && lhs.selection == rhs.selection
+    }
+
+    // The shape only says how the selected fields render, which the data schema fixes.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(collection)
+        hasher.combine(event)
+        hasher.combine(query)
+        hasher.combine(responseKey)
+        hasher.combine(selection)
+    }
 
     /// The `next` payload for one changed key: `{"data": {<responseKey>: {key, event, data}}}`
     /// with the document's aliases, `__typename`s and nested selections. `item` is the row

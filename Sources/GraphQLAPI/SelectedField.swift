@@ -4,7 +4,7 @@ import SwitchboardCore
 /// One field a selection asks for, with fragments spread, aliases kept,
 /// `@skip`/`@include` applied and argument values resolved against the variables.
 /// Fields with the same response key are merged, as GraphQL execution merges them.
-struct SelectedField: Sendable, Equatable {
+struct SelectedField: Sendable, Hashable {
     /// The alias, else the field's name: the key of this field in the response.
     let responseKey: String
     let name: String

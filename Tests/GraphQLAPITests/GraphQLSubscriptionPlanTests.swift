@@ -85,6 +85,19 @@ import Testing
         }
     }
 
+    @Test func equalDocumentsGiveEqualPlansForSharedRendering() async throws {
+        try await withGraph { _, graphql in
+            let a = try plan(graphql, "subscription { messages_mutated { key data { text } } }")
+            let b = try plan(graphql, "subscription Named {\n  messages_mutated { key data { text } }\n}", context: admin)
+            let c = try plan(graphql, "subscription { messages_mutated { k: key data { text } } }")
+            #expect(a == b)
+            #expect(a.hashValue == b.hashValue)
+            #expect(a != c)
+            try graphql.warmSchema(for: reader(["messages": CollectionPermission(fields: ["id"])]))
+            #expect(graphql.cachedSchemaCount == 3)
+        }
+    }
+
     @Test func aDeleteOrAnUnreadableRowHasNullData() async throws {
         try await withGraph { _, graphql in
             let p = try plan(graphql, "subscription { messages_mutated { key event data { id } } }")
