@@ -59,6 +59,7 @@ let package = Package(
             dependencies: [
                 "SwitchboardCore", "Query", "Store", .product(name: "GraphQL", package: "GraphQL"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,4 +1,5 @@
 import GraphQL
+import Logging
 import Query
 import Store
 import SwitchboardCore
@@ -31,11 +32,15 @@ public final class GraphQLService: Sendable {
     public let store: Store
     public let settings: GraphQLSettings
     private let cache: GraphQLSchemaCache
+    private let logger: Logger
 
-    public init(store: Store, settings: GraphQLSettings = GraphQLSettings()) {
+    public init(
+        store: Store, settings: GraphQLSettings = GraphQLSettings(), logger: Logger = Logger(label: "switchboard.graphql")
+    ) {
         self.store = store
         self.settings = settings
         self.cache = GraphQLSchemaCache(capacity: settings.schemaCacheCapacity)
+        self.logger = logger
     }
 
     /// Schemas currently cached (for tests and metrics).
@@ -98,7 +103,7 @@ public final class GraphQLService: Sendable {
                     "Subscriptions are served over a WebSocket (graphql-transport-ws), not over HTTP."))
         }
         let graph: ItemsGraphSchema
-        do { graph = try schema(for: context) } catch { return Self.response(Self.schemaFailure(error)) }
+        do { graph = try schema(for: context) } catch { return Self.response(schemaFailure(error)) }
         if let failure = validate(parsed.document, graph) { return Self.response(failure) }
         let variables = (request.variables ?? [:]).reduce(into: [String: Map]()) { $0[$1.key] = $1.value.map }
         let result: GraphQLResult
@@ -112,7 +117,13 @@ public final class GraphQLService: Sendable {
         } catch let error as GraphQLError {
             return Self.response(GraphQLFailure(validation: [error]))
         } catch {
+            logger.error("graphql execution failed", metadata: ["error": "\(error)"])
             return Self.response(GraphQLFailure(.internalError, SwitchboardError.internalError().message))
+        }
+        for error in result.errors {
+            // Our errors and GraphQL's own are the client's business; anything else is a fault to look into.
+            guard let original = error.originalError, !(original is SwitchboardError) else { continue }
+            logger.error("graphql field failed", metadata: ["path": "\(error.path)", "error": "\(original)"])
         }
         var body = JSONObject()
         if let data = result.data { body["data"] = JSONValue(data) }
@@ -126,8 +137,9 @@ public final class GraphQLService: Sendable {
         GraphQLResponse(status: failure.status, body: ["errors": failure.errors])
     }
 
-    static func schemaFailure(_ error: any Error) -> GraphQLFailure {
-        GraphQLFailure(.internalError, "The GraphQL schema could not be built: \(error)")
+    func schemaFailure(_ error: any Error) -> GraphQLFailure {
+        logger.error("graphql schema could not be built", metadata: ["error": "\(error)"])
+        return GraphQLFailure(.internalError, SwitchboardError.internalError().message)
     }
 
     // MARK: Shared steps

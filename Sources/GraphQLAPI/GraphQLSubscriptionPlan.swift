@@ -115,7 +115,7 @@ extension GraphQLService {
                 ))
         }
         let graph: ItemsGraphSchema
-        do { graph = try schema(for: context) } catch { return .failure(Self.schemaFailure(error)) }
+        do { graph = try schema(for: context) } catch { return .failure(schemaFailure(error)) }
         if let failure = validate(parsed.document, graph) { return .failure(failure) }
         let coerced: [String: Map]
         switch Self.coerceVariables(parsed.operation, variables ?? [:]) {

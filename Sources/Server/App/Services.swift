@@ -125,7 +125,8 @@ struct Services: Sendable {
             settings: GraphQLSettings(
                 introspection: config.graphqlIntrospection, schemaCacheCapacity: config.graphqlSchemaCacheCapacity,
                 maxDocumentSize: config.graphqlQueryMaxSize, maxDepth: config.graphqlQueryMaxDepth,
-                maxFields: config.graphqlQueryMaxFields))
+                maxFields: config.graphqlQueryMaxFields),
+            logger: Logger(label: "switchboard.graphql"))
         return Services(
             config: config, logger: logger, store: store, resolver: resolver, auth: auth, realtime: realtime, relay: relay,
             messenger: messenger, graphql: graphql)
