@@ -58,3 +58,29 @@ import Testing
         #expect(people == nil)
     }
 }
+
+@Suite struct DocumentLimitsTests {
+    let limits = DocumentLimits(settings: GraphQLSettings(maxDocumentSize: 1000, maxDepth: 3, maxFields: 5))
+
+    @Test func bracketsInStringsAndCommentsDoNotCount() {
+        #expect(limits.checkText(#"{ a(s: "{{{{[[[[") }"#) == nil)
+        #expect(limits.checkText("{ a(s: \"\"\"{{{{\n\\\"\"\" ((((\"\"\") }") == nil)
+        #expect(limits.checkText("# {{{{{{\n{ a }") == nil)
+        #expect(limits.checkText(#"{ a(s: "\"{{{{") }"#) == nil)
+        #expect(limits.checkText(#"{ a(s: "") { b { c { d } } } }"#) != nil)
+        #expect(limits.checkText("{ a { b { c { d } } } }") != nil)
+        #expect(limits.checkText("{ a { b { c } } }") == nil)
+        #expect(limits.checkText("{ a { b } }") == nil)
+    }
+
+    @Test func selectionsCountWithFragmentsExpanded() throws {
+        let fine = try parse(source: "{ a { ...F } } fragment F on T { b c }")
+        #expect(limits.checkSelections(fine) == nil)
+        let tooMany = try parse(source: "{ a { ...F ...F } } fragment F on T { b c d }")
+        #expect(limits.checkSelections(tooMany) != nil)
+        let tooDeep = try parse(source: "{ a { ...F } } fragment F on T { b { c { d } } }")
+        #expect(limits.checkSelections(tooDeep) != nil)
+        let cycle = try parse(source: "{ a { ...F } } fragment F on T { b ...G } fragment G on T { c ...F }")
+        #expect(limits.checkSelections(cycle) == nil)
+    }
+}

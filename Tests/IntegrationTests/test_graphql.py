@@ -121,6 +121,18 @@ def test_field_permissions_shape_the_schema_and_forbidden_collections_are_absent
                         ["data"]["__type"]["fields"]]
 
 
+def test_a_permission_change_reshapes_the_schema_at_once(admin):
+    _, books = make_library(admin)
+    info, user = create_user_with_policy(admin, permissions=[
+        {"collection": books, "action": "read", "fields": ["id", "title"]},
+    ])
+    assert codes(gql(user, f"{{ {books} {{ pages }} }}", status=400)) == ["GRAPHQL_VALIDATION"]
+    perms = data(admin.get("/permissions", params={"filter": json.dumps({"policy": {"_eq": info["policy"]}})}))
+    data(admin.patch(f"/permissions/{perms[0]['id']}", {"fields": ["id", "title", "pages"]}))
+    body = gql(user, f'{{ {books}(sort: "id", limit: 1) {{ pages }} }}')
+    assert body["data"][books] == [{"pages": 30}]
+
+
 def test_row_permissions_apply(admin):
     _, books = make_library(admin)
     _, user = create_user_with_policy(admin, permissions=[
