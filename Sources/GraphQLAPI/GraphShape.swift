@@ -26,7 +26,7 @@ struct GraphShape: Sendable {
     /// The shape for a caller with `access` over `schema`: readable fields only,
     /// relations only towards collections in the shape, no empty types.
     init(schema: Schema, access: ReadAccess) {
-        // Each collection names four types and two query fields; one whose names are taken
+        // Each collection names seven types and three query fields; one whose names are taken
         // (`posts_filter` next to `posts`) is left out, deciding in name order.
         var included = Set<String>()
         var typeNames = Self.reservedTypeNames
@@ -34,8 +34,11 @@ struct GraphShape: Sendable {
         for name in access.collections.keys.sorted() {
             guard !Self.deniedSystemCollections.contains(name), Self.isValidName(name), schema.collection(name) != nil
             else { continue }
-            let types = [name, name + "_filter", name + "_quantifier_filter", name + "_mutated"]
-            let fields = [name, name + "_by_id"]
+            let types = [
+                name, name + "_filter", name + "_quantifier_filter", name + "_mutated", name + "_aggregated",
+                name + "_aggregated_count", name + "_aggregated_fields",
+            ]
+            let fields = [name, name + "_by_id", name + "_aggregated"]
             guard typeNames.isDisjoint(with: types), queryFields.isDisjoint(with: fields) else { continue }
             typeNames.formUnion(types)
             queryFields.formUnion(fields)
@@ -93,8 +96,12 @@ struct CollectionShape: Sendable {
         var fields: [FieldShape] = []
         for field in collection.fields where readable.allows(field.field) && GraphShape.isValidName(field.field) {
             let note = field.meta["note"]?.stringValue
+            let numeric = field.type.isNumeric && !field.isConcealed
             if let relation = schema.manyToOne(collection.name, field.field), included.contains(relation.oneCollection) {
-                fields.append(FieldShape(name: field.field, kind: .manyToOne(relation.oneCollection), nonNull: false, note: note))
+                fields.append(
+                    FieldShape(
+                        name: field.field, kind: .manyToOne(relation.oneCollection), nonNull: false, note: note,
+                        isNumeric: numeric))
             } else if field.type == .alias {
                 guard let relation = schema.oneToMany(collection.name, field.field),
                     included.contains(relation.manyCollection)
@@ -103,7 +110,9 @@ struct CollectionShape: Sendable {
                     FieldShape(name: field.field, kind: .oneToMany(relation.manyCollection), nonNull: false, note: note))
             } else {
                 fields.append(
-                    FieldShape(name: field.field, kind: .scalar(FieldScalar(field)), nonNull: Self.isNonNull(field), note: note))
+                    FieldShape(
+                        name: field.field, kind: .scalar(FieldScalar(field)), nonNull: Self.isNonNull(field), note: note,
+                        isNumeric: numeric))
             }
         }
         self.init(name: collection.name, primaryKey: collection.primaryKey, isSystem: collection.isSystem, fields: fields)
@@ -134,6 +143,8 @@ struct FieldShape: Sendable {
     let kind: Kind
     let nonNull: Bool
     let note: String?
+    /// A stored number (keys and foreign keys included), offered to `avg`, `sum`, `min`, `max`.
+    var isNumeric = false
 
     /// The related collection, for relational fields.
     var related: String? {

@@ -39,6 +39,34 @@ enum ItemResolvers {
         }
     }
 
+    /// `<collection>_aggregated`: the selected functions and their fields become the
+    /// REST `aggregate` parameter; grouped rows also get their group values under `group`.
+    static func aggregated(collection: String) -> GraphQLFieldResolve {
+        { _, arguments, context, info in
+            let resolution = try ResolutionContext.from(context)
+            let reader = SelectionReader(
+                fragments: info.fragments, variables: info.variableValues.compactMapValues { $0 as? Map })
+            var aggregate = JSONObject()
+            for selected in try reader.read(info.fieldASTs.compactMap(\.selectionSet)) {
+                guard selected.name != "group", !selected.name.hasPrefix("__") else { continue }
+                let fields = selected.selections.map(\.name).filter { !$0.hasPrefix("__") }
+                aggregate[selected.name] = .array((selected.name == "countAll" ? ["*"] : fields).map(JSONValue.string))
+            }
+            var json = JSONValue(arguments).objectValue ?? [:]
+            let groupBy = json["groupBy"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            if aggregate.isEmpty && groupBy.isEmpty { return [JSONObject() as (any Sendable)?] }
+            json["aggregate"] = .object(aggregate)
+            let query = try ItemQuery.parse(json: json, limits: resolution.store.environment.limits)
+            let rows = try await resolution.store.readItems(collection, query: query, context: resolution.items).data
+            return rows.map { row -> (any Sendable)? in
+                guard !groupBy.isEmpty else { return row }
+                var out = row
+                out["group"] = .object(JSONObject(groupBy.map { ($0, row[$0] ?? .null) }))
+                return out
+            }
+        }
+    }
+
     static func byID(collection: String, primaryKey: String) -> GraphQLFieldResolve {
         { _, arguments, context, info in
             let resolution = try ResolutionContext.from(context)

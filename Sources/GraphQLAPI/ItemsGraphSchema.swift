@@ -3,8 +3,8 @@ import OrderedCollections
 import Synchronization
 
 /// One caller's GraphQL schema: for each readable user collection a list field
-/// `<collection>(filter, sort, limit, offset, page, search)`, `<collection>_by_id(id:)`
-/// and a subscription `<collection>_mutated(event:, filter:)`; an object type per
+/// `<collection>(filter, sort, limit, offset, page, search)`, `<collection>_by_id(id:)`,
+/// `<collection>_aggregated(groupBy, filter, …)` and a subscription `<collection>_mutated(event:, filter:)`; an object type per
 /// readable collection with its readable fields, m2o fields as the related type
 /// and o2m fields as lists of it (named as in Directus).
 final class ItemsGraphSchema: Sendable {
@@ -41,6 +41,11 @@ final class ItemsGraphSchema: Sendable {
             query[name + "_by_id"] = GraphQLField(
                 type: object, args: ["id": GraphQLArgument(type: GraphQLNonNull(GraphQLID))],
                 resolve: ItemResolvers.byID(collection: name, primaryKey: collection.primaryKey))
+            var aggregatedArguments: GraphQLArgumentConfigMap = ["groupBy": GraphQLArgument(type: GraphQLList(GraphQLString))]
+            for (key, argument) in listArguments(filter) { aggregatedArguments[key] = argument }
+            query[name + "_aggregated"] = GraphQLField(
+                type: GraphQLNonNull(GraphQLList(GraphQLNonNull(try aggregatedType(collection)))),
+                args: aggregatedArguments, resolve: ItemResolvers.aggregated(collection: name))
             let mutated = try GraphQLObjectType(
                 name: name + "_mutated",
                 fields: [
@@ -58,6 +63,35 @@ final class ItemsGraphSchema: Sendable {
             try GraphQLObjectType(name: "Query", fields: query),
             subscription.isEmpty ? nil : try GraphQLObjectType(name: "Subscription", fields: subscription)
         )
+    }
+
+    /// `<collection>_aggregated` as Directus has it: `group`, `countAll`, `count` and
+    /// `countDistinct` over every stored field, and, when there are numeric fields,
+    /// `avg`, `sum`, `avgDistinct`, `sumDistinct`, `min`, `max` over them.
+    static func aggregatedType(_ collection: CollectionShape) throws -> GraphQLObjectType {
+        var counted = GraphQLFieldMap()
+        var numeric = GraphQLFieldMap()
+        for field in collection.fields {
+            if case .oneToMany = field.kind { continue }
+            counted[field.name] = GraphQLField(type: GraphQLInt, resolve: ItemResolvers.scalar(field.name, .int))
+            if field.isNumeric {
+                numeric[field.name] = GraphQLField(type: GraphQLFloat, resolve: ItemResolvers.scalar(field.name, .float))
+            }
+        }
+        let count = try GraphQLObjectType(name: collection.name + "_aggregated_count", fields: counted)
+        var fields: GraphQLFieldMap = [
+            "group": GraphQLField(type: GraphQLScalars.json, resolve: ItemResolvers.scalar("group", .json)),
+            "countAll": GraphQLField(type: GraphQLInt, resolve: ItemResolvers.scalar("countAll", .int)),
+            "count": GraphQLField(type: count, resolve: ItemResolvers.manyToOne("count")),
+            "countDistinct": GraphQLField(type: count, resolve: ItemResolvers.manyToOne("countDistinct")),
+        ]
+        if !numeric.isEmpty {
+            let values = try GraphQLObjectType(name: collection.name + "_aggregated_fields", fields: numeric)
+            for function in ["avg", "sum", "avgDistinct", "sumDistinct", "min", "max"] {
+                fields[function] = GraphQLField(type: values, resolve: ItemResolvers.manyToOne(function))
+            }
+        }
+        return try GraphQLObjectType(name: collection.name + "_aggregated", fields: fields)
     }
 
     static func eventEnum() throws -> GraphQLEnumType {

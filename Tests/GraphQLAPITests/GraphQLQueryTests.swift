@@ -59,6 +59,36 @@ import Testing
         }
     }
 
+    @Test func aggregatesCountSumAndGroup() async throws {
+        try await withGraph { _, graphql in
+            let totals = await graphql.post(
+                "{ authors_aggregated { countAll count { id tags } sum { score } max { id } __typename } }")
+            #expect(totals.errors == [])
+            #expect(
+                totals.data == [
+                    "authors_aggregated": [
+                        [
+                            "countAll": 3, "count": ["id": 3, "tags": 1], "sum": ["score": 1.5], "max": ["id": 3],
+                            "__typename": "authors_aggregated",
+                        ]
+                    ]
+                ])
+            let grouped = await graphql.post(
+                #"{ messages_aggregated(groupBy: ["author"], filter: {text: {_nnull: true}}) { group countAll } }"#)
+            #expect(
+                grouped.data == [
+                    "messages_aggregated": [
+                        ["group": ["author": nil], "countAll": 1], ["group": ["author": 1], "countAll": 2],
+                        ["group": ["author": 2], "countAll": 1],
+                    ]
+                ])
+            let forbidden = await graphql.post(
+                "{ messages_aggregated { count { author } } }",
+                context: reader(["messages": CollectionPermission(fields: ["id"])]))
+            #expect(forbidden.codes == ["GRAPHQL_VALIDATION"])
+        }
+    }
+
     @Test func aSelectionOfOnlyTypenamesReadsAFieldTheCallerMayRead() async throws {
         try await withGraph { _, graphql in
             let noKey = reader(["messages": CollectionPermission(fields: ["text"])])

@@ -13,6 +13,11 @@ import Testing
                     "messages(filter: messages_filter, sort: [String], limit: Int, offset: Int, page: Int, search: String): [messages!]!"
                 ))
             #expect(sdl.contains("messages_by_id(id: ID!): messages"))
+            #expect(
+                sdl.contains(
+                    "messages_aggregated(groupBy: [String], filter: messages_filter, sort: [String], limit: Int, offset: Int, page: Int, search: String): [messages_aggregated!]!"
+                ))
+            #expect(sdl.contains("type authors_aggregated_fields {\n  id: Float\n  rank: Float\n  score: Float\n}"))
             #expect(sdl.contains("messages_mutated(event: EventEnum, filter: messages_filter): messages_mutated"))
             #expect(sdl.contains("type messages_mutated {\n  key: ID!\n  event: EventEnum\n  data: messages\n}"))
             #expect(sdl.contains("enum EventEnum {\n  create\n  update\n  delete\n}"))

@@ -83,6 +83,18 @@ def test_by_id_and_m2o_nesting_with_aliases(admin):
     assert body["data"][books] == [{"title": "Compilers", "author": {"name": "Grace"}}]
 
 
+def test_aggregated_counts_sums_and_groups(admin):
+    authors, books = make_library(admin)
+    body = gql(admin, f"{{ {books}_aggregated {{ countAll count {{ author }} sum {{ pages }} avg {{ pages }} }} }}")
+    assert body == {"data": {f"{books}_aggregated": [
+        {"countAll": 4, "count": {"author": 3}, "sum": {"pages": 455}, "avg": {"pages": 113.75}}]}}
+    body = gql(admin, f'{{ {books}_aggregated(groupBy: ["author"], filter: {{author: {{id: {{_nnull: true}}}}}}) '
+                      f'{{ group max {{ pages }} }} }}')
+    rows = body["data"][f"{books}_aggregated"]
+    assert [r["max"]["pages"] for r in rows] == [120, 300]
+    assert all(set(r["group"]) == {"author"} for r in rows)
+
+
 def test_by_id_of_a_missing_item_is_forbidden_beside_the_data(admin):
     _, books = make_library(admin)
     body = gql(admin, f"{{ {books}_by_id(id: 999999) {{ title }} }}")
