@@ -28,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/GraphQLSwift/GraphQL", from: "4.3.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.0.0"),
     ],
     targets: [
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
@@ -53,6 +55,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "GraphQLAPI",
+            dependencies: [
+                "SwitchboardCore", "Query", "Store", .product(name: "GraphQL", package: "GraphQL"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Messenger",
             dependencies: [
                 "SwitchboardCore", "RESP", .product(name: "Logging", package: "swift-log"),
@@ -74,6 +85,7 @@ let package = Package(
             name: "Server",
             dependencies: [
                 "SwitchboardCore", "Query", "Store", "Tokens", "Access", "Messenger", "RealtimeProtocol", "Realtime",
+                "GraphQLAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -120,6 +132,9 @@ let package = Package(
                 "Realtime", "RealtimeProtocol", "Store", "Query", "SwitchboardCore",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "GraphQLAPITests", dependencies: ["GraphQLAPI", "Store", "Query", "SwitchboardCore"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "AccessTests", dependencies: ["Access", "Tokens", "Store", "Query", "SwitchboardCore"],

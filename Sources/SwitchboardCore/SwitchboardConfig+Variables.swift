@@ -119,6 +119,21 @@ extension SwitchboardConfig {
         .int(
             "QUERY_MAX_PARAMETER_DEPTH", \.queryMaxParameterDepth, .queries,
             "Bracket levels in one URL parameter name (filter[a][_eq] has 2).", in: 1...1000),
+        .bool(
+            "GRAPHQL_INTROSPECTION", \.graphqlIntrospection, .queries,
+            "Answer GraphQL introspection queries (__schema, __type)."),
+        .int(
+            "GRAPHQL_SCHEMA_CACHE_CAPACITY", \.graphqlSchemaCacheCapacity, .queries,
+            "GraphQL schemas kept per replica (one per schema version and set of read permissions).", in: 1...100_000),
+        .size(
+            "GRAPHQL_QUERY_MAX_SIZE", \.graphqlQueryMaxSize, .queries,
+            "Largest GraphQL document (query text), e.g. 64kb; a bare number is bytes."),
+        .int(
+            "GRAPHQL_QUERY_MAX_DEPTH", \.graphqlQueryMaxDepth, .queries,
+            "Nesting of { [ ( in a GraphQL document, and of its selections with fragments expanded.", in: 2...1000),
+        .int(
+            "GRAPHQL_QUERY_MAX_FIELDS", \.graphqlQueryMaxFields, .queries,
+            "Fields one GraphQL document selects, fragments expanded.", in: 1...1_000_000),
         // Realtime
         .bool("WEBSOCKETS_ENABLED", \.websocketsEnabled, .realtime, "Enable realtime (WebSockets). Directus: false."),
         .bool("WEBSOCKETS_REST_ENABLED", \.websocketsRestEnabled, .realtime, "Serve the REST-style realtime endpoint."),

@@ -172,6 +172,16 @@ public struct SwitchboardConfig: Sendable, Equatable {
     public var queryMaxParameters = 1000
     /// Bracket levels in one URL parameter name (`QUERY_MAX_PARAMETER_DEPTH`).
     public var queryMaxParameterDepth = 64
+    /// Whether `/graphql` answers introspection (`__schema`, `__type`) (`GRAPHQL_INTROSPECTION`).
+    public var graphqlIntrospection = true
+    /// GraphQL schemas kept per replica, one per schema version and read permissions (`GRAPHQL_SCHEMA_CACHE_CAPACITY`).
+    public var graphqlSchemaCacheCapacity = 100
+    /// Largest GraphQL document in bytes (`GRAPHQL_QUERY_MAX_SIZE`).
+    public var graphqlQueryMaxSize = 65_536
+    /// Nesting of brackets in a GraphQL document and of its selections, fragments expanded (`GRAPHQL_QUERY_MAX_DEPTH`).
+    public var graphqlQueryMaxDepth = 64
+    /// Fields one GraphQL document selects, fragments expanded (`GRAPHQL_QUERY_MAX_FIELDS`).
+    public var graphqlQueryMaxFields = 1000
 
     // MARK: Realtime
 

@@ -23,11 +23,13 @@ public enum ErrorCode: String, Sendable, Hashable, CaseIterable {
     case invalidCollection = "INVALID_COLLECTION"
     case authFailed = "AUTH_FAILED"
     case authTimeout = "AUTH_TIMEOUT"
+    /// A GraphQL document that does not parse or validate against the caller's schema.
+    case graphqlValidation = "GRAPHQL_VALIDATION"
 
     public var httpStatus: Int {
         switch self {
         case .invalidPayload, .invalidQuery, .recordNotUnique, .failedValidation, .invalidForeignKey,
-            .notNullViolation, .valueTooLong, .valueOutOfRange, .invalidCollection:
+            .notNullViolation, .valueTooLong, .valueOutOfRange, .invalidCollection, .graphqlValidation:
             return 400
         case .invalidCredentials, .tokenExpired, .userSuspended, .authFailed, .authTimeout: return 401
         case .forbidden, .invalidToken: return 403

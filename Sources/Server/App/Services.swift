@@ -1,5 +1,6 @@
 import Access
 import Foundation
+import GraphQLAPI
 import Logging
 import Messenger
 import Query
@@ -19,6 +20,7 @@ struct Services: Sendable {
     let realtime: RealtimeEngine
     let relay: EventRelay
     let messenger: (any Messenger)?
+    let graphql: GraphQLService
 
     static let version = "0.1.0"
 
@@ -118,9 +120,16 @@ struct Services: Sendable {
         store.addSink(relay)
         store.addSchemaObserver { await relay.schemaChanged() }
         try await relay.start()
+        let graphql = GraphQLService(
+            store: store,
+            settings: GraphQLSettings(
+                introspection: config.graphqlIntrospection, schemaCacheCapacity: config.graphqlSchemaCacheCapacity,
+                maxDocumentSize: config.graphqlQueryMaxSize, maxDepth: config.graphqlQueryMaxDepth,
+                maxFields: config.graphqlQueryMaxFields),
+            logger: Logger(label: "switchboard.graphql"))
         return Services(
             config: config, logger: logger, store: store, resolver: resolver, auth: auth, realtime: realtime, relay: relay,
-            messenger: messenger)
+            messenger: messenger, graphql: graphql)
     }
 
     /// Runs the idempotent bootstrap and reports what it created.

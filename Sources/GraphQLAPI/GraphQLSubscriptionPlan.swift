@@ -1,0 +1,193 @@
+import GraphQL
+import Query
+import Store
+import SwitchboardCore
+
+/// What one graphql-transport-ws `subscribe` asks for, worked out from the
+/// document alone: the collection, the event filter, the item query whose
+/// rows feed `data`, and how to shape each `next` payload. Equal plans (same
+/// collection, event, query and selection) render equal payloads for equal rows,
+/// so subscribers with equal plans can share one rendering.
+public struct GraphQLSubscriptionPlan: Sendable, Hashable {
+    /// The collection whose changes are delivered.
+    public let collection: String
+    /// The `event` argument; `nil` delivers every event.
+    public let event: ChangeEvent.Action?
+    /// `fields`: the Directus field paths the `data` selection needs (m2o as
+    /// `author.name`); `filter`: the `filter` argument (REST filter language); `deep`
+    /// from relational fields' arguments.
+    public let query: ItemQuery
+    /// The root field's key in the payload: its alias, else `<collection>_mutated`.
+    public let responseKey: String
+    let selection: [SelectedField]
+    let shape: GraphShape
+
+    public static func == (lhs: GraphQLSubscriptionPlan, rhs: GraphQLSubscriptionPlan) -> Bool {
+        lhs.collection == rhs.collection && lhs.event == rhs.event && lhs.query == rhs.query
+            && lhs.responseKey == rhs.responseKey && lhs.selection == rhs.selection
+    }
+
+    // The shape only says how the selected fields render, which the data schema fixes.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(collection)
+        hasher.combine(event)
+        hasher.combine(query)
+        hasher.combine(responseKey)
+        hasher.combine(selection)
+    }
+
+    /// The `next` payload for one changed key: `{"data": {<responseKey>: {key, event, data}}}`
+    /// with the document's aliases, `__typename`s and nested selections. `item` is the row
+    /// as the REST socket renders it for `query`; `nil` (a delete, or a row the caller
+    /// can no longer read) gives `data: null`.
+    public func payload(event: ChangeEvent.Action, key: JSONValue, item: JSONObject?) -> JSONValue {
+        var mutated = JSONObject()
+        for field in selection {
+            switch field.name {
+            case "__typename": mutated[field.responseKey] = .string(collection + "_mutated")
+            case "key": mutated[field.responseKey] = FieldScalar.id.render(key)
+            case "event": mutated[field.responseKey] = .string(event.rawValue)
+            case "data":
+                mutated[field.responseKey] =
+                    item.flatMap { row in
+                        shape.collections[collection].map { render(row, field.selections, $0) }
+                    } ?? .null
+            default: continue
+            }
+        }
+        return ["data": [responseKey: .object(mutated)]]
+    }
+
+    private func render(_ row: JSONObject, _ selection: [SelectedField], _ collection: CollectionShape) -> JSONValue {
+        var out = JSONObject()
+        for selected in selection {
+            if selected.name == "__typename" {
+                out[selected.responseKey] = .string(collection.name)
+                continue
+            }
+            guard let field = collection.field(selected.name) else { continue }
+            let value = row[selected.name] ?? .null
+            switch field.kind {
+            case .scalar(let scalar):
+                out[selected.responseKey] = scalar.render(value)
+            case .manyToOne(let related):
+                guard case .object(let nested) = value, let target = shape.collections[related] else {
+                    out[selected.responseKey] = .null
+                    continue
+                }
+                out[selected.responseKey] = render(nested, selected.selections, target)
+            case .oneToMany(let related):
+                guard case .array(let items) = value, let target = shape.collections[related] else {
+                    out[selected.responseKey] = .null
+                    continue
+                }
+                out[selected.responseKey] = .array(
+                    items.compactMap(\.objectValue).map { render($0, selected.selections, target) })
+            }
+        }
+        return .object(out)
+    }
+}
+
+extension GraphQLService {
+    /// Plans a graphql-transport-ws subscription: parses and validates `query`
+    /// against the caller's schema (a collection it cannot read is not in it, so
+    /// asking for one is a validation error), coerces the variables and reads the
+    /// one root field `<collection>_mutated(event:, filter:)` and its selection.
+    /// Synchronous and without database access: safe on an event loop.
+    ///
+    /// A failure carries the GraphQL `errors` array for the `error` message:
+    /// syntax errors, validation errors, limits, a document that is not exactly
+    /// one subscription field, bad variables or a bad filter.
+    public func planSubscription(
+        query: String, variables: JSONObject?, operationName: String?, context: ItemsContext
+    ) -> Result<GraphQLSubscriptionPlan, GraphQLFailure> {
+        let parsed: ParsedDocument
+        switch parse(query, operationName: operationName) {
+        case .success(let p): parsed = p
+        case .failure(let failure): return .failure(failure)
+        }
+        guard parsed.operation.operation == .subscription else {
+            return .failure(
+                GraphQLFailure(
+                    .graphqlValidation,
+                    "Only subscriptions can be sent here; this document's operation is a \(parsed.operation.operation.rawValue)."
+                ))
+        }
+        let graph: ItemsGraphSchema
+        do { graph = try schema(for: context) } catch { return .failure(schemaFailure(error)) }
+        if let failure = validate(parsed.document, graph) { return .failure(failure) }
+        let coerced: [String: Map]
+        switch Self.coerceVariables(parsed.operation, variables ?? [:]) {
+        case .success(let v): coerced = v
+        case .failure(let failure): return .failure(failure)
+        }
+        var fragments: [String: FragmentDefinition] = [:]
+        for case let fragment as FragmentDefinition in parsed.document.definitions { fragments[fragment.name.value] = fragment }
+        do {
+            let reader = SelectionReader(fragments: fragments, variables: coerced)
+            let roots = try reader.read([parsed.operation.selectionSet])
+            guard roots.count == 1, let root = roots.first, root.name.hasSuffix("_mutated") else {
+                return .failure(
+                    GraphQLFailure(.graphqlValidation, "A subscription must select exactly one field, <collection>_mutated."))
+            }
+            let collection = String(root.name.dropLast("_mutated".count))
+            guard let shape = graph.shape.collections[collection] else {
+                return .failure(GraphQLFailure(.graphqlValidation, "Cannot subscribe to \"\(root.name)\"."))
+            }
+            var event: ChangeEvent.Action?
+            if let value = root.arguments["event"], !value.isNull {
+                guard let name = value.stringValue, let action = ChangeEvent.Action(rawValue: name) else {
+                    return .failure(
+                        GraphQLFailure(
+                            .graphqlValidation,
+                            "Argument \"event\" must be one of create, update, delete; got \(value.jsonString)."))
+                }
+                event = action
+            }
+            let dataSelection = root.selections.filter { $0.name == "data" }.flatMap(\.selections)
+            let json = try ItemQueryBuilder(shape: graph.shape).query(
+                dataSelection, on: shape, arguments: root.arguments["filter"].map { ["filter": $0] } ?? [:])
+            let itemQuery = try ItemQuery.parse(json: json, limits: store.environment.limits)
+            return .success(
+                GraphQLSubscriptionPlan(
+                    collection: collection, event: event, query: itemQuery, responseKey: root.responseKey,
+                    selection: root.selections, shape: graph.shape))
+        } catch let error as SwitchboardError {
+            return .failure(GraphQLFailure(error.code, error.message))
+        } catch let error as GraphQLError {
+            return .failure(GraphQLFailure(validation: [error]))
+        } catch {
+            return .failure(GraphQLFailure(.invalidQuery, "\(error)"))
+        }
+    }
+
+    /// The operation's variables: provided values, else defaults; a required one missing is an error.
+    /// Values are checked where they are used (filters by the filter parser, `event` above).
+    static func coerceVariables(_ operation: OperationDefinition, _ provided: JSONObject) -> Result<
+        [String: Map], GraphQLFailure
+    > {
+        var out: [String: Map] = [:]
+        for definition in operation.variableDefinitions {
+            let name = definition.variable.name.value
+            let required = definition.type is NonNullType
+            if let value = provided[name], !(value.isNull && required) {
+                out[name] = value.map
+            } else if let fallback = definition.defaultValue,
+                let value = try? valueFromASTUntyped(valueAST: fallback)
+            {
+                out[name] = value
+            } else if required {
+                return .failure(
+                    GraphQLFailure(
+                        errors: [
+                            GraphQLErrorJSON.make(
+                                message:
+                                    "Variable \"$\(name)\" of required type \"\(GraphQL.print(ast: definition.type))\" was not provided.",
+                                code: .graphqlValidation)
+                        ], status: 400))
+            }
+        }
+        return .success(out)
+    }
+}
