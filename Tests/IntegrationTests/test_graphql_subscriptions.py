@@ -103,11 +103,12 @@ async def test_create_update_delete_one_next_per_key(server, admin):
     assert admin.delete(f"/items/{c}", json=[a, b]).status_code == 204
     frames = await ws.collect(quiet=0.5)
     got = [mutated(f, c) for f in frames]
+    # primary keys are GraphQL IDs (strings), as in Directus
     assert got == [
-        {"key": str(a), "event": "create", "data": {"id": a, "text": "a"}},
-        {"key": str(b), "event": "create", "data": {"id": b, "text": "b"}},
-        {"key": str(a), "event": "update", "data": {"id": a, "text": "z"}},
-        {"key": str(b), "event": "update", "data": {"id": b, "text": "z"}},
+        {"key": str(a), "event": "create", "data": {"id": str(a), "text": "a"}},
+        {"key": str(b), "event": "create", "data": {"id": str(b), "text": "b"}},
+        {"key": str(a), "event": "update", "data": {"id": str(a), "text": "z"}},
+        {"key": str(b), "event": "update", "data": {"id": str(b), "text": "z"}},
         {"key": str(a), "event": "delete", "data": None},
         {"key": str(b), "event": "delete", "data": None},
     ], frames
@@ -180,7 +181,7 @@ async def test_field_permissions_shape_the_schema(server, admin):
     await until_live(ws, "ok", admin, c, {"text": "probe", "secret": "s"})
     k = data(admin.post(f"/items/{c}", {"text": "t", "secret": "hidden"}))["id"]
     [frame] = await ws.collect(quiet=0.5)
-    assert mutated(frame, c) == {"key": str(k), "data": {"id": k, "text": "t"}}
+    assert mutated(frame, c) == {"key": str(k), "data": {"id": str(k), "text": "t"}}
 
 
 @run_async

@@ -209,7 +209,7 @@ public final class RealtimeEngine: UpgradeEndpoint {
         try channel.pipeline.syncOperations.addHandler(socket)
         // Admissions racing past the limit: the later ones go at once.
         if let limit = settings.connectionLimit, connections.load(ordering: .relaxed) > limit {
-            socket.close(.policyViolation, "Too many connections")
+            socket.closeSoon(.policyViolation, "Too many connections")
         }
     }
 

@@ -9,6 +9,7 @@ import SwitchboardCore
 /// socket's event loop only.
 protocol ShardSocket: AnyObject {
     var id: UInt64 { get }
+    var shard: LoopShard { get }
     var accountability: Accountability { get }
     /// Matches the generation the socket scheduled its current deadline with.
     var deadlineGeneration: UInt32 { get }
@@ -31,6 +32,15 @@ protocol ShardSocket: AnyObject {
     func boundClasses() -> [(String, UInt64)]
     /// A new identity: the moves of its subscriptions to the classes of the new permissions.
     func adopt(_ context: ItemsContext) -> [Fanout.Move]
+}
+
+extension ShardSocket {
+    /// `close` once the front door's HTTP handlers have left the pipeline (they are still there
+    /// while the socket's handler is being added).
+    func closeSoon(_ code: CloseCode, _ reason: String) {
+        let ref = ShardSocketRef(self, eventLoop: shard.eventLoop)
+        shard.eventLoop.execute { ref.socket.value.close(code, reason) }
+    }
 }
 
 /// How a member's frames are made from a class's rendered events.

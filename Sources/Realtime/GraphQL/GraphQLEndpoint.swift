@@ -100,7 +100,7 @@ public final class GraphQLEndpoint: UpgradeEndpoint {
             upgradeToken: accepted.upgradeToken, subprotocolAgreed: subprotocolAgreed)
         try channel.pipeline.syncOperations.addHandler(socket)
         if let limit = settings.connectionLimit, connections.load(ordering: .relaxed) > limit {
-            socket.close(.policyViolation, "Too many connections")
+            socket.closeSoon(.policyViolation, "Too many connections")
         }
     }
 

@@ -10,8 +10,17 @@ public protocol GraphQLOperations: Sendable {
     /// Parses and validates `request` against the schema of `context`'s permissions (no database
     /// work: called on an event loop).
     func plan(_ request: GraphQLTransportStateMachine.OperationRequest, context: ItemsContext) -> GraphQLOperationPlan
-    /// Runs a query (or answers why it can't run); the result is the `next` payload: `{data, errors}`.
-    func execute(_ request: GraphQLTransportStateMachine.OperationRequest, context: ItemsContext) async -> JSONValue
+    /// Runs a query.
+    func execute(_ request: GraphQLTransportStateMachine.OperationRequest, context: ItemsContext) async
+        -> GraphQLExecution
+}
+
+/// A query's outcome over the socket.
+public enum GraphQLExecution: Sendable {
+    /// The `next` payload (`{data, errors}`: errors of fields that failed while reading), then `complete`.
+    case result(JSONValue)
+    /// Refused before running (validation, variables): the errors array of an `error` message.
+    case failed(errors: JSONValue)
 }
 
 /// What a document asks for.

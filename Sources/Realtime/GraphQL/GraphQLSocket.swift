@@ -78,9 +78,7 @@ final class GraphQLSocket: ChannelDuplexHandler, RemovableChannelHandler, ShardS
     func handlerAdded(context: ChannelHandlerContext) {
         channelContext = context
         shard.register(self)
-        guard subprotocolAgreed else {
-            return perform(machine.close(.graphQLSubprotocolNotAcceptable, "Subprotocol not acceptable"))
-        }
+        guard subprotocolAgreed else { return closeSoon(.graphQLSubprotocolNotAcceptable, "Subprotocol not acceptable") }
         rescheduleDeadline()
     }
 
@@ -363,8 +361,14 @@ final class GraphQLSocket: ChannelDuplexHandler, RemovableChannelHandler, ShardS
         case .query:
             let (operations, context, me, loop) = (endpoint.operations, context, bound, shard.eventLoop)
             Task {
-                let result = await operations.execute(request, context: context)
-                loop.execute { me.value.perform(me.value.machine.operationFinished(id: operation, result: result)) }
+                let outcome = await operations.execute(request, context: context)
+                loop.execute {
+                    let socket = me.value
+                    switch outcome {
+                    case .result(let result): socket.perform(socket.machine.operationFinished(id: operation, result: result))
+                    case .failed(let errors): socket.perform(socket.machine.operationFailed(id: operation, errors: errors))
+                    }
+                }
             }
             return
         case .failed(let errors):

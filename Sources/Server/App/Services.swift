@@ -21,6 +21,8 @@ struct Services: Sendable {
     let relay: EventRelay
     let messenger: (any Messenger)?
     let graphql: GraphQLService
+    /// `graphql-transport-ws` subscriptions, carried by the realtime engine.
+    let graphqlSubscriptions: GraphQLEndpoint
 
     static let version = "0.1.0"
 
@@ -127,9 +129,20 @@ struct Services: Sendable {
                 maxDocumentSize: config.graphqlQueryMaxSize, maxDepth: config.graphqlQueryMaxDepth,
                 maxFields: config.graphqlQueryMaxFields),
             logger: Logger(label: "switchboard.graphql"))
+        let connection = realtime.settings.connection
+        let graphqlSubscriptions = GraphQLEndpoint(
+            engine: realtime,
+            settings: GraphQLEndpointSettings(
+                connection: GraphQLTransportStateMachine.Settings(
+                    authMode: ConnectionStateMachine.AuthMode(rawValue: config.websocketsGraphQLAuth.rawValue) ?? .handshake,
+                    initTimeoutMs: Int64(config.websocketsGraphQLAuthTimeoutSeconds) * 1000,
+                    heartbeatPeriodMs: connection.heartbeatPeriodMs, rateLimit: connection.rateLimit,
+                    maxOperations: connection.maxSubscriptions),
+                connectionLimit: config.websocketsGraphQLConnLimit),
+            operations: GraphQLSocketOperations(service: graphql))
         return Services(
             config: config, logger: logger, store: store, resolver: resolver, auth: auth, realtime: realtime, relay: relay,
-            messenger: messenger, graphql: graphql)
+            messenger: messenger, graphql: graphql, graphqlSubscriptions: graphqlSubscriptions)
     }
 
     /// Runs the idempotent bootstrap and reports what it created.

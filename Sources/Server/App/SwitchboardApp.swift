@@ -45,13 +45,19 @@ enum SwitchboardApp {
         SchemaRoutes(store: services.store, callers: callers, maxPayload: config.maxPayloadSize).register(on: router)
         GraphQLRoutes(graphql: services.graphql, callers: callers, maxPayload: config.maxPayloadSize).register(on: router)
 
-        let realtimeOn = config.websocketsEnabled && config.websocketsRestEnabled
-        if realtimeOn { RealtimeRoutes(path: config.websocketsRestPath).register(on: router) }
-        // Every connection starts at the front door: realtime upgrades become sockets on their
-        // event loops, everything else is Hummingbird's (REST) with this router.
+        // Every connection starts at the front door: WebSocket upgrades on the realtime paths
+        // become sockets on their event loops, everything else is Hummingbird's (REST) with this router.
+        var endpoints: [String: any UpgradeEndpoint] = [:]
+        if config.websocketsEnabled && config.websocketsRestEnabled {
+            RealtimeRoutes(path: config.websocketsRestPath).register(on: router)
+            endpoints[config.websocketsRestPath] = services.realtime
+        }
+        if config.websocketsEnabled && config.websocketsGraphQLEnabled {
+            endpoints[config.websocketsGraphQLPath] = services.graphqlSubscriptions
+        }
         let channel = SwitchboardChannel(
             responder: respond(with: router.buildResponder(), logger: services.logger),
-            endpoints: realtimeOn ? [config.websocketsRestPath: services.realtime] : [:],
+            endpoints: endpoints,
             decoderLimits: NIOHTTPDecoderLimitConfiguration())
         return Listener(host: config.host, port: config.port, channel: channel, logger: services.logger)
     }
