@@ -50,8 +50,6 @@ final class GraphQLSocket: ChannelDuplexHandler, RemovableChannelHandler, ShardS
     private enum Completion {
         case authenticated(ItemsContext, expiresAt: Int64?)
         case authFailed
-        case started(String)
-        case failed(String, errors: JSONValue)
     }
 
     private var engine: RealtimeEngine { endpoint.engine }
@@ -213,8 +211,6 @@ final class GraphQLSocket: ChannelDuplexHandler, RemovableChannelHandler, ShardS
             switch completed.removeFirst() {
             case .authenticated(let context, let expiresAt): authenticated(context, expiresAt: expiresAt)
             case .authFailed: perform(machine.authFailed())
-            case .started(let operation): perform(machine.operationStarted(id: operation))
-            case .failed(let operation, let errors): perform(machine.operationFailed(id: operation, errors: errors))
             }
         }
     }
@@ -355,9 +351,31 @@ final class GraphQLSocket: ChannelDuplexHandler, RemovableChannelHandler, ShardS
         return .success((request, GraphQLFraming(id: operation, plan: plan, primaryKey: collection.primaryKey)))
     }
 
+    /// Plans the document off the loop (parsing, validating and, the first time for a set of
+    /// permissions, building their schema are CPU work the loop's other sockets should not wait
+    /// for), then runs it as a query or joins fan-out with it.
     private func start(_ operation: String, _ request: GraphQLTransportStateMachine.OperationRequest) {
+        let (operations, context, me, loop) = (endpoint.operations, context, bound, shard.eventLoop)
+        Task {
+            let plan = operations.plan(request, context: context)
+            loop.execute { me.value.planned(operation, request, plan, for: context) }
+        }
+    }
+
+    private func planned(
+        _ operation: String, _ request: GraphQLTransportStateMachine.OperationRequest, _ plan: GraphQLOperationPlan,
+        for planContext: ItemsContext
+    ) {
+        guard !closing else { return }
+        guard machine.operations[operation] == false else {
+            return perform(machine.operationStarted(id: operation))  // completed meanwhile: undone there
+        }
+        // The identity changed while it was being planned: planned again for the new one.
+        let plan =
+            planContext.permissions == context.permissions && planContext.accountability == context.accountability
+            ? plan : endpoint.operations.plan(request, context: context)
         let planned: Result<(SubscriptionRequest, GraphQLFraming), GraphQLErrors>
-        switch endpoint.operations.plan(request, context: context) {
+        switch plan {
         case .query:
             let (operations, context, me, loop) = (endpoint.operations, context, bound, shard.eventLoop)
             Task {
@@ -373,14 +391,13 @@ final class GraphQLSocket: ChannelDuplexHandler, RemovableChannelHandler, ShardS
             return
         case .failed(let errors):
             planned = .failure(GraphQLErrors(errors))
-        case .subscription(let plan):
-            planned = subscription(operation, plan)
+        case .subscription(let subscription):
+            planned = self.subscription(operation, subscription)
         }
         let (subscriptionRequest, framing): (SubscriptionRequest, GraphQLFraming)
         switch planned {
         case .failure(let errors):
-            completed.append(.failed(operation, errors: errors.value))
-            return
+            return perform(machine.operationFailed(id: operation, errors: errors.value))
         case .success(let parts):
             (subscriptionRequest, framing) = parts
         }
@@ -393,8 +410,7 @@ final class GraphQLSocket: ChannelDuplexHandler, RemovableChannelHandler, ShardS
             var member = join.member
             member.minSeq = boundary
             shard.add(classID, key: classKey, member: member)
-            completed.append(.started(operation))
-            return
+            return perform(machine.operationStarted(id: operation))
         }
         let (services, me, loop, logger) = (engine.services, bound, shard.eventLoop, engine.logger)
         Task {
