@@ -39,16 +39,14 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler, Shard
     private var machine: ConnectionStateMachine
     /// A few per socket at most (WEBSOCKETS_MAX_SUBSCRIPTIONS): a list costs less than a dictionary.
     private var bindings: [Binding] = []
-    private var channelContext: ChannelHandlerContext?
+    private let writer = SocketWriter()
     /// Event frames waiting while a request is in flight.
     private var held: [ByteBuffer] = []
     private var heldBytes = 0
-    private var eventsWritten = false
     private var readSuppressed = false
     private var inbound: WebSocketInbound
-    private(set) var deadlineGeneration: UInt32 = 0
-    private var scheduledDeadline: Int64?
-    private var closing = false
+    var deadlineGeneration: UInt32 { writer.deadlineGeneration }
+    private var closing: Bool { writer.closing }
     private var finished = false
     /// A request answered without leaving the loop, fed back once the actions that started it are done.
     private var completed: Completion?
@@ -72,12 +70,12 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler, Shard
         inbound = WebSocketInbound(maxMessageSize: engine.settings.maxMessageSize)
     }
 
-    var allocator: ByteBufferAllocator { channelContext?.channel.allocator ?? ByteBufferAllocator() }
+    var allocator: ByteBufferAllocator { writer.allocator }
 
     // MARK: Channel events
 
     func handlerAdded(context: ChannelHandlerContext) {
-        channelContext = context
+        writer.attach(context)
         shard.register(self)
         rescheduleDeadline()
     }
@@ -89,7 +87,7 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler, Shard
 
     func handlerRemoved(context: ChannelHandlerContext) {
         finish()
-        channelContext = nil
+        writer.detach()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -148,17 +146,11 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler, Shard
             if heldBytes > engine.settings.maxQueuedBytes { tooSlow() }
             return false
         }
-        write(frame, flush: false)
-        defer { eventsWritten = true }
-        return !eventsWritten
+        return writer.writeEvent(frame)
     }
 
     /// The end of a fan-out hop: one flush for everything it wrote.
-    func flushEvents() {
-        guard eventsWritten else { return }
-        eventsWritten = false
-        channelContext?.flush()
-    }
+    func flushEvents() { writer.flushEvents() }
 
     func tick(now: Int64) {
         perform(machine.tick(now: now))
@@ -230,7 +222,7 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler, Shard
         for action in actions {
             switch action {
             case .send(let bytes):
-                write(WebSocketWire.textFrame(bytes, allocator: allocator), flush: false)
+                writer.writeText(bytes)
                 flush = true
             case .close(let code, let reason):
                 closeChannel(code, reason)
@@ -253,11 +245,11 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler, Shard
                 flush = flush || !frames.isEmpty
                 if readSuppressed, !machine.holdsEvents {
                     readSuppressed = false
-                    channelContext?.read()
+                    writer.context?.read()
                 }
             }
         }
-        if flush { channelContext?.flush() }
+        if flush { writer.flush() }
         rescheduleDeadline()
         if let completion = completed {
             completed = nil
@@ -269,22 +261,11 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler, Shard
         }
     }
 
-    private func write(_ frame: ByteBuffer, flush: Bool) {
-        guard let channelContext, !closing else { return }
-        if flush {
-            channelContext.writeAndFlush(wrapOutboundOut(frame), promise: nil)
-        } else {
-            channelContext.write(wrapOutboundOut(frame), promise: nil)
-        }
-    }
+    private func write(_ frame: ByteBuffer, flush: Bool) { writer.write(frame, flush: flush) }
 
     /// Writes the close frame behind what is already buffered and closes once it is out.
     private func closeChannel(_ code: CloseCode, _ reason: String) {
-        guard let channelContext, !closing else { return }
-        engine.logger.debug(
-            "closing a realtime socket", metadata: ["socket": "\(id)", "code": "\(code.rawValue)", "reason": "\(reason)"])
-        closing = true
-        WebSocketWire.close(channelContext, code: code, reason: reason)
+        guard writer.close(code, reason, socket: id, logger: engine.logger) else { return }
         finish()
     }
 
@@ -298,7 +279,7 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler, Shard
     private func finish() {
         guard !finished else { return }
         finished = true
-        closing = true
+        writer.stop()
         machine.peerClosed()
         completed = nil
         held = []
@@ -316,16 +297,7 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler, Shard
         }
     }
 
-    private func rescheduleDeadline() {
-        guard let next = machine.nextDeadline else {
-            scheduledDeadline = nil
-            return
-        }
-        guard next != scheduledDeadline else { return }
-        scheduledDeadline = next
-        deadlineGeneration &+= 1
-        shard.schedule(id, at: next, generation: deadlineGeneration)
-    }
+    private func rescheduleDeadline() { writer.schedule(machine.nextDeadline, socket: id, in: shard) }
 
     // MARK: Requests (database work off the loop, results back as inputs)
 

@@ -38,11 +38,9 @@ final class GraphQLSocket: ChannelDuplexHandler, RemovableChannelHandler, ShardS
     private var machine: GraphQLTransportStateMachine
     private var inbound: WebSocketInbound
     private var bindings: [Binding] = []
-    private var channelContext: ChannelHandlerContext?
-    private var eventsWritten = false
-    private(set) var deadlineGeneration: UInt32 = 0
-    private var scheduledDeadline: Int64?
-    private var closing = false
+    private let writer = SocketWriter()
+    var deadlineGeneration: UInt32 { writer.deadlineGeneration }
+    private var closing: Bool { writer.closing }
     private var finished = false
     /// Results answered without leaving the loop, fed back once the actions that asked for them are done.
     private var completed: [Completion] = []
@@ -69,12 +67,12 @@ final class GraphQLSocket: ChannelDuplexHandler, RemovableChannelHandler, ShardS
         inbound = WebSocketInbound(maxMessageSize: endpoint.engine.settings.maxMessageSize)
     }
 
-    var allocator: ByteBufferAllocator { channelContext?.channel.allocator ?? ByteBufferAllocator() }
+    var allocator: ByteBufferAllocator { writer.allocator }
 
     // MARK: Channel events
 
     func handlerAdded(context: ChannelHandlerContext) {
-        channelContext = context
+        writer.attach(context)
         shard.register(self)
         guard subprotocolAgreed else { return closeSoon(.graphQLSubprotocolNotAcceptable, "Subprotocol not acceptable") }
         rescheduleDeadline()
@@ -87,7 +85,7 @@ final class GraphQLSocket: ChannelDuplexHandler, RemovableChannelHandler, ShardS
 
     func handlerRemoved(context: ChannelHandlerContext) {
         finish()
-        channelContext = nil
+        writer.detach()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -97,7 +95,7 @@ final class GraphQLSocket: ChannelDuplexHandler, RemovableChannelHandler, ShardS
         case .binary:
             perform(machine.receivedBinary())
         case .ping(let data):
-            write(WebSocketWire.pongFrame(data, allocator: context.channel.allocator), flush: true)
+            writer.write(WebSocketWire.pongFrame(data, allocator: context.channel.allocator), flush: true)
         case .peerClosed(let code):
             perform(machine.close(code.flatMap(CloseCode.init(rawValue:)) ?? .normal, ""))
         case .violation(let code, let reason):
@@ -120,18 +118,9 @@ final class GraphQLSocket: ChannelDuplexHandler, RemovableChannelHandler, ShardS
 
     // MARK: From the shard
 
-    func enqueueEvent(_ frame: ByteBuffer) -> Bool {
-        guard !closing else { return false }
-        write(frame, flush: false)
-        defer { eventsWritten = true }
-        return !eventsWritten
-    }
+    func enqueueEvent(_ frame: ByteBuffer) -> Bool { writer.writeEvent(frame) }
 
-    func flushEvents() {
-        guard eventsWritten else { return }
-        eventsWritten = false
-        channelContext?.flush()
-    }
+    func flushEvents() { writer.flushEvents() }
 
     func tick(now: Int64) {
         perform(machine.tick(now: now))
@@ -192,7 +181,7 @@ final class GraphQLSocket: ChannelDuplexHandler, RemovableChannelHandler, ShardS
         for action in actions {
             switch action {
             case .send(let bytes):
-                write(WebSocketWire.textFrame(bytes, allocator: allocator), flush: false)
+                writer.writeText(bytes)
                 flush = true
             case .close(let code, let reason):
                 closeChannel(code, reason)
@@ -205,7 +194,7 @@ final class GraphQLSocket: ChannelDuplexHandler, RemovableChannelHandler, ShardS
                 drop(operation)
             }
         }
-        if flush { channelContext?.flush() }
+        if flush { writer.flush() }
         rescheduleDeadline()
         while !completed.isEmpty, !closing {
             switch completed.removeFirst() {
@@ -215,21 +204,8 @@ final class GraphQLSocket: ChannelDuplexHandler, RemovableChannelHandler, ShardS
         }
     }
 
-    private func write(_ frame: ByteBuffer, flush: Bool) {
-        guard let channelContext, !closing else { return }
-        if flush {
-            channelContext.writeAndFlush(wrapOutboundOut(frame), promise: nil)
-        } else {
-            channelContext.write(wrapOutboundOut(frame), promise: nil)
-        }
-    }
-
     private func closeChannel(_ code: CloseCode, _ reason: String) {
-        guard let channelContext, !closing else { return }
-        engine.logger.debug(
-            "closing a graphql socket", metadata: ["socket": "\(id)", "code": "\(code.rawValue)", "reason": "\(reason)"])
-        closing = true
-        WebSocketWire.close(channelContext, code: code, reason: reason)
+        guard writer.close(code, reason, socket: id, logger: engine.logger) else { return }
         finish()
     }
 
@@ -242,7 +218,7 @@ final class GraphQLSocket: ChannelDuplexHandler, RemovableChannelHandler, ShardS
     private func finish() {
         guard !finished else { return }
         finished = true
-        closing = true
+        writer.stop()
         machine.peerClosed()
         completed = []
         shard.unregister(self)
@@ -258,16 +234,7 @@ final class GraphQLSocket: ChannelDuplexHandler, RemovableChannelHandler, ShardS
         }
     }
 
-    private func rescheduleDeadline() {
-        guard let next = machine.nextDeadline else {
-            scheduledDeadline = nil
-            return
-        }
-        guard next != scheduledDeadline else { return }
-        scheduledDeadline = next
-        deadlineGeneration &+= 1
-        shard.schedule(id, at: next, generation: deadlineGeneration)
-    }
+    private func rescheduleDeadline() { writer.schedule(machine.nextDeadline, socket: id, in: shard) }
 
     // MARK: Requests (database work off the loop, results back as inputs)
 
