@@ -89,6 +89,15 @@ public struct GraphQLSubscriptionPlan: Sendable, Hashable {
     }
 }
 
+/// What a graphql-transport-ws `subscribe` message's document asks for.
+public enum GraphQLDocumentPlan: Sendable {
+    case subscription(GraphQLSubscriptionPlan)
+    /// A valid query: `GraphQLService.execute` answers it (one `next`, then `complete`).
+    case query
+    /// The errors for the `error` message.
+    case failed(GraphQLFailure)
+}
+
 extension GraphQLService {
     /// Plans a graphql-transport-ws subscription: parses and validates `query`
     /// against the caller's schema (a collection it cannot read is not in it, so
@@ -114,6 +123,46 @@ extension GraphQLService {
                     "Only subscriptions can be sent here; this document's operation is a \(parsed.operation.operation.rawValue)."
                 ))
         }
+        return planSubscription(parsed, variables: variables, context: context)
+    }
+
+    /// What a document sent over graphql-transport-ws asks for: a subscription
+    /// (planned as `planSubscription` does), a query (valid against the caller's
+    /// schema; run it with `execute`, whose body is the `next` payload), or why
+    /// it cannot run (syntax, validation, limits, a mutation). Synchronous and
+    /// without database access, like `planSubscription`.
+    public func planOperation(
+        query: String, variables: JSONObject?, operationName: String?, context: ItemsContext
+    ) -> GraphQLDocumentPlan {
+        let parsed: ParsedDocument
+        switch parse(query, operationName: operationName) {
+        case .success(let p): parsed = p
+        case .failure(let failure): return .failed(failure)
+        }
+        switch parsed.operation.operation {
+        case .subscription:
+            switch planSubscription(parsed, variables: variables, context: context) {
+            case .success(let plan): return .subscription(plan)
+            case .failure(let failure): return .failed(failure)
+            }
+        case .mutation:
+            return .failed(
+                GraphQLFailure(
+                    .graphqlValidation, "Mutations are not supported here: write through the REST items endpoints."))
+        case .query:
+            do {
+                let graph = try schema(for: context)
+                if let failure = validate(parsed.document, graph) { return .failed(failure) }
+                return .query
+            } catch {
+                return .failed(schemaFailure(error))
+            }
+        }
+    }
+
+    private func planSubscription(_ parsed: ParsedDocument, variables: JSONObject?, context: ItemsContext) -> Result<
+        GraphQLSubscriptionPlan, GraphQLFailure
+    > {
         let graph: ItemsGraphSchema
         do { graph = try schema(for: context) } catch { return .failure(schemaFailure(error)) }
         if let failure = validate(parsed.document, graph) { return .failure(failure) }
