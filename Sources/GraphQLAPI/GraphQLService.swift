@@ -5,7 +5,7 @@ import Store
 import SwitchboardCore
 
 /// A GraphQL request as `/graphql` receives it (POST body or GET query string).
-public struct GraphQLOperationRequest: Sendable {
+public struct GraphQLRequest: Sendable {
     public var query: String
     public var variables: JSONObject?
     public var operationName: String?
@@ -80,7 +80,7 @@ public final class GraphQLService: Sendable {
     /// clear error (405 over GET as in Directus, 400 over POST); errors while
     /// reading come back beside the data with their Directus codes (HTTP 200).
     /// A query over graphql-transport-ws runs as `.post`; its body is the `next` payload.
-    public func execute(_ request: GraphQLOperationRequest, method: Method, context: ItemsContext) async -> GraphQLResponse {
+    public func execute(_ request: GraphQLRequest, method: Method, context: ItemsContext) async -> GraphQLResponse {
         let parsed: ParsedDocument
         switch parse(request.query, operationName: request.operationName) {
         case .success(let p): parsed = p

@@ -47,7 +47,7 @@ import Testing
             for round in 0..<600 {
                 let document = mangler.mangle(Self.seeds[round % Self.seeds.count])
                 let response = await graphql.execute(
-                    GraphQLOperationRequest(query: document, variables: ["f": ["text": ["_eq": "x"]], "n": 1]), method: .post,
+                    GraphQLRequest(query: document, variables: ["f": ["text": ["_eq": "x"]], "n": 1]), method: .post,
                     context: chatReader)
                 #expect(response.status < 500, "\(document) → \(response.body)")
                 if response.status != 200 { #expect(!response.errors.isEmpty, "\(document)") }

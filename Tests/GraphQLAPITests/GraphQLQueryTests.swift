@@ -131,7 +131,7 @@ import Testing
             #expect(subscription.status == 400)
             #expect(subscription.codes == ["GRAPHQL_VALIDATION"])
             let get = await graphql.execute(
-                GraphQLOperationRequest(query: "subscription { messages_mutated { key } }"), method: .get, context: admin)
+                GraphQLRequest(query: "subscription { messages_mutated { key } }"), method: .get, context: admin)
             #expect(get.status == 405)
             #expect(get.codes == ["METHOD_NOT_ALLOWED"])
         }
@@ -140,7 +140,7 @@ import Testing
     @Test func variablesAndOperationNamesWork() async throws {
         try await withGraph { _, graphql in
             let response = await graphql.execute(
-                GraphQLOperationRequest(
+                GraphQLRequest(
                     query: """
                         query A($f: messages_filter, $n: Int = 1) { messages(filter: $f, limit: $n) { text } }
                         query B { authors { name } }

@@ -104,7 +104,7 @@ let admin = ItemsContext.system
 
 extension GraphQLService {
     func post(_ query: String, variables: JSONObject? = nil, context: ItemsContext = .system) async -> GraphQLResponse {
-        await execute(GraphQLOperationRequest(query: query, variables: variables), method: .post, context: context)
+        await execute(GraphQLRequest(query: query, variables: variables), method: .post, context: context)
     }
 }
 

@@ -39,7 +39,7 @@ struct GraphQLRoutes {
     }
 
     private static func request(_ query: JSONValue?, variables: JSONObject?, operationName: JSONValue?) throws
-        -> GraphQLOperationRequest
+        -> GraphQLRequest
     {
         guard case .string(let text)? = query, !text.isEmpty else {
             throw SwitchboardError.invalidPayload("Must provide query string.")
@@ -50,7 +50,7 @@ struct GraphQLRoutes {
         case .string(let s)?: name = s.isEmpty ? nil : s
         default: throw SwitchboardError.invalidPayload("\"operationName\" must be a string.")
         }
-        return GraphQLOperationRequest(query: text, variables: variables, operationName: name)
+        return GraphQLRequest(query: text, variables: variables, operationName: name)
     }
 
     private static func response(_ response: GraphQLResponse) -> Response {
