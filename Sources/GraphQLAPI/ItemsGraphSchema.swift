@@ -133,11 +133,18 @@ final class TypeTable: Sendable {
     func fill(shape: GraphShape) throws {
         var s = Storage()
         for family in FilterFamily.allCases { s.operators[family] = try family.makeType() }
+        // Quantifier filters only where an o2m field needs one: building a schema costs the
+        // square of its type count (the library copies its type map per type).
+        var quantified = Set<String>()
+        for collection in shape.collections.values {
+            for field in collection.fields { if case .oneToMany(let related) = field.kind { quantified.insert(related) } }
+        }
         for (name, collection) in shape.collections {
             s.objects[name] = try GraphQLObjectType(
                 name: name, fields: { [weak self] in try self?.objectFields(collection) ?? [:] })
             s.filters[name] = try GraphQLInputObjectType(
                 name: name + "_filter", fields: { [weak self] in self?.filterFields(collection, quantified: false) ?? [:] })
+            guard quantified.contains(name) else { continue }
             s.quantifiers[name] = try GraphQLInputObjectType(
                 name: name + "_quantifier_filter",
                 fields: { [weak self] in self?.filterFields(collection, quantified: true) ?? [:] })
