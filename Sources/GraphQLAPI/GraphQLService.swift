@@ -95,6 +95,7 @@ public final class GraphQLService: Sendable {
     /// (`GRAPHQL_VALIDATION`); a mutation or subscription is refused with a
     /// clear error (405 over GET as in Directus, 400 over POST); errors while
     /// reading come back beside the data with their Directus codes (HTTP 200).
+    /// A query over graphql-transport-ws runs as `.post`; its body is the `next` payload.
     public func execute(_ request: GraphQLRequest, method: Method, context: ItemsContext) async -> GraphQLResponse {
         let parsed: ParsedDocument
         switch parse(request.query, operationName: request.operationName) {

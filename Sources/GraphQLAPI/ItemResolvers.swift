@@ -67,7 +67,7 @@ enum ItemResolvers {
         }
     }
 
-    static func byID(collection: String, primaryKey: String) -> GraphQLFieldResolve {
+    static func byID(collection: String) -> GraphQLFieldResolve {
         { _, arguments, context, info in
             let resolution = try ResolutionContext.from(context)
             guard let id = JSONValue(arguments).objectValue?["id"]?.textValue else { throw SwitchboardError.forbidden() }

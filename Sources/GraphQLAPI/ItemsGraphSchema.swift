@@ -4,9 +4,10 @@ import Synchronization
 
 /// One caller's GraphQL schema: for each readable user collection a list field
 /// `<collection>(filter, sort, limit, offset, page, search)`, `<collection>_by_id(id:)`,
-/// `<collection>_aggregated(groupBy, filter, …)` and a subscription `<collection>_mutated(event:, filter:)`; an object type per
-/// readable collection with its readable fields, m2o fields as the related type
-/// and o2m fields as lists of it (named as in Directus).
+/// `<collection>_aggregated(groupBy, filter, …)` and a subscription
+/// `<collection>_mutated(event:, filter:)`; an object type per readable collection
+/// with its readable fields, m2o fields as the related type and o2m fields as
+/// lists of it (named as in Directus).
 final class ItemsGraphSchema: Sendable {
     let schema: GraphQLSchema
     let shape: GraphShape
@@ -40,7 +41,7 @@ final class ItemsGraphSchema: Sendable {
                 resolve: ItemResolvers.list(collection: name))
             query[name + "_by_id"] = GraphQLField(
                 type: object, args: ["id": GraphQLArgument(type: GraphQLNonNull(GraphQLID))],
-                resolve: ItemResolvers.byID(collection: name, primaryKey: collection.primaryKey))
+                resolve: ItemResolvers.byID(collection: name))
             var aggregatedArguments: GraphQLArgumentConfigMap = ["groupBy": GraphQLArgument(type: GraphQLList(GraphQLString))]
             for (key, argument) in listArguments(filter) { aggregatedArguments[key] = argument }
             query[name + "_aggregated"] = GraphQLField(
@@ -133,11 +134,18 @@ final class TypeTable: Sendable {
     func fill(shape: GraphShape) throws {
         var s = Storage()
         for family in FilterFamily.allCases { s.operators[family] = try family.makeType() }
+        // Quantifier filters only where an o2m field needs one: building a schema costs the
+        // square of its type count (the library copies its type map per type).
+        var quantified = Set<String>()
+        for collection in shape.collections.values {
+            for field in collection.fields { if case .oneToMany(let related) = field.kind { quantified.insert(related) } }
+        }
         for (name, collection) in shape.collections {
             s.objects[name] = try GraphQLObjectType(
                 name: name, fields: { [weak self] in try self?.objectFields(collection) ?? [:] })
             s.filters[name] = try GraphQLInputObjectType(
                 name: name + "_filter", fields: { [weak self] in self?.filterFields(collection, quantified: false) ?? [:] })
+            guard quantified.contains(name) else { continue }
             s.quantifiers[name] = try GraphQLInputObjectType(
                 name: name + "_quantifier_filter",
                 fields: { [weak self] in self?.filterFields(collection, quantified: true) ?? [:] })

@@ -98,6 +98,24 @@ import Testing
         }
     }
 
+    @Test func operationsOverTheSocketArePlannedByKind() async throws {
+        try await withGraph { _, graphql in
+            func kind(_ document: String) -> String {
+                switch graphql.planOperation(query: document, variables: nil, operationName: nil, context: chatReader) {
+                case .subscription(let plan): return "subscription \(plan.collection)"
+                case .query: return "query"
+                case .failed(let failure): return "failed " + failure.codes.joined(separator: ",")
+                }
+            }
+            #expect(kind("subscription { messages_mutated { key } }") == "subscription messages")
+            #expect(kind("{ messages_by_id(id: 1) { text } }") == "query")
+            #expect(kind("{ secrets { id } }") == "failed GRAPHQL_VALIDATION")
+            #expect(kind("mutation { x }") == "failed GRAPHQL_VALIDATION")
+            #expect(kind("subscription { secrets_mutated { key } }") == "failed GRAPHQL_VALIDATION")
+            #expect(kind("{") == "failed GRAPHQL_VALIDATION")
+        }
+    }
+
     @Test func aDeleteOrAnUnreadableRowHasNullData() async throws {
         try await withGraph { _, graphql in
             let p = try plan(graphql, "subscription { messages_mutated { key event data { id } } }")
