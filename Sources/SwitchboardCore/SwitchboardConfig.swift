@@ -55,6 +55,8 @@ public struct SwitchboardConfig: Sendable, Equatable {
     public var port = 8055
     /// The URL clients reach this server at (`PUBLIC_URL`), if configured.
     public var publicURL: String?
+    /// Whether `GET /` serves the demo chat page (`DEMO_ENABLED`).
+    public var demoEnabled = false
 
     // MARK: Security
 

@@ -43,6 +43,7 @@ enum SwitchboardApp {
         ItemsRoutes(items: items).register(on: router)
         SystemRoutes(items: items).register(on: router)
         SchemaRoutes(store: services.store, callers: callers, maxPayload: config.maxPayloadSize).register(on: router)
+        if config.demoEnabled { DemoRoutes(settings: .init(config)).register(on: router) }
 
         let realtimeOn = config.websocketsEnabled && config.websocketsRestEnabled
         if realtimeOn { RealtimeRoutes(path: config.websocketsRestPath).register(on: router) }
