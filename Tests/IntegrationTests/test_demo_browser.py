@@ -37,7 +37,7 @@ from typing import Any
 import pytest
 
 from clusterkit import Cluster, report, running_cluster, visible_everywhere, wait_until
-from harness import ADMIN_EMAIL, ADMIN_PASSWORD, REPO_ROOT, Api, data
+from harness import ADMIN_EMAIL, ADMIN_PASSWORD, REPO_ROOT, Api, SwitchboardServer, data
 
 pytestmark = pytest.mark.cluster
 
@@ -353,3 +353,69 @@ def test_two_pages_on_two_replicas_chat_live_and_miss_nothing_across_a_replica_s
     finally:
         for page in pages:
             page.quit()
+
+
+# -- one node: token expiry, reload, handshake mode ------------------------------------------------
+
+
+@pytest.fixture
+def demo_node(webdriver_kit: Any) -> Iterator[Any]:
+    """Starts single nodes seeded like scripts/run's (schema applied before serving)."""
+    started: list[SwitchboardServer] = []
+
+    def start(extra_env: dict[str, str]) -> SwitchboardServer:
+        srv = SwitchboardServer({"DEMO_ENABLED": "true", **extra_env}, name="demo-node")
+        started.append(srv)
+        srv.bootstrap()
+        srv.cli("schema", "apply", str(REPO_ROOT / "Config" / "schema.yaml"))
+        return srv.start()
+
+    yield start
+    for srv in started:
+        srv.cleanup()
+
+
+def test_signed_in_page_stays_signed_in_across_token_expiry_and_reload(
+    demo_node: Any, webdriver_kit: Any, artifacts: Path
+) -> None:
+    srv = demo_node({"WEBSOCKETS_REST_AUTH": "public", "ACCESS_TOKEN_TTL": "2s"})
+    page = Page(webdriver_kit, "refresh", artifacts)
+    try:
+        page.open(srv.base_url + "/")
+        page.wait_live()
+        page.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD)
+        page.wait_live()
+        # each expiry is answered by a refresh_token auth over the socket (the token rotates each time)
+        for n in range(2):
+            time.sleep(2.5)
+            page.post(f"after expiry {n}")
+            assert page.messages()[-1][1:] == ("Admin User (you)", f"after expiry {n}"), page.messages()
+        page.driver.refresh()  # the tab's session survives a reload: the socket signs in with the refresh token
+        page.wait_live()
+        assert page.js("return !document.getElementById('signed-in').hidden;")
+        page.post("after a reload")
+        assert page.messages()[-1][1:] == ("Admin User (you)", "after a reload"), page.messages()
+        rows = data(srv.admin().get("/items/messages", params={"fields": "text,user", "sort": "id"}))
+        me = data(srv.admin().get("/users/me", params={"fields": "id"}))["id"]
+        assert [(r["text"], r["user"]) for r in rows] == [
+            ("after expiry 0", me), ("after expiry 1", me), ("after a reload", me)]
+    finally:
+        page.quit()
+
+
+def test_guest_page_asks_to_sign_in_when_realtime_is_not_public(
+    demo_node: Any, webdriver_kit: Any, artifacts: Path
+) -> None:
+    srv = demo_node({"WEBSOCKETS_REST_AUTH": "handshake"})
+    page = Page(webdriver_kit, "handshake", artifacts)
+    try:
+        page.open(srv.base_url + "/")
+        status = wait_until(lambda: (lambda s: s if s["state"] == "stopped" else None)(page.status()), PAGE_WAIT_S,
+                            0.05, "the guest page stops")
+        assert "Sign in" in status["text"], status
+        page.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD)
+        page.wait_live()
+        page.post("signed in over a handshake socket")
+        assert page.messages()[-1][1:] == ("Admin User (you)", "signed in over a handshake socket")
+    finally:
+        page.quit()
