@@ -133,7 +133,11 @@ class Page:
                     "--no-proxy-server", "--no-first-run", "--disable-extensions", "--window-size=1100,720",
                     "--force-prefers-reduced-motion", f"--user-data-dir={self.profile}"):
             options.add_argument(arg)
-        service = Service(executable_path=driver, log_output=str(artifacts / f"chromedriver-{name}.log"))
+        log = str(artifacts / f"chromedriver-{name}.log")
+        try:
+            service = Service(executable_path=driver, log_output=log)
+        except TypeError:  # selenium < 4.11 (Debian's python3-selenium)
+            service = Service(executable_path=driver, log_path=log)
         self.driver = webdriver.Chrome(service=service, options=options)
         self.driver.set_page_load_timeout(PAGE_WAIT_S)
         self.driver.set_script_timeout(PAGE_WAIT_S)

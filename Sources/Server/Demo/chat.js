@@ -2,7 +2,7 @@
 // Directus Realtime protocol spoken directly over one WebSocket (no SDK, no build step).
 //
 // - messages: `subscribe` (its `init` is the history), new rows live, posts as socket `items` creates
-// - presence: rows seen in the last 5 minutes (`live: true`, so rows that age out are removed);
+// - presence: rows seen in the last 5 minutes (`live: true`; rows that age out are also pruned here);
 //   the page upserts its own row every minute and deletes it when it leaves or signs in or out
 // - reconnects with backoff and resubscribes with `after: <last seq seen>`: missed rows are replayed,
 //   rows are kept by id, so nothing is missed and nothing shows twice
@@ -19,6 +19,8 @@
   const MESSAGE_FIELDS = ["id", "text", "date_created", "user.id", "user.first_name", "user.last_name"];
   const PRESENCE_FIELDS = ["id", "name", "status", "last_seen", "user"];
   const PRESENCE_WINDOW = { last_seen: { _gte: "$NOW(-5 minutes)" } };
+  const PRESENCE_WINDOW_MS = 5 * 60 * 1000;
+  const PRESENCE_PRUNE_MS = 10000;
   const HISTORY = 100;
   const PRESENCE_EVERY_MS = 60000;
   const CONNECT_TIMEOUT_MS = 5000;
@@ -45,6 +47,7 @@
     presenceId: null,
     presenceKey: "",
     presenceRetried: false,
+    clockOffset: 0,
     retiring: new Map(),
     pendingPost: null,
     nextUid: 1,
@@ -201,6 +204,8 @@
     state.messages.clear();
     state.elements.clear();
     $("messages").replaceChildren();
+    $("empty").hidden = false;
+    state.pendingPost = null;
     state.presence.clear();
     renderPresence();
     state.presenceKey = presenceKey();
@@ -216,6 +221,7 @@
       clearTimeout(state.connectTimer);
       clearInterval(state.presenceTimer);
     }
+    updateComposer();
     connect();
   }
 
@@ -235,6 +241,10 @@
         break;
       case "items":
         itemsAnswered(frame);
+        break;
+      case "subscribe":
+        // e.g. no `messages` collection, or no permission to read it: say so instead of waiting
+        if (frame.status === "error") setStatus("offline", `${frame.uid}: ${errorText(frame.error)}`, "");
         break;
       default:
         if (frame.status === "error") note("composer-note", errorText(frame.error), true);
@@ -376,7 +386,13 @@
   function beatPresence() {
     if (!state.ready) return;
     const data = { name: displayName(), status: document.hidden ? "away" : "online" };
-    const message = { type: "items", collection: "presence", uid: "presence-beat", data, query: { fields: ["id"] } };
+    const message = {
+      type: "items",
+      collection: "presence",
+      uid: "presence-beat",
+      data,
+      query: { fields: ["id", "last_seen"] },
+    };
     if (state.presenceId != null) send({ ...message, action: "update", id: state.presenceId });
     else send({ ...message, action: "create" });
   }
@@ -401,6 +417,9 @@
   function presenceAnswered(frame) {
     const row = Array.isArray(frame.data) ? frame.data[0] : frame.data;
     if (frame.status !== "error" && row && row.id != null) {
+      // last_seen is the server's clock: how far ours is off, for pruning (below)
+      const seen = Date.parse(row.last_seen);
+      if (!Number.isNaN(seen)) state.clockOffset = seen - Date.now();
       state.presenceId = row.id;
       state.presenceRetried = false;
       sessionStorage.setItem(state.presenceKey, JSON.stringify(row.id));
@@ -414,6 +433,21 @@
       state.presenceRetried = true;
       beatPresence();
     }
+  }
+
+  // `live: true` removes rows whose update takes them out of the window, but the server does not
+  // (yet) tell when time alone does: rows whose last_seen is older than the window go here.
+  function prunePresence() {
+    const oldest = Date.now() + state.clockOffset - PRESENCE_WINDOW_MS;
+    let changed = false;
+    for (const [key, row] of state.presence) {
+      const seen = Date.parse(row.last_seen);
+      if (!Number.isNaN(seen) && seen < oldest) {
+        state.presence.delete(key);
+        changed = true;
+      }
+    }
+    if (changed) renderPresence();
   }
 
   // --- rendering ------------------------------------------------------------------------------
@@ -693,5 +727,6 @@
   state.presenceId = readJSON(sessionStorage, state.presenceKey, null);
   renderAccount();
   renderPresence();
+  setInterval(prunePresence, PRESENCE_PRUNE_MS);
   connect();
 })();
