@@ -269,13 +269,16 @@ public struct SwitchboardConfig: Sendable, Equatable {
     /// `PUBLIC_URL`'s origin and the `CORS_ORIGIN` list.
     public var allowedOrigins: [String] {
         var out: [String] = []
-        if let url = publicURL {
-            // scheme://host[:port] of PUBLIC_URL
-            let parts = url.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
-            if parts.count >= 3 { out.append(parts[0] + "//" + parts[2]) }
-        }
+        if let origin = publicOrigin { out.append(origin) }
         if case .list(let list) = corsOrigin { out += list }
         return out
+    }
+
+    /// `scheme://host[:port]` of `PUBLIC_URL`, if set.
+    public var publicOrigin: String? {
+        guard let url = publicURL else { return nil }
+        let parts = url.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
+        return parts.count >= 3 ? parts[0] + "//" + parts[2] : nil
     }
 
     /// Whether replicas share events through Redis (`WEBSOCKETS_BROKER_URL` or `MESSENGER_STORE=redis`).

@@ -17,12 +17,15 @@ struct DemoRoutes: Sendable {
         /// `PUBLIC_URL`, the fleet's address: where a page opened at one replica's own address
         /// reconnects when that replica is gone.
         var publicURL: String?
+        /// `PUBLIC_URL`'s origin, which the page may connect to besides its own.
+        var publicOrigin: String?
 
         init(_ config: SwitchboardConfig) {
             realtimePath = config.websocketsRestPath
             authMode = config.websocketsRestAuth.rawValue
             heartbeatSeconds = config.websocketsHeartbeatEnabled ? config.websocketsHeartbeatPeriodSeconds : nil
             publicURL = config.publicURL
+            publicOrigin = config.publicOrigin
         }
 
         var json: JSONValue {
@@ -59,17 +62,9 @@ struct DemoRoutes: Sendable {
 
     /// Scripts and styles from this server only; sockets to this server or, after a failover, to `PUBLIC_URL`.
     static func contentSecurityPolicy(_ settings: PageSettings) -> String {
-        var connect = "'self' ws: wss:"
-        if let url = settings.publicURL, let origin = origin(of: url) { connect += " " + origin }
+        let connect = ["'self' ws: wss:", settings.publicOrigin].compactMap { $0 }.joined(separator: " ")
         return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src \(connect); "
             + "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-    }
-
-    /// `scheme://host[:port]` of a URL, nil when it has none.
-    static func origin(of url: String) -> String? {
-        let parts = url.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
-        guard parts.count >= 3, parts[0].hasSuffix(":"), parts[1].isEmpty, !parts[2].isEmpty else { return nil }
-        return "\(parts[0])//\(parts[2])"
     }
 
     private static func asset(_ body: ByteBuffer, type: String, policy: String) -> Response {
