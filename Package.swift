@@ -99,6 +99,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ],
+            // The demo chat page (DEMO_ENABLED), compiled into the binary: nothing to install beside it.
+            resources: [.embedInCode("Demo/index.html"), .embedInCode("Demo/chat.css"), .embedInCode("Demo/chat.js")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -28,11 +28,6 @@ public struct GraphQLResponse: Sendable {
 /// schema and its read permissions, cached; every read goes through `Store`
 /// with the caller's `ItemsContext`, so it filters, limits and refuses exactly as
 /// the REST items endpoints do.
-/// The three kinds of GraphQL operation.
-public enum GraphQLOperationKind: Sendable, Equatable {
-    case query, mutation, subscription
-}
-
 public final class GraphQLService: Sendable {
     public let store: Store
     public let settings: GraphQLSettings
@@ -74,17 +69,6 @@ public final class GraphQLService: Sendable {
     }
 
     // MARK: HTTP
-
-    /// What a document's operation is, without validating it (nil: it does not parse, or names
-    /// no single operation).
-    public func operationKind(query: String, operationName: String?) -> GraphQLOperationKind? {
-        guard case .success(let parsed) = parse(query, operationName: operationName) else { return nil }
-        switch parsed.operation.operation {
-        case .query: return .query
-        case .mutation: return .mutation
-        case .subscription: return .subscription
-        }
-    }
 
     /// How the request arrived: Directus lets GET run queries only.
     public enum Method: Sendable {

@@ -8,6 +8,9 @@ extension SwitchboardConfig {
         .optional(
             "PUBLIC_URL", \.publicURL, .server,
             "URL clients reach this server at, e.g. https://data.example.com (cookies, Origin checks)."),
+        .bool(
+            "DEMO_ENABLED", \.demoEnabled, .server,
+            "Serve the demo chat page at GET / (Directus's 'Connect to Realtime Data' guide as a page; see README)."),
         // Security
         ConfigVariable(
             "SECRET", .security, "Key for signing access tokens. Unset: a random one per start (tokens die on restart).",

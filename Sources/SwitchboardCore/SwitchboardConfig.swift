@@ -55,6 +55,8 @@ public struct SwitchboardConfig: Sendable, Equatable {
     public var port = 8055
     /// The URL clients reach this server at (`PUBLIC_URL`), if configured.
     public var publicURL: String?
+    /// Whether `GET /` serves the demo chat page (`DEMO_ENABLED`).
+    public var demoEnabled = false
 
     // MARK: Security
 
@@ -277,13 +279,16 @@ public struct SwitchboardConfig: Sendable, Equatable {
     /// `PUBLIC_URL`'s origin and the `CORS_ORIGIN` list.
     public var allowedOrigins: [String] {
         var out: [String] = []
-        if let url = publicURL {
-            // scheme://host[:port] of PUBLIC_URL
-            let parts = url.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
-            if parts.count >= 3 { out.append(parts[0] + "//" + parts[2]) }
-        }
+        if let origin = publicOrigin { out.append(origin) }
         if case .list(let list) = corsOrigin { out += list }
         return out
+    }
+
+    /// `scheme://host[:port]` of `PUBLIC_URL`, if set.
+    public var publicOrigin: String? {
+        guard let url = publicURL else { return nil }
+        let parts = url.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
+        return parts.count >= 3 ? parts[0] + "//" + parts[2] : nil
     }
 
     /// Whether replicas share events through Redis (`WEBSOCKETS_BROKER_URL` or `MESSENGER_STORE=redis`).

@@ -233,8 +233,8 @@ def render_nginx(template: str, listen: str, upstreams: list[str]) -> str:
 
 
 class Nginx:
-    def __init__(self, upstream_ports: list[int]) -> None:
-        self.port = free_port()
+    def __init__(self, upstream_ports: list[int], port: int | None = None) -> None:
+        self.port = port or free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="switchboard-nginx-"))
         os.chmod(self.dir, 0o755)
         (self.dir / "logs").mkdir()
@@ -318,11 +318,17 @@ class Cluster:
             **(extra_env or {}),
         }
         self.replicas = [make_replica(f"replica{i + 1}", dict(self.env)) for i in range(n)]
+        #: the load balancer's port, known before anything starts (a replica's PUBLIC_URL may name it)
+        self.lb_port = free_port()
+        #: `switchboard` CLI commands run once after bootstrap, before any replica serves
+        self.seed: list[tuple[str, ...]] = []
         self.nginx: Nginx | None = None
 
     def start(self) -> "Cluster":
         self.pg.createdb(self.database)
         self.replicas[0].bootstrap()  # once, before any replica serves
+        for args in self.seed:
+            self.replicas[0].cli(*args)
         errors: list[BaseException] = []
 
         def run(srv: SwitchboardServer) -> None:
@@ -342,7 +348,7 @@ class Cluster:
             raise errors[0]
         for srv in self.replicas:
             wait_until(lambda s=srv: redis_state(s) == "connected", 15, 0.1, f"{srv.name} connected to Redis")
-        self.nginx = Nginx([s.port for s in self.replicas]).start()
+        self.nginx = Nginx([s.port for s in self.replicas], self.lb_port).start()
         return self
 
     def stop(self) -> None:

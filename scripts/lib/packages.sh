@@ -13,8 +13,9 @@
 BUILD_PACKAGES=(pkg-config libsqlite3-dev libargon2-dev libssl-dev libhiredis-dev)
 # The cluster shape on one machine: Redis, PostgreSQL, the nginx load balancer, curl for health checks.
 CLUSTER_PACKAGES=(redis-server redis-tools postgresql nginx curl)
-# The integration tests' own needs beyond the cluster (pip for the Python modules).
-TEST_PACKAGES=(python3-pip)
+# The integration tests' own needs beyond the cluster: pip for the Python modules; Debian's headless
+# chromium and its WebDriver for the demo chat page's browser test (test_demo_browser.py, Selenium).
+TEST_PACKAGES=(python3-pip chromium chromium-driver)
 # The benchmark's peer: nchan in nginx.
 BENCH_PACKAGES=(libnginx-mod-nchan)
 

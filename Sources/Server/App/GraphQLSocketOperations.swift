@@ -10,17 +10,18 @@ struct GraphQLSocketOperations: GraphQLOperations {
     let service: GraphQLService
 
     func plan(_ request: GraphQLTransportStateMachine.OperationRequest, context: ItemsContext) -> GraphQLOperationPlan {
-        switch service.planSubscription(
+        switch service.planOperation(
             query: request.query, variables: request.variables, operationName: request.operationName, context: context)
         {
-        case .success(let plan):
+        case .subscription(let plan):
             return .subscription(
                 GraphQLSubscription(collection: plan.collection, event: plan.event, query: plan.query) { event, key, item in
                     plan.payload(event: event, key: key, item: item)
                 })
-        case .failure(let failure):
-            // A query is not a subscription, but the socket runs it once (as graphql-ws servers do).
-            if service.operationKind(query: request.query, operationName: request.operationName) == .query { return .query }
+        case .query:
+            // Not a subscription, but the socket runs it once (as graphql-ws servers do).
+            return .query
+        case .failed(let failure):
             return .failed(errors: failure.errors)
         }
     }

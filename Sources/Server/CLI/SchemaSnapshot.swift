@@ -66,6 +66,24 @@ enum SchemaSnapshot {
         return summary
     }
 
+    /// `public: true`: the policy applies to unauthenticated callers, through an access row with
+    /// no role and no user (how Directus 11 finds the public's policies). Whether a row was added.
+    private static func attachToPublic(_ policyID: String, _ store: Store) async throws -> Bool {
+        var query = ItemQuery()
+        query.limit = 1
+        query.fields = ["id"]
+        query.filter = .and([
+            .condition(path: ["policy"], op: ._eq, value: .string(policyID)),
+            .condition(path: ["role"], op: ._null, value: true),
+            .condition(path: ["user"], op: ._null, value: true),
+        ])
+        guard try await store.readItems(SystemCollections.access, query: query, context: .system).data.isEmpty else {
+            return false
+        }
+        _ = try await store.createItems(SystemCollections.access, [["policy": .string(policyID)]], context: .system)
+        return true
+    }
+
     private static func applyAccess(_ snapshot: JSONObject, _ store: Store, _ summary: inout Summary) async throws {
         var policyIDs: [String: String] = [
             Bootstrapper.publicPolicyName: Bootstrapper.publicPolicyID, "Public": Bootstrapper.publicPolicyID,
@@ -78,14 +96,19 @@ enum SchemaSnapshot {
             context: .system)
         for p in existing.data { if let n = p["name"]?.stringValue, let id = p["id"]?.stringValue { policyIDs[n] = id } }
         for policy in snapshot["policies"]?.arrayValue?.compactMap(\.objectValue) ?? [] {
-            guard let name = policy["name"]?.stringValue, policyIDs[name] == nil else { continue }
-            var payload = JSONObject()
-            for key in ["name", "icon", "description", "admin_access", "app_access", "ip_access", "enforce_tfa"] {
-                if let v = policy[key] { payload[key] = v }
+            guard let name = policy["name"]?.stringValue else { continue }
+            if policyIDs[name] == nil {
+                var payload = JSONObject()
+                for key in ["name", "icon", "description", "admin_access", "app_access", "ip_access", "enforce_tfa"] {
+                    if let v = policy[key] { payload[key] = v }
+                }
+                let keys = try await store.createItems(SystemCollections.policies, [payload], context: .system)
+                policyIDs[name] = keys.first?.stringValue
+                summary.policies += 1
             }
-            let keys = try await store.createItems(SystemCollections.policies, [payload], context: .system)
-            policyIDs[name] = keys.first?.stringValue
-            summary.policies += 1
+            if policy["public"]?.boolValue == true, let id = policyIDs[name], try await attachToPublic(id, store) {
+                summary.policies += 1
+            }
         }
         for permission in snapshot["permissions"]?.arrayValue?.compactMap(\.objectValue) ?? [] {
             guard let policyName = permission["policy"]?.stringValue, let collection = permission["collection"]?.stringValue,
