@@ -370,3 +370,21 @@ def test_gql_client_end_to_end(server, admin):
     assert [g["event"] for g in got if g["data"] is None or g["data"].get("text") != "probe"] == [
         "create", "update", "delete"], got
     assert got[-1]["data"] is None
+
+
+@run_async
+async def test_connection_limit_refuses_the_upgrade_and_frees_on_close(server_factory):
+    limited = server_factory({"WEBSOCKETS_GRAPHQL_CONN_LIMIT": "2"}, name="gql-connlimit")
+    first = await gql_ready(limited)
+    await gql_ready(limited)
+    with pytest.raises(InvalidStatus) as refused:
+        await gql_open(limited)
+    assert refused.value.response.status_code == 403
+    await first.close()
+    for _ in range(50):  # the server sees the close a moment later
+        try:
+            await gql_ready(limited)
+            return
+        except InvalidStatus:
+            await asyncio.sleep(0.05)
+    raise AssertionError("a slot was not given back")

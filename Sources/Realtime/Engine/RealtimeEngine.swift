@@ -48,7 +48,7 @@ public final class RealtimeEngine: UpgradeEndpoint {
     let services: ConnectionServices
     let shards = ShardDirectory()
     let logger: Logger
-    private let connections = Atomic<Int>(0)
+    private let connections: ConnectionSlots
     private let nextSocketID = Atomic<UInt64>(1)
     private let draining = Atomic<Bool>(false)
     private let slowConsumerCloses = Atomic<UInt64>(0)
@@ -60,6 +60,7 @@ public final class RealtimeEngine: UpgradeEndpoint {
         self.auth = auth
         self.settings = settings
         self.logger = logger
+        connections = ConnectionSlots(limit: settings.connectionLimit)
         let fanout = Fanout(store: store, auth: auth, shards: shards, logger: logger)
         self.fanout = fanout
         services = ConnectionServices(store: store, auth: auth, fanout: fanout, logger: logger)
@@ -75,8 +76,7 @@ public final class RealtimeEngine: UpgradeEndpoint {
     /// Whether this replica takes one more socket now.
     public var acceptsConnections: Bool {
         if isDraining { return false }
-        guard let limit = settings.connectionLimit else { return true }
-        return connections.load(ordering: .relaxed) < limit
+        return connections.hasRoom
     }
 
     var isDraining: Bool { draining.load(ordering: .relaxed) }
@@ -195,21 +195,25 @@ public final class RealtimeEngine: UpgradeEndpoint {
     }
 
     private func accept(_ accepted: Accepted) -> UpgradeAdmission {
-        .accept(subprotocol: nil) { channel in try self.install(accepted, on: channel) }
+        guard connections.reserve() else { return .refuse(.forbidden, "Too many connections") }
+        return .accept(
+            subprotocol: nil, install: { channel in try self.install(accepted, on: channel) },
+            abandon: { [connections] in connections.release() })
     }
 
     /// Turns an upgraded HTTP channel into a realtime socket (on its event loop, after the 101 left):
     /// the WebSocket frame decoder, then the socket's handler. Server frames are framed by the socket.
     func install(_ accepted: Accepted, on channel: any Channel) throws {
-        let (shard, socketID) = try prepare(channel)
-        connections.add(1, ordering: .relaxed)
-        let socket = RealtimeSocket(
-            id: socketID, shard: shard, engine: self, context: accepted.context, client: accepted.client,
-            upgradeToken: accepted.upgradeToken)
-        try channel.pipeline.syncOperations.addHandler(socket)
-        // Admissions racing past the limit: the later ones go at once.
-        if let limit = settings.connectionLimit, connections.load(ordering: .relaxed) > limit {
-            socket.closeSoon(.policyViolation, "Too many connections")
+        // The slot taken at admission is the socket's from here; given back if it never exists.
+        do {
+            let (shard, socketID) = try prepare(channel)
+            let socket = RealtimeSocket(
+                id: socketID, shard: shard, engine: self, context: accepted.context, client: accepted.client,
+                upgradeToken: accepted.upgradeToken)
+            try channel.pipeline.syncOperations.addHandler(socket)
+        } catch {
+            connections.release()
+            throw error
         }
     }
 
@@ -228,7 +232,7 @@ public final class RealtimeEngine: UpgradeEndpoint {
     }
 
     func socketClosed(_ socket: RealtimeSocket) {
-        connections.subtract(1, ordering: .relaxed)
+        connections.release()
     }
 
     func noteSlowConsumer() { slowConsumerCloses.add(1, ordering: .relaxed) }
@@ -300,12 +304,12 @@ public final class RealtimeEngine: UpgradeEndpoint {
     public func stats() -> Stats {
         let (classes, members) = fanout.classCounts
         return Stats(
-            connections: connections.load(ordering: .relaxed), subscriptions: members, queryClasses: classes,
+            connections: connections.count, subscriptions: members, queryClasses: classes,
             eventsDispatched: fanout.eventsDispatchedCount, framesQueued: shards.framesWritten.load(ordering: .relaxed),
             slowConsumerCloses: slowConsumerCloses.load(ordering: .relaxed))
     }
 
-    public var connectionCount: Int { connections.load(ordering: .relaxed) }
+    public var connectionCount: Int { connections.count }
 }
 
 extension Substring {

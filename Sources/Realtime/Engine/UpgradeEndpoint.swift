@@ -20,7 +20,10 @@ public protocol UpgradeEndpoint: Sendable {
 public enum UpgradeAdmission: Sendable {
     /// An HTTP error instead of the upgrade, then close.
     case refuse(HTTPResponseStatus, String)
-    /// `Sec-WebSocket-Protocol` for the 101 (nil: none), and what turns the channel into the
-    /// endpoint's socket once the 101 left (called on the channel's event loop).
-    case accept(subprotocol: String?, install: @Sendable (any Channel) throws -> Void)
+    /// `Sec-WebSocket-Protocol` for the 101 (nil: none), what turns the channel into the
+    /// endpoint's socket once the 101 left (called on the channel's event loop), and what gives
+    /// back what the acceptance took (its connection slot) if `install` is never called (the
+    /// client left first). `install` gives it back itself when it throws.
+    case accept(
+        subprotocol: String?, install: @Sendable (any Channel) throws -> Void, abandon: @Sendable () -> Void)
 }

@@ -29,20 +29,19 @@ public final class GraphQLEndpoint: UpgradeEndpoint {
     let engine: RealtimeEngine
     let settings: GraphQLEndpointSettings
     let operations: any GraphQLOperations
-    private let connections = Atomic<Int>(0)
+    private let connections: ConnectionSlots
 
     public init(engine: RealtimeEngine, settings: GraphQLEndpointSettings, operations: any GraphQLOperations) {
         self.engine = engine
         self.settings = settings
         self.operations = operations
+        connections = ConnectionSlots(limit: settings.connectionLimit)
     }
 
-    public var connectionCount: Int { connections.load(ordering: .relaxed) }
+    public var connectionCount: Int { connections.count }
 
     private var acceptsConnections: Bool {
-        if engine.isDraining { return false }
-        guard let limit = settings.connectionLimit else { return true }
-        return connections.load(ordering: .relaxed) < limit
+        !engine.isDraining && connections.hasRoom
     }
 
     public func admitAtOnce(_ head: HTTPRequestHead, remoteAddress: String?) -> UpgradeAdmission? {
@@ -87,22 +86,26 @@ public final class GraphQLEndpoint: UpgradeEndpoint {
     private func accept(_ accepted: RealtimeEngine.Accepted, _ head: HTTPRequestHead) -> UpgradeAdmission {
         // A client that does not speak the protocol is closed with 4406 once upgraded (as `graphql-ws` does).
         let agreed = WebSocketHandshake.offeredSubprotocols(head).contains(GraphQLTransportStateMachine.subprotocol)
-        return .accept(subprotocol: agreed ? GraphQLTransportStateMachine.subprotocol : nil) { channel in
-            try self.install(accepted, subprotocolAgreed: agreed, on: channel)
-        }
+        guard connections.reserve() else { return .refuse(.forbidden, "Too many connections") }
+        return .accept(
+            subprotocol: agreed ? GraphQLTransportStateMachine.subprotocol : nil,
+            install: { channel in try self.install(accepted, subprotocolAgreed: agreed, on: channel) },
+            abandon: { [connections] in connections.release() })
     }
 
     private func install(_ accepted: RealtimeEngine.Accepted, subprotocolAgreed: Bool, on channel: any Channel) throws {
-        let (shard, socketID) = try engine.prepare(channel)
-        connections.add(1, ordering: .relaxed)
-        let socket = GraphQLSocket(
-            id: socketID, shard: shard, endpoint: self, context: accepted.context, client: accepted.client,
-            upgradeToken: accepted.upgradeToken, subprotocolAgreed: subprotocolAgreed)
-        try channel.pipeline.syncOperations.addHandler(socket)
-        if let limit = settings.connectionLimit, connections.load(ordering: .relaxed) > limit {
-            socket.closeSoon(.policyViolation, "Too many connections")
+        // The slot taken at admission is the socket's from here; given back if it never exists.
+        do {
+            let (shard, socketID) = try engine.prepare(channel)
+            let socket = GraphQLSocket(
+                id: socketID, shard: shard, endpoint: self, context: accepted.context, client: accepted.client,
+                upgradeToken: accepted.upgradeToken, subprotocolAgreed: subprotocolAgreed)
+            try channel.pipeline.syncOperations.addHandler(socket)
+        } catch {
+            connections.release()
+            throw error
         }
     }
 
-    func socketClosed() { connections.subtract(1, ordering: .relaxed) }
+    func socketClosed() { connections.release() }
 }

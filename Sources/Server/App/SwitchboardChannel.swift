@@ -87,6 +87,8 @@ final class FrontDoor: ChannelInboundHandler, RemovableChannelHandler {
     private var upgradeRequestEnded = false
     /// The 101 left: what installs the socket once the request's end is read too.
     private var switched: (@Sendable (any Channel) throws -> Void)?
+    /// An accepted upgrade whose socket is not installed yet: what gives its slot back if it never is.
+    private var abandon: (@Sendable () -> Void)?
     private var timeout: Scheduled<Void>?
 
     init(endpoints: [String: any UpgradeEndpoint], route: EventLoopPromise<Route>, logger: Logger) {
@@ -102,11 +104,13 @@ final class FrontDoor: ChannelInboundHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         timeout?.cancel()
+        abandonUpgrade()
         route.fail(ChannelError.ioOnClosedChannel)  // no-op once the route is decided
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         timeout?.cancel()
+        abandonUpgrade()
         route.fail(ChannelError.ioOnClosedChannel)
         context.fireChannelInactive()
     }
@@ -149,6 +153,11 @@ final class FrontDoor: ChannelInboundHandler, RemovableChannelHandler {
         respond(status, "The request could not be read: \(status.reasonPhrase).", context: context)
     }
 
+    private func abandonUpgrade() {
+        abandon?()
+        abandon = nil
+    }
+
     // MARK: REST
 
     private func handOver(first: HTTPServerRequestPart, context: ChannelHandlerContext) {
@@ -189,16 +198,22 @@ final class FrontDoor: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func admitted(_ admission: UpgradeAdmission, head: HTTPRequestHead, context: ChannelHandlerContext) {
-        guard case .upgrading = state, context.channel.isActive else { return }
+        guard case .upgrading = state, context.channel.isActive else {
+            // The client left while the admission was decided.
+            if case .accept(_, _, let abandon) = admission { abandon() }
+            return
+        }
         switch admission {
         case .refuse(let status, let text):
             state = .done
             respond(status, text, context: context)
-        case .accept(let subprotocol, let install):
+        case .accept(let subprotocol, let install, let abandon):
             guard let accept = WebSocketHandshake.acceptValue(head) else {
                 state = .done
+                abandon()
                 return respond(.badRequest, "Invalid WebSocket upgrade request.", context: context)
             }
+            self.abandon = abandon
             let response = WebSocketHandshake.switchingProtocols(accept: accept, subprotocol: subprotocol)
             context.write(wrapOutboundOut(.head(response)), promise: nil)
             let channel = context.channel
@@ -219,6 +234,7 @@ final class FrontDoor: ChannelInboundHandler, RemovableChannelHandler {
         guard case .upgrading = state, upgradeRequestEnded, let install = switched else { return }
         state = .done
         switched = nil
+        abandon = nil  // from here `install` owns the slot (and gives it back if it throws)
         do {
             let sync = channel.pipeline.syncOperations
             try install(channel)
