@@ -330,46 +330,22 @@ async def test_public_mode_acts_as_the_public_role(public_server):
 # -- a real client ------------------------------------------------------------------------------
 
 
-def test_gql_client_end_to_end(server, admin):
-    """The Python `gql` client (graphql-transport-ws): handshake auth, subscribe, events, stop."""
+def test_gql_client_runs_a_query_over_the_socket(server, admin):
+    """The Python `gql` client's `execute` over graphql-transport-ws: one `next`, then `complete`."""
     from gql import Client, gql
     from gql.transport.websockets import WebsocketsTransport
 
     c = notes(admin)
+    data(admin.post(f"/items/{c}", {"text": "probe"}))
 
-    async def main() -> list[Any]:
+    async def main() -> Any:
         transport = WebsocketsTransport(
             url=f"ws://127.0.0.1:{server.port}/graphql", init_payload={"access_token": ADMIN_TOKEN},
             subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL], connect_args={"proxy": None})
-        got: list[Any] = []
         async with Client(transport=transport, fetch_schema_from_transport=False) as session:
-            doc = gql(f"subscription {{ {c}_mutated {{ key event data {{ text }} }} }}")
+            return await session.execute(gql(f"{{ {c}(filter: {{text: {{_eq: \"probe\"}}}}, limit: 1) {{ text }} }}"))
 
-            async def consume() -> None:
-                async for result in session.subscribe(doc):
-                    got.append(result[f"{c}_mutated"])
-                    if result[f"{c}_mutated"]["event"] == "delete":
-                        return
-
-            task = asyncio.create_task(consume())
-            for _ in range(50):  # until live: probe writes
-                await in_thread(admin.post, f"/items/{c}", {"text": "probe"})
-                await asyncio.sleep(0.2)
-                if got:
-                    break
-            got.clear()
-            k = data(await in_thread(admin.post, f"/items/{c}", {"text": "from gql"}))["id"]
-            await in_thread(admin.patch, f"/items/{c}/{k}", {"text": "edited"})
-            await in_thread(admin.delete, f"/items/{c}/{k}")
-            await asyncio.wait_for(task, 10)
-            result = await session.execute(gql(f"{{ {c}(filter: {{text: {{_eq: \"probe\"}}}}, limit: 1) {{ text }} }}"))
-            assert result == {c: [{"text": "probe"}]}
-        return got
-
-    got = asyncio.run(asyncio.wait_for(main(), 40))
-    assert [g["event"] for g in got if g["data"] is None or g["data"].get("text") != "probe"] == [
-        "create", "update", "delete"], got
-    assert got[-1]["data"] is None
+    assert asyncio.run(asyncio.wait_for(main(), 20)) == {c: [{"text": "probe"}]}
 
 
 @run_async
@@ -388,3 +364,56 @@ async def test_connection_limit_refuses_the_upgrade_and_frees_on_close(server_fa
         except InvalidStatus:
             await asyncio.sleep(0.05)
     raise AssertionError("a slot was not given back")
+
+
+def gql_events(url: str, init_payload: dict[str, Any] | None, collection: str, admin: Any) -> list[dict[str, Any]]:
+    """With the `gql` client at `url`: subscribe to `collection`, write create/update/delete over REST
+    once live, and return the `<collection>_mutated` values seen (probes left out)."""
+    from gql import Client, gql
+    from gql.transport.websockets import WebsocketsTransport
+
+    async def main() -> list[dict[str, Any]]:
+        transport = WebsocketsTransport(url=url, init_payload=init_payload or {},
+                                        subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
+                                        connect_args={"proxy": None})
+        got: list[dict[str, Any]] = []
+        async with Client(transport=transport, fetch_schema_from_transport=False) as session:
+            doc = gql(f"subscription {{ {collection}_mutated {{ key event data {{ text }} }} }}")
+
+            async def consume() -> None:
+                async for result in session.subscribe(doc):
+                    got.append(result[f"{collection}_mutated"])
+                    if result[f"{collection}_mutated"]["event"] == "delete":
+                        return
+
+            task = asyncio.create_task(consume())
+            for _ in range(50):
+                await in_thread(admin.post, f"/items/{collection}", {"text": "probe"})
+                await asyncio.sleep(0.2)
+                if got:
+                    break
+            k = data(await in_thread(admin.post, f"/items/{collection}", {"text": "one"}))["id"]
+            await in_thread(admin.patch, f"/items/{collection}/{k}", {"text": "two"})
+            await in_thread(admin.delete, f"/items/{collection}/{k}")
+            await asyncio.wait_for(task, 10)
+        return [g for g in got if g["data"] is None or g["data"]["text"] != "probe"]
+
+    return asyncio.run(asyncio.wait_for(main(), 40))
+
+
+@pytest.mark.parametrize("mode", ["handshake", "strict", "public"])
+def test_gql_client_in_each_auth_mode(mode, request):
+    srv = request.getfixturevalue({"handshake": "server", "strict": "strict_server", "public": "public_server"}[mode])
+    admin = srv.admin()
+    c = notes(admin)
+    url = f"ws://127.0.0.1:{srv.port}/graphql"
+    init: dict[str, Any] | None = {"access_token": ADMIN_TOKEN}
+    if mode == "strict":
+        url, init = f"{url}?access_token={ADMIN_TOKEN}", None
+    elif mode == "public":
+        data(admin.post("/permissions", {"policy": public_policy_id(admin), "collection": c, "action": "read",
+                                         "fields": ["*"]}))
+        init = None
+    got = gql_events(url, init, c, admin)
+    assert [(g["event"], g["data"]) for g in got] == [
+        ("create", {"text": "one"}), ("update", {"text": "two"}), ("delete", None)], (mode, got)
