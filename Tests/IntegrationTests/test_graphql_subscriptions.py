@@ -12,6 +12,7 @@ graphql-transport-ws transport).
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -196,6 +197,23 @@ async def test_forbidden_collection_is_an_error_and_the_socket_stays(server, adm
     await subscribe(ws, "yes", f"subscription {{ {c}_mutated {{ key }} }}")
     await until_live(ws, "yes", admin, c, {"text": "probe"})
     assert ws.is_open
+
+
+@run_async
+async def test_a_permission_change_replans_live_subscriptions(server, admin):
+    c = notes(admin)
+    info, user = create_user_with_policy(admin, permissions=[{"collection": c, "action": "read", "fields": ["*"]}])
+    ws = await gql_ready(server, user.token)
+    await subscribe(ws, "s", f"subscription {{ {c}_mutated {{ key data {{ text secret }} }} }}")
+    await until_live(ws, "s", admin, c, {"text": "probe"})
+    # the field it selects is no longer readable: the subscription ends with an error, the socket stays
+    perms = data(admin.get("/permissions", params={"filter": json.dumps({"policy": {"_eq": info["policy"]}})}))
+    data(admin.patch(f"/permissions/{perms[0]['id']}", {"fields": ["id", "text"]}))
+    frames = await ws.collect(quiet=0.5, max_total=5)
+    errors = [f for f in frames if f.get("type") == "error"]
+    assert len(errors) == 1 and errors[0]["id"] == "s", frames
+    await subscribe(ws, "t", f"subscription {{ {c}_mutated {{ key data {{ text }} }} }}")
+    await until_live(ws, "t", admin, c, {"text": "probe"})
 
 
 @run_async
