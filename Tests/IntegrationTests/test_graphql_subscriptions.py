@@ -153,6 +153,27 @@ async def test_aliases_typename_and_variables(server, admin):
 
 
 @run_async
+async def test_subscribers_sharing_a_document_and_not(server, admin):
+    """Frames are made once for members with the same operation id and document; others get their own."""
+    c = notes(admin)
+    plain = f"subscription {{ {c}_mutated(event: create) {{ key data {{ text }} }} }}"
+    aliased = f"subscription {{ m: {c}_mutated(event: create) {{ k: key }} }}"
+    socks = [(await gql_ready(server), op, doc) for op, doc in [("1", plain), ("1", plain), ("1", aliased), ("2", plain)]]
+    for ws, op, doc in socks:
+        await subscribe(ws, op, doc)
+    await until_live(socks[0][0], "1", admin, c, {"text": "probe"})
+    await asyncio.sleep(0.3)
+    for ws, _, _ in socks[1:]:
+        await ws.collect(quiet=0.3)
+    k = data(admin.post(f"/items/{c}", {"text": "shared"}))["id"]
+    got = [await ws.collect(quiet=0.5) for ws, _, _ in socks]
+    want_plain = {"data": {f"{c}_mutated": {"key": str(k), "data": {"text": "shared"}}}}
+    assert got[0] == got[1] == [{"id": "1", "type": "next", "payload": want_plain}], got
+    assert got[2] == [{"id": "1", "type": "next", "payload": {"data": {"m": {"k": str(k)}}}}], got
+    assert got[3] == [{"id": "2", "type": "next", "payload": want_plain}], got
+
+
+@run_async
 async def test_m2o_fields_are_nested(server, admin):
     c = messages_collection(admin)
     me = data(admin.get("/users/me"))["id"]

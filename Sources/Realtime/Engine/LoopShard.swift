@@ -147,6 +147,8 @@ final class LoopShard: Sendable {
                 var lastUID: String?? = .none
                 var lastFrames: [ByteBuffer] = []
                 var byUID: [String?: [ByteBuffer]] = [:]
+                // GraphQL members with the same operation id and document share theirs too.
+                var byShape: [GraphQLFraming.Key: [ByteBuffer]] = [:]
                 for local in members.values where delivery.seq > local.member.minSeq {
                     let frames: [ByteBuffer]
                     switch local.member.framing {
@@ -160,7 +162,13 @@ final class LoopShard: Sendable {
                         }
                         frames = lastFrames
                     case .graphQL(let graphQL):
-                        frames = graphQL.frames(delivery.frames, allocator: local.socket.allocator)
+                        let key = graphQL.key
+                        if let known = byShape[key] {
+                            frames = known
+                        } else {
+                            frames = graphQL.frames(delivery.frames, allocator: local.socket.allocator)
+                            byShape[key] = frames
+                        }
                     }
                     for bytes in frames {
                         if local.socket.enqueueEvent(bytes) { touched.append(local.socket) }

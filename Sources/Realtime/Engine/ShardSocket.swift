@@ -58,6 +58,14 @@ struct GraphQLFraming: Sendable {
     /// The collection's primary key field (each rendered row's key).
     let primaryKey: String
 
+    /// Members with equal keys get the same frames for an event.
+    struct Key: Hashable {
+        let id: String
+        let shape: GraphQLShapeKey
+    }
+
+    var key: Key { Key(id: id, shape: plan.shape) }
+
     /// The `next` frames of one event: a payload per key (create and update carry the row, delete none).
     func frames(_ rendered: [RenderedEvent], allocator: ByteBufferAllocator) -> [ByteBuffer] {
         var out: [ByteBuffer] = []

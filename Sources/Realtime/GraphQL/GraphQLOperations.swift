@@ -43,14 +43,29 @@ public struct GraphQLSubscription: Sendable {
     /// The payload for one key: `{"data": {<response key>: {key, event, data}}}`; the row is
     /// rendered for `query` (nil for a delete).
     public var payload: @Sendable (ChangeEvent.Action, JSONValue, JSONObject?) -> JSONValue
+    /// Equal for subscriptions whose payloads are equal for equal rows (the same document and
+    /// variables under the same schema): their frames are made once per event.
+    public var shape: GraphQLShapeKey
 
     public init(
-        collection: String, event: ChangeEvent.Action?, query: ItemQuery,
+        collection: String, event: ChangeEvent.Action?, query: ItemQuery, shape: GraphQLShapeKey,
         payload: @escaping @Sendable (ChangeEvent.Action, JSONValue, JSONObject?) -> JSONValue
     ) {
         self.collection = collection
         self.event = event
         self.query = query
+        self.shape = shape
         self.payload = payload
     }
+}
+
+/// What makes two subscriptions' payloads the same (the schema service's plan, as a hashable value).
+public struct GraphQLShapeKey: Hashable, Sendable {
+    private let plan: any Hashable & Sendable
+
+    public init(_ plan: some Hashable & Sendable) { self.plan = plan }
+
+    public static func == (lhs: Self, rhs: Self) -> Bool { AnyHashable(lhs.plan) == AnyHashable(rhs.plan) }
+
+    public func hash(into hasher: inout Hasher) { plan.hash(into: &hasher) }
 }

@@ -15,7 +15,9 @@ struct GraphQLSocketOperations: GraphQLOperations {
         {
         case .subscription(let plan):
             return .subscription(
-                GraphQLSubscription(collection: plan.collection, event: plan.event, query: plan.query) { event, key, item in
+                GraphQLSubscription(
+                    collection: plan.collection, event: plan.event, query: plan.query, shape: GraphQLShapeKey(plan)
+                ) { event, key, item in
                     plan.payload(event: event, key: key, item: item)
                 })
         case .query:
