@@ -106,8 +106,7 @@ public struct ConnectionStateMachine: Sendable {
     private var nextAnonymous = 0
     private var lastInbound: Int64
     private var nextPing: Int64?
-    private var rateWindowStart: Int64 = 0
-    private var rateCount = 0
+    private var rateWindow: RateWindow
 
     /// A token that came with the upgrade request (query or session cookie).
     public struct UpgradeToken: Sendable, Equatable {
@@ -121,7 +120,7 @@ public struct ConnectionStateMachine: Sendable {
     public init(settings: Settings, now: Int64, upgradeToken: UpgradeToken?) {
         self.settings = settings
         lastInbound = now
-        rateWindowStart = now
+        rateWindow = RateWindow(start: now)
         nextPing = settings.heartbeatPeriodMs.map { now + $0 }
         if let upgradeToken {
             identity = .authenticated(expiresAt: upgradeToken.expiresAt)
@@ -154,20 +153,12 @@ public struct ConnectionStateMachine: Sendable {
     public mutating func received(_ bytes: [UInt8], now: Int64) -> [Action] {
         guard !isClosed else { return [] }
         lastInbound = now
-        if let limit = settings.rateLimit {
-            if now - rateWindowStart >= limit.durationMs {
-                rateWindowStart = now
-                rateCount = 0
-            }
-            rateCount += 1
-            if rateCount > limit.points {
-                let retry = max(0, rateWindowStart + limit.durationMs - now)
-                return [
-                    .send(
-                        RealtimeFrames.error(
-                            "server", "REQUESTS_EXCEEDED", "Too many messages, retry after \(retry)ms.", uid: nil))
-                ]
-            }
+        if let limit = settings.rateLimit, let retry = rateWindow.count(now: now, limit: limit) {
+            return [
+                .send(
+                    RealtimeFrames.error(
+                        "server", "REQUESTS_EXCEEDED", "Too many messages, retry after \(retry)ms.", uid: nil))
+            ]
         }
         if inFlight != nil {
             guard pending.count - pendingHead < settings.maxPendingFrames else {
@@ -376,5 +367,24 @@ public struct ConnectionStateMachine: Sendable {
             return close(.normal, "Heartbeat timeout: no message received.")
         }
         return [.send(RealtimeFrames.ping)]
+    }
+}
+
+/// A connection's messages in the current rate-limit window (`RATE_LIMITER_*`).
+struct RateWindow: Sendable {
+    private var start: Int64
+    private var count = 0
+
+    init(start: Int64) { self.start = start }
+
+    /// Counts one message at `now`; nil when it is within `limit`, else the milliseconds until the
+    /// window ends.
+    mutating func count(now: Int64, limit: ConnectionStateMachine.Settings.RateLimit) -> Int64? {
+        if now - start >= limit.durationMs {
+            start = now
+            count = 0
+        }
+        count += 1
+        return count > limit.points ? max(0, start + limit.durationMs - now) : nil
     }
 }

@@ -80,8 +80,7 @@ public struct GraphQLTransportStateMachine: Sendable {
     private let upgradeToken: ConnectionStateMachine.UpgradeToken?
     private var lastInbound: Int64
     private var nextPing: Int64?
-    private var rateWindowStart: Int64
-    private var rateCount = 0
+    private var rateWindow: RateWindow
 
     /// A new connection at `now` (epoch ms); `upgradeToken` when the upgrade request carried a valid token.
     public init(settings: Settings, now: Int64, upgradeToken: ConnectionStateMachine.UpgradeToken?) {
@@ -89,7 +88,7 @@ public struct GraphQLTransportStateMachine: Sendable {
         phase = .awaitingInit(deadline: now + settings.initTimeoutMs)
         self.upgradeToken = upgradeToken
         lastInbound = now
-        rateWindowStart = now
+        rateWindow = RateWindow(start: now)
         nextPing = settings.heartbeatPeriodMs.map { now + $0 }
     }
 
@@ -117,13 +116,8 @@ public struct GraphQLTransportStateMachine: Sendable {
     public mutating func received(_ bytes: [UInt8], now: Int64) -> [Action] {
         guard !isClosed else { return [] }
         lastInbound = now
-        if let limit = settings.rateLimit {
-            if now - rateWindowStart >= limit.durationMs {
-                rateWindowStart = now
-                rateCount = 0
-            }
-            rateCount += 1
-            if rateCount > limit.points { return close(.policyViolation, "Too many messages.") }
+        if let limit = settings.rateLimit, rateWindow.count(now: now, limit: limit) != nil {
+            return close(.policyViolation, "Too many messages.")
         }
         switch GraphQLTransportMessage.parse(bytes) {
         case .failure(let invalid):
