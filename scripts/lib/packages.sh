@@ -30,7 +30,8 @@ as_root() {
 package_present() {
     case "$1" in
     nginx) command -v nginx >/dev/null 2>&1 ;;
-    *) dpkg -s "$1" >/dev/null 2>&1 ;;
+    # installed, not merely known (a removed package keeps its config files and a dpkg record)
+    *) [[ $(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) == "install ok installed" ]] ;;
     esac
 }
 
