@@ -115,22 +115,38 @@ public final class RealtimeEngine: UpgradeEndpoint {
                         client: client, upgradeToken: nil))
             }
         }
-        return tokenIdentityAtOnce(token, client: client).map { $0.map(accept) ?? .refuse(.unauthorized, "Unauthorized") }
+        return tokenIdentityAtOnce(token, client: client).admission(accept)
     }
 
-    /// The identity an upgrade's token gives, when the caches hold it (outer nil: a lookup is
-    /// needed; inner nil: the token is refused).
-    func tokenIdentityAtOnce(_ token: String, client: ClientInfo) -> Accepted?? {
+    /// What an upgrade's token says without a lookup.
+    enum TokenIdentity {
+        case accepted(Accepted)
+        case refused
+        /// The caches do not hold it: `tokenIdentity` decides.
+        case needsLookup
+
+        /// The admission this makes (nil: a lookup is needed).
+        func admission(_ accept: (Accepted) -> UpgradeAdmission) -> UpgradeAdmission? {
+            switch self {
+            case .accepted(let accepted): return accept(accepted)
+            case .refused: return .refuse(.unauthorized, "Unauthorized")
+            case .needsLookup: return nil
+            }
+        }
+    }
+
+    /// The identity an upgrade's token gives, when the caches hold it.
+    func tokenIdentityAtOnce(_ token: String, client: ClientInfo) -> TokenIdentity {
         switch auth.authenticateAtOnce(token: token, client: client) {
         case .refused:
-            return .some(nil)
+            return .refused
         case .needsLookup:
-            return nil
+            return .needsLookup
         case .accepted(let accountability):
-            guard accountability.userID != nil else { return .some(nil) }
-            return auth.resolver.cachedContext(for: accountability).map {
-                Accepted(context: $0, client: client, upgradeToken: .init(expiresAt: auth.expiry(ofToken: token)))
-            }
+            guard accountability.userID != nil else { return .refused }
+            guard let context = auth.resolver.cachedContext(for: accountability) else { return .needsLookup }
+            return .accepted(
+                Accepted(context: context, client: client, upgradeToken: .init(expiresAt: auth.expiry(ofToken: token))))
         }
     }
 

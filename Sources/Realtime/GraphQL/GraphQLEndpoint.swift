@@ -51,9 +51,7 @@ public final class GraphQLEndpoint: UpgradeEndpoint {
         case .passed(let c, let t): (client, token) = (c, t)
         }
         guard let token else { return admitWithoutToken(head, client: client) }
-        return engine.tokenIdentityAtOnce(token, client: client).map { accepted in
-            accepted.map { accept($0, head) } ?? .refuse(.unauthorized, "Unauthorized")
-        }
+        return engine.tokenIdentityAtOnce(token, client: client).admission { accept($0, head) }
     }
 
     public func admit(_ head: HTTPRequestHead, remoteAddress: String?) async -> UpgradeAdmission {
