@@ -285,17 +285,20 @@ final class SocketHandler: ChannelInboundHandler {
 
     private func handle(_ context: ChannelHandlerContext, _ buffer: ByteBuffer) {
         let received = nowMillis()
+        // Events, nearly every frame, by a scan of their bytes; the rest by a full parse.
+        let event: EventScan? = buffer.withUnsafeReadableBytes { raw in
+            plan.nchan ? EventScan.body(raw) : EventScan.create(raw)
+        }
+        if let event {
+            if let seq = event.seq { seqs.append(seq) }
+            recorder.delivered(sentAt: event.sentAt, received: received, shard: plan.index)
+            return
+        }
         let parsed: JSONValue? = buffer.withUnsafeReadableBytes { raw in
             try? JSONReader.parse(buffer: raw.bindMemory(to: UInt8.self))
         }
         guard let object = parsed?.objectValue else {
             recorder.protocolError("unparseable frame: \(String(buffer: buffer).prefix(120))")
-            return
-        }
-        if plan.nchan {
-            // The frame is the published body: {"seq":n,"sent_at":ms,…}.
-            if let seq = object["seq"]?.intValue { seqs.append(Int(seq)) }
-            recorder.delivered(latencyMs: object["sent_at"]?.doubleValue.map { Swift.max(0, received - $0) })
             return
         }
         let status = object["status"]?.stringValue
@@ -313,13 +316,6 @@ final class SocketHandler: ChannelInboundHandler {
             switch object["event"]?.stringValue {
             case "init":
                 becomeReady(context)
-            case "create":
-                if let seq = object["seq"]?.intValue { seqs.append(Int(seq)) }
-                let rows = object["data"]?.arrayValue ?? []
-                if rows.isEmpty { recorder.delivered(latencyMs: nil) }
-                for row in rows {
-                    recorder.delivered(latencyMs: row["sent_at"]?.doubleValue.map { Swift.max(0, received - $0) })
-                }
             default:
                 break
             }

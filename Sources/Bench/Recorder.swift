@@ -72,8 +72,9 @@ struct Progress: Codable, Sendable, Equatable {
     }
 }
 
-/// Shared counters of one process. Every connection and writer reports here; a mutex
-/// is cheap enough for the event rates two cores can produce.
+/// Shared counters of one process. Every connection and writer reports here. Deliveries,
+/// the one count at tens of thousands a second, go to one of several shards (by connection)
+/// so the event loops do not queue on one lock; the rest shares one mutex.
 final class Recorder: Sendable {
     private struct State {
         var tally = Tally()
@@ -81,26 +82,50 @@ final class Recorder: Sendable {
         var ready = 0
     }
 
+    /// One shard of the delivery counts: merged into the tally when it is read.
+    private struct Deliveries {
+        var latency = LatencyHistogram.latency()
+        var count = 0
+        var perSecond: [Int] = []
+    }
+
+    /// A lock of its own per shard (a `Mutex` cannot sit in an array by value).
+    private final class DeliveryShard: Sendable {
+        let counts = Mutex(Deliveries())
+    }
+
+    static let deliveryShardCount = 8
+
     let baseEpochSecond: Int
     private let state = Mutex(State())
+    private let deliveryShards: [DeliveryShard]
 
     init(baseEpochSecond: Int = Int(nowMillis() / 1000)) {
         self.baseEpochSecond = baseEpochSecond
+        self.deliveryShards = (0..<Self.deliveryShardCount).map { _ in DeliveryShard() }
     }
 
     func second() -> Int { Swift.max(0, Int(nowMillis() / 1000) - baseEpochSecond) }
 
-    func delivered(latencyMs: Double?) {
-        let sec = second()
-        state.withLock { s in
-            s.tally.deliveries += 1
-            if let latencyMs { s.tally.latency.record(milliseconds: latencyMs) }
-            if s.tally.perSecondDeliveries.count <= sec {
-                s.tally.perSecondDeliveries += Array(repeating: 0, count: sec + 1 - s.tally.perSecondDeliveries.count)
-            }
-            s.tally.perSecondDeliveries[sec] += 1
+    /// One frame's rows: one delivery per `sent_at`, their latencies from `received` (ms);
+    /// a frame without rows still counts as one delivery.
+    func delivered(sentAt: [Double], received: Double, shard: Int) {
+        delivered(count: Swift.max(1, sentAt.count), shard: shard) { h in
+            for sent in sentAt { h.record(milliseconds: Swift.max(0, received - sent)) }
         }
     }
+
+    private func delivered(count: Int, shard: Int, record: (inout LatencyHistogram) -> Void) {
+        let sec = second()
+        deliveryShards[shard % Self.deliveryShardCount].counts.withLock { d in
+            d.count += count
+            record(&d.latency)
+            if d.perSecond.count <= sec { d.perSecond += Array(repeating: 0, count: sec + 1 - d.perSecond.count) }
+            d.perSecond[sec] += count
+        }
+    }
+
+    private var deliveryCount: Int { deliveryShards.reduce(0) { $0 + $1.counts.withLock { $0.count } } }
 
     func wrote(room: Int?) {
         state.withLock { s in
@@ -181,16 +206,27 @@ final class Recorder: Sendable {
     }
 
     func progress(settledAt planned: Int?) -> Progress {
-        state.withLock { s in
+        let deliveries = deliveryCount
+        return state.withLock { s in
             let t = s.tally
             return Progress(
-                open: s.open, ready: s.ready, deliveries: t.deliveries, writes: t.writes,
+                open: s.open, ready: s.ready, deliveries: deliveries, writes: t.writes,
                 errors: t.connectErrors + t.protocolErrors + t.writeErrors,
                 settled: planned.map { s.ready + t.connectErrors + t.protocolErrors >= $0 } ?? false)
         }
     }
 
-    func tally() -> Tally { state.withLock { $0.tally } }
+    func tally() -> Tally {
+        var tally = state.withLock { $0.tally }
+        for shard in deliveryShards {
+            shard.counts.withLock { d in
+                tally.deliveries += d.count
+                tally.latency.add(d.latency)
+                Tally.addSeries(&tally.perSecondDeliveries, d.perSecond)
+            }
+        }
+        return tally
+    }
 }
 
 /// What one subscriber saw: its filter room (nil = whole collection) and the `seq`

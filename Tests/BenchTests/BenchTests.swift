@@ -427,3 +427,52 @@ import Testing
         #expect(md.contains("| knee | switchboard | 20 |"))
     }
 }
+
+@Suite struct EventScanTests {
+    func scan(_ text: String, nchan: Bool = false) -> EventScan? {
+        var bytes = Array(text.utf8)
+        return bytes.withUnsafeMutableBytes { raw in
+            nchan ? EventScan.body(UnsafeRawBufferPointer(raw)) : EventScan.create(UnsafeRawBufferPointer(raw))
+        }
+    }
+
+    @Test func createFrameGivesSeqAndEveryRowsSentAt() {
+        let frame =
+            #"{"type":"subscription","event":"create","data":[{"id":1,"text":"a \"seq\":9","sent_at":1700000000123},"#
+            + #"{"id":2,"sent_at":1700000000124.5}],"uid":"s","seq":42}"#
+        #expect(scan(frame) == EventScan(seq: 42, sentAt: [1_700_000_000_123, 1_700_000_000_124.5]))
+    }
+
+    @Test func otherFramesAreLeftToTheParser() {
+        #expect(scan(#"{"type":"subscription","event":"init","data":[],"uid":"s"}"#) == nil)
+        #expect(scan(#"{"type":"ping"}"#) == nil)
+        #expect(scan(#"{"type":"items","data":{"sent_at":1}}"#) == nil)
+    }
+
+    @Test func nchanBodies() {
+        #expect(scan(#"{"text":"bench 1","sent_at":10,"seq":2}"#, nchan: true) == EventScan(seq: 2, sentAt: [10]))
+        #expect(scan(#"{"seq": 7}"#, nchan: true) == EventScan(seq: 7, sentAt: []))
+        #expect(scan("not json", nchan: true) == nil)
+        #expect(scan(#"{"sent_at":"x"}"#, nchan: true) == nil)
+    }
+
+    @Test func numbers() {
+        var bytes = Array("-12.25,".utf8)
+        let n = bytes.withUnsafeMutableBytes { EventScan.number(in: UnsafeRawBufferPointer($0), at: 0) }
+        #expect(n?.0 == -12.25)
+        #expect(n?.1 == 6)
+    }
+}
+
+@Suite struct RecorderShardTests {
+    @Test func deliveriesFromEveryShardAddUp() {
+        let recorder = Recorder()
+        for i in 0..<20 { recorder.delivered(sentAt: [nowMillis() - 5], received: nowMillis(), shard: i) }
+        recorder.delivered(sentAt: [], received: nowMillis(), shard: 3)
+        let tally = recorder.tally()
+        #expect(tally.deliveries == 21)
+        #expect(tally.latency.totalCount == 20)
+        #expect(tally.perSecondDeliveries.reduce(0, +) == 21)
+        #expect(recorder.progress(settledAt: nil).deliveries == 21)
+    }
+}
