@@ -20,6 +20,8 @@ public struct ConfigVariable: Sendable {
     }
 
     public let name: String
+    /// Older names read the same way (Directus 10's, where Directus 11 renamed a setting).
+    public let aliases: [String]
     public let section: Section
     /// What it means, one or two sentences (valid values and units included).
     public let summary: String
@@ -32,14 +34,56 @@ public struct ConfigVariable: Sendable {
         render: @escaping @Sendable (SwitchboardConfig) -> String
     ) {
         self.name = name
+        self.aliases = []
         self.section = section
         self.summary = summary
         self.read = read
         self.render = render
     }
 
+    private init(_ variable: ConfigVariable, aliases: [String]) {
+        self.name = variable.name
+        self.aliases = aliases
+        self.section = variable.section
+        self.summary = variable.summary
+        self.read = variable.read
+        self.render = variable.render
+    }
+
+    /// The same variable, also read under `names` when its own name is unset.
+    func alias(_ names: String...) -> ConfigVariable { ConfigVariable(self, aliases: aliases + names) }
+
     /// The default as documentation shows it; empty means "unset".
     public var documentedDefault: String { render(SwitchboardConfig.defaults) }
+
+    /// Reads this variable into `config`. An alias stands in for an unset name; the name and an
+    /// alias set to different values contradict each other.
+    func load(into config: inout SwitchboardConfig, from env: EnvironmentReader) throws(ConfigError) {
+        var effective = env
+        var source = name
+        for alias in aliases {
+            guard let value = env.string(alias) else { continue }
+            if let current = effective.string(source) {
+                guard current == value else {
+                    throw ConfigError(
+                        conflict: source, alias,
+                        message: "\(source)=\(current) and \(alias)=\(value) name the same setting; set one of them")
+                }
+                continue
+            }
+            var environment = env.environment
+            environment[name] = env.environment[alias]
+            effective = EnvironmentReader(environment)
+            source = alias
+        }
+        do {
+            try read(&config, effective)
+        } catch {
+            // A bad value read through an alias is reported under the name the operator wrote.
+            guard source != name, error.variable == name else { throw error }
+            throw ConfigError(variable: source, message: error.message)
+        }
+    }
 
     // MARK: Builders
 
@@ -97,6 +141,28 @@ public struct ConfigVariable: Sendable {
             name, section, summary,
             read: { c, env throws(ConfigError) in c[keyPath: field] = try env.optionalPort(name) },
             render: { $0[keyPath: field].map(String.init) ?? "" })
+    }
+
+    /// `nil` when unset: the setting takes no stand, and others decide.
+    static func optionalBool(_ name: String, _ field: Field<Bool?>, _ section: Section, _ summary: String) -> ConfigVariable {
+        ConfigVariable(
+            name, section, summary,
+            read: { c, env throws(ConfigError) in
+                c[keyPath: field] = env.string(name) == nil ? nil : try env.bool(name, default: false)
+            },
+            render: { $0[keyPath: field].map { $0 ? "true" : "false" } ?? "" })
+    }
+
+    /// `nil` when unset: the setting takes no stand, and others decide.
+    static func optionalChoice<T: RawRepresentable & CaseIterable & Sendable>(
+        _ name: String, _ field: Field<T?>, _ section: Section, _ summary: String
+    ) -> ConfigVariable where T.RawValue == String {
+        ConfigVariable(
+            name, section, summary,
+            read: { c, env throws(ConfigError) in
+                guard let first = T.allCases.first else { return }
+                c[keyPath: field] = env.string(name) == nil ? nil : try env.choice(name, default: first)
+            }, render: { $0[keyPath: field]?.rawValue ?? "" })
     }
 
     static func bool(_ name: String, _ field: Field<Bool>, _ section: Section, _ summary: String) -> ConfigVariable {

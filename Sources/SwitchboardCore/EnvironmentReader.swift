@@ -15,12 +15,15 @@ public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
     public let message: String
     /// The 1-based line of the `.env` file for file errors, `nil` for variables.
     public let line: Int?
+    /// The second variable of two whose settings contradict each other, if this is such an error.
+    public let conflictingVariable: String?
 
     /// An error about the value of `variable`.
     public init(variable: String, message: String) {
         self.variable = variable
         self.message = message
         self.line = nil
+        self.conflictingVariable = nil
     }
 
     /// An error in the `.env` file at `path` (at `line` when known).
@@ -28,12 +31,23 @@ public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
         self.variable = path
         self.message = message
         self.line = line
+        self.conflictingVariable = nil
     }
 
-    /// `Invalid value for PORT: "abc" is not a port number (1-65535)`, or
-    /// `Invalid .env file ./.env, line 3: expected KEY=value` for file errors.
+    /// Two variables whose values contradict each other; `message` says how.
+    public init(conflict variable: String, _ other: String, message: String) {
+        self.variable = variable
+        self.message = message
+        self.line = nil
+        self.conflictingVariable = other
+    }
+
+    /// `Invalid value for PORT: "abc" is not a port number (1-65535)`,
+    /// `Invalid .env file ./.env, line 3: expected KEY=value` for file errors, or
+    /// `Conflicting settings MESSENGER_STORE and REDIS_ENABLED: …` for contradictions.
     public var description: String {
         if let line { return "Invalid .env file \(variable), line \(line): \(message)" }
+        if let other = conflictingVariable { return "Conflicting settings \(variable) and \(other): \(message)" }
         if variable.isEmpty { return message }
         return "Invalid value for \(variable): \(message)"
     }

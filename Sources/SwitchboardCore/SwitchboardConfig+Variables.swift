@@ -60,6 +60,9 @@ extension SwitchboardConfig {
         .duration(
             "DB_POOL__ACQUIRE_TIMEOUT_MILLIS", \.dbPoolAcquireTimeoutMs, .database,
             "How long a request waits for a PostgreSQL connection before it fails with 503 (ms).", style: .milliseconds),
+        .int(
+            "DB_HEALTHCHECK_THRESHOLD", \.dbHealthcheckThresholdMs, .database,
+            "Database response time (ms) above which /server/health reports warn (as Directus).", in: 1...Int.max),
         .duration(
             "DB_STATEMENT_TIMEOUT", \.dbStatementTimeoutMs, .database,
             "Longest one PostgreSQL statement may run (server-side statement_timeout; ms, 0 = no limit).",
@@ -206,10 +209,22 @@ extension SwitchboardConfig {
         // Cluster
         .optional(
             "WEBSOCKETS_BROKER_URL", \.websocketsBrokerURL, .cluster,
-            "redis:// or rediss:// URL of the broker carrying events between replicas."),
-        .choice("MESSENGER_STORE", \.messengerStore, .cluster, "Cross-instance messaging: memory (single instance) or redis."),
-        .string("MESSENGER_NAMESPACE", \.messengerNamespace, .cluster, "Prefix of messenger channels and keys."),
-        .choice("CACHE_STORE", \.cacheStore, .cluster, "Cache location: memory or redis."),
+            "redis:// or rediss:// URL of the broker carrying events between replicas (must name the same server as REDIS)."),
+        .optionalBool(
+            "REDIS_ENABLED", \.redisEnabled, .cluster,
+            "Directus 11: true = replicas share events through Redis (REDIS or REDIS_HOST), false = never. "
+                + "Unset: Redis is used when REDIS, REDIS_HOST or WEBSOCKETS_BROKER_URL is set."),
+        .optionalChoice(
+            "MESSENGER_STORE", \.messengerStore, .cluster,
+            "Directus 10: memory (single instance) or redis. Unset: REDIS_ENABLED and REDIS decide."),
+        .optionalChoice(
+            "SYNCHRONIZATION_STORE", \.synchronizationStore, .cluster,
+            "Directus 11: redis = replicas share state through Redis (so events go through Redis too), memory = no say."),
+        .string("REDIS_BUS_NAMESPACE", \.messengerNamespace, .cluster, "Prefix of messenger channels and keys.")
+            .alias("MESSENGER_NAMESPACE"),
+        .choice(
+            "CACHE_STORE", \.cacheStore, .cluster,
+            "Accepted for Directus .env files (Switchboard keeps no shared cache): memory, or redis (needs Redis configured)."),
         .optional(
             "REDIS", \.redisURL, .cluster,
             "Redis connection URL, e.g. redis://user:pass@host:6379/0; overrides REDIS_HOST..REDIS_DB."),
@@ -252,13 +267,9 @@ extension SwitchboardConfig {
     public static func load(environment: [String: String]) throws(ConfigError) -> SwitchboardConfig {
         let env = EnvironmentReader(environment)
         var config = SwitchboardConfig(secret: generateSecret(), secretIsGenerated: true)
-        for variable in variables { try variable.read(&config, env) }
+        for variable in variables { try variable.load(into: &config, from: env) }
         if let max = config.queryLimitMax { config.queryLimitDefault = min(config.queryLimitDefault, max) }
-        let redisConfigured = config.redisURL != nil || config.redisHost != nil
-        for (name, store) in [("MESSENGER_STORE", config.messengerStore), ("CACHE_STORE", config.cacheStore)]
-        where store == .redis && !redisConfigured {
-            throw ConfigError(variable: name, message: "\"redis\" requires REDIS or REDIS_HOST to be set")
-        }
+        config.messenger = try MessengerRoute.resolve(config)
         return config
     }
 
@@ -272,7 +283,8 @@ extension SwitchboardConfig {
                 section = variable.section
                 out += "\n# ---- \(variable.section.rawValue) ----\n"
             }
-            out += "\n# \(variable.summary)\n# \(variable.name)=\(variable.documentedDefault)\n"
+            let aliases = variable.aliases.isEmpty ? "" : " Also read as \(variable.aliases.joined(separator: ", "))."
+            out += "\n# \(variable.summary)\(aliases)\n# \(variable.name)=\(variable.documentedDefault)\n"
         }
         return out
     }
@@ -283,7 +295,8 @@ extension SwitchboardConfig {
         var out = "| variable | default | meaning |\n|---|---|---|\n"
         for variable in variables {
             let value = variable.documentedDefault
-            out += "| `\(variable.name)` | \(value.isEmpty ? "—" : "`\(cell(value))`") | \(cell(variable.summary)) |\n"
+            let names = ([variable.name] + variable.aliases).map { "`\($0)`" }.joined(separator: " or ")
+            out += "| \(names) | \(value.isEmpty ? "—" : "`\(cell(value))`") | \(cell(variable.summary)) |\n"
         }
         return out
     }

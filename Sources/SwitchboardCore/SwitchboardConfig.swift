@@ -112,6 +112,8 @@ public struct SwitchboardConfig: Sendable, Equatable {
     public var dbPoolMin = 1
     /// How long a request waits for a PostgreSQL connection, in ms (`DB_POOL__ACQUIRE_TIMEOUT_MILLIS`).
     public var dbPoolAcquireTimeoutMs: Int64 = 5000
+    /// Database response time in ms above which `/server/health` warns (`DB_HEALTHCHECK_THRESHOLD`).
+    public var dbHealthcheckThresholdMs = 150
     /// Longest a PostgreSQL statement may run, in ms; 0 = no limit (`DB_STATEMENT_TIMEOUT`).
     public var dbStatementTimeoutMs: Int64 = 30_000
 
@@ -246,8 +248,15 @@ public struct SwitchboardConfig: Sendable, Equatable {
 
     /// URL of an external message broker for realtime fan-out (`WEBSOCKETS_BROKER_URL`).
     public var websocketsBrokerURL: String?
-    /// Where cross-instance messages travel (`MESSENGER_STORE`).
-    public var messengerStore: StoreKind = .memory
+    /// Directus 11's switch for Redis (`REDIS_ENABLED`); `nil` when unset.
+    public var redisEnabled: Bool?
+    /// Where cross-instance messages travel, Directus 10's way (`MESSENGER_STORE`); `nil` when unset.
+    public var messengerStore: StoreKind?
+    /// Where Directus 11 keeps state shared by instances (`SYNCHRONIZATION_STORE`); `nil` when unset.
+    public var synchronizationStore: StoreKind?
+    /// How this replica exchanges events with the others, resolved from the settings above
+    /// and the Redis connection ones by `MessengerRoute.resolve`.
+    public var messenger: MessengerRoute = .local
     /// Redis connection URL (`REDIS`), overriding the separate settings.
     public var redisURL: String?
     /// Redis host (`REDIS_HOST`).
@@ -260,7 +269,7 @@ public struct SwitchboardConfig: Sendable, Equatable {
     public var redisPassword: String?
     /// Redis database number (`REDIS_DB`).
     public var redisDB = 0
-    /// Prefix of messenger channels and keys (`MESSENGER_NAMESPACE`).
+    /// Prefix of messenger channels and keys (`REDIS_BUS_NAMESPACE`, Directus 10's `MESSENGER_NAMESPACE`).
     public var messengerNamespace = "switchboard"
     /// PEM files for `rediss://`: CA bundle, client certificate and key (`REDIS_TLS_CA`, `REDIS_TLS_CERT`, `REDIS_TLS_KEY`).
     public var redisTLSCAFile: String?
@@ -291,12 +300,18 @@ public struct SwitchboardConfig: Sendable, Equatable {
         return parts.count >= 3 ? parts[0] + "//" + parts[2] : nil
     }
 
-    /// Whether replicas share events through Redis (`WEBSOCKETS_BROKER_URL` or `MESSENGER_STORE=redis`).
-    public var usesRedisMessenger: Bool { websocketsBrokerURL != nil || messengerStore == .redis }
+    /// Whether replicas share events through Redis.
+    public var usesRedisMessenger: Bool { messengerRedisURL != nil }
 
-    /// The Redis URL for the messenger: `WEBSOCKETS_BROKER_URL`, else `REDIS`, else one built from `REDIS_HOST` & co.
+    /// The Redis URL the messenger connects to, when it uses Redis.
     public var messengerRedisURL: String? {
-        if let url = websocketsBrokerURL ?? redisURL { return url }
+        guard case .redis(let url) = messenger else { return nil }
+        return url
+    }
+
+    /// The Redis URL of `REDIS`, else one built from `REDIS_HOST` & co., else `nil`.
+    public var redisConnectionURL: String? {
+        if let redisURL { return redisURL }
         guard let host = redisHost else { return nil }
         var credentials = ""
         if let password = redisPassword {

@@ -275,7 +275,11 @@ import Testing
         #expect(config.rateLimiterPoints == 50)
         #expect(config.rateLimiterDurationSeconds == 1)
         #expect(config.websocketsBrokerURL == nil)
-        #expect(config.messengerStore == .memory)
+        #expect(config.messengerStore == nil)
+        #expect(config.redisEnabled == nil)
+        #expect(config.synchronizationStore == nil)
+        #expect(config.messenger == .local)
+        #expect(config.dbHealthcheckThresholdMs == 150)
         #expect(config.cacheStore == .memory)
         #expect(config.redisPort == 6379)
         #expect(config.redisDB == 0)
@@ -310,9 +314,10 @@ import Testing
             "WEBSOCKETS_GRAPHQL_AUTH_TIMEOUT": "20", "WEBSOCKETS_GRAPHQL_CONN_LIMIT": "Infinity",
             "WEBSOCKETS_MAX_MESSAGE_SIZE": "64kb", "RATE_LIMITER_ENABLED": "true", "RATE_LIMITER_POINTS": "10",
             "RATE_LIMITER_DURATION": "2",
-            "WEBSOCKETS_BROKER_URL": "nats://broker:4222", "MESSENGER_STORE": "redis", "CACHE_STORE": "Redis",
+            "WEBSOCKETS_BROKER_URL": "redis://cache:6379/2", "MESSENGER_STORE": "redis", "CACHE_STORE": "Redis",
             "REDIS": "redis://cache:6379/2", "REDIS_HOST": "cache", "REDIS_PORT": "6380", "REDIS_USERNAME": "ru",
-            "REDIS_PASSWORD": "rp", "REDIS_DB": "3", "MESSENGER_NAMESPACE": "sb",
+            "REDIS_PASSWORD": "rp", "REDIS_DB": "3", "MESSENGER_NAMESPACE": "sb", "REDIS_ENABLED": "yes",
+            "SYNCHRONIZATION_STORE": "redis", "DB_HEALTHCHECK_THRESHOLD": "300",
         ])
         #expect(config.host == "127.0.0.1")
         #expect(config.port == 3000)
@@ -367,7 +372,11 @@ import Testing
         #expect(config.rateLimiterEnabled)
         #expect(config.rateLimiterPoints == 10)
         #expect(config.rateLimiterDurationSeconds == 2)
-        #expect(config.websocketsBrokerURL == "nats://broker:4222")
+        #expect(config.websocketsBrokerURL == "redis://cache:6379/2")
+        #expect(config.messenger == .redis(url: "redis://cache:6379/2"))
+        #expect(config.redisEnabled == true)
+        #expect(config.synchronizationStore == .redis)
+        #expect(config.dbHealthcheckThresholdMs == 300)
         #expect(config.messengerStore == .redis)
         #expect(config.cacheStore == .redis)
         #expect(config.redisURL == "redis://cache:6379/2")
@@ -417,7 +426,8 @@ import Testing
         ("WEBSOCKETS_HEARTBEAT_PERIOD", "x"), ("WEBSOCKETS_GRAPHQL_PATH", "/a b"), ("WEBSOCKETS_GRAPHQL_AUTH", "x"),
         ("WEBSOCKETS_MAX_MESSAGE_SIZE", "1zb"), ("RATE_LIMITER_POINTS", "0"), ("RATE_LIMITER_DURATION", "1s"),
         ("REDIS_PORT", "70000"), ("REDIS_DB", "-1"), ("MESSENGER_STORE", "kafka"), ("CACHE_STORE", "disk"),
-        ("MESSENGER_STORE", "redis"), ("CACHE_STORE", "redis"),
+        ("MESSENGER_STORE", "redis"), ("CACHE_STORE", "redis"), ("REDIS_ENABLED", "maybe"),
+        ("SYNCHRONIZATION_STORE", "disk"), ("DB_HEALTHCHECK_THRESHOLD", "0"),
     ])
     func invalidValuesNameTheVariable(_ name: String, _ value: String) {
         let error = #expect(throws: ConfigError.self) {
@@ -442,7 +452,8 @@ import Testing
 
     @Test func everyVariableIsDeclaredOnceAndItsDocumentedDefaultLoadsAsTheDefault() throws {
         let names = SwitchboardConfig.variables.map(\.name)
-        #expect(Set(names).count == names.count)
+        let namesAndAliases = SwitchboardConfig.variables.flatMap { [$0.name] + $0.aliases }
+        #expect(Set(namesAndAliases).count == namesAndAliases.count)
         for required in [
             "PORT", "SECRET", "ACCESS_TOKEN_TTL", "DB_CLIENT", "MAX_PAYLOAD_SIZE", "WEBSOCKETS_REST_AUTH",
             "RATE_LIMITER_DURATION", "MESSENGER_STORE", "REDIS_DB", "QUERY_MAX_FILTER_CONDITIONS", "REDIS_COMMAND_TIMEOUT",

@@ -93,11 +93,7 @@ struct Services: Sendable {
                 allowedOrigins: config.allowedOrigins),
             logger: Logger(label: "switchboard.realtime"))
         var messenger: (any Messenger)?
-        if config.usesRedisMessenger {
-            guard let url = config.messengerRedisURL else {
-                throw SwitchboardError(
-                    .serviceUnavailable, "MESSENGER_STORE=redis needs WEBSOCKETS_BROKER_URL, REDIS or REDIS_HOST.")
-            }
+        if let url = config.messengerRedisURL {
             var endpoint: RedisEndpoint
             do { endpoint = try RedisEndpoint.parse(url) } catch {
                 throw SwitchboardError(.serviceUnavailable, "\(error)")

@@ -1,0 +1,107 @@
+/// How a replica exchanges change events with the others: in this process only, or
+/// through one Redis server.
+///
+/// Three generations of settings say it: Switchboard's `WEBSOCKETS_BROKER_URL`,
+/// Directus 10's `MESSENGER_STORE`, Directus 11's `REDIS_ENABLED` /
+/// `SYNCHRONIZATION_STORE` (with `REDIS` or `REDIS_HOST` & co. for the server).
+/// `resolve` reads them all, so an `.env` written for any of them works unchanged,
+/// and refuses settings that contradict each other instead of picking one.
+public enum MessengerRoute: Sendable, Equatable {
+    /// Events stay in this process (a single instance).
+    case local
+    /// Events go through the Redis server at this URL.
+    case redis(url: String)
+
+    /// The route the settings in `config` ask for.
+    ///
+    /// - Redis is ruled out by `MESSENGER_STORE=memory` or `REDIS_ENABLED=false`.
+    /// - Redis is asked for by `WEBSOCKETS_BROKER_URL`, `MESSENGER_STORE=redis`,
+    ///   `REDIS_ENABLED=true` or `SYNCHRONIZATION_STORE=redis`; when nothing rules
+    ///   on it, by `REDIS` or `REDIS_HOST` alone, as Directus 11 does.
+    /// - Asking for and ruling out Redis at once, or a broker URL and `REDIS`
+    ///   naming different servers, is a `ConfigError` naming both variables.
+    public static func resolve(_ config: SwitchboardConfig) throws(ConfigError) -> MessengerRoute {
+        let broker = config.websocketsBrokerURL
+        let connection = config.redisConnectionURL
+        let connectionName = config.redisURL != nil ? "REDIS" : "REDIS_HOST"
+
+        var wants: [(name: String, value: String)] = []
+        if broker != nil { wants.append(("WEBSOCKETS_BROKER_URL", "…")) }
+        if config.messengerStore == .redis { wants.append(("MESSENGER_STORE", "redis")) }
+        if config.redisEnabled == true { wants.append(("REDIS_ENABLED", "true")) }
+        if config.synchronizationStore == .redis { wants.append(("SYNCHRONIZATION_STORE", "redis")) }
+        var refuses: [(name: String, value: String)] = []
+        if config.messengerStore == .memory { refuses.append(("MESSENGER_STORE", "memory")) }
+        if config.redisEnabled == false { refuses.append(("REDIS_ENABLED", "false")) }
+
+        for want in wants {
+            for refuse in refuses where refuse.name != want.name {
+                throw ConfigError(
+                    conflict: want.name, refuse.name,
+                    message: "\(setting(want)) sends events through Redis, \(setting(refuse)) keeps them in this process; "
+                        + "keep one of them")
+            }
+        }
+        if config.cacheStore == .redis && config.redisEnabled == false {
+            throw ConfigError(
+                conflict: "CACHE_STORE", "REDIS_ENABLED",
+                message: "CACHE_STORE=redis needs Redis, REDIS_ENABLED=false turns it off; keep one of them")
+        }
+        if let broker, let connection, server(of: broker) != server(of: connection) {
+            throw ConfigError(
+                conflict: "WEBSOCKETS_BROKER_URL", connectionName,
+                message: "they name different Redis servers (\(server(of: broker)) and \(server(of: connection))); "
+                    + "set one of them, or make them the same")
+        }
+
+        let url = broker ?? connection
+        var askers = wants.filter { $0.name != "WEBSOCKETS_BROKER_URL" }
+        if config.cacheStore == .redis { askers.append(("CACHE_STORE", "redis")) }
+        if url == nil, let asker = askers.first {
+            throw ConfigError(variable: asker.name, message: "\"\(asker.value)\" requires REDIS or REDIS_HOST to be set")
+        }
+        guard refuses.isEmpty, let url else { return .local }
+        return .redis(url: url)
+    }
+
+    private static func setting(_ s: (name: String, value: String)) -> String {
+        s.name == "WEBSOCKETS_BROKER_URL" ? s.name : "\(s.name)=\(s.value)"
+    }
+
+    /// `scheme://host:port/db` of a Redis URL: what tells two servers apart, without credentials
+    /// (so it may be printed). Text that is no URL is compared as written, minus anything before `@`.
+    static func server(of url: String) -> String {
+        guard let schemeEnd = url.firstRange(of: "://") else { return String(url.split(separator: "@").last ?? "") }
+        let scheme = url[..<schemeEnd.lowerBound].lowercased()
+        var rest = Substring(url[schemeEnd.upperBound...])
+        var db = "0"
+        if let q = rest.firstIndex(of: "?") {
+            for pair in rest[rest.index(after: q)...].split(separator: "&") where pair.hasPrefix("db=") {
+                db = String(pair.dropFirst(3))
+            }
+            rest = rest[..<q]
+        }
+        if scheme == "unix" { return "unix://\(rest)/\(db)" }
+        var authority = rest
+        if let slash = rest.firstIndex(of: "/") {
+            authority = rest[..<slash]
+            let path = rest[rest.index(after: slash)...]
+            if !path.isEmpty { db = String(path) }
+        }
+        if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
+        var host = authority
+        var port = "6379"
+        if authority.hasPrefix("["), let close = authority.firstIndex(of: "]") {
+            host = authority[...close]
+            let after = authority[authority.index(after: close)...]
+            if after.hasPrefix(":"), after.count > 1 { port = String(after.dropFirst()) }
+        } else if let colon = authority.lastIndex(of: ":") {
+            host = authority[..<colon]
+            let digits = authority[authority.index(after: colon)...]
+            if !digits.isEmpty { port = String(digits) }
+        }
+        var hostName = host.lowercased()
+        if hostName == "localhost" || hostName.isEmpty { hostName = "127.0.0.1" }
+        return "\(scheme)://\(hostName):\(port)/\(db)"
+    }
+}

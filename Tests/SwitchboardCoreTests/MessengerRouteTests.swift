@@ -1,0 +1,120 @@
+import Testing
+
+@testable import SwitchboardCore
+
+/// Directus 10, Directus 11 and Switchboard's own names for the messenger settings, resolved
+/// by `MessengerRoute.resolve` (through `SwitchboardConfig.load`).
+@Suite struct MessengerRouteTests {
+    static func route(_ env: [String: String]) throws -> MessengerRoute {
+        try SwitchboardConfig.load(environment: env).messenger
+    }
+
+    static func conflict(_ env: [String: String]) -> ConfigError? {
+        #expect(throws: ConfigError.self) { try SwitchboardConfig.load(environment: env) }
+    }
+
+    @Test func nothingSetIsASingleNode() throws {
+        #expect(try Self.route([:]) == .local)
+        #expect(try SwitchboardConfig.load(environment: [:]).usesRedisMessenger == false)
+    }
+
+    @Test func aDirectus11EnvUsesRedis() throws {
+        let env = [
+            "REDIS": "redis://127.0.0.1:6390", "REDIS_ENABLED": "true", "SYNCHRONIZATION_STORE": "redis",
+            "REDIS_BUS_NAMESPACE": "x", "CACHE_ENABLED": "true", "CACHE_STORE": "redis", "CACHE_TTL": "5m",
+            "CACHE_NAMESPACE": "c",
+        ]
+        let config = try SwitchboardConfig.load(environment: env)
+        #expect(config.messenger == .redis(url: "redis://127.0.0.1:6390"))
+        #expect(config.messengerNamespace == "x")
+    }
+
+    @Test func redisAloneUsesRedisAsDirectus11Does() throws {
+        #expect(try Self.route(["REDIS": "redis://r:6379"]) == .redis(url: "redis://r:6379"))
+        #expect(try Self.route(["REDIS_HOST": "r", "REDIS_PORT": "6380"]) == .redis(url: "redis://r:6380/0"))
+    }
+
+    @Test func redisEnabledFalseOrMessengerStoreMemoryKeepsEventsLocalThoughRedisIsSet() throws {
+        #expect(try Self.route(["REDIS": "redis://r", "REDIS_ENABLED": "false"]) == .local)
+        // Directus 10: Redis for the cache, the messenger in memory.
+        #expect(try Self.route(["REDIS": "redis://r", "MESSENGER_STORE": "memory", "CACHE_STORE": "redis"]) == .local)
+    }
+
+    @Test func directus10AndSwitchboardNamesKeepWorking() throws {
+        #expect(try Self.route(["MESSENGER_STORE": "redis", "REDIS_HOST": "r"]) == .redis(url: "redis://r:6379/0"))
+        #expect(try Self.route(["WEBSOCKETS_BROKER_URL": "redis://b:7000"]) == .redis(url: "redis://b:7000"))
+        #expect(try Self.route(["MESSENGER_STORE": "redis", "WEBSOCKETS_BROKER_URL": "redis://b"]) == .redis(url: "redis://b"))
+        let config = try SwitchboardConfig.load(environment: ["MESSENGER_NAMESPACE": "old", "REDIS": "redis://r"])
+        #expect(config.messengerNamespace == "old")
+    }
+
+    @Test func theBrokerURLAndRedisMayNameTheSameServer() throws {
+        let env = ["WEBSOCKETS_BROKER_URL": "redis://u:p@localhost:6379/0", "REDIS": "redis://127.0.0.1", "REDIS_ENABLED": "1"]
+        #expect(try Self.route(env) == .redis(url: "redis://u:p@localhost:6379/0"))
+    }
+
+    @Test(arguments: [
+        (["MESSENGER_STORE": "memory", "REDIS_ENABLED": "true", "REDIS": "redis://r"], "REDIS_ENABLED", "MESSENGER_STORE"),
+        (["MESSENGER_STORE": "redis", "REDIS_ENABLED": "false", "REDIS": "redis://r"], "MESSENGER_STORE", "REDIS_ENABLED"),
+        (["WEBSOCKETS_BROKER_URL": "redis://r", "MESSENGER_STORE": "memory"], "WEBSOCKETS_BROKER_URL", "MESSENGER_STORE"),
+        (["WEBSOCKETS_BROKER_URL": "redis://r", "REDIS_ENABLED": "no"], "WEBSOCKETS_BROKER_URL", "REDIS_ENABLED"),
+        (
+            ["SYNCHRONIZATION_STORE": "redis", "REDIS_ENABLED": "false", "REDIS": "redis://r"], "SYNCHRONIZATION_STORE",
+            "REDIS_ENABLED"
+        ),
+        (
+            ["SYNCHRONIZATION_STORE": "redis", "MESSENGER_STORE": "memory", "REDIS": "redis://r"], "SYNCHRONIZATION_STORE",
+            "MESSENGER_STORE"
+        ),
+        (["CACHE_STORE": "redis", "REDIS_ENABLED": "false", "REDIS": "redis://r"], "CACHE_STORE", "REDIS_ENABLED"),
+        (["WEBSOCKETS_BROKER_URL": "redis://a:6379", "REDIS": "redis://b:6379"], "WEBSOCKETS_BROKER_URL", "REDIS"),
+        (["WEBSOCKETS_BROKER_URL": "redis://a:6379/1", "REDIS": "redis://a:6379/2"], "WEBSOCKETS_BROKER_URL", "REDIS"),
+        (["WEBSOCKETS_BROKER_URL": "redis://a", "REDIS_HOST": "a", "REDIS_PORT": "7000"], "WEBSOCKETS_BROKER_URL", "REDIS_HOST"),
+        (["REDIS_BUS_NAMESPACE": "a", "MESSENGER_NAMESPACE": "b"], "REDIS_BUS_NAMESPACE", "MESSENGER_NAMESPACE"),
+    ])
+    func contradictionsFailNamingBothVariables(_ env: [String: String], _ first: String, _ second: String) {
+        let error = Self.conflict(env)
+        #expect(error?.variable == first)
+        #expect(error?.conflictingVariable == second)
+        #expect(error?.description.hasPrefix("Conflicting settings \(first) and \(second): ") == true)
+    }
+
+    @Test func theServerMismatchMessageShowsNoPassword() {
+        let error = Self.conflict(["WEBSOCKETS_BROKER_URL": "redis://u:hunter2@a:6379", "REDIS": "redis://:s3cret@b"])
+        #expect(error?.description.contains("redis://a:6379/0") == true)
+        #expect(error?.description.contains("redis://b:6379/0") == true)
+        #expect(error?.description.contains("hunter2") == false)
+        #expect(error?.description.contains("s3cret") == false)
+    }
+
+    @Test(arguments: [
+        ("REDIS_ENABLED", "true", "\"true\""), ("SYNCHRONIZATION_STORE", "redis", "\"redis\""),
+        ("MESSENGER_STORE", "redis", "\"redis\""), ("CACHE_STORE", "redis", "\"redis\""),
+    ])
+    func askingForRedisWithoutAServerNamesTheVariable(_ name: String, _ value: String, _ quoted: String) {
+        let error = #expect(throws: ConfigError.self) { try SwitchboardConfig.load(environment: [name: value]) }
+        #expect(error?.description == "Invalid value for \(name): \(quoted) requires REDIS or REDIS_HOST to be set")
+    }
+
+    @Test func theSameValueUnderBothNamesIsFine() throws {
+        let config = try SwitchboardConfig.load(environment: ["REDIS_BUS_NAMESPACE": "n", "MESSENGER_NAMESPACE": " n "])
+        #expect(config.messengerNamespace == "n")
+    }
+
+    @Test func aliasesAreDocumentedWithTheirVariable() {
+        let variable = SwitchboardConfig.variables.first { $0.name == "REDIS_BUS_NAMESPACE" }
+        #expect(variable?.aliases == ["MESSENGER_NAMESPACE"])
+        #expect(!SwitchboardConfig.variables.contains { $0.name == "MESSENGER_NAMESPACE" })
+        #expect(SwitchboardConfig.markdownTable().contains("| `REDIS_BUS_NAMESPACE` or `MESSENGER_NAMESPACE` | `switchboard` |"))
+        #expect(SwitchboardConfig.envExample().contains("Also read as MESSENGER_NAMESPACE.\n# REDIS_BUS_NAMESPACE=switchboard\n"))
+    }
+
+    @Test(arguments: [
+        ("redis://u:p@Host:6379/0", "redis://host:6379/0"), ("redis://host", "redis://host:6379/0"),
+        ("rediss://[::1]:7000/3", "rediss://[::1]:7000/3"), ("redis://localhost:6379?db=2", "redis://127.0.0.1:6379/2"),
+        ("unix:///run/r.sock?db=1", "unix:///run/r.sock/1"),
+    ])
+    func serversAreComparedWithoutCredentials(_ url: String, _ server: String) {
+        #expect(MessengerRoute.server(of: url) == server)
+    }
+}
