@@ -31,6 +31,8 @@ public final class LocalMessenger: Messenger {
 
     public var state: MessengerState { .connected }
 
+    public var hasSubscribed: Bool { true }
+
     public var stats: MessengerStats { shared.withLock { $0.stats } }
 
     public func run() async {}

@@ -62,6 +62,9 @@ public protocol Messenger: Sendable {
     /// Received messages and reconnect signals, in order.
     var events: AsyncStream<MessengerEvent> { get }
     var state: MessengerState { get }
+    /// Whether the subscriptions were confirmed at least once since start (stays true across
+    /// later outages): until then this replica would miss other replicas' events, so it is not ready.
+    var hasSubscribed: Bool { get }
     var stats: MessengerStats { get }
     /// Maintains connections and publishes until `shutdown()`.
     func run() async

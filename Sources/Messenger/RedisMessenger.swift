@@ -40,6 +40,7 @@ public final class RedisMessenger: Messenger {
         var desired: Set<String> = []
         var subscriber: RedisConnection?
         var state: MessengerState = .connecting
+        var hasSubscribed = false
         var stopped = false
         var lostWaiter: CheckedContinuation<Void, Never>?
         var queue = CircularBuffer<Pending>()
@@ -70,6 +71,8 @@ public final class RedisMessenger: Messenger {
     }
 
     public var state: MessengerState { shared.withLock { $0.state } }
+
+    public var hasSubscribed: Bool { shared.withLock { $0.hasSubscribed } }
 
     public var channels: Set<String> { shared.withLock { $0.desired } }
 
@@ -259,6 +262,7 @@ public final class RedisMessenger: Messenger {
                 shared.withLock { s in
                     if s.subscriber === connection {
                         s.state = .connected
+                        s.hasSubscribed = true
                         if wasConnected { s.stats.reconnects += 1 }
                     }
                 }

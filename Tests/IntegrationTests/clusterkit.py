@@ -28,7 +28,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from consistency import keys_of, stream_faults  # noqa: F401 - re-exported for older callers
-from harness import REPO_ROOT, Api, SwitchboardServer, free_port, tail
+from harness import ADMIN_TOKEN, REPO_ROOT, Api, SwitchboardServer, free_port, tail
 
 #: lines printed in pytest's terminal summary (conftest.py) — counts worth seeing on green runs
 REPORT: list[str] = []
@@ -282,8 +282,10 @@ def make_replica(name: str, env: dict[str, str]) -> SwitchboardServer:
 
 
 def health(server: Any) -> tuple[int, Any]:
+    """/server/health as an admin sees it (the public gets only {status}, as in Directus)."""
     try:
-        r = requests.get(f"{server.base_url}/server/health", timeout=2, proxies={"http": "", "https": ""})
+        r = requests.get(f"{server.base_url}/server/health", timeout=2, proxies={"http": "", "https": ""},
+                         headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
     except requests.RequestException as exc:
         return 0, repr(exc)
     try:

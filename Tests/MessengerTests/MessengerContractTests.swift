@@ -104,6 +104,7 @@ import Testing
             try await waitUntil { inbox.resubscribed >= 1 }
             server.stop()
             try await waitUntil { messenger.state == .connecting }
+            #expect(messenger.hasSubscribed)  // a later outage does not undo the first subscription
             try server.restart()
             try await waitUntil(timeout: .seconds(15)) { messenger.state == .connected && inbox.resubscribed >= 2 }
             try await waitUntil(timeout: .seconds(10)) {
@@ -113,6 +114,23 @@ import Testing
             }
             #expect(messenger.stats.reconnects >= 1)
         }
+    }
+
+    @Test func hasSubscribedTurnsTrueOnlyOnceRedisConfirmedTheSubscriptions() async throws {
+        let server = try RedisServer.start()
+        defer { server.stop() }
+        let port = server.port
+        server.stop()  // nothing listens there yet
+        let messenger = RedisMessenger(endpoint: try RedisEndpoint.parse("redis://127.0.0.1:\(port)"), settings: Self.quick)
+        let runner = Task { await messenger.run() }
+        defer { runner.cancel() }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(!messenger.hasSubscribed)
+        #expect(messenger.state == .connecting)
+        try server.restart()
+        try await waitUntil(timeout: .seconds(15)) { messenger.hasSubscribed }
+        #expect(messenger.state == .connected)
+        await messenger.shutdown()
     }
 
     @Test func redisMessengerAuthenticatesWithACLUser() async throws {

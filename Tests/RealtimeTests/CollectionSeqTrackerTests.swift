@@ -164,6 +164,23 @@ import Testing
 
     // MARK: suspectGap
 
+    @Test func knownHeadSaysHowFarDeliveryIsBehind() {
+        var t = CollectionSeqTracker(startingAfter: 4)
+        #expect(t.knownHead == 4)
+        _ = t.receive(event(5))
+        #expect(t.knownHead - t.last == 0)
+        _ = t.receive(event(9))  // 6, 7, 8 missing: held above the gap
+        #expect(t.knownHead == 9 && t.last == 5)
+        _ = t.backfillFailed()
+        _ = t.suspectGap(committedThrough: 12)  // no second read while waiting, but still behind
+        #expect(t.knownHead - t.last == 4)
+        _ = t.retryDue()
+        _ = t.backfilled(events(6...9))
+        #expect(t.knownHead == t.last && t.last == 9)
+        _ = t.suspectGap(committedThrough: 15)  // the periodic check saw the database ahead
+        #expect(t.knownHead == 15)
+    }
+
     @Test func suspectedGapsAskForABackfillOnce() {
         var t = CollectionSeqTracker(startingAfter: 4)
         #expect(t.suspectGap().next == read(after: 4, t))

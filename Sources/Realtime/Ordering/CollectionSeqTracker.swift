@@ -67,6 +67,15 @@ public struct CollectionSeqTracker: Sendable {
 
     private var heldMax: Int64 { held.keys.max() ?? last }
 
+    /// The highest seq known to exist: delivered, held above a gap, or committed as far as
+    /// the outstanding read covers. `knownHead - last` is how far delivery is behind.
+    public var knownHead: Int64 {
+        switch phase {
+        case .inOrder: heldMax
+        case .backfilling(let covers), .waitingToRetry(let covers): max(heldMax, covers)
+        }
+    }
+
     // MARK: Inputs
 
     /// An event arrived (a local commit, or from another replica).

@@ -33,8 +33,14 @@ public final class EventRelay: ChangeEventSink {
     /// Test-only: exit right after a commit to this collection, before publishing.
     let crashAfterCommit: String?
 
-    /// The collections this replica delivers: the permission collections, and those with local subscriptions.
-    private let followed = Mutex<[String: CollectionSeqTracker]>([:])
+    /// The collections this replica delivers (the permission collections, and those with local
+    /// subscriptions), and since when each one that is behind has been behind.
+    private struct Followed {
+        var trackers: [String: CollectionSeqTracker] = [:]
+        var behindSince: [String: ContinuousClock.Instant] = [:]
+    }
+
+    private let followed = Mutex(Followed())
 
     public init(
         store: Store, fanout: Fanout, auth: AuthService, messenger: (any Messenger)?, namespace: String,
@@ -66,8 +72,8 @@ public final class EventRelay: ChangeEventSink {
 
     private func follow(_ collection: String, after seq: Int64) async {
         let added = followed.withLock { f -> Bool in
-            guard f[collection] == nil else { return false }
-            f[collection] = CollectionSeqTracker(startingAfter: seq)
+            guard f.trackers[collection] == nil else { return false }
+            f.trackers[collection] = CollectionSeqTracker(startingAfter: seq)
             return true
         }
         guard added else { return }
@@ -80,8 +86,22 @@ public final class EventRelay: ChangeEventSink {
     /// later is followed afresh from its new subscriber's `init` seq.
     private func unfollow(_ collection: String) async {
         guard !SystemCollections.accessControl.contains(collection), !fanout.isInterested(in: collection) else { return }
-        let removed = followed.withLock { $0.removeValue(forKey: collection) != nil }
+        let removed = followed.withLock { f -> Bool in
+            f.behindSince[collection] = nil
+            return f.trackers.removeValue(forKey: collection) != nil
+        }
         if removed { await messenger?.unsubscribe(channel(collection)) }
+    }
+
+    /// How far delivery here is behind the events known to exist (held above a gap, or
+    /// committed as the last periodic check or backfill saw): no database read.
+    public var lag: (events: Int64, behindFor: Duration) {
+        let now = ContinuousClock.now
+        return followed.withLock { f in
+            let events = f.trackers.values.reduce(Int64(0)) { $0 + ($1.knownHead - $1.last) }
+            let oldest = f.behindSince.values.min()
+            return (events, oldest.map { now - $0 } ?? .zero)
+        }
     }
 
     // MARK: Local commits
@@ -116,9 +136,14 @@ public final class EventRelay: ChangeEventSink {
     /// Deliveries happen under the lock so they keep their order.
     private func apply(_ collection: String, _ input: (inout CollectionSeqTracker) -> CollectionSeqTracker.Output) {
         followed.withLock { f in
-            guard var tracker = f[collection] else { return }
+            guard var tracker = f.trackers[collection] else { return }
             let output = input(&tracker)
-            f[collection] = tracker
+            f.trackers[collection] = tracker
+            if tracker.knownHead > tracker.last {
+                if f.behindSince[collection] == nil { f.behindSince[collection] = .now }
+            } else if !f.behindSince.isEmpty {
+                f.behindSince[collection] = nil
+            }
             if !output.deliver.isEmpty { fanout.enqueue(output.deliver) }
             for hole in output.skipped {
                 logger.error(
@@ -177,7 +202,7 @@ public final class EventRelay: ChangeEventSink {
         for await event in messenger.events {
             switch event {
             case .resubscribed:
-                for collection in followed.withLock({ Array($0.keys) }) { apply(collection) { $0.suspectGap() } }
+                for collection in followed.withLock({ Array($0.trackers.keys) }) { apply(collection) { $0.suspectGap() } }
                 await reloadShared()
             case .message(let message):
                 if message.channel == controlChannel {
@@ -205,7 +230,7 @@ public final class EventRelay: ChangeEventSink {
         var lastTrim = ContinuousClock.now
         while !Task.isCancelled && !fanout.isStopped {
             try? await Task.sleep(for: checkInterval)
-            let positions = followed.withLock { $0.mapValues(\.last) }
+            let positions = followed.withLock { $0.trackers.mapValues(\.last) }
             do {
                 let current = try await store.outbox.currentSeqs(Array(positions.keys))
                 for (collection, seq) in current where seq > positions[collection] ?? seq {

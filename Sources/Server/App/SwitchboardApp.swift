@@ -5,6 +5,7 @@ import Logging
 import Messenger
 import NIOHTTP1
 import Realtime
+import Store
 import SwitchboardCore
 import Synchronization
 
@@ -21,8 +22,13 @@ enum SwitchboardApp {
         ServerRoutes(
             store: services.store, callers: callers, version: Services.version,
             queryLimitDefault: config.queryLimitDefault, queryLimitMax: config.queryLimitMax,
-            websocketInfo: ServerRoutes.websocketInfo(config), isReady: { readiness.isReady },
-            messengerState: { [messenger = services.messenger] in messenger?.state.rawValue }
+            websocketInfo: ServerRoutes.websocketInfo(config),
+            health: HealthProbe(
+                database: services.store.database, messenger: services.messenger, relay: services.relay,
+                readiness: readiness,
+                settings: HealthReport.Settings(
+                    releaseID: Services.version, serviceID: config.publicURL, databaseClient: config.dbClient.rawValue,
+                    databaseThresholdMilliseconds: Int64(config.dbHealthcheckThresholdMs)))
         ).register(on: router)
         if config.metricsEnabled {
             MetricsRoutes(
@@ -98,7 +104,7 @@ enum SwitchboardApp {
 /// error (that would write a 400 after the response began), so the connection just closes.
 struct ResponseAbandoned: Error {}
 
-/// Whether this replica takes traffic (`/server/health` turns 503 while draining).
+/// Whether this replica is draining (`/server/health/ready` and `/server/health` turn 503).
 final class Readiness: Sendable {
     private let flag = Atomic<Bool>(true)
 

@@ -2,8 +2,10 @@ import Hummingbird
 import Store
 import SwitchboardCore
 
-/// `/server/ping`, `/server/health`, `/server/info`.
+/// `/server/ping`, `/server/health` (and its `/live` and `/ready` probes), `/server/info`.
 struct ServerRoutes {
+    static let healthType = "application/health+json; charset=utf-8"
+
     let store: Store
     let callers: CallerResolver
     let version: String
@@ -11,27 +13,33 @@ struct ServerRoutes {
     let queryLimitMax: Int?
     /// `websocket` of `/server/info` (`false` when realtime is off), as Directus reports it.
     let websocketInfo: JSONValue
-    let isReady: @Sendable () -> Bool
-    /// The Redis messenger's state in cluster mode (`nil` on a single node).
-    let messengerState: @Sendable () -> String?
+    let health: HealthProbe
 
     func register(on router: Router<SwitchboardRequestContext>) {
         router.get("server/ping") { _, _ in HTTPSupport.text("pong") }
-        router.get("server/health") { _, _ in
-            var healthy = isReady()
-            if healthy {
-                do { try await store.database.ping() } catch { healthy = false }
-            }
-            var body: JSONObject = ["status": healthy ? "ok" : "error"]
-            if let state = messengerState() {
-                // Local fan-out goes on while Redis is away; the replica stays ready but says so.
-                if healthy && state != "connected" { body["status"] = "warn" }
-                body["checks"] = [
-                    "messenger:redis": [["status": state == "connected" ? "ok" : "warn", "observedValue": .string(state)]]
-                ]
+        // Liveness: the process answers. Nothing else, so an outage elsewhere restarts no pod.
+        router.get("server/health/live") { _, _ in
+            HTTPSupport.json(["status": "ok"], contentType: Self.healthType)
+        }
+        router.get("server/health/ready") { _, _ in
+            let report = await health.report()
+            return HTTPSupport.json(
+                report.readinessBody, status: report.isReady ? .ok : .serviceUnavailable, contentType: Self.healthType)
+        }
+        router.get("server/health") { request, context in
+            let report = await health.report()
+            var admin = false
+            do {
+                if try callers.token(request) != nil {
+                    admin = try await callers.accountability(request, context).admin
+                }
+            } catch {
+                // A database that does not answer cannot check the token; health still answers (without checks).
+                guard case .failed = report.observed.database else { throw error }
             }
             return HTTPSupport.json(
-                .object(body), status: healthy ? .ok : .serviceUnavailable, contentType: "application/health+json; charset=utf-8")
+                report.body(forAdmin: admin), status: report.isUnavailable ? .serviceUnavailable : .ok,
+                contentType: Self.healthType)
         }
         router.get("server/info") { request, context in
             let accountability = try await callers.accountability(request, context)
