@@ -165,6 +165,36 @@ def test_ready_waits_for_the_first_redis_subscribe_and_survives_a_later_outage(p
         redis.stop()
 
 
+def test_ready_turns_503_while_the_database_is_down_and_back_after(pg: Postgres) -> None:
+    if not pg.owned:
+        pytest.skip("needs a PostgreSQL started here (SWITCHBOARD_TEST_PG is shared)")
+    own = Postgres().start()  # stopped and restarted below: not the module's shared one
+    try:
+        database = f"sbhealth_{uniq('c')}"
+        own.createdb(database)
+        srv = make_replica("db-down", pg_env(own, database))
+        try:
+            srv.bootstrap()
+            srv.start()
+            assert status_of(srv, "/server/health/ready") == 200
+            own.stop_immediate()
+            t0 = time.monotonic()
+            r = get(srv, "/server/health/ready")
+            # bounded by the probe's own 1 s ping timeout, well inside a k8s timeoutSeconds of 2
+            assert time.monotonic() - t0 < 2.5
+            assert r.status_code == 503
+            assert r.json() == {"status": "error", "output": "database unreachable"}
+            assert get(srv, "/server/health/live").status_code == 200
+            h = get(srv, "/server/health", ADMIN_TOKEN)  # the token cannot be checked: no checks, still an answer
+            assert h.status_code == 503 and h.json() == {"status": "error"}
+            own.start_again()
+            wait_until(lambda: status_of(srv, "/server/health/ready") == 200, 20, 0.2, "ready after PostgreSQL is back")
+        finally:
+            srv.cleanup()
+    finally:
+        own.stop()
+
+
 def test_a_directus_11_env_configures_a_cluster(pg: Postgres) -> None:
     database = f"sbhealth_{uniq('b')}"
     pg.createdb(database)
