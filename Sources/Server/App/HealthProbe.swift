@@ -39,15 +39,18 @@ struct HealthProbe: Sendable {
         }
         let answered = await answer.value
         timer.cancel()
-        let ms = Double(milliseconds(ContinuousClock.now - start, fractional: true)) / 1000
+        let ms = fractionalMilliseconds(ContinuousClock.now - start)
         return answered ? .answered(milliseconds: ms) : .failed(milliseconds: ms)
     }
 
-    /// Whole milliseconds of `d` (`fractional`: microseconds, for the response time).
-    static func milliseconds(_ d: Duration, fractional: Bool = false) -> Int64 {
-        let (seconds, attoseconds) = d.components
-        return fractional
-            ? seconds * 1_000_000 + attoseconds / 1_000_000_000_000 : seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    /// Whole milliseconds of `d`.
+    static func milliseconds(_ d: Duration) -> Int64 {
+        d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
+    }
+
+    /// `d` in milliseconds with microsecond precision (a response time).
+    static func fractionalMilliseconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) * 1000 + Double(d.components.attoseconds / 1_000_000_000_000) / 1000
     }
 }
 
