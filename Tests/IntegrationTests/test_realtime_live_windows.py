@@ -13,7 +13,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from harness import create_collection, data, uniq
+from harness import create_collection, create_user_with_policy, data, uniq
 from wsclient import authed, in_thread, run_async
 
 WINDOW_S = 2
@@ -145,3 +145,21 @@ async def test_windows_under_or_are_not_timed(server, admin):
     init = await ws.subscribe(name, uid="o", live=True, query={"fields": ["id"], "filter": either})
     assert len(init["data"]) == 1, init
     assert await frames_for(ws, WINDOW_S + 1.5) == []
+
+
+@run_async
+async def test_a_subscription_moved_by_a_permission_change_still_gets_the_left(server, admin):
+    name = presence_collection(admin)
+    info, user = create_user_with_policy(admin, permissions=[
+        {"collection": name, "action": "read", "fields": ["id", "seen"]}])
+    seen = time.time() + 1.5  # room for the permission change before the exit
+    row = data(admin.post(f"/items/{name}", {"name": "a", "seen": stamp(seen)}))
+    ws = await authed(server, user.token)
+    init = await ws.subscribe(name, uid="l", live=True, query={"fields": ["id"], "filter": FILTER})
+    assert init["data"] == [{"id": row["id"]}], init
+    # Another field becomes readable: the subscription moves to the class of its new permissions.
+    perms = data(admin.get("/permissions", params={"filter": json.dumps(
+        {"policy": {"_eq": info["policy"]}, "collection": {"_eq": name}}), "fields": "id"}))
+    await in_thread(admin.patch, f"/permissions/{perms[0]['id']}", {"fields": ["id", "seen", "name"]})
+    frame, _ = await ws.recv_until(lambda f: is_left(f, "l"), WINDOW_S + 4)
+    assert frame["data"] == [row["id"]] and time.time() >= seen + WINDOW_S - 0.05, frame

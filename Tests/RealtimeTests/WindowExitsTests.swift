@@ -108,6 +108,31 @@ import Testing
         #expect(e.due(now: Self.t0 + 3000) == [1])
     }
 
+    @Test func aMovedSubscriptionKeepsTheExitsOfTheRowsItWasShown() {
+        var from = exits()
+        from.show(1, row: Self.row(seenAt: Self.t0))
+        from.show(2, row: Self.row(seenAt: Self.t0 + 500))
+        var to = exits()
+        to.show(2, row: Self.row(seenAt: Self.t0 + 1000))
+        to.adopt(from)
+        #expect(to.due(now: Self.t0 + 2001) == [1])
+        #expect(to.due(now: Self.t0 + 2501).isEmpty)  // the class's own, newer exit for 2 stands
+        #expect(to.due(now: Self.t0 + 3001) == [2])
+        #expect(from.tracked.count == 2)  // copied, not taken: other members stay there
+        var other = WindowExits(windows: [NowWindow(field: "seen", adjustment: .seconds(-60), inclusive: true)], limit: 10)
+        other.adopt(from)
+        #expect(other.tracked.isEmpty)
+    }
+
+    @Test func removalsArePrunedAfterTheirTime() {
+        var e = exits()
+        e.forget(5, seq: 20, now: Self.t0)
+        _ = e.due(now: Self.t0 + 1000)
+        #expect(e.introduce(5, row: Self.row(seenAt: Self.t0 + 90_000), boundary: 10) == .untracked)
+        _ = e.due(now: Self.t0 + WindowExits.forgottenFor + 1)
+        #expect(e.introduce(5, row: Self.row(seenAt: Self.t0 + 90_000), boundary: 10) == .tracked)
+    }
+
     @Test func onlyLiveClassesWithRequiredWindowsAreTracked() throws {
         let admin = ItemsContext(accountability: Accountability(admin: true), permissions: .administrator)
         func key(_ filter: String, live: Bool = true, event: ChangeEvent.Action? = nil, aggregate: Bool = false) throws

@@ -357,6 +357,7 @@ public final class Fanout: Sendable {
             let collection = move.to.request.collection
             let (id, dispatched) = table.withLock { t -> (UInt64, Int64) in
                 let (id, newCollection) = t.add(move.to, context: move.context, shard: shard)
+                if let from = t.exits[move.from], t.exits[id] != nil { t.exits[id]?.adopt(from) }
                 let dispatched = t.dispatched[collection] ?? 0
                 if newCollection { gained(collection, seq: dispatched) }
                 return (id, dispatched)

@@ -28,6 +28,8 @@ struct WindowExits: Sendable {
     private var heap: [(exit: Int64, key: String)] = []
     /// Whether a row was ever refused for the limit (reported once).
     private(set) var overflowed = false
+    /// When `forgotten` was last pruned (ms).
+    private var prunedAt: Int64 = 0
 
     /// How long a removed key blocks `init` rows that may predate its removal (ms); reads take far less.
     static let forgottenFor: Int64 = 60_000
@@ -90,8 +92,22 @@ struct WindowExits: Sendable {
                 out.append(t.key)
             }
         }
-        if !forgotten.isEmpty { forgotten = forgotten.filter { now - $0.value.at < Self.forgottenFor } }
+        if !forgotten.isEmpty, now - prunedAt >= Self.forgottenFor / 4 {
+            prunedAt = now
+            forgotten = forgotten.filter { now - $0.value.at < Self.forgottenFor }
+        }
         return out
+    }
+
+    /// A subscription moved here from `other` (its permissions changed): the rows it was shown
+    /// there keep their exits here, when both classes have the same windows (else they are timed
+    /// from their next change).
+    mutating func adopt(_ other: WindowExits) {
+        guard other.windows == windows else { return }
+        for (text, t) in other.tracked where tracked[text] == nil && tracked.count < limit {
+            tracked[text] = t
+            push(t.exit, text)
+        }
     }
 
     /// Heap entries, stale ones included (for tests of the compaction).
