@@ -72,6 +72,18 @@ import Testing
         #expect(e.due(now: Self.t0 + 7001) == [1])
     }
 
+    @Test func anInitReadSpanningAnExitDoesNotBringTheRowBack() {
+        var e = exits()
+        e.show(1, row: Self.row(seenAt: Self.t0))
+        #expect(e.due(now: Self.t0 + 2001) == [1])
+        // A member's `init`, read just before the exit, arrives after it: that member got the left.
+        #expect(e.introduce(1, row: Self.row(seenAt: Self.t0), boundary: 50) == .untracked)
+        #expect(e.due(now: Self.t0 + 3000).isEmpty)
+        // A write bringing it back in is an event: timed again.
+        #expect(e.show(1, row: Self.row(seenAt: Self.t0 + 2500)) == .tracked)
+        #expect(e.due(now: Self.t0 + 4501) == [1])
+    }
+
     @Test func removalsStopBlockingInitRowsAfterAWhile() {
         var e = exits()
         e.forget(2, seq: 11, now: Self.t0)

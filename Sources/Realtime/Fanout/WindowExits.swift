@@ -8,8 +8,8 @@ import SwitchboardCore
 ///
 /// Rows come from the events rendered for the class (in seq order: authoritative) and from the
 /// members' `init` reads (read at some point after the join's boundary, so a row an event has
-/// already moved on, or removed since the boundary, is not taken from them). At most `limit`
-/// keys are tracked; rows beyond it leave on update only.
+/// already moved on, removed since the boundary, or that already left, is not taken from them).
+/// At most `limit` keys are tracked; rows beyond it leave on update only.
 struct WindowExits: Sendable {
     let windows: [NowWindow]
     let limit: Int
@@ -90,6 +90,8 @@ struct WindowExits: Sendable {
             if let t = tracked[first.key], t.exit == first.exit {
                 tracked[first.key] = nil
                 out.append(t.key)
+                // Every member has it, or an `init` read after this cannot show it: none brings it back.
+                if forgotten.count < limit { forgotten[first.key] = (.max, now) }
             }
         }
         if !forgotten.isEmpty, now - prunedAt >= Self.forgottenFor / 4 {
