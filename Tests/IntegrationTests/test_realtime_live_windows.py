@@ -1,8 +1,10 @@
 """[extension] `live` and `$NOW(…)` windows (PROTOCOL.md "query on subscriptions"): a row that a
 window passes by produces `delete` with `reason: "left"` for `live` subscribers without any write,
 within a second of the moment the filter stops matching it; subscribers without `live` get nothing;
-a row bumped before its window ends stays; every subscriber of one query class gets it once.
-(Two replicas each telling their own subscribers: test_cluster.py.)
+a row bumped before its window ends stays; every subscriber of one query class gets it once;
+a subscription moved by a permission change keeps its rows' exits; rows beyond
+WEBSOCKETS_LIVE_WINDOW_KEYS_MAX leave on update only (logged once). (Two replicas each telling
+their own subscribers: test_cluster.py.)
 """
 
 from __future__ import annotations
@@ -163,3 +165,23 @@ async def test_a_subscription_moved_by_a_permission_change_still_gets_the_left(s
     await in_thread(admin.patch, f"/permissions/{perms[0]['id']}", {"fields": ["id", "seen", "name"]})
     frame, _ = await ws.recv_until(lambda f: is_left(f, "l"), WINDOW_S + 4)
     assert frame["data"] == [row["id"]] and time.time() >= seen + WINDOW_S - 0.05, frame
+
+
+def test_rows_beyond_the_limit_leave_on_update_only_and_it_is_logged_once(server_factory):
+    srv = server_factory({"WEBSOCKETS_LIVE_WINDOW_KEYS_MAX": "1"}, name="window-limit")
+    admin = srv.admin()
+    name = presence_collection(admin)
+    now = time.time()
+    rows = [data(admin.post(f"/items/{name}", {"name": n, "seen": stamp(now)})) for n in ("a", "b", "c")]
+
+    async def scenario() -> list[Any]:
+        ws = await authed(srv)
+        init = await ws.subscribe(name, uid="l", live=True, query={"fields": ["id"], "filter": FILTER})
+        assert len(init["data"]) == 3, init
+        return await frames_for(ws, WINDOW_S + 1.5)
+
+    frames = asyncio.run(asyncio.wait_for(scenario(), 20))
+    lefts = [f["data"] for f in frames if is_left(f, "l")]
+    assert lefts == [[rows[0]["id"]]], frames
+    log = srv.log_path.read_text(encoding="utf-8", errors="replace")
+    assert log.count("holds more rows than WEBSOCKETS_LIVE_WINDOW_KEYS_MAX") == 1, srv.log_tail()
