@@ -156,7 +156,7 @@ public final class Fanout: Sendable {
     /// How often `live` classes' `$NOW` window exits are looked at: a row leaves within this of its exit.
     static let windowTick = TimeAmount.milliseconds(250)
 
-    init(store: Store, auth: AuthService, shards: ShardDirectory, liveWindowKeysMax: Int = 10_000, logger: Logger) {
+    init(store: Store, auth: AuthService, shards: ShardDirectory, liveWindowKeysMax: Int, logger: Logger) {
         self.store = store
         self.auth = auth
         self.shards = shards
