@@ -69,19 +69,29 @@ public struct DynamicVariables: Sendable {
         case "$CURRENT_ROLE": return roleID
         case "$CURRENT_ROLES": return .array(roles)
         case "$CURRENT_POLICIES": return .array(policies)
-        case "$NOW": return .string(ISODate.format(now))
         default:
-            guard name.hasPrefix("$NOW("), name.hasSuffix(")"),
-                let time = Self.adjust(now, by: name.dropFirst(5).dropLast())
-            else { return nil }
-            return .string(ISODate.format(time))
+            guard let adjustment = NowAdjustment(variable: name) else { return nil }
+            return .string(ISODate.format(adjustment.applied(to: now)))
         }
     }
+}
 
-    /// Applies a `$NOW(…)` adjustment such as `-7 days`, `+1 hour` or `3 weeks`
-    /// (units as Directus accepts them, singular, plural or abbreviated).
-    private static func adjust(_ time: Double, by adjustment: Substring) -> Double? {
-        var rest = Substring(QuerySyntax.trimmed(adjustment))
+/// The offset of a `$NOW` or `$NOW(…)` variable from the current time: `-7 days`, `+1 hour`,
+/// `3 weeks` (units as Directus accepts them, singular, plural or abbreviated).
+public enum NowAdjustment: Sendable, Hashable {
+    /// A fixed length (seconds to weeks).
+    case seconds(Int)
+    /// Calendar months (months and years), with JavaScript's rollover at month ends.
+    case months(Int)
+
+    /// nil when `name` is not a well-formed `$NOW` variable (such text stays as it is).
+    public init?(variable name: String) {
+        if name == "$NOW" {
+            self = .seconds(0)
+            return
+        }
+        guard name.hasPrefix("$NOW("), name.hasSuffix(")") else { return nil }
+        var rest = Substring(QuerySyntax.trimmed(name.dropFirst(5).dropLast()))
         var sign = 1
         if rest.first == "-" {
             sign = -1
@@ -95,14 +105,22 @@ public struct DynamicVariables: Sendable {
         let unit = rest.dropFirst(digits.count).drop { $0 == " " }.lowercased()
         let n = sign * amount
         switch unit {
-        case "s", "sec", "secs", "second", "seconds": return time + Double(n)
-        case "m", "min", "mins", "minute", "minutes": return time + Double(n * 60)
-        case "h", "hour", "hours": return time + Double(n * 3600)
-        case "d", "day", "days": return time + Double(n * 86_400)
-        case "w", "week", "weeks": return time + Double(n * 604_800)
-        case "month", "months": return ISODate.adding(months: n, to: time)
-        case "y", "year", "years": return ISODate.adding(months: n * 12, to: time)
+        case "s", "sec", "secs", "second", "seconds": self = .seconds(n)
+        case "m", "min", "mins", "minute", "minutes": self = .seconds(n * 60)
+        case "h", "hour", "hours": self = .seconds(n * 3600)
+        case "d", "day", "days": self = .seconds(n * 86_400)
+        case "w", "week", "weeks": self = .seconds(n * 604_800)
+        case "month", "months": self = .months(n)
+        case "y", "year", "years": self = .months(n * 12)
         default: return nil
+        }
+    }
+
+    /// The variable's value at `time` (seconds since the epoch).
+    public func applied(to time: Double) -> Double {
+        switch self {
+        case .seconds(let n): return time + Double(n)
+        case .months(let n): return ISODate.adding(months: n, to: time)
         }
     }
 }

@@ -180,6 +180,10 @@ extension SwitchboardConfig {
         .int(
             "WEBSOCKETS_MAX_SUBSCRIPTIONS", \.websocketsMaxSubscriptions, .realtime,
             "Subscriptions one realtime socket may hold; one more is answered with a subscribe error.", in: 1...100_000),
+        .int(
+            "WEBSOCKETS_LIVE_WINDOW_KEYS_MAX", \.websocketsLiveWindowKeysMax, .realtime,
+            "Rows per `live` query class whose `$NOW(…)` window exit is timed (a `left` without a write); rows beyond it leave on update only; 0 times none.",
+            in: 0...10_000_000),
         .size(
             "WEBSOCKETS_MAX_QUEUED_BYTES", \.websocketsMaxQueuedBytes, .realtime,
             "Bytes waiting to be written to one socket before it is closed as too slow (1013); nobody else waits for it."),

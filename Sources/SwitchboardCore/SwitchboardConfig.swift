@@ -232,6 +232,8 @@ public struct SwitchboardConfig: Sendable, Equatable {
     public var rateLimiterDurationSeconds = 1
     /// Subscriptions one realtime socket may hold (`WEBSOCKETS_MAX_SUBSCRIPTIONS`).
     public var websocketsMaxSubscriptions = 256
+    /// Rows per `live` query class whose `$NOW` window exit is waited for (`WEBSOCKETS_LIVE_WINDOW_KEYS_MAX`).
+    public var websocketsLiveWindowKeysMax = 10_000
     /// Bytes waiting to be written to one socket before it is closed as too slow (`WEBSOCKETS_MAX_QUEUED_BYTES`).
     public var websocketsMaxQueuedBytes = 4_194_304
     /// On SIGTERM, open sockets are closed (1001) spread over this window, in ms (`SHUTDOWN_DRAIN_WINDOW`).

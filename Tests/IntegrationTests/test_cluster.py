@@ -639,3 +639,44 @@ def test_graphql_subscriber_on_another_replica_gets_every_write_in_order(cluster
         assert all(g["data"]["id"] == g["key"] for g in seen)
     report(f"g. GraphQL subscribers on replica 2 and through nginx: {writes + 1} writes on replica 1 each seen "
            f"once, in order")
+
+
+# -- h. `live` window exits on every replica -------------------------------------------------------
+
+
+def test_each_replica_tells_its_own_live_subscribers_when_a_now_window_passes(cluster: Cluster) -> None:
+    """[extension] a row written on replica 1 leaves a `$NOW(-2 seconds)` window with no write:
+    subscribers on replicas 1 and 2 (two on replica 2, one class) each get one `left` from their
+    own replica, within a second of the exit."""
+    from datetime import datetime, timezone
+
+    cl = cluster
+    col = uniq("win")
+    create_collection(cl.admin(0), col, [{"field": "name", "type": "string"}, {"field": "seen", "type": "timestamp"}])
+    visible_everywhere(cl, col, PROPAGATION_S * 3)
+    query = {"fields": ["id"], "filter": {"seen": {"_gte": "$NOW(-2 seconds)"}}}
+
+    async def scenario() -> tuple[Any, float, list[list[Any]]]:
+        clients = [await Client.open(ws_url_of(cl.replicas[i].base_url), f"r{i + 1}-{n}")
+                   for i, n in ((0, "a"), (1, "a"), (1, "b"))]
+        for c in clients:
+            await c.auth(ADMIN_TOKEN)
+        seen = time.time()
+        stamp = datetime.fromtimestamp(seen, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        row = data(await asyncio.to_thread(cl.admin(0).post, f"/items/{col}", {"name": "x", "seen": stamp}))
+        for c in clients:
+            await c.subscribe(col, "w", live=True, query=query)
+        for c in clients:
+            await c.wait_for(lambda f: f.get("reason") == "left", 5)
+        took = time.time() - (seen + 2)
+        await asyncio.sleep(1.0)  # nothing more: no replica tells another's subscribers
+        frames = [[f for f in c.frames if f.get("reason") == "left"] for c in clients]
+        for c in clients:
+            await c.close()
+        return row["id"], took, frames
+
+    key, took, frames = run(scenario(), 30)
+    for lefts in frames:
+        assert lefts == [{"type": "subscription", "event": "delete", "data": [key], "reason": "left", "uid": "w"}], frames
+    assert took < 1.0 + 0.3, took
+    report(f"h. live $NOW window exit on replicas 1 and 2: one left per subscriber, last {took * 1000:.0f} ms after the exit")

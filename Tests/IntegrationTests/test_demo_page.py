@@ -18,7 +18,6 @@ import re
 import time
 from typing import Any
 
-import pytest
 from websockets.asyncio.client import connect
 
 from harness import REPO_ROOT, Api, assert_error, data
@@ -106,8 +105,6 @@ def test_seeded_schema_lets_guests_chat_and_is_applied_once(fresh_dir_server) ->
     assert names == {"Guest 1234", "Admin User"}
 
 
-@pytest.mark.xfail(strict=True, reason="server gap: `live` sends `reason: left` only for updates, not when a $NOW "
-                   "window passes a row by (PROTOCOL.md promises both); the chat page prunes presence itself")
 def test_live_presence_row_leaves_when_its_now_window_passes(fresh_dir_server) -> None:
     srv = fresh_dir_server
     srv.bootstrap()

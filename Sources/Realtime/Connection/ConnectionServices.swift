@@ -157,19 +157,70 @@ struct ConnectionServices: Sendable {
             if request.event != nil {
                 initFrame = RenderedEvent(event: "init", data: nil, meta: nil, seq: nil, extra: resumedFlag)
             } else if let item = request.item {
-                let row = try await store.readItem(request.collection, key: item, query: request.query, context: job.context)
-                initFrame = RenderedEvent(event: "init", data: .object(row), meta: nil, seq: nil, extra: resumedFlag)
-            } else {
-                let result = try await store.readItems(request.collection, query: request.query, context: job.context)
+                let window = windowRead(job)
+                let row = try await store.readItem(
+                    request.collection, key: item, query: window?.query(request.query) ?? request.query, context: job.context)
+                if let window { fanout.introduce(job.classKey, rows: window.seen([row]), boundary: boundary) }
                 initFrame = RenderedEvent(
-                    event: "init", data: .array(result.data.map(JSONValue.object)), meta: result.meta, seq: nil,
-                    extra: resumedFlag)
+                    event: "init", data: .object(window?.strip(row) ?? row), meta: nil, seq: nil, extra: resumedFlag)
+            } else {
+                let window = windowRead(job)
+                let result = try await store.readItems(
+                    request.collection, query: window?.query(request.query) ?? request.query, context: job.context)
+                var rows = result.data
+                if let window {
+                    fanout.introduce(job.classKey, rows: window.seen(rows), boundary: boundary)
+                    rows = rows.map(window.strip)
+                }
+                initFrame = RenderedEvent(
+                    event: "init", data: .array(rows.map(JSONValue.object)), meta: result.meta, seq: nil, extra: resumedFlag)
             }
             if shared { initCache.store(job.classKey, seq: boundary, schema: schema, frame: initFrame) }
             return .ready([initFrame.frame(uid: uidText)])
         } catch {
             return failure(error, job: job)
         }
+    }
+
+    /// [extension] `live` with `$NOW` windows: the `init` read also reads the primary key and the
+    /// windows' fields, so that fan-out can time the rows' exits; they are left out of the frame again.
+    struct WindowRead {
+        /// The primary key and the windows' fields.
+        let names: [String]
+        /// Those the query's `fields` lacked.
+        let added: [String]
+
+        func query(_ query: ItemQuery) -> ItemQuery {
+            guard !added.isEmpty else { return query }
+            var q = query
+            q.fields = (q.fields ?? ["*"]) + added
+            return q
+        }
+
+        func seen(_ rows: [JSONObject]) -> [JSONObject] {
+            rows.map { row in JSONObject(names.compactMap { name in row[name].map { (name, $0) } }) }
+        }
+
+        func strip(_ row: JSONObject) -> JSONObject {
+            var out = row
+            for name in added { _ = out.removeValue(forKey: name) }
+            return out
+        }
+    }
+
+    /// nil when the subscription has no window exits to time, or its role may not read the fields they need.
+    func windowRead(_ job: SubscribeJob) -> WindowRead? {
+        let request = job.request
+        guard let collection = store.schema.collection(request.collection),
+            let permission = job.context.permissions.permission(.read, request.collection)
+        else { return nil }
+        let windows = WindowExits.windows(for: job.classKey, permissionFilter: permission.filter)
+        guard !windows.isEmpty else { return nil }
+        var names = [collection.primaryKey]
+        for w in windows where !names.contains(w.field) { names.append(w.field) }
+        guard names.allSatisfy({ permission.allows(field: $0) && collection.field($0) != nil }) else { return nil }
+        let fields = request.query.fields ?? ["*"]
+        return WindowRead(names: names, added: fields.contains("*") ? [] : names.filter { !fields.contains($0) })
     }
 
     private func failure(_ error: any Error, job: SubscribeJob) -> SubscribeOutcome {

@@ -149,7 +149,9 @@ final class LoopShard: Sendable {
                 var byUID: [String?: [ByteBuffer]] = [:]
                 // GraphQL members with the same operation id and document share theirs too.
                 var byShape: [GraphQLFraming.Key: [ByteBuffer]] = [:]
-                for local in members.values where delivery.seq > local.member.minSeq {
+                // A delivery without a seq (a `$NOW` window's exit) is no change an `init` could cover.
+                let seq = delivery.seq ?? .max
+                for local in members.values where seq > local.member.minSeq {
                     let frames: [ByteBuffer]
                     switch local.member.framing {
                     case .directus(let uid):

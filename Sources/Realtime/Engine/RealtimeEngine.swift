@@ -19,14 +19,18 @@ public struct RealtimeSettings: Sendable {
     public var maxMessageSize: Int
     /// Bytes waiting to be written to one socket before it counts as too slow (1013).
     public var maxQueuedBytes: Int
+    /// Rows per `live` query class whose `$NOW` window exit is timed (`WindowExits`).
+    public var liveWindowKeysMax: Int
     public var sessionCookieName: String
     /// Origins accepted besides the request's own host (`PUBLIC_URL`, `CORS_ORIGIN` list).
     public var allowedOrigins: [String]
 
     public init(
         connection: ConnectionStateMachine.Settings = .init(), connectionLimit: Int? = nil, maxMessageSize: Int = 1_048_576,
-        maxQueuedBytes: Int = 4_194_304, sessionCookieName: String = "directus_session_token", allowedOrigins: [String] = []
+        maxQueuedBytes: Int = 4_194_304, liveWindowKeysMax: Int = 10_000, sessionCookieName: String = "directus_session_token",
+        allowedOrigins: [String] = []
     ) {
+        self.liveWindowKeysMax = liveWindowKeysMax
         self.connection = connection
         self.connectionLimit = connectionLimit
         self.maxMessageSize = maxMessageSize
@@ -61,7 +65,8 @@ public final class RealtimeEngine: UpgradeEndpoint {
         self.settings = settings
         self.logger = logger
         connections = ConnectionSlots(limit: settings.connectionLimit)
-        let fanout = Fanout(store: store, auth: auth, shards: shards, logger: logger)
+        let fanout = Fanout(
+            store: store, auth: auth, shards: shards, liveWindowKeysMax: settings.liveWindowKeysMax, logger: logger)
         self.fanout = fanout
         services = ConnectionServices(store: store, auth: auth, fanout: fanout, logger: logger)
     }

@@ -21,6 +21,10 @@ public final class Fanout: Sendable {
         case rebind(shard: Int, moves: [Move])
         /// Collections without a class for `interestLinger` stop being followed.
         case expireInterest
+        /// [extension] `live`: rows a member's `init` (read after `boundary`) showed it, for their `$NOW` window exits.
+        case seen(QueryClassKey, rows: [JSONObject], boundary: Int64)
+        /// [extension] `live`: rows whose `$NOW` window ended leave their classes.
+        case windowTick
     }
 
     /// A subscription entering a class.
@@ -70,6 +74,10 @@ public final class Fanout: Sendable {
         var ids: [QueryClassKey: UInt64] = [:]
         var entries: [UInt64: Entry] = [:]
         var indexes: [String: EqualityIndex] = [:]
+        /// `live` classes with `$NOW` windows: the rows their members were shown, until they leave.
+        var exits: [UInt64: WindowExits] = [:]
+        /// Rows per class `exits` tracks at most (0: none).
+        var windowKeysMax = 0
         /// Per collection, the seq of the last event fan-out took.
         var dispatched: [String: Int64] = [:]
         /// Followed collections that lost their last class, and since when (monotonic ns).
@@ -88,6 +96,9 @@ public final class Fanout: Sendable {
                 nextID += 1
                 ids[key] = id
                 entries[id] = Entry(id: id, key: key, context: context)
+                let windows = WindowExits.windows(
+                    for: key, permissionFilter: context.permissions.permission(.read, collection)?.filter)
+                if !windows.isEmpty, windowKeysMax > 0 { exits[id] = WindowExits(windows: windows, limit: windowKeysMax) }
                 indexes[collection, default: EqualityIndex()].insert(id, key)
                 idleSince[collection] = nil
             }
@@ -106,6 +117,7 @@ public final class Fanout: Sendable {
             }
             let collection = entry.key.request.collection
             entries[id] = nil
+            exits[id] = nil
             ids[entry.key] = nil
             indexes[collection]?.remove(id, entry.key)
             if indexes[collection]?.isEmpty == true { idleSince[collection] = now }
@@ -132,6 +144,7 @@ public final class Fanout: Sendable {
     private let interested = Mutex<Set<String>>([])
     private let stopped = Atomic<Bool>(false)
     private let eventsDispatched = Atomic<UInt64>(0)
+    private let windowLimitReported = Atomic<Bool>(false)
     public let interestChanges: AsyncStream<InterestChange>
     private let interestContinuation: AsyncStream<InterestChange>.Continuation
 
@@ -140,12 +153,15 @@ public final class Fanout: Sendable {
     /// How long a collection stays followed after its last local subscription ended: clients
     /// that reconnect within it (churn, a replica's drain) join without a database read.
     static let interestLinger = TimeAmount.seconds(2)
+    /// How often `live` classes' `$NOW` window exits are looked at: a row leaves within this of its exit.
+    static let windowTick = TimeAmount.milliseconds(250)
 
-    init(store: Store, auth: AuthService, shards: ShardDirectory, logger: Logger) {
+    init(store: Store, auth: AuthService, shards: ShardDirectory, liveWindowKeysMax: Int, logger: Logger) {
         self.store = store
         self.auth = auth
         self.shards = shards
         self.logger = logger
+        table.withLock { $0.windowKeysMax = liveWindowKeysMax }
         renderer = EventRenderer(store: store)
         (interestChanges, interestContinuation) = AsyncStream.makeStream(of: InterestChange.self, bufferingPolicy: .unbounded)
     }
@@ -188,6 +204,13 @@ public final class Fanout: Sendable {
         inputs.append(.rebind(shard: shard, moves: moves))
     }
 
+    /// [extension] `live`: a member's `init`, read after `boundary`, showed it `rows` (with the
+    /// primary key and the fields of the class's `$NOW` windows).
+    func introduce(_ key: QueryClassKey, rows: [JSONObject], boundary: Int64) {
+        guard !rows.isEmpty else { return }
+        inputs.append(.seen(key, rows: rows, boundary: boundary))
+    }
+
     public func isInterested(in collection: String) -> Bool { interested.withLock { $0.contains(collection) } }
 
     public var isStopped: Bool { stopped.load(ordering: .relaxed) }
@@ -209,7 +232,17 @@ public final class Fanout: Sendable {
                 guard hasIdleInterest, inputs.append(.expireInterest) else { continue }
             }
         }
-        defer { expiry.cancel() }
+        // One timer for every class's window exits, taken in order with the events.
+        let windows = Task { [inputs] in
+            while !Task.isCancelled {
+                try? await Task.sleep(nanoseconds: UInt64(Self.windowTick.nanoseconds))
+                guard hasWindows, inputs.append(.windowTick) else { continue }
+            }
+        }
+        defer {
+            expiry.cancel()
+            windows.cancel()
+        }
         while let batch = await inputs.next(limit: Self.batchLimit) {
             var ops: [Int: [ShardOp]] = [:]
             var accessChanged = false
@@ -224,6 +257,10 @@ public final class Fanout: Sendable {
                     done.resume(returning: apply(join, into: &ops))
                 case .expireInterest:
                     expireInterest()
+                case .seen(let key, let rows, let boundary):
+                    introduce(rows, to: key, boundary: boundary)
+                case .windowTick:
+                    windowExits(into: &ops)
                 case .rebind(let shard, let moves):
                     apply(moves, shard: shard, into: &ops)
                 }
@@ -249,12 +286,16 @@ public final class Fanout: Sendable {
     }
 
     private func dispatch(_ event: ChangeEvent, into ops: inout [Int: [ShardOp]]) async {
+        let pk = store.schema.collection(event.collection)?.primaryKey
+        let now = Clock.nowMs()
         let targets = table.withLock { t -> [(UInt64, QueryClass, [Int])] in
             t.dispatched[event.collection] = max(t.dispatched[event.collection] ?? 0, event.seq)
             guard let index = t.indexes[event.collection] else { return [] }
             return index.candidates(event.rows + event.previous).compactMap { id in
                 guard let entry = t.entries[id] else { return nil }
-                return (id, QueryClass(key: entry.key, context: entry.context), Array(entry.shards.keys))
+                let cls = QueryClass(key: entry.key, context: entry.context)
+                if let pk, t.exits[id] != nil { follow(event, in: &t.exits[id], cls: cls, pk: pk, now: now) }
+                return (id, cls, Array(entry.shards.keys))
             }
         }
         for (id, cls, shardIndexes) in targets {
@@ -316,12 +357,84 @@ public final class Fanout: Sendable {
             let collection = move.to.request.collection
             let (id, dispatched) = table.withLock { t -> (UInt64, Int64) in
                 let (id, newCollection) = t.add(move.to, context: move.context, shard: shard)
+                if let from = t.exits[move.from], t.exits[id] != nil { t.exits[id]?.adopt(from) }
                 let dispatched = t.dispatched[collection] ?? 0
                 if newCollection { gained(collection, seq: dispatched) }
                 return (id, dispatched)
             }
             ops[shard, default: []].append(.move(move, to: id, dispatched: dispatched))
         }
+    }
+
+    // MARK: `$NOW` window exits
+
+    /// What an event tells a `live` class's window exits: rows it shows the members start (or
+    /// restart) waiting for their exit; deleted rows and rows outside the filter are no longer waited for.
+    private func follow(_ event: ChangeEvent, in tracked: inout WindowExits?, cls: QueryClass, pk: String, now: Int64) {
+        guard var exits = tracked else { return }
+        tracked = nil
+        defer { tracked = exits }
+        let request = cls.key.request
+        let rows = event.rows.filter { row in request.item.map { $0.textValue == row[pk]?.textValue } ?? true }
+        guard event.action != .delete else {
+            for row in rows { if let key = row[pk] { exits.forget(key, seq: event.seq, now: now) } }
+            return
+        }
+        let permission = cls.context.permissions.permission(.read, event.collection)
+        let rule = Filter.conjunction([request.query.filter, permission?.filter]).map {
+            EventRenderer.evaluablePart($0.resolvingVariables(cls.context.variables()))
+        }
+        for row in rows {
+            guard let key = row[pk] else { continue }
+            if permission != nil, rule?.matches(row) ?? true {
+                if case .refused(first: true) = exits.show(key, row: row) { reportWindowLimit(event.collection) }
+            } else {
+                exits.forget(key, seq: event.seq, now: now)
+            }
+        }
+    }
+
+    private func introduce(_ rows: [JSONObject], to key: QueryClassKey, boundary: Int64) {
+        guard let pk = store.schema.collection(key.request.collection)?.primaryKey else { return }
+        let refused = table.withLock { t -> Bool in
+            guard let id = t.ids[key], t.exits[id] != nil else { return false }
+            var refused = false
+            for row in rows {
+                guard let k = row[pk] else { continue }
+                if case .refused(first: true)? = t.exits[id]?.introduce(k, row: row, boundary: boundary) { refused = true }
+            }
+            return refused
+        }
+        if refused { reportWindowLimit(key.request.collection) }
+    }
+
+    /// Every class's rows whose window ended leave it: one `delete` with `reason: "left"` per class,
+    /// to every member (it is no change with a seq: members that joined after the last event get it too).
+    private func windowExits(into ops: inout [Int: [ShardOp]]) {
+        let now = Clock.nowMs()
+        let due = table.withLock { t -> [(UInt64, Bool, [JSONValue], [Int])] in
+            var out: [(UInt64, Bool, [JSONValue], [Int])] = []
+            for id in Array(t.exits.keys) {
+                guard let entry = t.entries[id], let keys = t.exits[id]?.due(now: now) else { continue }
+                if !keys.isEmpty { out.append((id, entry.key.request.item != nil, keys, Array(entry.shards.keys))) }
+            }
+            return out
+        }
+        for (id, isItem, keys, shardIndexes) in due {
+            let frame = RenderedEvent(
+                event: "delete", data: isItem ? keys[0] : .array(keys), meta: nil, seq: nil, extra: [("reason", "left")])
+            let delivery = Delivery(classID: id, frames: [frame], seq: nil)
+            for s in shardIndexes { ops[s, default: []].append(.deliver(delivery)) }
+        }
+    }
+
+    private var hasWindows: Bool { table.withLock { !$0.exits.isEmpty } }
+
+    private func reportWindowLimit(_ collection: String) {
+        guard !windowLimitReported.exchange(true, ordering: .relaxed) else { return }
+        logger.warning(
+            "a live subscription's $NOW window holds more rows than WEBSOCKETS_LIVE_WINDOW_KEYS_MAX; the rest leave on update only (reported once)",
+            metadata: ["collection": "\(collection)"])
     }
 
     private var hasIdleInterest: Bool { table.withLock { !$0.idleSince.isEmpty } }
@@ -395,7 +508,9 @@ public final class Fanout: Sendable {
 struct Delivery: Sendable {
     let classID: UInt64
     let frames: [RenderedEvent]
-    let seq: Int64
+    /// The change's seq: members whose `init` or replay covers it (minSeq ≥ seq) skip it. nil: no
+    /// change (a row's `$NOW` window ended), for every member.
+    let seq: Int64?
 }
 
 /// What a shard does, in the order fan-out decided.

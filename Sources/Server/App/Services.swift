@@ -89,7 +89,8 @@ struct Services: Sendable {
                         : nil,
                     maxSubscriptions: config.websocketsMaxSubscriptions, limits: environment.limits),
                 connectionLimit: config.websocketsRestConnLimit, maxMessageSize: config.websocketsMaxMessageSize,
-                maxQueuedBytes: config.websocketsMaxQueuedBytes, sessionCookieName: config.sessionCookieName,
+                maxQueuedBytes: config.websocketsMaxQueuedBytes, liveWindowKeysMax: config.websocketsLiveWindowKeysMax,
+                sessionCookieName: config.sessionCookieName,
                 allowedOrigins: config.allowedOrigins),
             logger: Logger(label: "switchboard.realtime"))
         var messenger: (any Messenger)?
