@@ -58,6 +58,7 @@ def cluster() -> Iterator[Cluster]:
     yield from running_cluster("cluster", {
         "WEBSOCKETS_HEARTBEAT_PERIOD": str(HEARTBEAT_S),
         "SHUTDOWN_DRAIN_WINDOW": f"{DRAIN_S}s",
+        "METRICS_ENABLED": "true",
     })
 
 
@@ -680,3 +681,43 @@ def test_each_replica_tells_its_own_live_subscribers_when_a_now_window_passes(cl
         assert lefts == [{"type": "subscription", "event": "delete", "data": [key], "reason": "left", "uid": "w"}], frames
     assert took < 1.0 + 0.3, took
     report(f"h. live $NOW window exit on replicas 1 and 2: one left per subscriber, last {took * 1000:.0f} ms after the exit")
+
+
+def scrape(cl: Cluster, i: int) -> dict[str, float]:
+    r = cl.admin(i).get("/metrics")
+    assert r.status_code == 200, r.text
+    out: dict[str, float] = {}
+    for line in r.text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            out[name] = float(value)
+    return out
+
+
+def test_metrics_show_the_messenger_and_events_from_other_replicas(cluster: Cluster) -> None:
+    cl = cluster
+    col = rows_collection(cl)
+
+    async def scenario() -> None:
+        sub = await Client.open(ws_url_of(cl.replicas[1].base_url), "r2-metrics")
+        await sub.auth(ADMIN_TOKEN)
+        await sub.subscribe(col, "m")
+        before = await asyncio.to_thread(scrape, cl, 1)
+        published = (await asyncio.to_thread(scrape, cl, 0)).get("switchboard_messenger_published_total", 0)
+        for n in range(3):
+            row = data(await asyncio.to_thread(cl.admin(0).post, f"/items/{col}", {"text": f"metrics #{n}"}))
+            await sub.wait_for(lambda f, k=row["id"]: f.get("event") == "create" and f["data"][0]["id"] == k, 5)
+        after = await asyncio.to_thread(scrape, cl, 1)
+        received = "switchboard_realtime_events_received_total"
+        assert after[received] >= before.get(received, 0) + 3
+        latency = "switchboard_realtime_fanout_latency_seconds_count"
+        assert after[latency] >= before.get(latency, 0) + 3
+        assert (await asyncio.to_thread(scrape, cl, 0))["switchboard_messenger_published_total"] >= published + 3
+        await sub.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+    s = scrape(cl, 1)
+    assert s["switchboard_messenger_connected"] == 1
+    assert s['switchboard_messenger_state{state="connected"}'] == 1
+    assert s['switchboard_messenger_state{state="disconnected"}'] == 0
+    assert s["switchboard_db_connections_max"] >= 1

@@ -1,5 +1,6 @@
 import Access
 import Logging
+import Metrics
 import NIOCore
 import RealtimeProtocol
 import Store
@@ -112,6 +113,13 @@ final class LoopShard: Sendable {
 
     var allSockets: [any ShardSocket] { Array(state.value.sockets.values) }
 
+    /// This loop's sockets by where they are in authenticating.
+    func authStates() -> [SocketAuthState: Int] {
+        var counts: [SocketAuthState: Int] = [:]
+        for socket in state.value.sockets.values { counts[socket.authState, default: 0] += 1 }
+        return counts
+    }
+
     private func fireDeadlines() {
         let now = Clock.nowMs()
         // The due sockets first, then their ticks: a tick may close its socket at once (the peer
@@ -138,10 +146,12 @@ final class LoopShard: Sendable {
         let s = state.value
         var touched: [any ShardSocket] = []
         var written: UInt64 = 0
+        var delivered: [UInt64] = []
         for op in ops {
             switch op {
             case .deliver(let delivery):
                 guard let members = s.members[delivery.classID] else { continue }
+                delivered.append(delivery.receivedAt)
                 // Subscribers often share a uid ("1", "2": the SDK's): each distinct frame is framed
                 // once; the last uid's frames are at hand, the others in a dictionary.
                 var lastUID: String?? = .none
@@ -208,6 +218,11 @@ final class LoopShard: Sendable {
         }
         for socket in touched { socket.flushEvents() }
         if written > 0 { fanout.shards.framesWritten.add(written, ordering: .relaxed) }
+        if !delivered.isEmpty {
+            // One sample per class and event on this loop: from fan-out taking the event to its last write here.
+            let now = NIODeadline.now().uptimeNanoseconds
+            for receivedAt in delivered { fanout.shards.fanoutLatency.recordNanoseconds(Int64(now &- receivedAt)) }
+        }
     }
 
     // MARK: Identity refresh
@@ -240,6 +255,9 @@ final class ShardDirectory: Sendable {
     private let shards = Mutex<[LoopShard]>([])
     /// Event frames written to sockets, over all shards.
     let framesWritten = Atomic<UInt64>(0)
+    /// From fan-out taking an event to the last socket of a loop written with it (swift-metrics:
+    /// the server's Prometheus registry when metrics are on, a no-op otherwise).
+    let fanoutLatency = Metrics.Timer(label: "realtime_fanout_latency_seconds", preferredDisplayUnit: .seconds)
 
     func shard(_ index: Int) -> LoopShard? {
         shards.withLock { index < $0.count ? $0[index] : nil }

@@ -331,6 +331,16 @@ public final class RealtimeEngine: UpgradeEndpoint {
     }
 
     public var connectionCount: Int { connections.count }
+
+    /// Open sockets (both protocols) by where they are in authenticating, counted on their loops.
+    public func connectionsByAuthState() async -> [SocketAuthState: Int] {
+        var counts: [SocketAuthState: Int] = [:]
+        for shard in shards.all {
+            let local = try? await shard.eventLoop.submit { shard.authStates() }.get()
+            for (state, n) in local ?? [:] { counts[state, default: 0] += n }
+        }
+        return counts
+    }
 }
 
 extension Substring {

@@ -35,6 +35,15 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler, Shard
     let engine: RealtimeEngine
     private(set) var context: ItemsContext
     var accountability: Accountability { context.accountability }
+
+    var authState: SocketAuthState {
+        switch machine.identity {
+        case .awaitingHandshake: .pending
+        case .authenticated: .user
+        case .anonymous: .public
+        case .expired: .expired
+        }
+    }
     private let client: ClientInfo
     private var machine: ConnectionStateMachine
     /// A few per socket at most (WEBSOCKETS_MAX_SUBSCRIPTIONS): a list costs less than a dictionary.

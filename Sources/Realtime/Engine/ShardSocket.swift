@@ -11,6 +11,8 @@ protocol ShardSocket: AnyObject {
     var id: UInt64 { get }
     var shard: LoopShard { get }
     var accountability: Accountability { get }
+    /// Where the socket is in authenticating (for `/metrics`).
+    var authState: SocketAuthState { get }
     /// Matches the generation the socket scheduled its current deadline with.
     var deadlineGeneration: UInt32 { get }
     var allocator: ByteBufferAllocator { get }
@@ -41,6 +43,18 @@ extension ShardSocket {
         let ref = ShardSocketRef(self, eventLoop: shard.eventLoop)
         shard.eventLoop.execute { ref.socket.value.close(code, reason) }
     }
+}
+
+/// Where a socket is in authenticating, whichever protocol it speaks.
+public enum SocketAuthState: String, Sendable, CaseIterable {
+    /// No identity yet: waiting for the first `auth` (handshake) or `connection_init`.
+    case pending
+    /// A user's token.
+    case user
+    /// The public policy.
+    case `public`
+    /// The user's token expired and no new one came yet.
+    case expired
 }
 
 /// How a member's frames are made from a class's rendered events.

@@ -16,7 +16,8 @@ import Synchronization
 /// exact: a member receives the events above its boundary and none below it.
 public final class Fanout: Sendable {
     enum Input: Sendable {
-        case events([ChangeEvent])
+        /// With the time fan-out got them (monotonic ns), for the fan-out latency histogram.
+        case events([ChangeEvent], receivedAt: UInt64)
         case join(Join, CheckedContinuation<Int64, Never>)
         case rebind(shard: Int, moves: [Move])
         /// Collections without a class for `interestLinger` stop being followed.
@@ -169,7 +170,9 @@ public final class Fanout: Sendable {
     // MARK: Inputs
 
     /// Events in seq order per collection (the relay's output).
-    public func enqueue(_ events: [ChangeEvent]) { inputs.append(.events(events)) }
+    public func enqueue(_ events: [ChangeEvent]) {
+        inputs.append(.events(events, receivedAt: NIODeadline.now().uptimeNanoseconds))
+    }
 
     /// Adds a member in order with fan-out; answers the seq it receives events above.
     func join(_ join: Join) async -> Int64 {
@@ -248,10 +251,10 @@ public final class Fanout: Sendable {
             var accessChanged = false
             for input in batch {
                 switch input {
-                case .events(let events):
+                case .events(let events, let receivedAt):
                     for event in events {
                         if SystemCollections.accessControl.contains(event.collection) { accessChanged = true }
-                        await dispatch(event, into: &ops)
+                        await dispatch(event, receivedAt: receivedAt, into: &ops)
                     }
                 case .join(let join, let done):
                     done.resume(returning: apply(join, into: &ops))
@@ -285,7 +288,7 @@ public final class Fanout: Sendable {
         }
     }
 
-    private func dispatch(_ event: ChangeEvent, into ops: inout [Int: [ShardOp]]) async {
+    private func dispatch(_ event: ChangeEvent, receivedAt: UInt64, into ops: inout [Int: [ShardOp]]) async {
         let pk = store.schema.collection(event.collection)?.primaryKey
         let now = Clock.nowMs()
         let targets = table.withLock { t -> [(UInt64, QueryClass, [Int])] in
@@ -301,7 +304,7 @@ public final class Fanout: Sendable {
         for (id, cls, shardIndexes) in targets {
             switch await render(event, for: cls) {
             case .frames(let frames) where !frames.isEmpty:
-                let delivery = Delivery(classID: id, frames: frames, seq: event.seq)
+                let delivery = Delivery(classID: id, frames: frames, seq: event.seq, receivedAt: receivedAt)
                 for s in shardIndexes { ops[s, default: []].append(.deliver(delivery)) }
             case .frames:
                 break
@@ -423,7 +426,7 @@ public final class Fanout: Sendable {
         for (id, isItem, keys, shardIndexes) in due {
             let frame = RenderedEvent(
                 event: "delete", data: isItem ? keys[0] : .array(keys), meta: nil, seq: nil, extra: [("reason", "left")])
-            let delivery = Delivery(classID: id, frames: [frame], seq: nil)
+            let delivery = Delivery(classID: id, frames: [frame], seq: nil, receivedAt: NIODeadline.now().uptimeNanoseconds)
             for s in shardIndexes { ops[s, default: []].append(.deliver(delivery)) }
         }
     }
@@ -511,6 +514,8 @@ struct Delivery: Sendable {
     /// The change's seq: members whose `init` or replay covers it (minSeq ≥ seq) skip it. nil: no
     /// change (a row's `$NOW` window ended), for every member.
     let seq: Int64?
+    /// When fan-out got the event (monotonic ns): the shard records the time to its last write.
+    let receivedAt: UInt64
 }
 
 /// What a shard does, in the order fan-out decided.

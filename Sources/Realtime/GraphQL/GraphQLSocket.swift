@@ -32,6 +32,13 @@ final class GraphQLSocket: ChannelDuplexHandler, RemovableChannelHandler, ShardS
     let endpoint: GraphQLEndpoint
     private(set) var context: ItemsContext
     var accountability: Accountability { context.accountability }
+
+    var authState: SocketAuthState {
+        switch machine.phase {
+        case .awaitingInit, .authenticating: .pending
+        case .ready: accountability.userID == nil ? .public : .user
+        }
+    }
     private let client: ClientInfo
     /// The client offered `graphql-transport-ws`; if not it is closed with 4406 at once.
     private let subprotocolAgreed: Bool

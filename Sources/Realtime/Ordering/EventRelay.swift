@@ -1,6 +1,7 @@
 import Access
 import Logging
 import Messenger
+import Metrics
 import Store
 import SwitchboardCore
 import Synchronization
@@ -41,6 +42,18 @@ public final class EventRelay: ChangeEventSink {
     }
 
     private let followed = Mutex(Followed())
+
+    /// What ordering did, for `/metrics` (swift-metrics: no-ops unless the server bootstrapped a backend).
+    private struct Meters {
+        let received = Counter(label: "realtime_events_received_total")
+        let backfills = Counter(label: "outbox_backfills_total")
+        let backfillFailures = Counter(label: "outbox_backfill_failures_total")
+        let backfilled = Recorder(label: "outbox_backfill_events", aggregate: true)
+        let skipped = Counter(label: "outbox_skipped_events_total")
+        let unreadable = Counter(label: "realtime_unreadable_messages_total")
+    }
+
+    private let meters = Meters()
 
     public init(
         store: Store, fanout: Fanout, auth: AuthService, messenger: (any Messenger)?, namespace: String,
@@ -146,6 +159,7 @@ public final class EventRelay: ChangeEventSink {
             }
             if !output.deliver.isEmpty { fanout.enqueue(output.deliver) }
             for hole in output.skipped {
+                meters.skipped.increment(by: Int64(hole.count))
                 logger.error(
                     "the outbox no longer holds these events; subscribers skip them",
                     metadata: ["collection": "\(collection)", "seqs": "\(hole.lowerBound)...\(hole.upperBound)"])
@@ -166,11 +180,14 @@ public final class EventRelay: ChangeEventSink {
     private func backfill(_ collection: String, after: Int64, limit: Int) async {
         do {
             let events = try await store.outbox.events(collection, after: after, limit: limit)
+            meters.backfills.increment()
+            meters.backfilled.record(events.count)
             apply(collection) { $0.backfilled(events) }
         } catch {
             logger.warning(
                 "outbox read failed; held events wait and the read is retried",
                 metadata: ["collection": "\(collection)", "after": "\(after)", "error": "\(error)"])
+            meters.backfillFailures.increment()
             apply(collection) { $0.backfillFailed() }
         }
     }
@@ -211,8 +228,10 @@ public final class EventRelay: ChangeEventSink {
                 }
                 guard case .object(let o)? = try? JSONReader.parse(message.payload), let event = ChangeEvent(json: o) else {
                     logger.warning("ignoring an unreadable event", metadata: ["channel": "\(message.channel)"])
+                    meters.unreadable.increment()
                     continue
                 }
+                meters.received.increment()
                 accept(event)
             }
         }

@@ -3,6 +3,7 @@ import Foundation
 import GraphQLAPI
 import Logging
 import Messenger
+import Prometheus
 import Query
 import Realtime
 import RealtimeProtocol
@@ -23,6 +24,8 @@ struct Services: Sendable {
     let graphql: GraphQLService
     /// `graphql-transport-ws` subscriptions, carried by the realtime engine.
     let graphqlSubscriptions: GraphQLEndpoint
+    /// The `/metrics` registry when `METRICS_ENABLED` (swift-metrics records into it).
+    let metricsRegistry: PrometheusCollectorRegistry?
 
     static let version = "0.1.0"
 
@@ -33,6 +36,8 @@ struct Services: Sendable {
                 .serviceUnavailable,
                 "SECRET must be set when replicas share a Redis messenger: every replica has to sign and accept the same tokens.")
         }
+        // Before anything that records metrics is made.
+        let metricsRegistry = config.metricsEnabled ? ServerMetrics.bootstrap(prefix: config.metricsNamePrefix) : nil
         let database: any SQLDatabase
         switch config.dbClient {
         case .sqlite3:
@@ -139,7 +144,8 @@ struct Services: Sendable {
             operations: GraphQLSocketOperations(service: graphql))
         return Services(
             config: config, logger: logger, store: store, resolver: resolver, auth: auth, realtime: realtime, relay: relay,
-            messenger: messenger, graphql: graphql, graphqlSubscriptions: graphqlSubscriptions)
+            messenger: messenger, graphql: graphql, graphqlSubscriptions: graphqlSubscriptions,
+            metricsRegistry: metricsRegistry)
     }
 
     /// Runs the idempotent bootstrap and reports what it created.

@@ -14,6 +14,8 @@ enum SwitchboardApp {
     static func make(_ services: Services, readiness: Readiness) -> Listener {
         let config = services.config
         let router = Router(context: SwitchboardRequestContext.self)
+        // Outermost, so it counts the status the client gets (after errors became responses).
+        if services.metricsRegistry != nil { router.add(middleware: MetricsMiddleware()) }
         router.add(middleware: ErrorMiddleware())
         if config.corsEnabled, config.corsOrigin != .disabled { router.add(middleware: CORSPolicyMiddleware(config: config)) }
 
@@ -30,12 +32,13 @@ enum SwitchboardApp {
                     releaseID: Services.version, serviceID: config.publicURL, databaseClient: config.dbClient.rawValue,
                     databaseThresholdMilliseconds: Int64(config.dbHealthcheckThresholdMs)))
         ).register(on: router)
-        if config.metricsEnabled {
-            MetricsRoutes(
-                realtime: services.realtime, callers: callers, tokens: config.metricsTokens, prefix: config.metricsNamePrefix,
-                isReady: { readiness.isReady },
-                messengerState: { [messenger = services.messenger] in messenger?.state.rawValue }
-            ).register(on: router)
+        if let registry = services.metricsRegistry {
+            let metrics = ServerMetrics(
+                registry: registry, prefix: config.metricsNamePrefix,
+                sources: .init(
+                    realtime: services.realtime, relay: services.relay, database: services.store.database,
+                    messenger: services.messenger, isReady: { readiness.isReady }))
+            MetricsRoutes(metrics: metrics, callers: callers, tokens: config.metricsTokens).register(on: router)
         }
         AuthRoutes(
             auth: services.auth, callers: callers,

@@ -34,6 +34,7 @@ public final class PostgresDatabase: SQLDatabase {
 
     private let pool: Mutex<Pool>
     private let watch = ConnectionWatch()
+    private let usageCounter = UsageCounter()
 
     public struct Settings: Sendable {
         public var host: String
@@ -152,6 +153,8 @@ public final class PostgresDatabase: SQLDatabase {
     private func withConnection<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let (client, outage) = pool.withLock { ($0.client, $0.probing) }
         let lease = Lease()
+        usageCounter.startWaiting()
+        defer { usageCounter.ended(acquired: lease.acquired.load(ordering: .relaxed)) }
         // While PostgreSQL is known to be down (the probe runs), a request waits a second, not the whole
         // acquire timeout: a write and its read-back must fail fast, not add up to many seconds.
         let timeout = outage ? min(settings.acquireTimeout, Self.outageWait) : settings.acquireTimeout
@@ -161,6 +164,7 @@ public final class PostgresDatabase: SQLDatabase {
                     group.addTask {
                         try await client.withConnection { connection in
                             lease.acquired.store(true, ordering: .relaxed)
+                            self.usageCounter.acquired()
                             do { return try await body(connection) } catch { throw BodyError(error: error) }
                         }
                     }
@@ -251,6 +255,9 @@ public final class PostgresDatabase: SQLDatabase {
     public func ping() async throws {
         _ = try await read { db in try await db.query("SELECT 1") }
     }
+
+    /// Leased pool connections, and requests waiting for one.
+    public var usage: DatabaseUsage { usageCounter.usage(capacity: max(1, settings.maxConnections)) }
 
     public func close() async {
         let runner = pool.withLock { p -> Task<Void, Never> in

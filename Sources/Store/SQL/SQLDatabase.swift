@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Executes statements inside one connection's current transaction (or
 /// autocommit for reads).
 public protocol SQLExecutor: Sendable {
@@ -31,7 +33,45 @@ public protocol SQLDatabase: Sendable {
     ) async throws -> T
     /// A cheap round trip, for health checks.
     func ping() async throws
+    /// Connections in use and operations waiting for one, now (for `/metrics`).
+    var usage: DatabaseUsage { get }
     func close() async
+}
+
+/// How busy a database's connections are.
+public struct DatabaseUsage: Sendable, Equatable {
+    /// Operations holding a connection.
+    public var inUse: Int
+    /// Operations waiting for one.
+    public var waiting: Int
+    /// Connections there can be at most.
+    public var capacity: Int
+}
+
+/// Counts operations as they wait for and hold connections (atomics: any thread).
+final class UsageCounter: Sendable {
+    private let holding = Atomic<Int>(0)
+    private let queued = Atomic<Int>(0)
+
+    func startWaiting() { queued.add(1, ordering: .relaxed) }
+    /// A waiting operation got its connection.
+    func acquired() {
+        queued.subtract(1, ordering: .relaxed)
+        holding.add(1, ordering: .relaxed)
+    }
+    /// An operation ended: it gives back its connection, or stops waiting if it never had one.
+    func ended(acquired: Bool) {
+        if acquired {
+            holding.subtract(1, ordering: .relaxed)
+        } else {
+            queued.subtract(1, ordering: .relaxed)
+        }
+    }
+
+    func usage(capacity: Int) -> DatabaseUsage {
+        DatabaseUsage(
+            inUse: holding.load(ordering: .relaxed), waiting: queued.load(ordering: .relaxed), capacity: capacity)
+    }
 }
 
 extension SQLDatabase {

@@ -12,6 +12,7 @@ public final class SQLiteDatabase: SQLDatabase {
     private let readers: [SQLiteConnection]
     private let writeLock = AsyncLock()
     private let nextReader = Atomic<Int>(0)
+    private let counter = UsageCounter()
 
     /// Opens (creating if needed) the database at `path`; `":memory:"` is refused
     /// because readers and the writer must share one file.
@@ -36,14 +37,25 @@ public final class SQLiteDatabase: SQLDatabase {
     public func read<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
         let i = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue
         let reader = readers[abs(i) % readers.count]
+        counter.startWaiting()
+        counter.acquired()
+        defer { counter.ended(acquired: true) }
         return try await body(SQLiteExecutor(connection: reader))
     }
+
+    /// The writer and the readers; waiting: transactions queued for the writer.
+    public var usage: DatabaseUsage { counter.usage(capacity: readers.count + 1) }
 
     public func transaction<T: Sendable>(
         _ body: @Sendable (any SQLExecutor) async throws -> T, afterCommit: @Sendable (T) async -> Void
     ) async throws -> T {
+        counter.startWaiting()
         await writeLock.lock()
-        defer { writeLock.unlock() }
+        counter.acquired()
+        defer {
+            writeLock.unlock()
+            counter.ended(acquired: true)
+        }
         try writer.run("BEGIN IMMEDIATE")
         do {
             let result = try await body(SQLiteExecutor(connection: writer))
