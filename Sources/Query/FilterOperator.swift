@@ -14,8 +14,14 @@ public enum FilterOperator: String, Sendable, Hashable, CaseIterable {
     /// `_eq: null`, `_nin: []` and the null/empty checks, negated tests included
     /// (`NOT (NULL = 5)` is not true). An undecidable test, such as
     /// ordering text against a number, fails both ways, as a NULL result does in SQL.
-    func evaluate(field: JSONValue, operand: JSONValue) -> Bool {
+    ///
+    /// `validating` gives Directus's payload validation instead (Joi's `any().not(…)`): there
+    /// `_neq` and `_nin` only refuse the listed values, so a null or missing field passes them.
+    func evaluate(field: JSONValue, operand: JSONValue, validating: Bool = false) -> Bool {
         typealias V = ValueComparison
+        if validating, self == ._neq || self == ._nin {
+            return !(operand.arrayValue ?? [operand]).contains { V.equal(field, $0) }
+        }
         // The null/empty family carries a boolean; `false` inverts the test.
         let flag = operand.boolValue ?? true
         switch self {

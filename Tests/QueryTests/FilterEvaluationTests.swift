@@ -113,6 +113,18 @@ import Testing
         #expect(try !matches(filterJSON, rowJSON))
     }
 
+    /// Payload validation is Joi's in Directus: `_neq` / `_nin` refuse only the listed values.
+    @Test func validationLetsNullPassNegatedEqualityAndMembership() throws {
+        #expect(try filter(#"{"s":{"_neq":"archived"}}"#).validates(object(#"{"s":null}"#)))
+        #expect(try filter(#"{"s":{"_neq":"archived"}}"#).validates(object("{}")))
+        #expect(try !filter(#"{"s":{"_neq":"archived"}}"#).validates(object(#"{"s":"archived"}"#)))
+        #expect(try filter(#"{"n":{"_nin":[1,2]}}"#).validates(object(#"{"n":null}"#)))
+        #expect(try !filter(#"{"n":{"_nin":[1,null]}}"#).validates(object(#"{"n":null}"#)))
+        #expect(try !filter(#"{"s":{"_neq":null}}"#).validates(object(#"{"s":null}"#)))
+        // Everything else validates as it matches.
+        #expect(try !filter(#"{"s":{"_ncontains":"x"}}"#).validates(object(#"{"s":null}"#)))
+    }
+
     @Test func emptyNotInListMatchesEveryRowNullIncluded() throws {
         #expect(try matches(#"{"n":{"_nin":[]}}"#, #"{"n":null}"#))
         #expect(try matches(#"{"n":{"_nin":[]}}"#, #"{"n":1}"#))
