@@ -157,15 +157,20 @@ struct FilterCompiler {
                 inner: .condition(path: [child.primaryKey], op: op, value: value))
         }
         try Self.checkOperands(op, value, field)
-        let rawColumn = "\(alias).\(dialect.quote(name))"
+        let storedColumn = "\(alias).\(dialect.quote(name))"
+        let isText = field.type == .string || field.type == .text || field.type == .uuid || field.type.isTemporal
+        let rawColumn = isText ? dialect.binaryText(storedColumn) : storedColumn
         let textColumn: String
         switch field.type {
         case .string, .text, .uuid: textColumn = rawColumn
         // Booleans read as the API shows them, so `_contains: "tru"` means the same in SQL and in memory.
-        case .boolean: textColumn = "(CASE WHEN \(rawColumn) IS NULL THEN NULL WHEN \(rawColumn) THEN 'true' ELSE 'false' END)"
-        case .float: textColumn = dialect.floatToText(rawColumn)
-        default: textColumn = dialect.castToText(rawColumn)
+        case .boolean:
+            textColumn = dialect.binaryText(
+                "(CASE WHEN \(storedColumn) IS NULL THEN NULL WHEN \(storedColumn) THEN 'true' ELSE 'false' END)")
+        case .float: textColumn = dialect.binaryText(dialect.floatToText(storedColumn))
+        default: textColumn = dialect.binaryText(dialect.castToText(storedColumn))
         }
+        let loweredNeedle = "lower(\(dialect.binaryText("?")))"
         let textOperators: Set<FilterOperator> = [
             ._contains, ._ncontains, ._icontains, ._nicontains, ._starts_with, ._nstarts_with, ._istarts_with,
             ._nistarts_with, ._ends_with, ._nends_with, ._iends_with, ._niends_with,
@@ -233,14 +238,15 @@ struct FilterCompiler {
             out.binds.append(text(value))
         case ._icontains, ._nicontains:
             out.append(op == ._icontains ? "" : "NOT ")
-            out.append("(" + dialect.containsInsensitiveExpression(textColumn) + ")")
+            let position = dialect == .sqlite ? "instr" : "strpos"
+            out.append("(\(position)(lower(\(textColumn)), \(loweredNeedle)) > 0)")
             out.binds.append(text(value))
         case ._starts_with, ._nstarts_with, ._istarts_with, ._nistarts_with:
             let needle = value.textValue ?? ""
             let insensitive = op == ._istarts_with || op == ._nistarts_with
             let negated = op == ._nstarts_with || op == ._nistarts_with
             let lhs = "substr(\(textColumn), 1, \(needle.unicodeScalars.count))"
-            out.append("\(negated ? "NOT " : "")(\(insensitive ? "lower(\(lhs))" : lhs) = \(insensitive ? "lower(?)" : "?"))")
+            out.append("\(negated ? "NOT " : "")(\(insensitive ? "lower(\(lhs))" : lhs) = \(insensitive ? loweredNeedle : "?"))")
             out.binds.append(.text(needle))
         case ._ends_with, ._nends_with, ._iends_with, ._niends_with:
             let needle = value.textValue ?? ""
@@ -251,7 +257,7 @@ struct FilterCompiler {
             if needle.isEmpty {
                 out.append(negated ? "1=0" : "\(column) IS NOT NULL")
             } else {
-                out.append("\(negated ? "NOT " : "")(\(insensitive ? "lower(\(lhs))" : lhs) = \(insensitive ? "lower(?)" : "?"))")
+                out.append("\(negated ? "NOT " : "")(\(insensitive ? "lower(\(lhs))" : lhs) = \(insensitive ? loweredNeedle : "?"))")
                 out.binds.append(.text(needle))
             }
         case ._between, ._nbetween:

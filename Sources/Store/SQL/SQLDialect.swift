@@ -59,6 +59,16 @@ public enum SQLDialect: String, Sendable {
         }
     }
 
+    /// Text compared byte by byte with ASCII-only `lower()`, whatever the database's collation:
+    /// filters must select in SQL what they select in memory (PostgreSQL's `C` collation; SQLite's
+    /// BINARY already is).
+    public func binaryText(_ expression: String) -> String {
+        switch self {
+        case .sqlite: return expression
+        case .postgres: return "(\(expression) COLLATE \"C\")"
+        }
+    }
+
     /// Column to text, for `search` and string operators on non-text columns.
     public func castToText(_ column: String) -> String {
         switch self {
