@@ -257,7 +257,8 @@ struct FilterCompiler {
             if needle.isEmpty {
                 out.append(negated ? "1=0" : "\(column) IS NOT NULL")
             } else {
-                out.append("\(negated ? "NOT " : "")(\(insensitive ? "lower(\(lhs))" : lhs) = \(insensitive ? loweredNeedle : "?"))")
+                let test = insensitive ? "lower(\(lhs)) = \(loweredNeedle)" : "\(lhs) = ?"
+                out.append("\(negated ? "NOT " : "")(\(test))")
                 out.binds.append(.text(needle))
             }
         case ._between, ._nbetween:
