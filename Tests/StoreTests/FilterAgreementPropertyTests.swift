@@ -43,7 +43,7 @@ struct AgreementWorld {
     var items: [Field]
     var peopleRows: [JSONObject]
     var itemRows: [JSONObject]
-    /// Row times are placed around this instant, never within half an hour of a `$NOW(±N hours)`.
+    /// Row times are placed around this instant, never within half an hour of a `$NOW(±N …)`.
     var now: Double
 
     static let scalarTypes = ["integer", "bigInteger", "float", "string", "text", "boolean", "date", "dateTime", "timestamp"]
@@ -223,7 +223,12 @@ struct FilterGenerator {
         if allowNull, roll < 0.07 { return .null }
         if ["date", "dateTime", "timestamp"].contains(type), roll < 0.35 {
             let n = Int.random(in: -48...48, using: &rng)
-            return rng.chance(0.2) ? "$NOW" : .string("$NOW(\(n >= 0 ? "+" : "")\(n) hours)")
+            if rng.chance(0.2) { return "$NOW" }
+            // Whole hours in any unit, so no row time (half past an hour) sits on a boundary.
+            let (amount, unit) = rng.pick([
+                (n, "hours"), (n, "h"), (n * 60, "minutes"), (n * 3600, "seconds"), (n / 24, "days"), (n / 168, "weeks"),
+            ])
+            return .string("$NOW(\(amount >= 0 ? "+" : "")\(amount) \(unit))")
         }
         if roll < 0.65 {
             let v = world.typedValue(type, &rng)
