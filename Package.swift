@@ -128,7 +128,10 @@ let package = Package(
         ),
         .testTarget(name: "SwitchboardCoreTests", dependencies: ["SwitchboardCore"], swiftSettings: swiftSettings),
         .testTarget(name: "QueryTests", dependencies: ["Query", "SwitchboardCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "Query", "SwitchboardCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "StoreTests",
+            dependencies: ["Store", "Query", "SwitchboardCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings),
         .testTarget(name: "MessengerTests", dependencies: ["Messenger", "RESP"], swiftSettings: swiftSettings),
         .testTarget(
             name: "RealtimeProtocolTests", dependencies: ["RealtimeProtocol", "Query", "SwitchboardCore"],

@@ -202,15 +202,24 @@ extension Filter {
     }
 
     /// Evaluates the (resolved) filter on an in-memory row with relations
-    /// expanded. A condition through an o2m holds when it holds for some element.
-    public func matches(_ row: JSONObject) -> Bool {
+    /// expanded, selecting exactly the rows its SQL selects (subscriptions).
+    /// A condition through an o2m holds when it holds for some element.
+    public func matches(_ row: JSONObject) -> Bool { evaluate(row, validating: false) }
+
+    /// Evaluates a permission's validation rule on a payload as Directus validates
+    /// payloads: like `matches`, except that `_neq` / `_nin` let a null or missing field pass.
+    public func validates(_ payload: JSONObject) -> Bool { evaluate(payload, validating: true) }
+
+    private func evaluate(_ row: JSONObject, validating: Bool) -> Bool {
         switch self {
-        case .and(let parts): return parts.allSatisfy { $0.matches(row) }
-        case .or(let parts): return parts.contains { $0.matches(row) }
+        case .and(let parts): return parts.allSatisfy { $0.evaluate(row, validating: validating) }
+        case .or(let parts): return parts.contains { $0.evaluate(row, validating: validating) }
         case .condition(let path, let op, let value):
-            return RowPath.values(at: path, in: row).contains { op.evaluate(field: $0, operand: value) }
-        case .some(let path, let inner): return RowPath.objects(at: path, in: row).contains(where: inner.matches)
-        case .none(let path, let inner): return !RowPath.objects(at: path, in: row).contains(where: inner.matches)
+            return RowPath.values(at: path, in: row).contains { op.evaluate(field: $0, operand: value, validating: validating) }
+        case .some(let path, let inner):
+            return RowPath.objects(at: path, in: row).contains { inner.evaluate($0, validating: validating) }
+        case .none(let path, let inner):
+            return !RowPath.objects(at: path, in: row).contains { inner.evaluate($0, validating: validating) }
         }
     }
 }

@@ -10,12 +10,18 @@ public enum FilterOperator: String, Sendable, Hashable, CaseIterable {
 
     /// Evaluates the operator for one field value against its (resolved) operand.
     ///
-    /// Mirrors SQL: a null field fails every test except the null/empty checks
-    /// and the negated equality/membership tests (when the operand is not null).
-    /// An undecidable test, such as ordering text against a number, fails both
-    /// ways, as a NULL comparison result does in SQL.
-    func evaluate(field: JSONValue, operand: JSONValue) -> Bool {
+    /// Mirrors SQL as Directus compiles it: a null field fails every test except
+    /// `_eq: null`, `_nin: []` and the null/empty checks, negated tests included
+    /// (`NOT (NULL = 5)` is not true). An undecidable test, such as
+    /// ordering text against a number, fails both ways, as a NULL result does in SQL.
+    ///
+    /// `validating` gives Directus's payload validation instead (Joi's `any().not(…)`): there
+    /// `_neq` and `_nin` only refuse the listed values, so a null or missing field passes them.
+    func evaluate(field: JSONValue, operand: JSONValue, validating: Bool = false) -> Bool {
         typealias V = ValueComparison
+        if validating, self == ._neq || self == ._nin {
+            return !(operand.arrayValue ?? [operand]).contains { V.equal(field, $0) }
+        }
         // The null/empty family carries a boolean; `false` inverts the test.
         let flag = operand.boolValue ?? true
         switch self {
@@ -24,9 +30,14 @@ public enum FilterOperator: String, Sendable, Hashable, CaseIterable {
         case ._empty: return Self.isEmpty(field) == flag
         case ._nempty: return Self.isEmpty(field) != flag
         case ._eq: return V.equal(field, operand)
-        case ._neq: return !V.equal(field, operand)
-        case ._in: return (operand.arrayValue ?? [operand]).contains { V.equal(field, $0) }
-        case ._nin: return !(operand.arrayValue ?? [operand]).contains { V.equal(field, $0) }
+        case ._neq: return !field.isNull && !V.equal(field, operand)
+        case ._in: return !field.isNull && (operand.arrayValue ?? [operand]).contains { !$0.isNull && V.equal(field, $0) }
+        case ._nin:
+            // `x NOT IN ()` holds for every row, `x NOT IN (…, NULL)` for none.
+            let list = operand.arrayValue ?? [operand]
+            if list.isEmpty { return true }
+            if field.isNull || list.contains(where: \.isNull) { return false }
+            return !list.contains { V.equal(field, $0) }
         case ._lt: return V.order(field, operand).map { $0 < 0 } ?? false
         case ._lte: return V.order(field, operand).map { $0 <= 0 } ?? false
         case ._gt: return V.order(field, operand).map { $0 > 0 } ?? false
@@ -62,8 +73,8 @@ public enum FilterOperator: String, Sendable, Hashable, CaseIterable {
     private static func contains(_ field: JSONValue, _ operand: JSONValue, caseInsensitive: Bool) -> Bool? {
         if case .array(let items) = field {
             guard caseInsensitive else { return items.contains { ValueComparison.equal($0, operand) } }
-            let needle = operand.textValue?.lowercased()
-            return items.contains { $0.textValue?.lowercased() == needle }
+            let needle = operand.textValue.map(asciiLowercased)
+            return items.contains { $0.textValue.map(asciiLowercased) == needle }
         }
         return text(field, operand, caseInsensitive) { $0.contains($1) }
     }
@@ -72,6 +83,13 @@ public enum FilterOperator: String, Sendable, Hashable, CaseIterable {
         _ field: JSONValue, _ operand: JSONValue, _ caseInsensitive: Bool, _ test: (String, String) -> Bool
     ) -> Bool? {
         guard let haystack = field.textValue, let needle = operand.textValue else { return nil }
-        return caseInsensitive ? test(haystack.lowercased(), needle.lowercased()) : test(haystack, needle)
+        return caseInsensitive ? test(asciiLowercased(haystack), asciiLowercased(needle)) : test(haystack, needle)
+    }
+
+    /// Folds A-Z only, as SQL `lower()` does in SQLite (and PostgreSQL in the C locale):
+    /// the `i` operators must select the same rows in memory as in SQL.
+    private static func asciiLowercased(_ text: String) -> String {
+        guard text.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) else { return text }
+        return String(decoding: text.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 0x20 : $0 }, as: UTF8.self)
     }
 }

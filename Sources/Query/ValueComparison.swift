@@ -24,12 +24,28 @@ enum ValueComparison {
             if x == y { return 0 }
             // UUIDs are stored lowercased; an operand in capitals still names the same row.
             if x.utf8.count == 36, y.utf8.count == 36, x.lowercased() == y.lowercased() { return 0 }
-            if let dx = ISODate.parse(x), let dy = ISODate.parse(y) { return sign(dx, dy) }
+            if let dx = ISODate.parse(x), let dy = ISODate.parse(y) {
+                // A date-only value meets a timestamp by calendar day (UTC), as a DATE column
+                // compares with a timestamp operand cast to its type.
+                if x.utf8.count == 10, y.utf8.count > 10, let day = ISOTimestamp(parsing: y)?.dateString {
+                    return x == day ? 0 : (x.utf8.lexicographicallyPrecedes(day.utf8) ? -1 : 1)
+                }
+                return sign(dx, dy)
+            }
             // Byte order, like SQLite's BINARY collation.
             return x.utf8.lexicographicallyPrecedes(y.utf8) ? -1 : 1
+        case (.int(let x), .string(let t)) where Int64(t) != nil:
+            // An integer as text (`"9007199254740993"`) compares exactly, as SQL casts it to the column's type.
+            return sign(x, Int64(t) ?? 0)
+        case (.string(let t), .int(let y)) where Int64(t) != nil:
+            return sign(Int64(t) ?? 0, y)
         default:
-            guard let x = number(a), let y = number(b) else { return nil }
-            return sign(x, y)
+            if let x = number(a), let y = number(b) { return sign(x, y) }
+            // Text that is not a number, against a number: a text column compares as text.
+            if case .string(let x) = a, let y = b.textValue {
+                return x == y ? 0 : (x.utf8.lexicographicallyPrecedes(y.utf8) ? -1 : 1)
+            }
+            return nil
         }
     }
 

@@ -319,6 +319,22 @@ async def test_bad_query_is_invalid_query(server, admin):
 
 
 @run_async
+async def test_filter_value_of_the_wrong_type_is_refused_with_or_without_init(server, admin):
+    """`n` is an integer: "abc" is refused as Directus refuses it, also when the subscribe
+    reads no rows (`event` given) and so would otherwise evaluate the filter in memory only."""
+    name, _ = numbers_collection(admin, SEED)
+    bad = {"filter": {"n": {"_lt": "abc"}}}
+    assert admin.get(f"/items/{name}", params={"filter": json.dumps(bad["filter"])}).status_code == 400
+    ws = await authed(server)
+    err = await ws.subscribe(name, uid="w1", query=bad)
+    assert_error_frame(err, "subscribe", "INVALID_QUERY", uid="w1")
+    assert "Invalid numeric value" in err["error"]["message"]
+    err = await ws.subscribe(name, uid="w2", query=bad, event="create")
+    assert_error_frame(err, "subscribe", "INVALID_QUERY", uid="w2")
+    await ws.expect_silence()
+
+
+@run_async
 async def test_unknown_field_error_code_matches_rest(server, admin):
     """A query naming a field that doesn't exist: REST answers 403 FORBIDDEN
     (validate-path); the subscribe error carries the same code, not INVALID_COLLECTION

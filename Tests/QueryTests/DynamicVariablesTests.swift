@@ -79,7 +79,9 @@ import Testing
         #expect(try matches(f, #"{"date_created":"2026-11-24T23:02:00.000Z"}"#, vars))
         #expect(try matches(f, #"{"date_created":"2026-11-24 23:00:41.123"}"#, vars))
         #expect(try !matches(f, #"{"date_created":"2026-11-24T23:00:41.122Z"}"#, vars))
-        #expect(try !matches(f, #"{"date_created":"2026-11-24"}"#, vars))
+        // A date-only field compares by day, as a DATE column does in SQL: today is in the window.
+        #expect(try matches(f, #"{"date_created":"2026-11-24"}"#, vars))
+        #expect(try !matches(f, #"{"date_created":"2026-11-23"}"#, vars))
     }
 
     @Test func resolvesInsideNestedFilters() throws {

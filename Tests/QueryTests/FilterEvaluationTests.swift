@@ -22,7 +22,7 @@ import Testing
         (#"{"n":{"_eq":0}}"#, #"{"n":null}"#, false),
         (#"{"n":{"_neq":5}}"#, #"{"n":6}"#, true),
         (#"{"n":{"_neq":5}}"#, #"{"n":"5"}"#, false),
-        (#"{"n":{"_neq":5}}"#, #"{"n":null}"#, true),
+        (#"{"n":{"_neq":5}}"#, #"{"n":null}"#, false),
         (#"{"n":{"_neq":null}}"#, #"{"n":null}"#, false),
         (#"{"n":{"_neq":null}}"#, #"{"n":1}"#, true),
         // ordering
@@ -42,7 +42,7 @@ import Testing
         (#"{"n":{"_in":[1,2]}}"#, #"{"n":null}"#, false),
         (#"{"n":{"_nin":[1,2]}}"#, #"{"n":3}"#, true),
         (#"{"n":{"_nin":[1,2]}}"#, #"{"n":1}"#, false),
-        (#"{"n":{"_nin":[1,2]}}"#, #"{"n":null}"#, true),
+        (#"{"n":{"_nin":[1,2]}}"#, #"{"n":null}"#, false),
         // null and empty families
         (#"{"n":{"_null":true}}"#, #"{}"#, true),
         (#"{"n":{"_null":true}}"#, #"{"n":0}"#, false),
@@ -92,6 +92,73 @@ import Testing
     ])
     func operatorSemantics(filterJSON: String, rowJSON: String, expected: Bool) throws {
         #expect(try matches(filterJSON, rowJSON) == expected)
+    }
+
+    /// Directus compiles negated operators to plain SQL `NOT …` / `<>` / `NOT IN`, which a NULL
+    /// field never satisfies; `_neq: null` is `IS NOT NULL`.
+    @Test(arguments: [
+        (#"{"n":{"_neq":5}}"#, #"{"n":null}"#),
+        (#"{"n":{"_neq":"x"}}"#, #"{}"#),
+        (#"{"n":{"_nin":[1,2]}}"#, #"{"n":null}"#),
+        (#"{"s":{"_ncontains":"x"}}"#, #"{"s":null}"#),
+        (#"{"s":{"_nicontains":"x"}}"#, #"{"s":null}"#),
+        (#"{"s":{"_nstarts_with":"x"}}"#, #"{"s":null}"#),
+        (#"{"s":{"_nistarts_with":"x"}}"#, #"{"s":null}"#),
+        (#"{"s":{"_nends_with":"x"}}"#, #"{"s":null}"#),
+        (#"{"s":{"_niends_with":"x"}}"#, #"{"s":null}"#),
+        (#"{"n":{"_nbetween":[1,5]}}"#, #"{"n":null}"#),
+        (#"{"n":{"_neq":null}}"#, #"{"n":null}"#),
+    ])
+    func negatedOperatorsNeverMatchNull(filterJSON: String, rowJSON: String) throws {
+        #expect(try !matches(filterJSON, rowJSON))
+    }
+
+    /// Payload validation is Joi's in Directus: `_neq` / `_nin` refuse only the listed values.
+    @Test func validationLetsNullPassNegatedEqualityAndMembership() throws {
+        #expect(try filter(#"{"s":{"_neq":"archived"}}"#).validates(object(#"{"s":null}"#)))
+        #expect(try filter(#"{"s":{"_neq":"archived"}}"#).validates(object("{}")))
+        #expect(try !filter(#"{"s":{"_neq":"archived"}}"#).validates(object(#"{"s":"archived"}"#)))
+        #expect(try filter(#"{"n":{"_nin":[1,2]}}"#).validates(object(#"{"n":null}"#)))
+        #expect(try !filter(#"{"n":{"_nin":[1,null]}}"#).validates(object(#"{"n":null}"#)))
+        #expect(try !filter(#"{"s":{"_neq":null}}"#).validates(object(#"{"s":null}"#)))
+        // Everything else validates as it matches.
+        #expect(try !filter(#"{"s":{"_ncontains":"x"}}"#).validates(object(#"{"s":null}"#)))
+    }
+
+    @Test func emptyNotInListMatchesEveryRowNullIncluded() throws {
+        #expect(try matches(#"{"n":{"_nin":[]}}"#, #"{"n":null}"#))
+        #expect(try matches(#"{"n":{"_nin":[]}}"#, #"{"n":1}"#))
+        #expect(try !matches(#"{"n":{"_in":[]}}"#, #"{"n":1}"#))
+    }
+
+    /// `x NOT IN (1, NULL)` is never true in SQL, and Directus sends the list as it is.
+    @Test func notInListWithNullMatchesNoRow() throws {
+        #expect(try !matches(#"{"n":{"_nin":[1,null]}}"#, #"{"n":3}"#))
+        #expect(try !matches(#"{"n":{"_nin":[1,null]}}"#, #"{"n":null}"#))
+        #expect(try !matches(#"{"n":{"_nin":[null]}}"#, #"{"n":3}"#))
+    }
+
+    /// `x IN (1, NULL)` ignores the NULL: it never selects a NULL field.
+    @Test func inListNullSelectsNoNullRow() throws {
+        #expect(try !matches(#"{"n":{"_in":[null]}}"#, #"{"n":null}"#))
+        #expect(try !matches(#"{"n":{"_in":[1,null]}}"#, #"{}"#))
+        #expect(try matches(#"{"n":{"_in":[1,null]}}"#, #"{"n":1}"#))
+    }
+
+    /// The `i` operators fold ASCII letters only, as SQL `lower()` does in SQLite.
+    @Test func caseInsensitiveOperatorsFoldASCIIOnly() throws {
+        #expect(try matches(#"{"s":{"_icontains":"hello"}}"#, #"{"s":"HELLO"}"#))
+        #expect(try !matches(#"{"s":{"_icontains":"é"}}"#, #"{"s":"HÉLLO"}"#))
+        #expect(try matches(#"{"s":{"_nistarts_with":"hé"}}"#, #"{"s":"HÉLLO"}"#))
+        #expect(try matches(#"{"s":{"_iends_with":"LO"}}"#, #"{"s":"héllo"}"#))
+    }
+
+    /// A date-only field meets a timestamp operand by calendar day (UTC), as a DATE column does.
+    @Test func dateOnlyFieldComparesByDay() throws {
+        #expect(try matches(#"{"d":{"_eq":"2024-01-01T10:00:00Z"}}"#, #"{"d":"2024-01-01"}"#))
+        #expect(try !matches(#"{"d":{"_lt":"2024-01-01T10:00:00Z"}}"#, #"{"d":"2024-01-01"}"#))
+        #expect(try matches(#"{"d":{"_lt":"2024-01-02T00:00:00Z"}}"#, #"{"d":"2024-01-01"}"#))
+        #expect(try matches(#"{"d":{"_gte":"2024-01-01T23:59:59.999Z"}}"#, #"{"d":"2024-01-01"}"#))
     }
 
     @Test(arguments: [

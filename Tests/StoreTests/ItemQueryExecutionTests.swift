@@ -74,7 +74,7 @@ enum ShopFixture {
         (["price": ["_eq": 7]], [2]),
         (["price": ["_eq": "7"]], [2]),
         (["notes": ["_eq": nil]], [2]),
-        (["notes": ["_neq": "Classic"]], [2, 3, 4, 5]),
+        (["notes": ["_neq": "Classic"]], [3, 4, 5]),  // NULL notes (2) are not "not Classic", as in Directus
         (["price": ["_lt": 7]], [1, 4]),
         (["price": ["_lte": 7]], [1, 2, 4]),
         (["price": ["_gt": 12]], [5]),

@@ -200,6 +200,22 @@ enum DocsFixture {
         }
     }
 
+    /// Validation is Directus's Joi check, not SQL: `_neq` refuses only the named value, so a
+    /// payload whose field is null passes, while a read filter `_neq` would not select that row.
+    @Test func validationNotEqualLetsANullFieldPass() async throws {
+        try await withStore { store in
+            try await DocsFixture.make(store)
+            var rules = try DocsFixture.permissions()
+            rules["docs"]?[.update]?.validation = try filter(["title": ["_neq": "forbidden"]])
+            let context = userContext(DocsFixture.owner, rules)
+            #expect(try await store.updateItems("docs", keys: [1], data: ["title": nil], context: context) == [1])
+            let error = await #expect(throws: SwitchboardError.self) {
+                try await store.updateItems("docs", keys: [1], data: ["title": "forbidden"], context: context)
+            }
+            #expect(error?.code == .failedValidation)
+        }
+    }
+
     @Test func deleteOutsideTheDeleteFilterIsForbiddenAndDeletesNothing() async throws {
         try await withStore { store in
             try await DocsFixture.make(store)

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Query
 import Store
 import SwitchboardCore
@@ -24,6 +25,52 @@ func withStore<T>(_ body: (Store) async throws -> T) async throws -> T {
         await database.close()
         try? FileManager.default.removeItem(at: directory)
         throw error
+    }
+}
+
+/// Runs `body` against a migrated store on a new database of the PostgreSQL at
+/// `SWITCHBOARD_TEST_PG` (`host:port`, user `postgres`, as scripts/test starts it), dropped afterwards.
+/// The database collates with ICU `en-US`, as production databases often do (not byte order,
+/// Unicode `lower()`), so that SQL relying on the server's collation shows.
+func withPostgresStore<T>(_ body: (Store) async throws -> T) async throws -> T {
+    guard let address = ProcessInfo.processInfo.environment["SWITCHBOARD_TEST_PG"],
+        let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...])
+    else { throw SwitchboardError.invalidQuery("SWITCHBOARD_TEST_PG must be host:port") }
+    let host = String(address[..<colon])
+    let name = "sb_store_\(UUID().uuidString.lowercased().prefix(12))"
+    try runPostgresTool(
+        "createdb", host: host, port: port, database: name,
+        options: ["--template=template0", "--locale-provider=icu", "--icu-locale=en-US", "--locale=C.utf8"])
+    let database = try PostgresDatabase(
+        settings: .init(host: host, port: port, username: "postgres", password: nil, database: name, tls: false),
+        logger: Logger(label: "store-tests"))
+    let environment = StoreEnvironment(
+        replicaID: "test-replica", limits: QueryLimits(defaultLimit: 100), hashPassword: { "hashed:" + $0 },
+        newUUID: { UUID().uuidString.lowercased() })
+    let store = Store(database: database, environment: environment)
+    do {
+        try await store.migrate()
+        let result = try await body(store)
+        await database.close()
+        try? runPostgresTool("dropdb", host: host, port: port, database: name)
+        return result
+    } catch {
+        await database.close()
+        try? runPostgresTool("dropdb", host: host, port: port, database: name)
+        throw error
+    }
+}
+
+private func runPostgresTool(_ tool: String, host: String, port: Int, database: String, options: [String] = [])
+    throws
+{
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [tool, "-h", host, "-p", String(port), "-U", "postgres"] + options + [database]
+    try process.run()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else {
+        throw SwitchboardError.invalidQuery("\(tool) \(database) failed with status \(process.terminationStatus)")
     }
 }
 

@@ -146,6 +146,19 @@ struct ConnectionServices: Sendable {
         let request = job.request
         let uidText = job.uid?.textValue
         do {
+            // Paths that read no rows still run the filter once in SQL: a value the field's type
+            // refuses (`Invalid numeric value`) fails the subscribe, as it fails REST and `init`.
+            if job.after != nil || request.event != nil, request.query.filter != nil {
+                var probe = request.query
+                probe.fields = nil
+                probe.limit = 0
+                probe.meta = []
+                probe.aggregate = []
+                probe.groupBy = []
+                probe.deep = [:]
+                probe.sort = []
+                _ = try await store.readItems(request.collection, query: probe, context: job.context)
+            }
             if let after = job.after, let replay = try await resume(after: after, upTo: boundary, job: job) {
                 return .ready(replay)
             }

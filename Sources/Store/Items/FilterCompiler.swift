@@ -95,6 +95,7 @@ struct FilterCompiler {
         let outerColumn: String
         let innerCollection: CollectionSchema
         let innerColumn: String
+        let isManyToOne = schema.manyToOne(collection.name, field) != nil
         if let relation = schema.manyToOne(collection.name, field) {
             guard let related = schema.collection(relation.oneCollection) else { throw unknownField(field, collection) }
             outerColumn = "\(alias).\(dialect.quote(field))"
@@ -122,6 +123,11 @@ struct FilterCompiler {
         }
         out.append(")")
         if negate { return SQLStatement("(\(outerColumn) IS NULL OR ").appending(out).appending(")") }
+        // Directus joins an m2o (LEFT JOIN): with no related row every related field reads as NULL,
+        // so a condition that holds on NULLs (`_null`, `_nin: []`, …) holds for a NULL key too.
+        if isManyToOne, inner.matches(JSONObject()) {
+            return SQLStatement("(\(outerColumn) IS NULL OR ").appending(out).appending(")")
+        }
         return out
     }
 
@@ -150,9 +156,27 @@ struct FilterCompiler {
                 name, on: collection, alias: alias, negate: false,
                 inner: .condition(path: [child.primaryKey], op: op, value: value))
         }
-        let rawColumn = "\(alias).\(dialect.quote(name))"
-        let textColumn =
-            field.type == .string || field.type == .text || field.type == .uuid ? rawColumn : dialect.castToText(rawColumn)
+        try Self.checkOperands(op, value, field)
+        let storedColumn = "\(alias).\(dialect.quote(name))"
+        let isText = field.type == .string || field.type == .text || field.type == .uuid || field.type.isTemporal
+        let rawColumn = isText ? dialect.binaryText(storedColumn) : storedColumn
+        let textColumn: String
+        switch field.type {
+        case .string, .text, .uuid: textColumn = rawColumn
+        // Booleans read as the API shows them, so `_contains: "tru"` means the same in SQL and in memory.
+        case .boolean:
+            textColumn = dialect.binaryText(
+                "(CASE WHEN \(storedColumn) IS NULL THEN NULL WHEN \(storedColumn) THEN 'true' ELSE 'false' END)")
+        case .float: textColumn = dialect.binaryText(dialect.floatToText(storedColumn))
+        default: textColumn = dialect.binaryText(dialect.castToText(storedColumn))
+        }
+        let loweredNeedle = "lower(\(dialect.binaryText("?")))"
+        let textOperators: Set<FilterOperator> = [
+            ._contains, ._ncontains, ._icontains, ._nicontains, ._starts_with, ._nstarts_with, ._istarts_with,
+            ._nistarts_with, ._ends_with, ._nends_with, ._iends_with, ._niends_with,
+        ]
+        // A text test against null has no text to look for: it holds for no row, negated or not (as in memory).
+        if textOperators.contains(op), value.isNull { return SQLStatement("1=0") }
         func encoded(_ v: JSONValue) -> SQLValue { ValueCodec.encodeOperand(v, for: field, dialect: dialect) }
         func text(_ v: JSONValue) -> SQLValue { .text(v.textValue ?? "") }
         // PostgreSQL refuses `integer = text` where SQLite just finds no match: when a value is not of a
@@ -180,9 +204,9 @@ struct FilterCompiler {
             if value.isNull {
                 out.append("\(column) IS NOT NULL")
             } else {
-                out.append("(\(column) IS NULL OR \(column) <> ")
+                // Plain SQL `<>`: a NULL field is not "not equal" (as in Directus).
+                out.append("\(column) <> ")
                 out.bind(operand(value))
-                out.append(")")
             }
         case ._lt, ._lte, ._gt, ._gte:
             let sym = op == ._lt ? "<" : op == ._lte ? "<=" : op == ._gt ? ">" : ">="
@@ -190,14 +214,17 @@ struct FilterCompiler {
             out.append("\(column) \(sym) ")
             out.bind(operand(value))
         case ._in, ._nin:
-            let list = (value.arrayValue ?? [value]).filter { !$0.isNull }
+            let all = value.arrayValue ?? [value]
+            let list = all.filter { !$0.isNull }
+            // SQL's NOT IN with a NULL in the list is never true; NULL rows never pass either test.
+            if op == ._nin, list.count != all.count { return SQLStatement("1=0") }
             if list.isEmpty { return SQLStatement(op == ._in ? "1=0" : "1=1") }
-            out.append(op == ._in ? "\(column) IN (" : "(\(column) IS NULL OR \(column) NOT IN (")
+            out.append(op == ._in ? "\(column) IN (" : "\(column) NOT IN (")
             for (i, v) in list.enumerated() {
                 if i > 0 { out.append(", ") }
                 out.bind(operand(v))
             }
-            out.append(op == ._in ? ")" : "))")
+            out.append(")")
         case ._null, ._nnull:
             let wantNull = (value.boolValue ?? true) == (op == ._null)
             out.append("\(column) IS \(wantNull ? "" : "NOT ")NULL")
@@ -211,14 +238,15 @@ struct FilterCompiler {
             out.binds.append(text(value))
         case ._icontains, ._nicontains:
             out.append(op == ._icontains ? "" : "NOT ")
-            out.append("(" + dialect.containsInsensitiveExpression(textColumn) + ")")
+            let position = dialect == .sqlite ? "instr" : "strpos"
+            out.append("(\(position)(lower(\(textColumn)), \(loweredNeedle)) > 0)")
             out.binds.append(text(value))
         case ._starts_with, ._nstarts_with, ._istarts_with, ._nistarts_with:
             let needle = value.textValue ?? ""
             let insensitive = op == ._istarts_with || op == ._nistarts_with
             let negated = op == ._nstarts_with || op == ._nistarts_with
             let lhs = "substr(\(textColumn), 1, \(needle.unicodeScalars.count))"
-            out.append("\(negated ? "NOT " : "")(\(insensitive ? "lower(\(lhs))" : lhs) = \(insensitive ? "lower(?)" : "?"))")
+            out.append("\(negated ? "NOT " : "")(\(insensitive ? "lower(\(lhs))" : lhs) = \(insensitive ? loweredNeedle : "?"))")
             out.binds.append(.text(needle))
         case ._ends_with, ._nends_with, ._iends_with, ._niends_with:
             let needle = value.textValue ?? ""
@@ -229,7 +257,8 @@ struct FilterCompiler {
             if needle.isEmpty {
                 out.append(negated ? "1=0" : "\(column) IS NOT NULL")
             } else {
-                out.append("\(negated ? "NOT " : "")(\(insensitive ? "lower(\(lhs))" : lhs) = \(insensitive ? "lower(?)" : "?"))")
+                let test = insensitive ? "lower(\(lhs)) = \(loweredNeedle)" : "\(lhs) = ?"
+                out.append("\(negated ? "NOT " : "")(\(test))")
                 out.binds.append(.text(needle))
             }
         case ._between, ._nbetween:
@@ -242,6 +271,46 @@ struct FilterCompiler {
             out.bind(operand(bounds[1]))
         }
         return out
+    }
+}
+
+extension FilterCompiler {
+    /// Refuses operands that cannot be of the field's type, as Directus does (`Invalid numeric
+    /// value`; PostgreSQL's refusal of a bad date or boolean): SQL and memory would otherwise
+    /// each guess differently what `price < "abc"` means.
+    static func checkOperands(_ op: FilterOperator, _ value: JSONValue, _ field: FieldSchema) throws(SwitchboardError) {
+        switch op {
+        case ._null, ._nnull, ._empty, ._nempty: return
+        default: break
+        }
+        let comparison: Set<FilterOperator> = [._eq, ._neq, ._lt, ._lte, ._gt, ._gte, ._in, ._nin, ._between, ._nbetween]
+        for v in value.arrayValue ?? [value] where !v.isNull {
+            if field.type.isNumeric {
+                guard isNumeric(v) else {
+                    throw SwitchboardError.invalidQuery(
+                        "Invalid numeric value \(v.jsonString) for \"\(op.rawValue)\" on field \"\(field.field)\".")
+                }
+            } else if field.type == .boolean, comparison.contains(op) {
+                guard v.boolValue != nil || ["true", "false", "1", "0"].contains(v.textValue ?? "") else {
+                    throw SwitchboardError.invalidQuery(
+                        "Invalid boolean value \(v.jsonString) for \"\(op.rawValue)\" on field \"\(field.field)\".")
+                }
+            } else if field.type == .date || field.type == .dateTime || field.type == .timestamp, comparison.contains(op) {
+                guard case .string(let text) = v, ISOTimestamp(parsing: text) != nil else {
+                    throw SwitchboardError.invalidQuery(
+                        "Invalid date value \(v.jsonString) for \"\(op.rawValue)\" on field \"\(field.field)\".")
+                }
+            }
+        }
+    }
+
+    private static func isNumeric(_ v: JSONValue) -> Bool {
+        switch v {
+        case .int, .double, .bool: return true
+        case .string("true"), .string("false"): return true
+        case .string(let s): return Double(s.trimmed).map(\.isFinite) ?? false
+        default: return false
+        }
     }
 }
 

@@ -48,7 +48,7 @@ struct ItemWriter {
             var payload =
                 permission.presets.isEmpty ? JSONObject() : (variables.resolve(.object(permission.presets)).objectValue ?? [:])
             for (k, v) in item { payload[k] = v }
-            if let validation = permission.validation?.resolvingVariables(variables), !validation.matches(payload) {
+            if let validation = permission.validation?.resolvingVariables(variables), !validation.validates(payload) {
                 throw failedValidation(validation)
             }
             for field in collection.fields {
@@ -128,7 +128,7 @@ struct ItemWriter {
             if let validation = permission.validation?.resolvingVariables(variables) {
                 var merged = before[key.hashKey] ?? [:]
                 for (k, v) in payload { merged[k] = v }
-                if !validation.matches(merged) { throw failedValidation(validation) }
+                if !validation.validates(merged) { throw failedValidation(validation) }
             }
             guard !assignments.text.isEmpty else { continue }
             var sql = SQLStatement("UPDATE \(dialect.quote(collection.name)) SET ")

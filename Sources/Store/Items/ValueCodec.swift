@@ -95,13 +95,25 @@ enum ValueCodec {
                 }
             }
         case .boolean:
-            if let b = value.boolValue ?? (value.stringValue == "true" ? true : value.stringValue == "false" ? false : nil) {
+            // true/false, "true"/"false" and 1/0 in any form: PostgreSQL has no `boolean = integer`.
+            let text = value.textValue
+            if let b = value.boolValue ?? (text == "true" || text == "1" ? true : text == "false" || text == "0" ? false : nil) {
                 return dialect == .postgres ? .bool(b) : .int(b ? 1 : 0)
             }
         case .integer, .bigInteger:
-            if case .string(let s) = value, let i = Int64(s) { return .int(i) }
+            if case .string(let s) = value {
+                if let i = Int64(s.trimmed) { return .int(i) }
+                if let d = Double(s.trimmed) { return .double(d) }
+                if s == "true" || s == "false" { return .int(s == "true" ? 1 : 0) }
+            }
         case .float, .decimal:
-            if case .string(let s) = value, let d = Double(s) { return .double(d) }
+            if case .string(let s) = value {
+                if let d = Double(s.trimmed) { return .double(d) }
+                if s == "true" || s == "false" { return .int(s == "true" ? 1 : 0) }
+            }
+        case .string, .text:
+            // A number or boolean against a text column is compared as the text the API would show.
+            if let text = value.textValue { return .text(text) }
         case .uuid:
             if case .string(let s) = value { return .text(s.lowercased()) }
         default: break

@@ -49,6 +49,26 @@ public enum SQLDialect: String, Sendable {
         }
     }
 
+    /// A float column as the API writes it (`10`, not SQLite's `10.0`), for the string operators.
+    public func floatToText(_ column: String) -> String {
+        switch self {
+        case .sqlite:
+            return "(CASE WHEN \(column) = CAST(\(column) AS INTEGER) AND abs(\(column)) < 9.0e18 "
+                + "THEN CAST(CAST(\(column) AS INTEGER) AS TEXT) ELSE CAST(\(column) AS TEXT) END)"
+        case .postgres: return "CAST(\(column) AS TEXT)"
+        }
+    }
+
+    /// Text compared byte by byte with ASCII-only `lower()`, whatever the database's collation:
+    /// filters must select in SQL what they select in memory (PostgreSQL's `C` collation; SQLite's
+    /// BINARY already is).
+    public func binaryText(_ expression: String) -> String {
+        switch self {
+        case .sqlite: return expression
+        case .postgres: return "(\(expression) COLLATE \"C\")"
+        }
+    }
+
     /// Column to text, for `search` and string operators on non-text columns.
     public func castToText(_ column: String) -> String {
         switch self {
