@@ -147,6 +147,7 @@ final class LoopShard: Sendable {
         var touched: [any ShardSocket] = []
         var written: UInt64 = 0
         var delivered: [UInt64] = []
+        let started = NIODeadline.now().uptimeNanoseconds
         for op in ops {
             switch op {
             case .deliver(let delivery):
@@ -221,7 +222,10 @@ final class LoopShard: Sendable {
         if !delivered.isEmpty {
             // One sample per class and event on this loop: from fan-out taking the event to its last write here.
             let now = NIODeadline.now().uptimeNanoseconds
-            for receivedAt in delivered { fanout.shards.fanoutLatency.recordNanoseconds(Int64(now &- receivedAt)) }
+            for receivedAt in delivered {
+                fanout.shards.fanoutWait.recordNanoseconds(Int64(started &- receivedAt))
+                fanout.shards.fanoutLatency.recordNanoseconds(Int64(now &- receivedAt))
+            }
         }
     }
 
@@ -258,6 +262,8 @@ final class ShardDirectory: Sendable {
     /// From fan-out taking an event to the last socket of a loop written with it (swift-metrics:
     /// the server's Prometheus registry when metrics are on, a no-op otherwise).
     let fanoutLatency = Metrics.Timer(label: "realtime_fanout_latency_seconds", preferredDisplayUnit: .seconds)
+    /// The part of it before the loop began writing: fan-out's pipeline, rendering, the hop.
+    let fanoutWait = Metrics.Timer(label: "realtime_fanout_wait_seconds", preferredDisplayUnit: .seconds)
 
     func shard(_ index: Int) -> LoopShard? {
         shards.withLock { index < $0.count ? $0[index] : nil }

@@ -53,10 +53,13 @@ final class ServerMetrics: Sendable {
             )
         }
         // Keyed by the sanitized names.
-        factory.durationHistogramBuckets[prefix + "realtime_fanout_latency_seconds"] = [
-            .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
-            .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500),
+        let fanoutBuckets: [Duration] = [
+            .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
+            .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
+            .milliseconds(500), .seconds(1), .milliseconds(2500),
         ]
+        factory.durationHistogramBuckets[prefix + "realtime_fanout_latency_seconds"] = fanoutBuckets
+        factory.durationHistogramBuckets[prefix + "realtime_fanout_wait_seconds"] = fanoutBuckets
         factory.valueHistogramBuckets[prefix + "outbox_backfill_events"] = [0, 1, 2, 5, 10, 50, 100, 500, 1000, 5000]
         MetricsSystem.bootstrap(factory)
         return registry

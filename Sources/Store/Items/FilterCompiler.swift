@@ -190,22 +190,25 @@ struct FilterCompiler {
                 return true
             }
         let column = mismatched ? textColumn : rawColumn
+        // Equality is byte equality under every collation a database can have as its default, so it
+        // compares the column as stored: an index on it stays usable (the "C" collation would not match it).
+        let equalityColumn = mismatched ? textColumn : storedColumn
         func operand(_ v: JSONValue) -> SQLValue { mismatched ? text(v) : encoded(v) }
         var out = SQLStatement()
         switch op {
         case ._eq:
             if value.isNull {
-                out.append("\(column) IS NULL")
+                out.append("\(equalityColumn) IS NULL")
             } else {
-                out.append("\(column) = ")
+                out.append("\(equalityColumn) = ")
                 out.bind(operand(value))
             }
         case ._neq:
             if value.isNull {
-                out.append("\(column) IS NOT NULL")
+                out.append("\(equalityColumn) IS NOT NULL")
             } else {
                 // Plain SQL `<>`: a NULL field is not "not equal" (as in Directus).
-                out.append("\(column) <> ")
+                out.append("\(equalityColumn) <> ")
                 out.bind(operand(value))
             }
         case ._lt, ._lte, ._gt, ._gte:
@@ -219,7 +222,7 @@ struct FilterCompiler {
             // SQL's NOT IN with a NULL in the list is never true; NULL rows never pass either test.
             if op == ._nin, list.count != all.count { return SQLStatement("1=0") }
             if list.isEmpty { return SQLStatement(op == ._in ? "1=0" : "1=1") }
-            out.append(op == ._in ? "\(column) IN (" : "\(column) NOT IN (")
+            out.append(op == ._in ? "\(equalityColumn) IN (" : "\(equalityColumn) NOT IN (")
             for (i, v) in list.enumerated() {
                 if i > 0 { out.append(", ") }
                 out.bind(operand(v))
@@ -227,7 +230,7 @@ struct FilterCompiler {
             out.append(")")
         case ._null, ._nnull:
             let wantNull = (value.boolValue ?? true) == (op == ._null)
-            out.append("\(column) IS \(wantNull ? "" : "NOT ")NULL")
+            out.append("\(equalityColumn) IS \(wantNull ? "" : "NOT ")NULL")
         case ._empty, ._nempty:
             let wantEmpty = (value.boolValue ?? true) == (op == ._empty)
             let empty = "(\(column) IS NULL OR \(textColumn) = '' OR \(textColumn) = '[]')"
