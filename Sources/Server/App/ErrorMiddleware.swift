@@ -16,13 +16,15 @@ struct ErrorMiddleware: RouterMiddleware {
         let start = ContinuousClock.now
         let response = await respond(request, context: context, next: next)
         let took = ContinuousClock.now - start
+        // The path only: a query string can carry `access_token`.
+        let metadata: Logger.Metadata = [
+            "method": "\(request.method)", "path": "\(request.uri.path)", "status": "\(response.status.code)",
+            "ms": "\(took.components.seconds * 1000 + took.components.attoseconds / 1_000_000_000_000_000)",
+        ]
         if took > Self.slow {
-            context.logger.warning(
-                "slow request",
-                metadata: [
-                    "method": "\(request.method)", "path": "\(request.uri.path)", "status": "\(response.status.code)",
-                    "ms": "\(took.components.seconds * 1000 + took.components.attoseconds / 1_000_000_000_000_000)",
-                ])
+            context.logger.warning("slow request", metadata: metadata)
+        } else {
+            context.logger.debug("request", metadata: metadata)
         }
         return response
     }

@@ -17,18 +17,23 @@ enum LogSetup {
         }
     }
 
+    /// Every line carries `replica` (which process of the fleet wrote it); request handling adds
+    /// `request`, realtime sockets `socket`.
     static func bootstrap(_ config: SwitchboardConfig) {
         let level = level(config.logLevel)
         let raw = config.logStyle == .raw
+        let replica = Logger.MetadataValue.string(Services.replicaID)
         LoggingSystem.bootstrap { label in
             guard let level else { return SwiftLogNoOpLogHandler() }
             if raw {
                 var handler = JSONLinesLogHandler(label: label)
                 handler.logLevel = level
+                handler.metadata["replica"] = replica
                 return handler
             }
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
+            handler.metadata["replica"] = replica
             return handler
         }
     }

@@ -29,6 +29,9 @@ struct Services: Sendable {
 
     static let version = "0.1.0"
 
+    /// This process among the replicas: the origin of its events and the `replica` of its log lines.
+    static let replicaID = ProcessInfo.processInfo.hostName + ":" + String(ProcessInfo.processInfo.processIdentifier)
+
     /// Opens the database, creates missing tables and wires the services together.
     static func make(config: SwitchboardConfig, logger: Logger) async throws -> Services {
         if config.usesRedisMessenger && config.secretIsGenerated {
@@ -61,7 +64,7 @@ struct Services: Sendable {
             database = try PostgresDatabase(settings: settings, logger: Logger(label: "switchboard.postgres"))
         }
         let hasher = PasswordHasher()
-        let replicaID = ProcessInfo.processInfo.hostName + ":" + String(ProcessInfo.processInfo.processIdentifier)
+        let replicaID = Self.replicaID
         let environment = StoreEnvironment(
             replicaID: replicaID,
             limits: QueryLimits(

@@ -80,7 +80,7 @@ enum SwitchboardApp {
         let date = ResponseDate()
         return { request, writer, channel in
             var requestLogger = logger
-            requestLogger[metadataKey: "hb.request.id"] = .stringConvertible(RequestID())
+            requestLogger[metadataKey: "request"] = .stringConvertible(RequestID())
             let context = SwitchboardRequestContext(source: .init(channel: channel, logger: requestLogger))
             var response: Response
             do {
