@@ -113,7 +113,9 @@ public struct RedisEndpoint: Sendable, Hashable {
     /// (`rediss+cluster://` for TLS), or a plain `redis://` / `rediss://` URL naming one seed.
     /// Credentials and options apply to every node; a cluster has database 0 only.
     public static func parseCluster(_ url: String) throws(ParseError) -> [RedisEndpoint] {
-        func fail(_ why: String) -> ParseError { ParseError(description: "invalid Redis Cluster URL \"\(Self.redacted(url))\": \(why)") }
+        func fail(_ why: String) -> ParseError {
+            ParseError(description: "invalid Redis Cluster URL \"\(Self.redacted(url))\": \(why)")
+        }
         guard let schemeEnd = url.firstRange(of: "://") else { throw fail("expected redis+cluster:// or rediss+cluster://") }
         var scheme = url[..<schemeEnd.lowerBound].lowercased()
         if scheme.hasSuffix("+cluster") { scheme.removeLast("+cluster".count) }

@@ -121,7 +121,8 @@ import Testing
     @Test func aClusterURLOrREDIS_CLUSTERSelectsRedisCluster() throws {
         let seeds = "redis+cluster://127.0.0.1:7000,127.0.0.1:7001"
         #expect(try Self.route(["REDIS": seeds]) == .redisCluster(url: seeds))
-        #expect(try Self.route(["WEBSOCKETS_BROKER_URL": "rediss+cluster://h:7000"]) == .redisCluster(url: "rediss+cluster://h:7000"))
+        #expect(
+            try Self.route(["WEBSOCKETS_BROKER_URL": "rediss+cluster://h:7000"]) == .redisCluster(url: "rediss+cluster://h:7000"))
         #expect(try Self.route(["REDIS": "redis://r:7000", "REDIS_CLUSTER": "true"]) == .redisCluster(url: "redis://r:7000"))
         #expect(try Self.route(["REDIS_HOST": "r", "REDIS_CLUSTER": "true"]) == .redisCluster(url: "redis://r:6379/0"))
         #expect(try Self.route(["REDIS": "redis://r:7000", "REDIS_CLUSTER": "false"]) == .redis(url: "redis://r:7000"))

@@ -342,7 +342,10 @@ public final class RedisClusterMessenger: Messenger {
                     s.mapReachable = true
                     return s.machine.slotMap != map
                 }
-                if changed { logger.info("Redis Cluster slot map loaded", metadata: ["from": "\(via)", "masters": "\(map.masters.sorted())"]) }
+                if changed {
+                    logger.info(
+                        "Redis Cluster slot map loaded", metadata: ["from": "\(via)", "masters": "\(map.masters.sorted())"])
+                }
                 apply { $0.slotMapLoaded(map) }
             } else {
                 failures += 1
