@@ -19,22 +19,10 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+
+from waits import wait_until
 
 NODE_TIMEOUT_MS = 2000
-
-
-def _wait_until(pred: Callable[[], Any], timeout: float, interval: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    for _ in range(int(timeout / interval) + 2):
-        last = pred()
-        if last:
-            return last
-        if time.monotonic() > deadline:
-            break
-        time.sleep(interval)
-    raise AssertionError(f"{what} not reached within {timeout}s (last: {last!r})")
 
 
 def _port_free(port: int) -> bool:
@@ -99,7 +87,7 @@ class RedisCluster:
         for port in self.ports:
             self.start_node(port)
         for port in self.ports:
-            _wait_until(lambda p=port: self.cli(p, "PING", check=False) == "PONG", 15, 0.05, f"redis :{port} PING")
+            wait_until(lambda p=port: self.cli(p, "PING", check=False) == "PONG", 15, 0.05, f"redis :{port} PING")
         create = subprocess.run(
             ["redis-cli", "--cluster", "create", *(f"127.0.0.1:{p}" for p in self.ports), "--cluster-replicas", "1",
              "--cluster-yes"], capture_output=True, text=True, timeout=60)
@@ -131,7 +119,7 @@ class RedisCluster:
             served = sum(b - a + 1 for n in masters for a, b in n.slots)
             replicated = all(any(r.master_id == m.id and not r.failed for r in nodes) for m in masters)
             return served == 16384 and len(masters) == self.masters and replicated
-        _wait_until(healthy, timeout, 0.1, "Redis Cluster healthy")
+        wait_until(healthy, timeout, 0.1, "Redis Cluster healthy")
 
     def cli(self, port: int, *args: str, check: bool = True) -> str:
         r = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(port), *args],

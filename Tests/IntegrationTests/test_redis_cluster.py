@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from clusterkit import Client, Cluster, Postgres, missing_tools, report, run, visible_everywhere, wait_until, ws_url_of
+from clusterkit import Client, Cluster, report, run, running_cluster, visible_everywhere, wait_until, ws_url_of
 from harness import ADMIN_TOKEN, create_collection, data, uniq
 from rediscluster import RedisCluster
 
@@ -28,25 +28,11 @@ pytestmark = pytest.mark.cluster
 
 @pytest.fixture(scope="module")
 def rc() -> Iterator[tuple[Cluster, RedisCluster]]:
-    missing = missing_tools()
-    if missing:
-        pytest.skip(f"Redis Cluster tests need: {', '.join(missing)}")
-    started = time.monotonic()
-    pg, redis = Postgres(), RedisCluster()
-    cl: Cluster | None = None
-    try:
-        pg.start()
-        redis.start()
-        report(f"redis cluster: 3 masters + 3 replicas up in {redis.started_in:.1f}s")
-        cl = Cluster(pg, redis, 2, {})  # type: ignore[arg-type]  # Cluster reads only `.url` of it
-        cl.start()
-        report(f"redis cluster: PostgreSQL + 6 redis-server + 2 replicas up in {time.monotonic() - started:.1f}s")
+    for cl in running_cluster("redis cluster", {}, replicas=2, broker=RedisCluster):
+        redis = cl.redis
+        assert isinstance(redis, RedisCluster)
+        report(f"redis cluster: 3 masters + 3 replicas made in {redis.started_in:.1f}s")
         yield cl, redis
-    finally:
-        if cl is not None:
-            cl.stop()
-        redis.stop()
-        pg.stop()
 
 
 def channel(cl: Cluster, collection: str) -> str:

@@ -37,12 +37,6 @@ public final class RedisClusterMessenger: Messenger {
         }
     }
 
-    private struct Pending {
-        let channel: String
-        let payload: [UInt8]
-        let queuedAt: ContinuousClock.Instant
-    }
-
     private struct State {
         var machine = ShardedSubscriptions()
         var subscribers: [ClusterNode: RedisConnection] = [:]
@@ -56,8 +50,6 @@ public final class RedisClusterMessenger: Messenger {
         var mapReachable = false
         var stopped = false
         var resubscribedOnce = false
-        var queue = CircularBuffer<Pending>()
-        var publishWaiter: CheckedContinuation<Void, Never>?
         var stats = MessengerStats()
     }
 
@@ -70,6 +62,7 @@ public final class RedisClusterMessenger: Messenger {
     private let logger: Logger
     private let group: any EventLoopGroup
     private let shared = Mutex(State())
+    private let queue: PublishQueue
     public let events: AsyncStream<MessengerEvent>
     private let continuation: AsyncStream<MessengerEvent>.Continuation
     /// Subscription actions, executed in order by one task.
@@ -86,6 +79,7 @@ public final class RedisClusterMessenger: Messenger {
         self.settings = settings
         self.logger = logger
         self.group = group
+        queue = PublishQueue(limit: settings.publishQueueLimit, expiry: settings.timeouts.command)
         (events, continuation) = AsyncStream.makeStream(of: MessengerEvent.self, bufferingPolicy: .unbounded)
         (actions, actionSink) = AsyncStream.makeStream(of: [ShardedSubscriptions.Action].self, bufferingPolicy: .unbounded)
     }
@@ -104,7 +98,9 @@ public final class RedisClusterMessenger: Messenger {
     public var stats: MessengerStats {
         shared.withLock { s in
             var stats = s.stats
-            stats.queued = s.queue.count
+            stats.queued = queue.count
+            stats.dropped += queue.dropped
+            stats.failed += queue.expired
             return stats
         }
     }
@@ -121,19 +117,19 @@ public final class RedisClusterMessenger: Messenger {
 
     public func shutdown() async {
         let deadline = ContinuousClock.now + settings.timeouts.command
-        while ContinuousClock.now < deadline, shared.withLock({ !$0.queue.isEmpty && $0.mapReachable }) {
+        while ContinuousClock.now < deadline, !queue.isEmpty && shared.withLock({ $0.mapReachable }) {
             try? await Task.sleep(for: .milliseconds(10))
         }
         let (connections, waiters) = shared.withLock { s -> ([RedisConnection], [CheckedContinuation<Void, Never>]) in
             s.stopped = true
-            var waiters = [s.refreshWaiter, s.publishWaiter].compactMap { $0 }
+            var waiters = [s.refreshWaiter].compactMap { $0 }
             waiters += s.confirmWaiters.values.flatMap { $0.map(\.continuation) }
             s.refreshWaiter = nil
-            s.publishWaiter = nil
             s.confirmWaiters = [:]
             defer { s.subscribers = [:] }
             return (Array(s.subscribers.values), waiters)
         }
+        queue.stop()
         for c in connections { c.close() }
         for w in waiters { w.resume() }
         actionSink.finish()
@@ -421,22 +417,10 @@ public final class RedisClusterMessenger: Messenger {
 
     // MARK: Publishing
 
-    public func publish(_ payload: [UInt8], to channel: String) {
-        let waiter = shared.withLock { s -> CheckedContinuation<Void, Never>? in
-            guard !s.stopped else { return nil }
-            if s.queue.count >= settings.publishQueueLimit {
-                _ = s.queue.popFirst()
-                s.stats.dropped += 1
-            }
-            s.queue.append(Pending(channel: channel, payload: payload, queuedAt: .now))
-            defer { s.publishWaiter = nil }
-            return s.publishWaiter
-        }
-        waiter?.resume()
-    }
+    public func publish(_ payload: [UInt8], to channel: String) { queue.append(payload, to: channel) }
 
     private struct Attempt {
-        let item: Pending
+        let item: PendingPayload
         let node: ClusterNode
         var asking = false
         var redirects = 0
@@ -444,7 +428,7 @@ public final class RedisClusterMessenger: Messenger {
 
     private func runPublisher() async {
         var connections: [ClusterNode: RedisConnection] = [:]
-        while let batch = await nextBatch() {
+        while let batch = await queue.next(max: Self.batchLimit) {
             var attempts: [Attempt] = []
             var unrouted: UInt64 = 0
             let map = shared.withLock { $0.machine.slotMap }
@@ -542,36 +526,6 @@ public final class RedisClusterMessenger: Messenger {
         }
         if !connection.channel.isActive { connections[node] = nil }
         return (ok, failed, retry)
-    }
-
-    /// The next payloads to send (those queued longer than the command timeout are dropped); nil once stopped.
-    private func nextBatch() async -> [Pending]? {
-        let expiry = settings.timeouts.command
-        while true {
-            let taken = shared.withLock { s -> [Pending]? in
-                if s.stopped { return nil }
-                let now = ContinuousClock.now
-                var batch: [Pending] = []
-                while batch.count < Self.batchLimit, let next = s.queue.popFirst() {
-                    if now - next.queuedAt > expiry {
-                        s.stats.failed += 1
-                    } else {
-                        batch.append(next)
-                    }
-                }
-                return batch
-            }
-            guard let batch = taken else { return nil }
-            if !batch.isEmpty { return batch }
-            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                let resumeNow = shared.withLock { s -> Bool in
-                    if s.stopped || !s.queue.isEmpty { return true }
-                    s.publishWaiter = c
-                    return false
-                }
-                if resumeNow { c.resume() }
-            }
-        }
     }
 }
 
