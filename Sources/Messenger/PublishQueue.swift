@@ -36,6 +36,17 @@ final class PublishQueue: Sendable {
     var count: Int { shared.withLock { $0.queue.count } }
     var isEmpty: Bool { shared.withLock { $0.queue.isEmpty } }
 
+    /// `stats` (a messenger's own counts) with the queue's added: what waits, what was dropped or expired.
+    func counted(in stats: MessengerStats) -> MessengerStats {
+        var stats = stats
+        shared.withLock { s in
+            stats.queued = s.queue.count
+            stats.dropped += s.dropped
+            stats.failed += s.expired
+        }
+        return stats
+    }
+
     func append(_ payload: [UInt8], to channel: String) {
         let waiter = shared.withLock { s -> CheckedContinuation<Void, Never>? in
             guard !s.stopped else { return nil }
@@ -80,6 +91,14 @@ final class PublishQueue: Sendable {
             } onCancel: {
                 stop()
             }
+        }
+    }
+
+    /// Gives queued payloads up to `timeout` to leave, while `reachable` says the broker can take them.
+    func drain(within timeout: Duration, while reachable: () -> Bool) async {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline, !isEmpty, reachable() {
+            try? await Task.sleep(for: .milliseconds(10))
         }
     }
 

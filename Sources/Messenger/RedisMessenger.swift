@@ -71,13 +71,7 @@ public final class RedisMessenger: Messenger {
     public var channels: Set<String> { shared.withLock { $0.desired } }
 
     public var stats: MessengerStats {
-        shared.withLock { s in
-            var stats = s.stats
-            stats.queued = queue.count
-            stats.dropped += queue.dropped
-            stats.failed += queue.expired
-            return stats
-        }
+        queue.counted(in: shared.withLock { $0.stats })
     }
 
     public func run() async {
@@ -89,11 +83,7 @@ public final class RedisMessenger: Messenger {
     }
 
     public func shutdown() async {
-        // Give queued payloads up to one command timeout to leave.
-        let deadline = ContinuousClock.now + settings.timeouts.command
-        while ContinuousClock.now < deadline, !queue.isEmpty && shared.withLock({ $0.state == .connected }) {
-            try? await Task.sleep(for: .milliseconds(10))
-        }
+        await queue.drain(within: settings.timeouts.command) { self.shared.withLock { $0.state == .connected } }
         let (sub, waiters) = shared.withLock { s -> (RedisConnection?, [CheckedContinuation<Void, Never>]) in
             s.stopped = true
             s.state = .disconnected

@@ -96,13 +96,7 @@ public final class RedisClusterMessenger: Messenger {
     public var channels: Set<String> { shared.withLock { $0.machine.desired } }
 
     public var stats: MessengerStats {
-        shared.withLock { s in
-            var stats = s.stats
-            stats.queued = queue.count
-            stats.dropped += queue.dropped
-            stats.failed += queue.expired
-            return stats
-        }
+        queue.counted(in: shared.withLock { $0.stats })
     }
 
     public func run() async {
@@ -116,10 +110,7 @@ public final class RedisClusterMessenger: Messenger {
     }
 
     public func shutdown() async {
-        let deadline = ContinuousClock.now + settings.timeouts.command
-        while ContinuousClock.now < deadline, !queue.isEmpty && shared.withLock({ $0.mapReachable }) {
-            try? await Task.sleep(for: .milliseconds(10))
-        }
+        await queue.drain(within: settings.timeouts.command) { self.shared.withLock { $0.mapReachable } }
         let (connections, waiters) = shared.withLock { s -> ([RedisConnection], [CheckedContinuation<Void, Never>]) in
             s.stopped = true
             var waiters = [s.refreshWaiter].compactMap { $0 }
