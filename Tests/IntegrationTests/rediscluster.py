@@ -173,6 +173,12 @@ class RedisCluster:
             out.append(dict(kv.split("=", 1) for kv in line.split() if "=" in kv))
         return out
 
+    def kill(self, port: int) -> None:
+        """SIGKILL one node (a crashed master: its replica takes over after the node timeout)."""
+        pid = int(self.pidfile(port).read_text().strip())
+        os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: self.cli(port, "PING", check=False) != "PONG", 10, 0.05, f":{port} gone")
+
     def stop(self) -> None:
         for port in self.ports:
             stop_pid(self.pidfile(port))

@@ -449,9 +449,14 @@ public final class RedisClusterMessenger: Messenger {
                 }
                 attempts = retry
             }
-            shared.withLock { s in
+            let masters = shared.withLock { s -> Set<ClusterNode> in
                 s.stats.published += ok
                 s.stats.failed += failed
+                return s.machine.slotMap?.masters ?? []
+            }
+            // A node that is no master any more (failed over) gets no more payloads.
+            for node in connections.keys where !masters.isEmpty && !masters.contains(node) {
+                connections.removeValue(forKey: node)?.close()
             }
             if failed > 0 {
                 logger.warning(
