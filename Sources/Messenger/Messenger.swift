@@ -42,8 +42,9 @@ public struct MessengerStats: Sendable, Equatable {
 }
 
 /// Carries change events between replicas: publish to a channel, receive the
-/// channels this replica subscribed to. `LocalMessenger` (single node) and
-/// `RedisMessenger` (cluster) implement it and pass the same contract tests.
+/// channels this replica subscribed to. `LocalMessenger` (single node),
+/// `RedisMessenger` (one Redis) and `RedisClusterMessenger` (Redis Cluster, sharded
+/// pub/sub) implement it and pass the same contract tests.
 ///
 /// Publishing never waits on the broker: a payload goes into a bounded queue
 /// and leaves within the command timeout or is dropped. Nothing is lost by a

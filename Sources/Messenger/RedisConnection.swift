@@ -39,7 +39,7 @@ final class RedisConnection: Sendable {
 
     static func connect(
         to endpoint: RedisEndpoint, on group: any EventLoopGroup, timeouts: RedisTimeouts,
-        onPush: (@Sendable (RESPValue) -> Void)? = nil, onClose: @escaping @Sendable () -> Void
+        name: String? = nil, onPush: (@Sendable (RESPValue) -> Void)? = nil, onClose: @escaping @Sendable () -> Void
     ) async throws -> RedisConnection {
         let (tlsContext, serverName) = try tlsSetup(endpoint)
         let bootstrap = ClientBootstrap(group: group)
@@ -67,6 +67,8 @@ final class RedisConnection: Sendable {
                 try check(await connection.request(auth), "AUTH")
             }
             if endpoint.database != 0 { try check(await connection.request(["SELECT", String(endpoint.database)]), "SELECT") }
+            // A label for CLIENT LIST only: a server refusing it (ACL) does not stop the connection.
+            if let name { _ = try await connection.request(["CLIENT", "SETNAME", name]) }
         } catch {
             connection.close()
             throw error

@@ -109,6 +109,42 @@ public struct RedisEndpoint: Sendable, Hashable {
         return endpoint
     }
 
+    /// The seed nodes of a Redis Cluster URL: `redis+cluster://[user:pass@]host:port,host2:port2[?…]`
+    /// (`rediss+cluster://` for TLS), or a plain `redis://` / `rediss://` URL naming one seed.
+    /// Credentials and options apply to every node; a cluster has database 0 only.
+    public static func parseCluster(_ url: String) throws(ParseError) -> [RedisEndpoint] {
+        func fail(_ why: String) -> ParseError {
+            ParseError(description: "invalid Redis Cluster URL \"\(Self.redacted(url))\": \(why)")
+        }
+        guard let schemeEnd = url.firstRange(of: "://") else { throw fail("expected redis+cluster:// or rediss+cluster://") }
+        var scheme = url[..<schemeEnd.lowerBound].lowercased()
+        if scheme.hasSuffix("+cluster") { scheme.removeLast("+cluster".count) }
+        guard scheme == "redis" || scheme == "rediss" else { throw fail("unsupported scheme \"\(scheme)\"") }
+        var authority = Substring(url[schemeEnd.upperBound...])
+        var tail = Substring("")
+        if let end = authority.firstIndex(where: { $0 == "/" || $0 == "?" }) {
+            tail = authority[end...]
+            authority = authority[..<end]
+        }
+        var credentials = Substring("")
+        if let at = authority.lastIndex(of: "@") {
+            credentials = authority[...at]
+            authority = authority[authority.index(after: at)...]
+        }
+        let hosts = authority.split(separator: ",", omittingEmptySubsequences: false)
+        guard !hosts.isEmpty, !hosts.contains(where: \.isEmpty) else { throw fail("expected host:port[,host:port…]") }
+        var seeds: [RedisEndpoint] = []
+        for host in hosts {
+            do {
+                seeds.append(try parse("\(scheme)://\(credentials)\(host)\(tail)"))
+            } catch {
+                throw fail("seed \"\(host)\": bad host or port")
+            }
+        }
+        guard seeds.allSatisfy({ $0.database == 0 }) else { throw fail("Redis Cluster has database 0 only") }
+        return seeds
+    }
+
     /// The URL with its password masked, for logs and errors.
     public static func redacted(_ url: String) -> String {
         guard let schemeEnd = url.firstRange(of: "://"), let at = url[schemeEnd.upperBound...].lastIndex(of: "@") else {

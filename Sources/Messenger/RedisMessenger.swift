@@ -30,12 +30,6 @@ public final class RedisMessenger: Messenger {
         }
     }
 
-    private struct Pending {
-        let channel: String
-        let payload: [UInt8]
-        let queuedAt: ContinuousClock.Instant
-    }
-
     private struct State {
         var desired: Set<String> = []
         var subscriber: RedisConnection?
@@ -43,8 +37,6 @@ public final class RedisMessenger: Messenger {
         var hasSubscribed = false
         var stopped = false
         var lostWaiter: CheckedContinuation<Void, Never>?
-        var queue = CircularBuffer<Pending>()
-        var publishWaiter: CheckedContinuation<Void, Never>?
         var stats = MessengerStats()
     }
 
@@ -56,6 +48,7 @@ public final class RedisMessenger: Messenger {
     private let logger: Logger
     private let group: any EventLoopGroup
     private let shared = Mutex(State())
+    private let queue: PublishQueue
     public let events: AsyncStream<MessengerEvent>
     private let continuation: AsyncStream<MessengerEvent>.Continuation
 
@@ -67,6 +60,7 @@ public final class RedisMessenger: Messenger {
         self.settings = settings
         self.logger = logger
         self.group = group
+        queue = PublishQueue(limit: settings.publishQueueLimit, expiry: settings.timeouts.command)
         (events, continuation) = AsyncStream.makeStream(of: MessengerEvent.self, bufferingPolicy: .unbounded)
     }
 
@@ -77,11 +71,7 @@ public final class RedisMessenger: Messenger {
     public var channels: Set<String> { shared.withLock { $0.desired } }
 
     public var stats: MessengerStats {
-        shared.withLock { s in
-            var stats = s.stats
-            stats.queued = s.queue.count
-            return stats
-        }
+        queue.counted(in: shared.withLock { $0.stats })
     }
 
     public func run() async {
@@ -93,20 +83,14 @@ public final class RedisMessenger: Messenger {
     }
 
     public func shutdown() async {
-        // Give queued payloads up to one command timeout to leave.
-        let deadline = ContinuousClock.now + settings.timeouts.command
-        while ContinuousClock.now < deadline, shared.withLock({ !$0.queue.isEmpty && $0.state == .connected }) {
-            try? await Task.sleep(for: .milliseconds(10))
-        }
+        await queue.drain(within: settings.timeouts.command) { self.shared.withLock { $0.state == .connected } }
         let (sub, waiters) = shared.withLock { s -> (RedisConnection?, [CheckedContinuation<Void, Never>]) in
             s.stopped = true
             s.state = .disconnected
-            defer {
-                s.lostWaiter = nil
-                s.publishWaiter = nil
-            }
-            return (s.subscriber, [s.lostWaiter, s.publishWaiter].compactMap { $0 })
+            defer { s.lostWaiter = nil }
+            return (s.subscriber, [s.lostWaiter].compactMap { $0 })
         }
+        queue.stop()
         sub?.close()
         for w in waiters { w.resume() }
         continuation.finish()
@@ -116,24 +100,12 @@ public final class RedisMessenger: Messenger {
 
     // MARK: Publishing
 
-    public func publish(_ payload: [UInt8], to channel: String) {
-        let waiter = shared.withLock { s -> CheckedContinuation<Void, Never>? in
-            guard !s.stopped else { return nil }
-            if s.queue.count >= settings.publishQueueLimit {
-                _ = s.queue.popFirst()
-                s.stats.dropped += 1
-            }
-            s.queue.append(Pending(channel: channel, payload: payload, queuedAt: .now))
-            defer { s.publishWaiter = nil }
-            return s.publishWaiter
-        }
-        waiter?.resume()
-    }
+    public func publish(_ payload: [UInt8], to channel: String) { queue.append(payload, to: channel) }
 
     private func runPublisher() async {
         var connection: RedisConnection?
         var failures = 0
-        while let batch = await nextBatch() {
+        while let batch = await queue.next(max: Self.batchLimit) {
             do {
                 let c: RedisConnection
                 if let existing = connection, existing.channel.isActive {
@@ -176,46 +148,6 @@ public final class RedisMessenger: Messenger {
             }
         }
         connection?.close()
-    }
-
-    /// The next payloads to send (those queued longer than the command timeout
-    /// are dropped); nil once stopped.
-    private func nextBatch() async -> [Pending]? {
-        let expiry = settings.timeouts.command
-        while true {
-            let taken = shared.withLock { s -> [Pending]? in
-                if s.stopped { return nil }
-                let now = ContinuousClock.now
-                var batch: [Pending] = []
-                while batch.count < Self.batchLimit, let next = s.queue.popFirst() {
-                    if now - next.queuedAt > expiry {
-                        s.stats.failed += 1
-                    } else {
-                        batch.append(next)
-                    }
-                }
-                return batch
-            }
-            guard let batch = taken else { return nil }
-            if !batch.isEmpty { return batch }
-            await withTaskCancellationHandler {
-                await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                    let resumeNow = shared.withLock { s -> Bool in
-                        if s.stopped || !s.queue.isEmpty || Task.isCancelled { return true }
-                        s.publishWaiter = c
-                        return false
-                    }
-                    if resumeNow { c.resume() }
-                }
-            } onCancel: {
-                let w = shared.withLock { s -> CheckedContinuation<Void, Never>? in
-                    s.stopped = true
-                    defer { s.publishWaiter = nil }
-                    return s.publishWaiter
-                }
-                w?.resume()
-            }
-        }
     }
 
     // MARK: Subscribing

@@ -1,5 +1,5 @@
-/// How a replica exchanges change events with the others: in this process only, or
-/// through one Redis server.
+/// How a replica exchanges change events with the others: in this process only,
+/// through one Redis server, or through a Redis Cluster (sharded pub/sub).
 ///
 /// Three generations of settings say it: Switchboard's `WEBSOCKETS_BROKER_URL`,
 /// Directus 10's `MESSENGER_STORE`, Directus 11's `REDIS_ENABLED` /
@@ -11,6 +11,9 @@ public enum MessengerRoute: Sendable, Equatable {
     case local
     /// Events go through the Redis server at this URL.
     case redis(url: String)
+    /// Events go through the Redis Cluster whose seed nodes this URL names
+    /// (`redis+cluster://host:port,host2:port2`, or a `redis://` seed with `REDIS_CLUSTER=true`).
+    case redisCluster(url: String)
 
     /// The route the settings in `config` ask for.
     ///
@@ -30,6 +33,7 @@ public enum MessengerRoute: Sendable, Equatable {
         if config.messengerStore == .redis { wants.append(("MESSENGER_STORE", "redis")) }
         if config.redisEnabled == true { wants.append(("REDIS_ENABLED", "true")) }
         if config.synchronizationStore == .redis { wants.append(("SYNCHRONIZATION_STORE", "redis")) }
+        if config.redisCluster { wants.append(("REDIS_CLUSTER", "true")) }
         var refuses: [(name: String, value: String)] = []
         if config.messengerStore == .memory { refuses.append(("MESSENGER_STORE", "memory")) }
         if config.redisEnabled == false { refuses.append(("REDIS_ENABLED", "false")) }
@@ -61,7 +65,13 @@ public enum MessengerRoute: Sendable, Equatable {
             throw ConfigError(variable: asker.name, message: "\"\(asker.value)\" requires REDIS or REDIS_HOST to be set")
         }
         guard refuses.isEmpty, let url else { return .local }
-        return .redis(url: url)
+        return config.redisCluster || isClusterURL(url) ? .redisCluster(url: url) : .redis(url: url)
+    }
+
+    /// Whether `url` names a Redis Cluster by its scheme (`redis+cluster://`, `rediss+cluster://`).
+    public static func isClusterURL(_ url: String) -> Bool {
+        guard let schemeEnd = url.firstRange(of: "://") else { return false }
+        return url[..<schemeEnd.lowerBound].lowercased().hasSuffix("+cluster")
     }
 
     private static func setting(_ s: (name: String, value: String)) -> String {

@@ -229,6 +229,10 @@ extension SwitchboardConfig {
         .choice(
             "CACHE_STORE", \.cacheStore, .cluster,
             "Accepted for Directus .env files (Switchboard keeps no shared cache): memory, or redis (needs Redis configured)."),
+        .bool(
+            "REDIS_CLUSTER", \.redisCluster, .cluster,
+            "The Redis URL names a seed node of a Redis Cluster: sharded pub/sub on each channel's master "
+                + "(a redis+cluster://host:port,host2:port2 URL says the same)."),
         .optional(
             "REDIS", \.redisURL, .cluster,
             "Redis connection URL, e.g. redis://user:pass@host:6379/0; overrides REDIS_HOST..REDIS_DB."),

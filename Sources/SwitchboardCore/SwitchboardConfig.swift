@@ -259,6 +259,8 @@ public struct SwitchboardConfig: Sendable, Equatable {
     /// How this replica exchanges events with the others, resolved from the settings above
     /// and the Redis connection ones by `MessengerRoute.resolve`.
     public var messenger: MessengerRoute = .local
+    /// The Redis servers form a Redis Cluster: sharded pub/sub on each channel's master (`REDIS_CLUSTER`).
+    public var redisCluster = false
     /// Redis connection URL (`REDIS`), overriding the separate settings.
     public var redisURL: String?
     /// Redis host (`REDIS_HOST`).
@@ -307,8 +309,10 @@ public struct SwitchboardConfig: Sendable, Equatable {
 
     /// The Redis URL the messenger connects to, when it uses Redis.
     public var messengerRedisURL: String? {
-        guard case .redis(let url) = messenger else { return nil }
-        return url
+        switch messenger {
+        case .local: return nil
+        case .redis(let url), .redisCluster(let url): return url
+        }
     }
 
     /// The Redis URL of `REDIS`, else one built from `REDIS_HOST` & co., else `nil`.

@@ -29,6 +29,7 @@ from websockets.exceptions import ConnectionClosed
 
 from consistency import keys_of, stream_faults  # noqa: F401 - re-exported for older callers
 from harness import ADMIN_TOKEN, REPO_ROOT, Api, SwitchboardServer, free_port, tail
+from waits import wait_until  # noqa: F401 - the tests import it from here
 
 #: lines printed in pytest's terminal summary (conftest.py) — counts worth seeing on green runs
 REPORT: list[str] = []
@@ -54,20 +55,6 @@ def missing_tools() -> list[str]:
 def pg_bindir() -> str | None:
     dirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda d: int(Path(d).parent.name.split(".")[0]))
     return dirs[-1] if dirs else None
-
-
-def wait_until(pred: Callable[[], Any], timeout: float, interval: float = 0.05, what: str = "condition") -> Any:
-    """Poll `pred` until it returns something truthy; bounded by `timeout` and an iteration cap."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    for _ in range(int(timeout / interval) + 2):
-        last = pred()
-        if last:
-            return last
-        if time.monotonic() > deadline:
-            break
-        time.sleep(interval)
-    raise AssertionError(f"{what} not reached within {timeout}s (last: {last!r})")
 
 
 # -- PostgreSQL ------------------------------------------------------------------------------
@@ -369,8 +356,10 @@ class Cluster:
 
 
 def running_cluster(what: str, extra_env: dict[str, str],
-                    prepare: Callable[[Cluster], None] | None = None) -> Iterator[Cluster]:
-    """Body of a module fixture: PostgreSQL + redis-server + 3 replicas + nginx, torn down after.
+                    prepare: Callable[[Cluster], None] | None = None, replicas: int = 3,
+                    broker: Callable[[], Any] = Redis) -> Iterator[Cluster]:
+    """Body of a module fixture: PostgreSQL + a broker (`Redis()` unless given: anything with
+    `start()`, `stop()` and `url`) + `replicas` replicas + nginx, torn down after.
     Skips (or fails, with SWITCHBOARD_REQUIRE_CLUSTER=1) when a tool is missing."""
     missing = missing_tools()
     if missing:
@@ -379,16 +368,17 @@ def running_cluster(what: str, extra_env: dict[str, str],
             pytest.fail(message)
         pytest.skip(message)
     started = time.monotonic()
-    pg, redis = Postgres(), Redis()
+    pg, redis = Postgres(), broker()
     cl: Cluster | None = None
     try:
         pg.start()
         redis.start()
-        cl = Cluster(pg, redis, 3, extra_env)
+        cl = Cluster(pg, redis, replicas, extra_env)
         if prepare:
             prepare(cl)
         cl.start()
-        report(f"{what}: PostgreSQL + redis-server + 3 replicas + nginx up in {time.monotonic() - started:.1f}s")
+        report(f"{what}: PostgreSQL + {type(redis).__name__} + {replicas} replicas + nginx up in "
+               f"{time.monotonic() - started:.1f}s")
         yield cl
     finally:
         if cl is not None:

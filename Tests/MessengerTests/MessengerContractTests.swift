@@ -50,6 +50,27 @@ import Testing
         try await Self.withRedisMessenger { messenger, _ in try await Self.contract(messenger) }
     }
 
+    @Test func redisClusterMessengerDeliversOnlySubscribedChannelsInOrder() async throws {
+        // A one-node Redis Cluster owning every slot: the sharded pub/sub path, nothing more.
+        let config = FileManager.default.temporaryDirectory.appendingPathComponent("sb-nodes-\(UUID().uuidString).conf").path
+        let server = try RedisServer.start(extraArguments: ["--cluster-enabled", "yes", "--cluster-config-file", config])
+        defer {
+            server.stop()
+            try? FileManager.default.removeItem(atPath: config)
+        }
+        #expect(try redisCLI(server.port, ["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]) == "OK")
+        try await waitUntil { (try? redisCLI(server.port, ["CLUSTER", "INFO"]))?.contains("cluster_state:ok") == true }
+        let messenger = RedisClusterMessenger(seeds: [try RedisEndpoint.parse("redis://127.0.0.1:\(server.port)")])
+        let runner = Task { await messenger.run() }
+        defer { runner.cancel() }
+        await messenger.subscribe("sb:control")
+        try await waitUntil { messenger.state == .connected && messenger.hasSubscribed }
+        await messenger.unsubscribe("sb:control")
+        try await Self.contract(messenger)
+        #expect(messenger.stats.published >= 5 && messenger.stats.failed == 0)
+        await messenger.shutdown()
+    }
+
     static let quick = RedisMessenger.Settings(
         timeouts: RedisTimeouts(connect: .seconds(1), command: .milliseconds(500), ping: .milliseconds(200)),
         publishQueueLimit: 3)
@@ -174,6 +195,20 @@ final class Inbox: Sendable {
     var resubscribed: Int { received.state.withLock { $0.resubscribed } }
 
     func stop() { task.cancel() }
+}
+
+/// The trimmed output of `redis-cli -p port args…`.
+func redisCLI(_ port: Int, _ args: [String]) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-cli")
+    process.arguments = ["-h", "127.0.0.1", "-p", String(port)] + args
+    let out = Pipe()
+    process.standardOutput = out
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
 }
 
 /// Polls `condition` every 50 ms until it holds or `timeout` passes.

@@ -117,4 +117,28 @@ import Testing
     func serversAreComparedWithoutCredentials(_ url: String, _ server: String) {
         #expect(MessengerRoute.server(of: url) == server)
     }
+
+    @Test func aClusterURLOrREDIS_CLUSTERSelectsRedisCluster() throws {
+        let seeds = "redis+cluster://127.0.0.1:7000,127.0.0.1:7001"
+        #expect(try Self.route(["REDIS": seeds]) == .redisCluster(url: seeds))
+        #expect(
+            try Self.route(["WEBSOCKETS_BROKER_URL": "rediss+cluster://h:7000"]) == .redisCluster(url: "rediss+cluster://h:7000"))
+        #expect(try Self.route(["REDIS": "redis://r:7000", "REDIS_CLUSTER": "true"]) == .redisCluster(url: "redis://r:7000"))
+        #expect(try Self.route(["REDIS_HOST": "r", "REDIS_CLUSTER": "true"]) == .redisCluster(url: "redis://r:6379/0"))
+        #expect(try Self.route(["REDIS": "redis://r:7000", "REDIS_CLUSTER": "false"]) == .redis(url: "redis://r:7000"))
+        let config = try SwitchboardConfig.load(environment: ["REDIS": seeds])
+        #expect(config.usesRedisMessenger && config.messengerRedisURL == seeds)
+    }
+
+    @Test func REDIS_CLUSTERWithoutAServerOrWithRedisOffIsRefused() {
+        #expect(Self.conflict(["REDIS_CLUSTER": "true"])?.variable == "REDIS_CLUSTER")
+        let off = Self.conflict(["REDIS_CLUSTER": "true", "REDIS_ENABLED": "false", "REDIS": "redis://r"])
+        #expect(off?.description.contains("REDIS_CLUSTER") == true && off?.description.contains("REDIS_ENABLED") == true)
+        #expect(Self.conflict(["REDIS_CLUSTER": "maybe", "REDIS": "redis://r"])?.variable == "REDIS_CLUSTER")
+    }
+
+    @Test func REDIS_CLUSTERIsDeclaredOnceWithItsDocumentation() {
+        #expect(SwitchboardConfig.variables.filter { $0.name == "REDIS_CLUSTER" }.count == 1)
+        #expect(SwitchboardConfig.markdownTable().contains("| `REDIS_CLUSTER` | `false` |"))
+    }
 }

@@ -102,22 +102,38 @@ struct Services: Sendable {
                 allowedOrigins: config.allowedOrigins),
             logger: Logger(label: "switchboard.realtime"))
         var messenger: (any Messenger)?
-        if let url = config.messengerRedisURL {
-            var endpoint: RedisEndpoint
-            do { endpoint = try RedisEndpoint.parse(url) } catch {
-                throw SwitchboardError(.serviceUnavailable, "\(error)")
-            }
+        let timeouts = RedisTimeouts(
+            connect: .milliseconds(config.redisConnectTimeoutMs), command: .milliseconds(config.redisCommandTimeoutMs),
+            ping: .milliseconds(config.redisPingIntervalMs))
+        func withTLSFiles(_ endpoint: RedisEndpoint) -> RedisEndpoint {
+            var endpoint = endpoint
             endpoint.caFile = config.redisTLSCAFile
             endpoint.certFile = config.redisTLSCertFile
             endpoint.keyFile = config.redisTLSKeyFile
+            return endpoint
+        }
+        switch config.messenger {
+        case .local:
+            break
+        case .redis(let url):
+            let endpoint: RedisEndpoint
+            do { endpoint = try RedisEndpoint.parse(url) } catch {
+                throw SwitchboardError(.serviceUnavailable, "\(error)")
+            }
             messenger = RedisMessenger(
-                endpoint: endpoint,
-                settings: RedisMessenger.Settings(
-                    timeouts: RedisTimeouts(
-                        connect: .milliseconds(config.redisConnectTimeoutMs),
-                        command: .milliseconds(config.redisCommandTimeoutMs),
-                        ping: .milliseconds(config.redisPingIntervalMs)),
-                    publishQueueLimit: config.publishQueueLimit),
+                endpoint: withTLSFiles(endpoint),
+                settings: RedisMessenger.Settings(timeouts: timeouts, publishQueueLimit: config.publishQueueLimit),
+                logger: Logger(label: "switchboard.messenger"))
+        case .redisCluster(let url):
+            let seeds: [RedisEndpoint]
+            do { seeds = try RedisEndpoint.parseCluster(url) } catch {
+                throw SwitchboardError(.serviceUnavailable, "\(error)")
+            }
+            messenger = RedisClusterMessenger(
+                seeds: seeds.map(withTLSFiles),
+                settings: RedisClusterMessenger.Settings(
+                    timeouts: timeouts, publishQueueLimit: config.publishQueueLimit,
+                    clientName: "switchboard-\(ProcessInfo.processInfo.processIdentifier)"),
                 logger: Logger(label: "switchboard.messenger"))
         }
         let relay = EventRelay(

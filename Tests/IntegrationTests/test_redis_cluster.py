@@ -1,0 +1,252 @@
+"""Switchboard on a real Redis Cluster (3 masters + 3 replicas of redis-server, rediscluster.py):
+two replicas sharing one PostgreSQL database, REDIS=redis+cluster://… (sharded pub/sub).
+
+1. a subscriber on replica 2 receives every write made on replica 1, once and in order, for
+   collections whose channels hash to each of the three masters (CLUSTER KEYSLOT + CLUSTER NODES)
+2. CLUSTER FAILOVER on the replica of the master owning a channel's slot, mid-stream: nothing
+   lost, duplicated or reordered (the outbox backfill covers the switch)
+3. one subscriber connection per node and Switchboard replica (CLIENT LIST), whatever the
+   number of channels
+4. the master owning a channel's slot SIGKILLed mid-stream: its replica takes over after the
+   node timeout, and the subscriber still gets every write once, in order (outbox backfill)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from clusterkit import Client, Cluster, report, run, running_cluster, visible_everywhere, wait_until, ws_url_of
+from harness import ADMIN_TOKEN, create_collection, data, uniq
+from rediscluster import NODE_TIMEOUT_MS, RedisCluster
+
+pytestmark = pytest.mark.cluster
+
+
+@pytest.fixture(scope="module")
+def rc() -> Iterator[tuple[Cluster, RedisCluster]]:
+    for cl in running_cluster("redis cluster", {}, replicas=2, broker=RedisCluster):
+        redis = cl.redis
+        assert isinstance(redis, RedisCluster)
+        report(f"redis cluster: 3 masters + 3 replicas made in {redis.started_in:.1f}s")
+        yield cl, redis
+
+
+def channel(cl: Cluster, collection: str) -> str:
+    return f"{cl.namespace}:col:{collection}"
+
+
+def collections_on_every_master(cl: Cluster, redis: RedisCluster, per_master: int = 1) -> dict[int, list[str]]:
+    """New collections, `per_master` whose channel lives on each master (by CLUSTER KEYSLOT)."""
+    masters = {n.port for n in redis.nodes() if n.role == "master" and n.slots}
+    found: dict[int, list[str]] = {m: [] for m in masters}
+    for _ in range(200):
+        if all(len(v) >= per_master for v in found.values()):
+            break
+        name = uniq("rc")
+        owner = redis.master_of(channel(cl, name))
+        if len(found[owner]) < per_master:
+            found[owner].append(name)
+    assert all(len(v) >= per_master for v in found.values()), found
+    for names in found.values():
+        for name in names:
+            create_collection(cl.admin(0), name, [{"field": "text", "type": "string"}])
+            visible_everywhere(cl, name, 10)
+    return found
+
+
+def received(client: Client, uid: str) -> tuple[list[Any], list[int]]:
+    """(keys, seqs) of the create events of subscription `uid`, in arrival order."""
+    keys, seqs = [], []
+    for f in client.events(uid):
+        for row in f.get("data") or []:
+            keys.append(row["id"])
+        seqs.append(int(f.get("seq", -1)))
+    return keys, seqs
+
+
+def test_every_write_reaches_the_other_replica_through_each_master(rc: tuple[Cluster, RedisCluster]) -> None:
+    cl, redis = rc
+    by_master = collections_on_every_master(cl, redis)
+    cols = [c for names in by_master.values() for c in names]
+    slots = {c: (redis.keyslot(channel(cl, c)), redis.master_of(channel(cl, c))) for c in cols}
+    assert len({m for _, m in slots.values()}) == 3, slots
+    per_col = 30
+
+    async def scenario() -> dict[str, tuple[list[Any], list[int]]]:
+        sub = await Client.open(ws_url_of(cl.replicas[1].base_url), "r2-sub")
+        await sub.auth(ADMIN_TOKEN)
+        for c in cols:
+            await sub.subscribe(c, c)
+        api = cl.admin(0)
+        created: dict[str, list[Any]] = {c: [] for c in cols}
+        for i in range(per_col):
+            for c in cols:  # interleaved across the three masters
+                row = data(await asyncio.to_thread(api.post, f"/items/{c}", {"text": f"{c}-{i}"}))
+                created[c].append(row["id"])
+        for c in cols:
+            await sub.wait_events(c, per_col, 15)
+        out = {c: received(sub, c) for c in cols}
+        await sub.close()
+        return {c: (created[c], *out[c]) for c in cols}  # type: ignore[misc]
+
+    t0 = time.monotonic()
+    results = run(scenario(), 120)
+    for c, (created, keys, seqs) in results.items():
+        assert keys == created, f"{c} (slot {slots[c][0]} on :{slots[c][1]}): got {keys}, wrote {created}"
+        assert seqs == sorted(set(seqs)), f"{c}: seqs not strictly increasing: {seqs}"
+    report(f"redis cluster: {len(cols)} collections on 3 masters "
+           f"(slots {sorted(s for s, _ in slots.values())}), {per_col * len(cols)} writes on replica 1 "
+           f"all delivered in order on replica 2 in {time.monotonic() - t0:.1f}s")
+
+
+def test_cluster_failover_mid_stream_loses_nothing(rc: tuple[Cluster, RedisCluster]) -> None:
+    cl, redis = rc
+    name = uniq("rcf")
+    create_collection(cl.admin(0), name, [{"field": "text", "type": "string"}])
+    visible_everywhere(cl, name, 10)
+    ch = channel(cl, name)
+    old_master = redis.master_of(ch)
+    promoted = redis.replica_of(old_master)
+    total = 80
+    timings: dict[str, float] = {}
+
+    async def scenario() -> tuple[list[Any], list[Any], list[int]]:
+        sub = await Client.open(ws_url_of(cl.replicas[1].base_url), "r2-sub")
+        await sub.auth(ADMIN_TOKEN)
+        await sub.subscribe(name, "s")
+        api = cl.admin(0)
+        created: list[Any] = []
+        failover_done = threading.Event()
+
+        def failover() -> None:
+            t = time.monotonic()
+            assert redis.cli(promoted, "CLUSTER", "FAILOVER") == "OK"
+            wait_until(lambda: "role:master" in redis.cli(promoted, "INFO", "replication"), 15, 0.02,
+                       f":{promoted} promoted")
+            timings["promoted"] = time.monotonic() - t
+            wait_until(lambda: subscriber_on(redis, promoted, cl.replicas[1].proc.pid), 15, 0.02,  # type: ignore[union-attr]
+                       "replica 2 subscribed on the new master")
+            timings["resubscribed"] = time.monotonic() - t
+            failover_done.set()
+
+        thread: threading.Thread | None = None
+        for i in range(total):
+            if i == total // 4:
+                thread = threading.Thread(target=failover)
+                thread.start()
+            row = data(await asyncio.to_thread(api.post, f"/items/{name}", {"text": str(i)}))
+            created.append(row["id"])
+            await asyncio.sleep(0.03)
+        assert thread is not None
+        await asyncio.to_thread(thread.join, 30)
+        assert failover_done.is_set(), "the failover did not complete"
+        await sub.wait_events("s", total, 20)
+        keys, seqs = received(sub, "s")
+        await sub.close()
+        return created, keys, seqs
+
+    created, keys, seqs = run(scenario(), 120)
+    lost = [k for k in created if k not in set(keys)]
+    dup = len(keys) - len(set(keys))
+    assert not lost and dup == 0 and keys == created, f"lost {lost}, {dup} duplicated; got {keys}, wrote {created}"
+    assert seqs == sorted(set(seqs)), f"seqs not strictly increasing: {seqs}"
+    assert redis.master_of(ch) == promoted
+    report(f"redis cluster: CLUSTER FAILOVER :{old_master} -> :{promoted} mid-stream of {total} writes: "
+           f"0 lost / 0 dup / 0 reordered; promoted in {timings['promoted']:.2f}s, replica 2 subscribed on the "
+           f"new master {timings['resubscribed']:.2f}s after the command")
+
+
+def subscriber_on(redis: RedisCluster, port: int, pid: int) -> int:
+    """Sharded subscriptions replica `pid` holds on node `port` (its `-sub` connection)."""
+    return sum(int(c.get("ssub", "0")) for c in redis.client_list(port) if c.get("name") == f"switchboard-{pid}-sub")
+
+
+def test_one_subscriber_connection_per_node(rc: tuple[Cluster, RedisCluster]) -> None:
+    cl, redis = rc
+    cols = [c for names in collections_on_every_master(cl, redis, per_master=3).values() for c in names]
+
+    async def scenario() -> dict[int, dict[int, tuple[int, int]]]:
+        subs = []
+        for srv in cl.replicas:
+            client = await Client.open(ws_url_of(srv.base_url), f"{srv.name}-sub")
+            await client.auth(ADMIN_TOKEN)
+            for c in cols:
+                await client.subscribe(c, c)
+            subs.append(client)
+        # (connections, shard channels) per Switchboard replica per node
+        seen: dict[int, dict[int, tuple[int, int]]] = {}
+        for srv in cl.replicas:
+            pid = srv.proc.pid  # type: ignore[union-attr]
+            seen[pid] = {}
+            for port in redis.ports:
+                conns = [c for c in redis.client_list(port) if c.get("name") == f"switchboard-{pid}-sub"]
+                seen[pid][port] = (len(conns), sum(int(c.get("ssub", "0")) for c in conns))
+        for s in subs:
+            await s.close()
+        return seen
+
+    seen = run(scenario(), 60)
+    masters = {n.port for n in redis.nodes() if n.role == "master" and n.slots}
+    for pid, per_node in seen.items():
+        for port, (conns, channels) in per_node.items():
+            assert conns <= 1, f"replica pid {pid} has {conns} subscriber connections on :{port}"
+        channels = sum(ch for _, ch in per_node.values())
+        assert channels >= len(cols), f"replica pid {pid}: {channels} shard channels for {len(cols)} collections"
+        assert sum(c for c, _ in per_node.values()) <= len(masters)
+    report(f"redis cluster: {len(cols)} collections (+ control channel) on 3 masters: per Switchboard replica "
+           + "; ".join(f"pid {pid}: " + ", ".join(f":{p} {c} conn/{ch} ch" for p, (c, ch) in sorted(n.items()) if c)
+                       for pid, n in seen.items()))
+
+
+def test_a_killed_master_fails_over_without_losing_an_event(rc: tuple[Cluster, RedisCluster]) -> None:
+    """Last in the module: the cluster is left with a master that has no replica."""
+    cl, redis = rc
+    name = uniq("rck")
+    create_collection(cl.admin(0), name, [{"field": "text", "type": "string"}])
+    visible_everywhere(cl, name, 10)
+    ch = channel(cl, name)
+    victim = redis.master_of(ch)
+    heir = redis.replica_of(victim)
+    total = 60
+    timings: dict[str, float] = {}
+
+    async def scenario() -> tuple[list[Any], list[Any], list[int]]:
+        sub = await Client.open(ws_url_of(cl.replicas[1].base_url), "r2-sub")
+        await sub.auth(ADMIN_TOKEN)
+        await sub.subscribe(name, "s")
+        api = cl.admin(0)
+        created: list[Any] = []
+        for i in range(total):
+            if i == total // 3:
+                t = time.monotonic()
+                redis.kill(victim)
+                timings["killed_at"] = t
+            row = data(await asyncio.to_thread(api.post, f"/items/{name}", {"text": str(i)}))
+            created.append(row["id"])
+            await asyncio.sleep(0.05)
+        pid = cl.replicas[1].proc.pid  # type: ignore[union-attr]
+        await asyncio.to_thread(wait_until, lambda: "role:master" in redis.cli(heir, "INFO", "replication", check=False),
+                                30, 0.05, f":{heir} promoted")
+        timings["promoted"] = time.monotonic() - timings["killed_at"]
+        await asyncio.to_thread(wait_until, lambda: subscriber_on(redis, heir, pid), 30, 0.05,
+                                "replica 2 subscribed on the new master")
+        timings["resubscribed"] = time.monotonic() - timings["killed_at"]
+        await sub.wait_events("s", total, 30)
+        keys, seqs = received(sub, "s")
+        await sub.close()
+        return created, keys, seqs
+
+    created, keys, seqs = run(scenario(), 150)
+    lost = [k for k in created if k not in set(keys)]
+    dup = len(keys) - len(set(keys))
+    assert not lost and dup == 0 and keys == created, f"lost {lost}, {dup} duplicated; got {keys}, wrote {created}"
+    assert seqs == sorted(set(seqs)), f"seqs not strictly increasing: {seqs}"
+    report(f"redis cluster: master :{victim} SIGKILLed mid-stream of {total} writes, :{heir} promoted after "
+           f"{timings['promoted']:.1f}s (node timeout {NODE_TIMEOUT_MS / 1000:.0f}s), replica 2 subscribed there after "
+           f"{timings['resubscribed']:.1f}s: 0 lost / 0 dup / 0 reordered")
