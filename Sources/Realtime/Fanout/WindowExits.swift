@@ -25,7 +25,7 @@ struct WindowExits: Sendable {
     /// Keys events removed since, with the seq of the event, so that an older `init` read does not bring them back.
     private var forgotten: [String: (seq: Int64, at: Int64)] = [:]
     /// Exits by time; entries a later `show` or `forget` replaced are skipped when they surface.
-    private var heap: [(exit: Int64, key: String)] = []
+    private var heap = TimeHeap<String>()
     /// Whether a row was ever refused for the limit (reported once).
     private(set) var overflowed = false
     /// When `forgotten` was last pruned (ms).
@@ -85,13 +85,12 @@ struct WindowExits: Sendable {
     /// Removes and answers the rows whose exit is at or before `now`, earliest first.
     mutating func due(now: Int64) -> [JSONValue] {
         var out: [JSONValue] = []
-        while let first = heap.first, first.exit <= now {
-            popFirst()
-            if let t = tracked[first.key], t.exit == first.exit {
-                tracked[first.key] = nil
+        while let first = heap.popDue(now: now) {
+            if let t = tracked[first.value], t.exit == first.at {
+                tracked[first.value] = nil
                 out.append(t.key)
                 // Every member has it, or an `init` read after this cannot show it: none brings it back.
-                if forgotten.count < limit { forgotten[first.key] = (.max, now) }
+                if forgotten.count < limit { forgotten[first.value] = (.max, now) }
             }
         }
         if !forgotten.isEmpty, now - prunedAt >= Self.forgottenFor / 4 {
@@ -108,7 +107,7 @@ struct WindowExits: Sendable {
         guard other.windows == windows else { return }
         for (text, t) in other.tracked where tracked[text] == nil && tracked.count < limit {
             tracked[text] = t
-            push(t.exit, text)
+            heap.push(text, at: t.exit)
         }
     }
 
@@ -126,40 +125,12 @@ struct WindowExits: Sendable {
         }
         if tracked[text]?.exit == exit { return .tracked }
         tracked[text] = Tracked(key: key, exit: exit)
-        push(exit, text)
+        heap.push(text, at: exit)
         // Rows bumped again and again (a heartbeat) leave stale entries behind: rebuilt when they dominate.
         if heap.count > 2 * tracked.count + 64 {
-            heap = []
-            for (text, t) in tracked { push(t.exit, text) }
+            heap.removeAll()
+            for (text, t) in tracked { heap.push(text, at: t.exit) }
         }
         return .tracked
-    }
-
-    private mutating func push(_ exit: Int64, _ key: String) {
-        heap.append((exit, key))
-        var i = heap.count - 1
-        while i > 0 {
-            let parent = (i - 1) / 2
-            guard heap[i].exit < heap[parent].exit else { break }
-            heap.swapAt(i, parent)
-            i = parent
-        }
-    }
-
-    private mutating func popFirst() {
-        let last = heap.removeLast()
-        guard !heap.isEmpty else { return }
-        heap[0] = last
-        var i = 0
-        while true {
-            let l = 2 * i + 1
-            let r = l + 1
-            var smallest = i
-            if l < heap.count, heap[l].exit < heap[smallest].exit { smallest = l }
-            if r < heap.count, heap[r].exit < heap[smallest].exit { smallest = r }
-            guard smallest != i else { break }
-            heap.swapAt(i, smallest)
-            i = smallest
-        }
     }
 }
