@@ -154,6 +154,23 @@ import Testing
         await messenger.shutdown()
     }
 
+    /// The least rights the messenger needs (README "Redis ACL"): its commands, no keys, and only
+    /// the channels under its namespace.
+    @Test func redisMessengerWorksWithLeastRightsACLUser() async throws {
+        let server = try RedisServer.start(extraArguments: [
+            "--user", "default", "off", "--user", "app", "on", ">s3cret", "resetkeys", "resetchannels", "&sb:*", "-@all",
+            "+subscribe", "+unsubscribe", "+publish", "+ping", "+select",
+        ])
+        defer { server.stop() }
+        let messenger = RedisMessenger(endpoint: try RedisEndpoint.parse("redis://app:s3cret@127.0.0.1:\(server.port)"))
+        let runner = Task { await messenger.run() }
+        defer { runner.cancel() }
+        try await waitUntil { messenger.state == .connected }
+        try await Self.contract(messenger)
+        #expect(messenger.stats.failed == 0)
+        await messenger.shutdown()
+    }
+
     @Test func redisMessengerAuthenticatesWithACLUser() async throws {
         let server = try RedisServer.start(extraArguments: [
             "--user", "default", "off", "--user", "app", "on", ">s3cret", "~*", "&*", "+@all",
