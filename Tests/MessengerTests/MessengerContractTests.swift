@@ -154,6 +154,33 @@ import Testing
         await messenger.shutdown()
     }
 
+    /// `rediss://` against a real TLS `redis-server`, with certificates made here: the contract
+    /// holds when the CA is trusted (`REDIS_TLS_CA`), and nothing connects when it is not.
+    @Test func redisMessengerSpeaksTLSToATLSServer() async throws {
+        let pki = try TestPKI.make()
+        defer { pki.remove() }
+        let server = try RedisServer.start(tls: pki)
+        defer { server.stop() }
+        var endpoint = try RedisEndpoint.parse("rediss://127.0.0.1:\(server.port)")
+        endpoint.caFile = pki.caCert
+        let messenger = RedisMessenger(endpoint: endpoint)
+        let runner = Task { await messenger.run() }
+        defer { runner.cancel() }
+        try await waitUntil { messenger.state == .connected }
+        try await Self.contract(messenger)
+        await messenger.shutdown()
+
+        // Another CA: the handshake fails, the messenger keeps trying and never reports connected.
+        var untrusted = endpoint
+        untrusted.caFile = pki.otherCACert
+        let refused = RedisMessenger(endpoint: untrusted)
+        let refusedRunner = Task { await refused.run() }
+        defer { refusedRunner.cancel() }
+        try await Task.sleep(for: .seconds(1.5))
+        #expect(refused.state != .connected)
+        await refused.shutdown()
+    }
+
     /// The least rights the messenger needs (README "Redis ACL"): its commands, no keys, and only
     /// the channels under its namespace.
     @Test func redisMessengerWorksWithLeastRightsACLUser() async throws {
@@ -252,9 +279,17 @@ final class RedisServer: @unchecked Sendable {
         self.process = process
     }
 
-    static func start(extraArguments: [String] = []) throws -> RedisServer {
+    /// With `tls`, the port speaks TLS only (`--port 0 --tls-port`), clients need no certificate.
+    static func start(extraArguments: [String] = [], tls: TestPKI? = nil) throws -> RedisServer {
         let port = Int.random(in: 20000...40000)
-        let arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"] + extraArguments
+        var listen = ["--port", String(port)]
+        if let tls {
+            listen = [
+                "--port", "0", "--tls-port", String(port), "--tls-cert-file", tls.serverCert, "--tls-key-file",
+                tls.serverKey, "--tls-ca-cert-file", tls.caCert, "--tls-auth-clients", "no",
+            ]
+        }
+        let arguments = listen + ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"] + extraArguments
         let process = try launch(arguments)
         let server = RedisServer(port: port, arguments: arguments, process: process)
         try server.waitForPort()
@@ -316,5 +351,53 @@ final class RedisServer: @unchecked Sendable {
         stop()
         process = try Self.launch(arguments)
         try waitForPort()
+    }
+}
+
+
+/// A CA and a server certificate for 127.0.0.1 made with the `openssl` command, plus a second CA
+/// that signed nothing here, in a temporary directory.
+struct TestPKI: Sendable {
+    let directory: String
+    var caCert: String { directory + "/ca.pem" }
+    var otherCACert: String { directory + "/other-ca.pem" }
+    var serverCert: String { directory + "/server.pem" }
+    var serverKey: String { directory + "/server.key" }
+
+    static func make() throws -> TestPKI {
+        let directory = NSTemporaryDirectory() + "sb-pki-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let pki = TestPKI(directory: directory)
+        for ca in ["ca", "other-ca"] {
+            try openssl([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=switchboard test \(ca)",
+                "-keyout", "\(directory)/\(ca).key", "-out", "\(directory)/\(ca).pem",
+            ])
+        }
+        try openssl([
+            "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", pki.serverKey, "-out",
+            "\(directory)/server.csr",
+        ])
+        try "subjectAltName=IP:127.0.0.1\n".write(toFile: "\(directory)/san.ext", atomically: true, encoding: .utf8)
+        try openssl([
+            "x509", "-req", "-in", "\(directory)/server.csr", "-CA", pki.caCert, "-CAkey", "\(directory)/ca.key",
+            "-CAcreateserial", "-days", "2", "-extfile", "\(directory)/san.ext", "-out", pki.serverCert,
+        ])
+        return pki
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: directory) }
+
+    private static func openssl(_ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "openssl \(arguments[0]) failed"])
+        }
     }
 }

@@ -16,8 +16,9 @@ CLUSTER_PACKAGES=(redis-server redis-tools postgresql nginx curl)
 # The integration tests' own needs beyond the cluster: pip for the Python modules; Debian's headless
 # chromium and its WebDriver for the demo chat page's browser test (test_demo_browser.py, Selenium);
 # haproxy (`haproxy -c`) and systemd (`systemd-analyze verify`) for test_deploy_files.py, which
-# checks deploy/ with them (nginx -t uses CLUSTER_PACKAGES' nginx).
-TEST_PACKAGES=(python3-pip chromium chromium-driver haproxy systemd)
+# checks deploy/ with them (nginx -t uses CLUSTER_PACKAGES' nginx); openssl (the command) makes the
+# certificates of the messenger's TLS test.
+TEST_PACKAGES=(python3-pip chromium chromium-driver haproxy systemd openssl)
 # The benchmark's peer: nchan in nginx.
 BENCH_PACKAGES=(libnginx-mod-nchan)
 
