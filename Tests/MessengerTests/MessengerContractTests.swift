@@ -354,7 +354,6 @@ final class RedisServer: @unchecked Sendable {
     }
 }
 
-
 /// A CA and a server certificate for 127.0.0.1 made with the `openssl` command, plus a second CA
 /// that signed nothing here, in a temporary directory.
 struct TestPKI: Sendable {
