@@ -11,10 +11,7 @@ func withStore<T>(_ body: (Store) async throws -> T) async throws -> T {
     let directory = FileManager.default.temporaryDirectory
         .appendingPathComponent("switchboard-store-tests-\(UUID().uuidString)", isDirectory: true)
     let database = try SQLiteDatabase(path: directory.appendingPathComponent("switchboard.db").path)
-    let environment = StoreEnvironment(
-        replicaID: "test-replica", limits: QueryLimits(defaultLimit: 100), hashPassword: { "hashed:" + $0 },
-        newUUID: { UUID().uuidString.lowercased() })
-    let store = Store(database: database, environment: environment)
+    let store = Store(database: database, environment: testEnvironment)
     do {
         try await store.migrate()
         let result = try await body(store)
@@ -44,10 +41,7 @@ func withPostgresStore<T>(_ body: (Store) async throws -> T) async throws -> T {
     let database = try PostgresDatabase(
         settings: .init(host: host, port: port, username: "postgres", password: nil, database: name, tls: false),
         logger: Logger(label: "store-tests"))
-    let environment = StoreEnvironment(
-        replicaID: "test-replica", limits: QueryLimits(defaultLimit: 100), hashPassword: { "hashed:" + $0 },
-        newUUID: { UUID().uuidString.lowercased() })
-    let store = Store(database: database, environment: environment)
+    let store = Store(database: database, environment: testEnvironment)
     do {
         try await store.migrate()
         let result = try await body(store)
@@ -124,3 +118,8 @@ extension Store {
         }
     }
 }
+
+/// The store environment both databases' test stores use.
+let testEnvironment = StoreEnvironment(
+    replicaID: "test-replica", limits: QueryLimits(defaultLimit: 100), hashPassword: { "hashed:" + $0 },
+    newUUID: { UUID().uuidString.lowercased() })
