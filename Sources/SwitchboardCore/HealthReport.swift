@@ -75,15 +75,34 @@ public struct HealthReport: Sendable, Equatable {
         }
     }
 
+    /// The database's connections at the time of the probe (Directus's `connectionsAvailable` /
+    /// `connectionsUsed`, from its pool).
+    public struct ConnectionPool: Sendable, Equatable {
+        /// Connections held by an operation.
+        public var used: Int
+        /// Connections that can still be handed out without waiting (capacity minus used).
+        public var available: Int
+
+        public init(used: Int, available: Int) {
+            self.used = used
+            self.available = available
+        }
+    }
+
     public struct Observations: Sendable, Equatable {
         public var draining: Bool
         public var database: DatabaseProbe
+        public var pool: ConnectionPool?
         public var messenger: MessengerProbe?
         public var outboxLag: OutboxLag?
 
-        public init(draining: Bool, database: DatabaseProbe, messenger: MessengerProbe?, outboxLag: OutboxLag?) {
+        public init(
+            draining: Bool, database: DatabaseProbe, pool: ConnectionPool? = nil, messenger: MessengerProbe?,
+            outboxLag: OutboxLag?
+        ) {
             self.draining = draining
             self.database = database
+            self.pool = pool
             self.messenger = messenger
             self.outboxLag = outboxLag
         }
@@ -145,6 +164,14 @@ public struct HealthReport: Sendable, Equatable {
             notReady.append("database unreachable")
         }
         checks.append(database)
+        if let pool = observed.pool {
+            for (suffix, value) in [("connectionsAvailable", pool.available), ("connectionsUsed", pool.used)] {
+                checks.append(
+                    Check(
+                        name: "\(settings.databaseClient):\(suffix)", componentType: "datastore",
+                        observedValue: .int(Int64(value)), status: .ok))
+            }
+        }
 
         if let messenger = observed.messenger {
             var check = Check(

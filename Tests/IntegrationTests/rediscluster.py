@@ -167,6 +167,27 @@ class RedisCluster:
         master = next(n for n in nodes if n.port == master_port)
         return next(n.port for n in nodes if n.master_id == master.id and not n.failed)
 
+    def node_id(self, port: int) -> str:
+        return self.cli(port, "CLUSTER", "MYID")
+
+    def migrate_slot(self, slot: int, source: int, target: int) -> None:
+        """Move `slot` from master `source` to master `target` the way `redis-cli --cluster reshard`
+        does: IMPORTING on the target, MIGRATING on the source, its keys MIGRATEd (pub/sub channels
+        are not keys, so usually none), then SETSLOT … NODE on the target, the source and the other
+        masters. The source then drops its shard-channel subscribers of that slot (`sunsubscribe`)
+        and answers `SPUBLISH` there with `-MOVED`."""
+        source_id, target_id = self.node_id(source), self.node_id(target)
+        assert self.cli(target, "CLUSTER", "SETSLOT", str(slot), "IMPORTING", source_id) == "OK"
+        assert self.cli(source, "CLUSTER", "SETSLOT", str(slot), "MIGRATING", target_id) == "OK"
+        for _ in range(1000):
+            keys = self.cli(source, "CLUSTER", "GETKEYSINSLOT", str(slot), "100").split()
+            if not keys:
+                break
+            self.cli(source, "MIGRATE", "127.0.0.1", str(target), "", "0", "5000", "KEYS", *keys)
+        masters = [n.port for n in self.nodes() if n.role == "master" and not n.failed]
+        for port in [target, source, *(m for m in masters if m not in (source, target))]:
+            assert self.cli(port, "CLUSTER", "SETSLOT", str(slot), "NODE", target_id) == "OK"
+
     def client_list(self, port: int) -> list[dict[str, str]]:
         out = []
         for line in self.cli(port, "CLIENT", "LIST").splitlines():

@@ -64,6 +64,12 @@ def test_health_checks_are_for_admins_only(server: SwitchboardServer) -> None:
     db = checks[name][0]
     assert db["status"] == "ok" and db["observedUnit"] == "ms" and db["componentType"] == "datastore"
     assert isinstance(db["observedValue"], (int, float)) and db["threshold"] == 150
+    client = name.split(":")[0]
+    for pool in ("connectionsAvailable", "connectionsUsed"):  # Directus's pool checks
+        (check,) = checks[f"{client}:{pool}"]
+        assert check["status"] == "ok" and check["componentType"] == "datastore"
+        assert isinstance(check["observedValue"], int) and check["observedValue"] >= 0
+    assert checks[f"{client}:connectionsAvailable"][0]["observedValue"] >= 1
     assert checks["outbox:lag"][0]["observedValue"] == 0
     assert "messenger:redis" not in checks  # a single node has no messenger
     # an invalid token is refused, as on every Directus route

@@ -71,6 +71,36 @@ import Testing
         await messenger.shutdown()
     }
 
+    /// The least rights the cluster messenger needs (README "Redis ACL and TLS"): sharded pub/sub
+    /// on its own channels, the slot map and `ASKING`; no keys, no classic pub/sub.
+    @Test func redisClusterMessengerWorksWithLeastRightsACLUser() async throws {
+        let config = FileManager.default.temporaryDirectory.appendingPathComponent("sb-nodes-\(UUID().uuidString).conf").path
+        let server = try RedisServer.start(extraArguments: [
+            "--cluster-enabled", "yes", "--cluster-config-file", config, "--user", "app", "on", ">s3cret", "resetkeys",
+            "resetchannels", "&sb:*", "-@all", "+ssubscribe", "+sunsubscribe", "+spublish", "+ping", "+asking",
+            "+cluster|shards", "+cluster|slots",
+        ])
+        defer {
+            server.stop()
+            try? FileManager.default.removeItem(atPath: config)
+        }
+        #expect(try redisCLI(server.port, ["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]) == "OK")
+        try await waitUntil { (try? redisCLI(server.port, ["CLUSTER", "INFO"]))?.contains("cluster_state:ok") == true }
+        let messenger = RedisClusterMessenger(seeds: [try RedisEndpoint.parse("redis://app:s3cret@127.0.0.1:\(server.port)")])
+        let runner = Task { await messenger.run() }
+        defer { runner.cancel() }
+        await messenger.subscribe("sb:control")
+        try await waitUntil { messenger.state == .connected && messenger.hasSubscribed }
+        await messenger.unsubscribe("sb:control")
+        try await Self.contract(messenger)
+        #expect(messenger.stats.published >= 5 && messenger.stats.failed == 0)
+        // A channel outside the user's pattern is refused by Redis, and the refusal is counted, not fatal.
+        messenger.publish(Array("x".utf8), to: "other:col:a")
+        try await waitUntil { messenger.stats.failed >= 1 }
+        #expect(messenger.state == .connected)
+        await messenger.shutdown()
+    }
+
     static let quick = RedisMessenger.Settings(
         timeouts: RedisTimeouts(connect: .seconds(1), command: .milliseconds(500), ping: .milliseconds(200)),
         publishQueueLimit: 3)

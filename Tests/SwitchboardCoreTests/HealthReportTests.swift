@@ -9,9 +9,12 @@ import Testing
 
     static func report(
         draining: Bool = false, database: HealthReport.DatabaseProbe = .answered(milliseconds: 1.5),
-        messenger: HealthReport.MessengerProbe? = nil, lag: HealthReport.OutboxLag? = nil
+        pool: HealthReport.ConnectionPool? = nil, messenger: HealthReport.MessengerProbe? = nil,
+        lag: HealthReport.OutboxLag? = nil
     ) -> HealthReport {
-        HealthReport(.init(draining: draining, database: database, messenger: messenger, outboxLag: lag), settings: settings)
+        HealthReport(
+            .init(draining: draining, database: database, pool: pool, messenger: messenger, outboxLag: lag),
+            settings: settings)
     }
 
     static let subscribed = HealthReport.MessengerProbe(state: "connected", hasSubscribed: true)
@@ -25,7 +28,8 @@ import Testing
     }
 
     @Test func theBodyIsDirectusShapedAndChecksAreForAdminsOnly() {
-        let r = Self.report(messenger: Self.subscribed, lag: .init(events: 0, behindForMilliseconds: 0))
+        let r = Self.report(
+            pool: .init(used: 2, available: 8), messenger: Self.subscribed, lag: .init(events: 0, behindForMilliseconds: 0))
         #expect(r.body(forAdmin: false) == ["status": "ok"])
         let admin = r.body(forAdmin: true)
         #expect(
@@ -39,6 +43,8 @@ import Testing
                                 "threshold": 150,
                             ]
                         ],
+                        "pg:connectionsAvailable": [["componentType": "datastore", "observedValue": 8, "status": "ok"]],
+                        "pg:connectionsUsed": [["componentType": "datastore", "observedValue": 2, "status": "ok"]],
                         "messenger:redis": [["componentType": "datastore", "observedValue": "connected", "status": "ok"]],
                         "outbox:lag": [
                             [

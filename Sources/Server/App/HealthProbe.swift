@@ -20,9 +20,11 @@ struct HealthProbe: Sendable {
         let draining = !readiness.isReady
         let database = await Self.ping(database, timeout: pingTimeout)
         let lag = relay.lag
+        let usage = self.database.usage
         return HealthReport(
             .init(
                 draining: draining, database: database,
+                pool: .init(used: usage.inUse, available: max(0, usage.capacity - usage.inUse)),
                 messenger: messenger.map { .init(state: $0.state.rawValue, hasSubscribed: $0.hasSubscribed) },
                 outboxLag: .init(events: lag.events, behindForMilliseconds: Self.milliseconds(lag.behindFor))),
             settings: settings)
