@@ -66,6 +66,23 @@ extension Filter {
                 parts.append(.condition(path: prefix, op: op, value: try operand(op, value, field: field)))
             default:
                 let name = field.isEmpty ? key : field + "." + key
+                if FieldFunction.looksLikeCall(key) {
+                    guard FieldFunction(key) != nil else {
+                        throw .invalidQuery(
+                            "Invalid filter: invalid function \"\(name)\" (one of "
+                                + FieldFunction.Kind.allCases.map { "\($0.rawValue)()" }.joined(separator: ", ") + ")")
+                    }
+                    guard case .object(let nested) = value else {
+                        throw .invalidQuery(
+                            "Invalid filter for \"\(name)\": expected an object of operators, got \(value.kindName)")
+                    }
+                    let groups: Set<String> = ["_and", "_or", "_some", "_none"]
+                    guard nested.keys.allSatisfy({ $0.hasPrefix("_") && !groups.contains($0) }) else {
+                        throw .invalidQuery("Invalid filter for \"\(name)\": a function takes operators only")
+                    }
+                    parts.append(try parse(nested, prefix: prefix + [key]))
+                    continue
+                }
                 guard QuerySyntax.isValidName(key) else {
                     throw .invalidQuery("Invalid filter: invalid field \"\(name)\"")
                 }
@@ -149,6 +166,10 @@ extension Filter {
         case .and(let parts), .or(let parts):
             return parts.reduce(into: []) { $0.formUnion($1.referencedPaths) }
         case .condition(let path, _, _):
+            // `count(comments)` reads the relation itself; date parts stay as written (a plain field).
+            if let last = path.last, let function = FieldFunction(last), function.kind == .count {
+                return [path.dropLast() + [function.field]]
+            }
             return [path]
         case .some(let path, let inner), .none(let path, let inner):
             return Set(inner.referencedPaths.map { path + $0 }).union([path])
@@ -162,7 +183,9 @@ extension Filter {
         switch self {
         case .and(let parts): return parts.flatMap(\.topLevelEqualities)
         case .or(let parts) where parts.count == 1: return parts[0].topLevelEqualities
-        case .condition(let path, ._eq, let value) where path.count == 1: return [(path[0], value)]
+        // A function (`year(at)`) is not a field of the row: it pins nothing.
+        case .condition(let path, ._eq, let value) where path.count == 1 && FieldFunction(path[0]) == nil:
+            return [(path[0], value)]
         default: return []
         }
     }

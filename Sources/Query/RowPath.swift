@@ -8,10 +8,17 @@ enum RowPath {
     /// non-object on the way reads as null.
     static func values(at path: [String], in row: JSONObject) -> [JSONValue] {
         // Most paths are a single plain field; skip the fan-out machinery for them.
-        if path.count == 1 { return [row[path[0]] ?? .null] }
+        if path.count == 1 { return [read(path[0], in: row)] }
         var out: [JSONValue] = []
         collect(path[...], .object(row), into: &out)
         return out
+    }
+
+    /// A field of an object, or a function of one (`year(date)`, `count(comments)`).
+    private static func read(_ key: String, in object: JSONObject) -> JSONValue {
+        if let value = object[key] { return value }
+        guard let function = FieldFunction(key) else { return .null }
+        return function.apply(to: object[function.field] ?? .null)
     }
 
     /// The single value at a path, for sorting: arrays on the way read as null.
@@ -42,7 +49,7 @@ enum RowPath {
             return
         }
         switch value {
-        case .object(let object): collect(path.dropFirst(), object[key] ?? .null, into: &out)
+        case .object(let object): collect(path.dropFirst(), read(key, in: object), into: &out)
         case .array(let items): for item in items { collect(path, item, into: &out) }
         default: out.append(.null)
         }

@@ -107,6 +107,28 @@ public struct ISOTimestamp: Sendable, Hashable, Comparable {
         return (y, m, d, secs / 3600, (secs / 60) % 60, secs % 60, Int(ms % 1000))
     }
 
+    /// Days since 1970-01-01 (UTC), rounded down.
+    private var epochDays: Int {
+        let ms = epochMilliseconds
+        return Int(ms >= 0 ? ms / 86_400_000 : (ms - 86_399_999) / 86_400_000)
+    }
+
+    /// 0 (Sunday) to 6 (Saturday), in UTC.
+    public var weekday: Int {
+        let r = (epochDays + 4) % 7  // 1970-01-01 was a Thursday
+        return r < 0 ? r + 7 : r
+    }
+
+    /// The ISO-8601 week of the year (1–53; weeks start on Monday, week 1 holds the year's
+    /// first Thursday), in UTC.
+    public var isoWeek: Int {
+        let isoWeekday = weekday == 0 ? 7 : weekday
+        let thursday = epochDays - isoWeekday + 4
+        let (year, _, _) = ISOTimestamp.civilFromDays(thursday)
+        let dayOfYear = thursday - ISOTimestamp.daysFromCivil(year: year, month: 1, day: 1)
+        return dayOfYear / 7 + 1
+    }
+
     /// `2026-11-24T23:05:41.123Z`, as JavaScript's `Date.toISOString()`.
     public var iso8601: String {
         let p = parts

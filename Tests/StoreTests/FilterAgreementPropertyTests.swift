@@ -194,7 +194,17 @@ struct FilterGenerator {
             return rng.chance(0.5) ? .and(parts) : .or(parts)
         }
         let candidates = world.paths.filter { relational ? $0.0 != ["owner"] : $0.0.count == 1 }
-        let (path, type) = rng.pick(candidates)
+        var (path, type) = rng.pick(candidates)
+        // A date part (`year(f1)`, `owner.week(f0)`): an integer, read the same way by both paths.
+        let parts: [String: [String]] = [
+            "date": ["year", "month", "week", "day", "weekday"],
+            "dateTime": ["year", "month", "week", "day", "weekday", "hour", "minute", "second"],
+            "timestamp": ["year", "month", "week", "day", "weekday", "hour", "minute", "second"],
+        ]
+        if let functions = parts[type], rng.chance(0.35), let last = path.last {
+            path[path.count - 1] = "\(rng.pick(functions))(\(last))"
+            type = "integer"
+        }
         let op = rng.pick(Self.operators)
         return .condition(path: path, op: op, value: operand(op, type, &rng))
     }

@@ -49,7 +49,9 @@ final class InitCache: Sendable {
         for byAction in key.permissions.rules.values { for p in byAction.values { filters.append(p.filter) } }
         return filters.allSatisfy { filter in
             guard let filter else { return true }
-            return !filter.containsNowVariable && filter.referencedPaths.allSatisfy { $0.count == 1 }
+            // A filter on an o2m (`comments`, `count(comments)`) reads another collection too.
+            return !filter.containsNowVariable
+                && filter.referencedPaths.allSatisfy { $0.count == 1 && schema.oneToMany(collection.name, $0[0]) == nil }
         }
     }
 

@@ -30,7 +30,7 @@ struct EventRenderer {
         guard
             let rule = Filter.conjunction([request.query.filter, permission.filter])?.resolvingVariables(cls.context.variables())
         else { return nil }
-        let evaluable = Self.evaluablePart(rule)
+        let evaluable = Self.evaluablePart(rule, of: event.collection, in: store.schema)
         let before = Set(event.previous.filter { evaluable.matches($0) }.compactMap { $0[pk]?.textValue })
         var left: [JSONValue] = []
         for row in event.rows {
@@ -70,7 +70,7 @@ struct EventRenderer {
         case .delete:
             // Only keys of rows the subscriber could read before the delete [deviation from Directus].
             let rule = Filter.conjunction([query.filter, permission.filter]).map {
-                Self.evaluablePart($0.resolvingVariables(variables))
+                Self.evaluablePart($0.resolvingVariables(variables), of: event.collection, in: schema)
             }
             let visible = rows.filter { row in rule?.matches(row) ?? true }
                 .compactMap { $0[pk] }
@@ -143,11 +143,15 @@ struct EventRenderer {
 
     /// A filter with relational conditions dropped (they can't be checked on a
     /// deleted row's pre-image); used only to decide which deleted keys to reveal.
-    static func evaluablePart(_ filter: Filter) -> Filter {
+    /// Conditions on an o2m (`comments`, `count(comments)`) read related rows, which a
+    /// change event does not carry.
+    static func evaluablePart(_ filter: Filter, of collection: String, in schema: Schema) -> Filter {
         switch filter {
-        case .and(let parts): return .and(parts.map(evaluablePart))
-        case .or(let parts): return .or(parts.map(evaluablePart))
+        case .and(let parts): return .and(parts.map { evaluablePart($0, of: collection, in: schema) })
+        case .or(let parts): return .or(parts.map { evaluablePart($0, of: collection, in: schema) })
         case .condition(let path, _, _) where path.count > 1: return .and([])
+        case .condition(let path, _, _) where schema.oneToMany(collection, FieldFunction(path[0])?.field ?? path[0]) != nil:
+            return .and([])
         case .some, .none: return .and([])
         default: return filter
         }

@@ -385,7 +385,8 @@ public final class Fanout: Sendable {
         }
         let permission = cls.context.permissions.permission(.read, event.collection)
         let rule = Filter.conjunction([request.query.filter, permission?.filter]).map {
-            EventRenderer.evaluablePart($0.resolvingVariables(cls.context.variables()))
+            EventRenderer.evaluablePart(
+                $0.resolvingVariables(cls.context.variables()), of: event.collection, in: store.schema)
         }
         for row in rows {
             guard let key = row[pk] else { continue }

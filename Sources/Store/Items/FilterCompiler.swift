@@ -142,22 +142,120 @@ struct FilterCompiler {
         else { throw unknownField(field, collection) }
     }
 
-    private func condition(
+    private mutating func condition(
         field name: String, op: FilterOperator, value: JSONValue, on collection: CollectionSchema, alias: String
     ) throws(SwitchboardError) -> SQLStatement {
+        if let function = FieldFunction(name) {
+            let result = FieldSchema(collection: collection.name, field: function.key, type: .integer)
+            if function.kind == .count, collection.field(function.field)?.type == .alias {
+                return try relatedCount(function, op: op, value: value, as: result, on: collection, alias: alias)
+            }
+            return try compare(try functionColumn(function, on: collection, alias: alias), as: result, op: op, value: value)
+        }
         try checkReadable(name, collection)
         guard let field = collection.field(name) else { throw unknownField(name, collection) }
         if field.type == .alias {
             // An o2m alias compared directly: Directus reads it as "has some related row matching".
             guard let relation = schema.oneToMany(collection.name, name), let child = schema.collection(relation.manyCollection)
             else { throw SwitchboardError.invalidQuery("Invalid filter on alias field \"\(name)\".") }
-            var copy = self
-            return try copy.relational(
+            return try relational(
                 name, on: collection, alias: alias, negate: false,
                 inner: .condition(path: [child.primaryKey], op: op, value: value))
         }
+        return try compare("\(alias).\(dialect.quote(name))", as: field, op: op, value: value)
+    }
+
+    /// The SQL value of a date part or of `count` of a JSON field. Temporal values are stored
+    /// as canonical text (`2026-12-03T07:05:09`, `07:05:09`), so date parts are fixed substrings
+    /// in both databases; `week` is the ISO week, `weekday` 0 = Sunday.
+    private func functionColumn(
+        _ function: FieldFunction, on collection: CollectionSchema, alias: String
+    ) throws(SwitchboardError) -> String {
+        let field = try functionArgument(function, on: collection)
+        let column = "\(alias).\(dialect.quote(function.field))"
+        func part(_ start: Int) -> String { "CAST(substr(\(column), \(start), 2) AS INTEGER)" }
+        let day = "substr(\(column), 1, 10)"
+        switch function.kind {
+        case .count where field.type == .json:
+            switch dialect {
+            case .sqlite: return "json_array_length(\(column))"
+            case .postgres:
+                let json = "CAST(\(column) AS json)"
+                return
+                    "(CASE WHEN json_typeof(\(json)) = 'array' THEN json_array_length(\(json)) WHEN \(column) IS NULL THEN NULL ELSE 0 END)"
+            }
+        case .count: throw invalidFunction(function, field)
+        case _ where !field.type.isTemporal || !function.appliesToTemporal(field.type.rawValue):
+            throw invalidFunction(function, field)
+        case .year: return "CAST(substr(\(column), 1, 4) AS INTEGER)"
+        case .month: return part(6)
+        case .day: return part(9)
+        case .hour: return part(field.type == .time ? 1 : 12)
+        case .minute: return part(field.type == .time ? 4 : 15)
+        case .second: return part(field.type == .time ? 7 : 18)
+        case .weekday:
+            switch dialect {
+            case .sqlite: return "CAST(strftime('%w', \(day)) AS INTEGER)"
+            case .postgres: return "CAST(EXTRACT(DOW FROM CAST(\(day) AS date)) AS INTEGER)"
+            }
+        case .week:
+            switch dialect {
+            // The ISO week is the week of the year of its Thursday.
+            case .sqlite: return "((CAST(strftime('%j', date(\(day), '-3 days', 'weekday 4')) AS INTEGER) - 1) / 7 + 1)"
+            case .postgres: return "CAST(EXTRACT(WEEK FROM CAST(\(day) AS date)) AS INTEGER)"
+            }
+        }
+    }
+
+    /// `count(comments)` of an o2m: the related rows this caller may read, as a relational filter
+    /// would see them. An aggregate without `GROUP BY` always yields one row, so a row with no
+    /// related rows counts 0.
+    private mutating func relatedCount(
+        _ function: FieldFunction, op: FilterOperator, value: JSONValue, as result: FieldSchema,
+        on collection: CollectionSchema, alias: String
+    ) throws(SwitchboardError) -> SQLStatement {
+        let field = try functionArgument(function, on: collection)
+        guard let relation = schema.oneToMany(collection.name, function.field),
+            let child = schema.collection(relation.manyCollection)
+        else { throw invalidFunction(function, field) }
+        guard let permission = context.permissions.permission(.read, child.name) else {
+            throw SwitchboardError.forbiddenCollection(child.name)
+        }
+        let sub = nextAlias()
+        var out = SQLStatement("(SELECT CASE WHEN ")
+        out.append(try compare("COUNT(*)", as: result, op: op, value: value))
+        out.append(
+            " THEN 1 ELSE 0 END FROM \(dialect.quote(child.name)) AS \(sub) WHERE \(sub).\(dialect.quote(relation.manyField)) = \(alias).\(dialect.quote(collection.primaryKey))"
+        )
+        if let rowFilter = permission.filter {
+            out.append(" AND ")
+            out.append(try compile(rowFilter.resolvingVariables(variables), on: child, alias: sub))
+        }
+        out.append(") = 1")
+        return out
+    }
+
+    /// The field a function reads, if the caller may read it.
+    private func functionArgument(_ function: FieldFunction, on collection: CollectionSchema) throws(SwitchboardError)
+        -> FieldSchema
+    {
+        try checkReadable(function.field, collection)
+        guard let field = collection.field(function.field) else { throw unknownField(function.field, collection) }
+        return field
+    }
+
+    /// As Directus's `getFunctionsForType`: date parts of temporal fields, `count` of JSON and o2m fields.
+    private func invalidFunction(_ function: FieldFunction, _ field: FieldSchema) -> SwitchboardError {
+        SwitchboardError.invalidQuery(
+            "Invalid function specified \"\(function.kind.rawValue)\" for field \"\(field.field)\" of type \"\(field.type.rawValue)\"."
+        )
+    }
+
+    /// A comparison of `storedColumn` (a column, or a function of one) read as `field`.
+    private func compare(
+        _ storedColumn: String, as field: FieldSchema, op: FilterOperator, value: JSONValue
+    ) throws(SwitchboardError) -> SQLStatement {
         try Self.checkOperands(op, value, field)
-        let storedColumn = "\(alias).\(dialect.quote(name))"
         let isText = field.type == .string || field.type == .text || field.type == .uuid || field.type.isTemporal
         let rawColumn = isText ? dialect.binaryText(storedColumn) : storedColumn
         let textColumn: String
