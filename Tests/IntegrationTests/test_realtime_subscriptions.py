@@ -357,3 +357,34 @@ async def test_subscribe_schema_violation_is_invalid_payload(server):
     assert_error_frame(await ws.recv(), "subscribe", "INVALID_PAYLOAD", uid="nc")
     await ws.send({"type": "subscribe", "collection": "directus_users", "event": "explode", "uid": "ev"})
     assert_error_frame(await ws.recv(), "subscribe", "INVALID_PAYLOAD", uid="ev")
+
+
+@run_async
+async def test_rows_changed_by_a_cascading_delete_send_their_events(server, admin):
+    """Deleting a room deletes its messages (`on_delete: CASCADE`) and nulls its pins
+    (`SET NULL`): subscribers of those collections get the delete and the update, with `seq`."""
+    rooms, msgs, pins = uniq("crooms"), uniq("cmsgs"), uniq("cpins")
+    create_collection(admin, rooms, [{"field": "name", "type": "string"}])
+    create_collection(admin, msgs, [{"field": "text", "type": "text"}, {"field": "room", "type": "integer"}])
+    create_collection(admin, pins, [{"field": "label", "type": "string"}, {"field": "room", "type": "integer"}])
+    data(admin.post("/relations", {"collection": msgs, "field": "room", "related_collection": rooms,
+                                   "schema": {"on_delete": "CASCADE"}}))
+    data(admin.post("/relations", {"collection": pins, "field": "room", "related_collection": rooms,
+                                   "schema": {"on_delete": "SET NULL"}}))
+    room = data(admin.post(f"/items/{rooms}", {"name": "lobby"}))
+    other = data(admin.post(f"/items/{rooms}", {"name": "other"}))
+    m1 = data(admin.post(f"/items/{msgs}", {"text": "a", "room": room["id"]}))
+    m2 = data(admin.post(f"/items/{msgs}", {"text": "b", "room": room["id"]}))
+    data(admin.post(f"/items/{msgs}", {"text": "c", "room": other["id"]}))
+    pin = data(admin.post(f"/items/{pins}", {"label": "p", "room": room["id"]}))
+    ws = await authed(server)
+    await ws.subscribe(msgs, uid="m", query={"fields": ["id", "room"]})
+    await ws.subscribe(pins, uid="p", query={"fields": ["id", "room"]})
+    await in_thread(admin.delete, f"/items/{rooms}/{room['id']}")
+    frames = [await ws.recv(), await ws.recv()]
+    by_uid = {f["uid"]: f for f in frames}
+    assert_event(by_uid["m"], "delete", "m")
+    assert sorted(by_uid["m"]["data"]) == sorted([m1["id"], m2["id"]]), by_uid["m"]
+    assert_event(by_uid["p"], "update", "p", [{"id": pin["id"], "room": None}])
+    await ws.expect_silence()
+    assert [r["text"] for r in data(admin.get(f"/items/{msgs}"))] == ["c"]

@@ -163,6 +163,95 @@ enum ChatFixture {
         }
     }
 
+    @Test func deletingTheOneSideSendsAnUpdateForEachNulledRow() async throws {
+        try await withStore { store in
+            try await ChatFixture.make(store)
+            let recorder = EventRecorder()
+            store.addSink(recorder)
+            _ = try await store.deleteItems("authors", keys: [1], context: .system)
+            let updates = await recorder.events(of: "messages")
+            #expect(updates.count == 1)
+            let event = try #require(updates.first)
+            #expect(event.action == .update && event.keys == [1, 2])
+            #expect(event.rows.map { $0["author"] } == [.null, .null])
+            #expect(event.previous.map { $0["author"] } == [1, 1])
+            #expect(await recorder.events(of: "authors").map(\.action) == [.delete])
+        }
+    }
+
+    /// `threads` ← `posts` (CASCADE) ← `replies` (CASCADE, and `replies.parent` → `replies`, CASCADE)
+    /// ← `likes` (SET NULL).
+    static func makeThreads(_ store: Store) async throws {
+        let id: JSONValue = ["field": "id", "type": "integer", "schema": ["is_primary_key": true, "has_auto_increment": true]]
+        _ = try await store.changeSchema { editor in
+            for (name, fields) in [
+                ("threads", [id]), ("posts", [id, ["field": "thread", "type": "integer"]]),
+                ("replies", [id, ["field": "post", "type": "integer"], ["field": "parent", "type": "integer"]]),
+                ("likes", [id, ["field": "reply", "type": "integer"]]),
+            ] as [(String, [JSONValue])] {
+                _ = try await editor.createCollection(["collection": .string(name), "fields": .array(fields)])
+            }
+            return ()
+        }
+        for (many, field, one, onDelete) in [
+            ("posts", "thread", "threads", "CASCADE"), ("replies", "post", "posts", "CASCADE"),
+            ("replies", "parent", "replies", "CASCADE"), ("likes", "reply", "replies", "SET NULL"),
+        ] {
+            try await store.changeSchema { editor in
+                try await editor.createRelation([
+                    "collection": .string(many), "field": .string(field), "related_collection": .string(one),
+                    "schema": ["on_delete": .string(onDelete)],
+                ])
+            }
+        }
+        _ = try await store.createItems("threads", [[:], [:]], context: .system)
+        _ = try await store.createItems("posts", [["thread": 1], ["thread": 1], ["thread": 2]], context: .system)
+        // Reply 1 on post 1; 2 answers 1; 3 answers 2 (a thread of replies); 4 on post 3.
+        _ = try await store.createItems(
+            "replies", [["post": 1], ["post": 1, "parent": 1], ["post": 2, "parent": 2], ["post": 3]], context: .system)
+        _ = try await store.createItems("likes", [["reply": 3], ["reply": 4]], context: .system)
+    }
+
+    @Test func cascadingDeletesSendADeleteForEveryRowTheyRemove() async throws {
+        try await withStore { store in
+            try await Self.makeThreads(store)
+            let recorder = EventRecorder()
+            store.addSink(recorder)
+            _ = try await store.deleteItems("threads", keys: [1], context: .system)
+            #expect(try await store.allRows("posts", fields: ["id"]) == [["id": 3]])
+            #expect(try await store.allRows("replies", fields: ["id"]) == [["id": 4]])
+            #expect(
+                try await store.allRows("likes", fields: ["id", "reply"]) == [["id": 1, "reply": nil], ["id": 2, "reply": 4]])
+            func deleted(_ collection: String) async -> [JSONValue] {
+                await recorder.events(of: collection).filter { $0.action == .delete }.flatMap(\.keys)
+            }
+            #expect(await deleted("threads") == [1])
+            #expect(await deleted("posts").sorted { $0.intValue ?? 0 < $1.intValue ?? 0 } == [1, 2])
+            // Each reply once, though 2 and 3 are reached both through their post and their parent.
+            #expect(await deleted("replies").sorted { $0.intValue ?? 0 < $1.intValue ?? 0 } == [1, 2, 3])
+            let likes = await recorder.events(of: "likes")
+            #expect(likes.map(\.action) == [.update] && likes.first?.keys == [1])
+            #expect(likes.first?.rows.first?["reply"] == .null && likes.first?.previous.first?["reply"] == 3)
+            // A delete event carries the rows as they were (for subscribers' permission filters).
+            let posts = await recorder.events(of: "posts").flatMap(\.rows)
+            #expect(posts.allSatisfy { $0["thread"] == 1 })
+        }
+    }
+
+    @Test func aSelfReferenceThatCyclesStillDeletesEachRowOnce() async throws {
+        try await withStore { store in
+            try await Self.makeThreads(store)
+            // 1 → 2 → 3 → 1: a cycle through `parent`.
+            _ = try await store.updateItems("replies", keys: [1], data: ["parent": 3], context: .system)
+            let recorder = EventRecorder()
+            store.addSink(recorder)
+            _ = try await store.deleteItems("replies", keys: [2], context: .system)
+            #expect(try await store.allRows("replies", fields: ["id"]) == [["id": 4]])
+            let keys = await recorder.events(of: "replies").flatMap(\.keys).compactMap(\.intValue).sorted()
+            #expect(keys == [1, 2, 3])
+        }
+    }
+
     @Test func aSecondRelationOnTheSameFieldIsRefused() async throws {
         try await withStore { store in
             try await ChatFixture.make(store)

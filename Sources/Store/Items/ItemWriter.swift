@@ -154,16 +154,7 @@ struct ItemWriter {
         guard !keys.isEmpty else { return [] }
         let before = try await rowsAllowed(collection, keys: keys, filter: permission.filter)
         let preImages = keys.compactMap { before[$0.hashKey] }
-        for relation in schema.relations where relation.oneCollection == collection.name {
-            guard let many = schema.collection(relation.manyCollection) else { continue }
-            var sql = SQLStatement(
-                relation.onDelete == "CASCADE"
-                    ? "DELETE FROM \(dialect.quote(many.name))"
-                    : "UPDATE \(dialect.quote(many.name)) SET \(dialect.quote(relation.manyField)) = NULL")
-            sql.append(" WHERE \(dialect.quote(relation.manyField)) IN ")
-            sql.append(try keyList(keys, collection))
-            try await executor.execute(sql)
-        }
+        try await cascade(from: collection, keys: keys)
         var sql = SQLStatement("DELETE FROM \(dialect.quote(collection.name)) WHERE \(dialect.quote(collection.primaryKey)) IN ")
         sql.append(try keyList(keys, collection))
         do { try await executor.execute(sql) } catch let error as SQLError {
@@ -172,6 +163,54 @@ struct ItemWriter {
         recordActivity(.delete, collection, keys: keys)
         try await appendEvent(collection, .delete, keys: keys, rows: preImages)
         return keys
+    }
+
+    /// Rows that point at deleted rows, as the relation's `ON DELETE` says: deleted with them
+    /// (`CASCADE`, and what points at those in turn) or set to NULL (`SET NULL`). Each change
+    /// has its event, so live views of the related collections follow. Sessions change
+    /// silently: their rows are tokens. No permission applies, as in the database's own cascade.
+    private mutating func cascade(from collection: CollectionSchema, keys: [JSONValue]) async throws {
+        var deleted = Set(keys.map { collection.name + "\u{0}" + $0.hashKey })
+        var pending: [(CollectionSchema, [JSONValue])] = [(collection, keys)]
+        while !pending.isEmpty {
+            let (parent, parentKeys) = pending.removeFirst()
+            for relation in schema.relations where relation.oneCollection == parent.name {
+                guard let many = schema.collection(relation.manyCollection) else { continue }
+                for chunk in Self.chunks(parentKeys) {
+                    var select = SQLStatement(
+                        "SELECT * FROM \(dialect.quote(many.name)) WHERE \(dialect.quote(relation.manyField)) IN ")
+                    select.append(try keyList(chunk, parent))
+                    let rows = try await executor.query(select).map { decodeFull($0, many) }.filter { row in
+                        !deleted.contains(many.name + "\u{0}" + (row[many.primaryKey] ?? .null).hashKey)
+                    }
+                    for rows in Self.chunks(rows) {
+                        let childKeys = rows.compactMap { $0[many.primaryKey] }
+                        let cascades = relation.onDelete == "CASCADE"
+                        var sql = SQLStatement(
+                            cascades
+                                ? "DELETE FROM \(dialect.quote(many.name))"
+                                : "UPDATE \(dialect.quote(many.name)) SET \(dialect.quote(relation.manyField)) = NULL")
+                        sql.append(" WHERE \(dialect.quote(many.primaryKey)) IN ")
+                        sql.append(try keyList(childKeys, many))
+                        try await executor.execute(sql)
+                        guard many.name != SystemCollections.sessions else { continue }
+                        if cascades {
+                            for key in childKeys { deleted.insert(many.name + "\u{0}" + key.hashKey) }
+                            pending.append((many, childKeys))
+                            try await appendEvent(many, .delete, keys: childKeys, rows: rows)
+                        } else {
+                            let after = try await postImages(many, childKeys)
+                            try await appendEvent(many, .update, keys: childKeys, rows: after, previous: rows)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Keys and rows in statement-sized batches (SQLite binds at most 32,766 values).
+    private static func chunks<T>(_ items: [T]) -> [[T]] {
+        stride(from: 0, to: items.count, by: 500).map { Array(items[$0..<min($0 + 500, items.count)]) }
     }
 
     // MARK: Activity and outbox
