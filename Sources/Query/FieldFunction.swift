@@ -36,8 +36,11 @@ public struct FieldFunction: Sendable, Hashable {
     /// Whether `key` looks like a function call (`name(…)`), valid or not.
     static func looksLikeCall(_ key: String) -> Bool { key.contains("(") || key.contains(")") }
 
-    /// As written in a filter key.
+    /// As written in a filter key or a `fields` entry.
     public var key: String { "\(kind.rawValue)(\(field))" }
+
+    /// The key of its value in an item, as Directus names it: `year(date_created)` → `date_created_year`.
+    public var outputName: String { "\(field)_\(kind.rawValue)" }
 
     /// Whether a date part works on values of this Directus type (`date`, `dateTime`,
     /// `timestamp`, `time`), as Directus's `getFunctionsForType`.

@@ -46,7 +46,11 @@ public struct FieldTree: Sendable, Hashable {
             guard segments.count <= maxDepth else {
                 throw .invalidQuery("Invalid fields: \"\(entry)\" is nested deeper than \(maxDepth) levels")
             }
-            for segment in segments where segment != "*" && !QuerySyntax.isValidName(segment) {
+            // A function (`year(date_created)`, `author.count(posts)`) may end a path.
+            for (i, segment) in segments.enumerated()
+            where segment != "*" && !QuerySyntax.isValidName(segment)
+                && !(i == segments.count - 1 && FieldFunction(segment) != nil)
+            {
                 throw .invalidQuery("Invalid fields: \"\(entry)\" is not a valid field path")
             }
             tree.insert(segments[...])

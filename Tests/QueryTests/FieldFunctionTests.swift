@@ -85,4 +85,14 @@ import Testing
         #expect(try Filter.parse(["count(tags)": ["_eq": 1]]).matches(row))
         #expect(try !Filter.parse(["month(at)": ["_neq": 12]]).matches(row))
     }
+
+    @Test func fieldsTakeAFunctionAtTheEndOfAPath() throws {
+        let tree = try FieldTree.parse(["id,year(at)", "author.count(posts)"])
+        #expect(tree.names == ["id", "year(at)"])
+        #expect(tree.nested["author"]?.names == ["count(posts)"])
+        #expect(FieldFunction("year(date_created)")?.outputName == "date_created_year")
+        for bad in ["year(at).x", "decade(at)", "year(a b)"] {
+            #expect(throws: SwitchboardError.self, "\(bad)") { try FieldTree.parse([bad]) }
+        }
+    }
 }

@@ -4,8 +4,8 @@ import Store
 import SwitchboardCore
 import Testing
 
-/// Directus field functions in filters (`year(when)`, `count(tags)`, `count(messages)`), on
-/// both paths: SQL through the store and `Filter.matches` on the rows. Runs on SQLite, and on
+/// Directus field functions in filters and `fields` (`year(when)`, `count(tags)`,
+/// `count(messages)`), on both paths: SQL through the store and `Filter.matches` on the rows. Runs on SQLite, and on
 /// PostgreSQL too with SWITCHBOARD_TEST_PG (scripts/test's PostgreSQL stage).
 @Suite struct FieldFunctionFilterTests {
     /// `events`: one row per edge case of the calendar, and JSON `tags`.
@@ -160,6 +160,47 @@ import Testing
             // An unknown field inside a function answers as an unknown field does.
             q.filter = try filter(["year(nope)": ["_eq": 2024]])
             await #expect(throws: SwitchboardError.self) { try await store.ids("events", q) }
+        }
+    }
+
+    @Test func functionsInFieldsAreNamedAsDirectusNamesThem() async throws {
+        try await onEachDatabase { store in
+            try await Self.makeEvents(store)
+            var q = try query(["fields": "id,year(at),week(on_day),hour(starts),count(tags)", "sort": "id", "limit": 3])
+            #expect(
+                try await store.readItems("events", query: q, context: .system).data == [
+                    ["id": 1, "at_year": 2024, "on_day_week": 1, "starts_hour": 23, "tags_count": 2],
+                    ["id": 2, "at_year": 2021, "on_day_week": 53, "starts_hour": 0, "tags_count": 0],
+                    ["id": 3, "at_year": 2000, "on_day_week": 52, "starts_hour": 12, "tags_count": 0],
+                ])
+            q = try query(["fields": "year(title)"])
+            await #expect(throws: SwitchboardError.self) { try await store.readItems("events", query: q, context: .system) }
+        }
+    }
+
+    @Test func countOfAnOneToManyInFieldsCountsWhatTheCallerMayRead() async throws {
+        try await onEachDatabase { store in
+            try await ChatFixture.make(store)
+            let q = try query(["fields": "name,count(messages)", "sort": "id"])
+            #expect(
+                try await store.readItems("authors", query: q, context: .system).data == [
+                    ["name": "Ada", "messages_count": 2], ["name": "Grace", "messages_count": 1],
+                    ["name": "Linus", "messages_count": 0],
+                ])
+            let reader = userContext(
+                newUserID(),
+                [
+                    "authors": [.read: CollectionPermission(fields: nil)],
+                    "messages": [.read: CollectionPermission(fields: nil, filter: try filter(["text": ["_contains": "hi"]]))],
+                ])
+            #expect(
+                try await store.readItems("authors", query: q, context: reader).data.map { $0["messages_count"] } == [1, 0, 0])
+            // Through an m2o: each message's author's count.
+            let nested = try query(["fields": "id,author.count(messages)", "sort": "id", "limit": 1])
+            #expect(
+                try await store.readItems("messages", query: nested, context: .system).data == [
+                    ["id": 1, "author": ["messages_count": 2]]
+                ])
         }
     }
 }

@@ -146,11 +146,13 @@ struct ConnectionServices: Sendable {
         let request = job.request
         let uidText = job.uid?.textValue
         do {
-            // Paths that read no rows still run the filter once in SQL: a value the field's type
-            // refuses (`Invalid numeric value`) fails the subscribe, as it fails REST and `init`.
-            if job.after != nil || request.event != nil, request.query.filter != nil {
+            // Paths that read no rows still run the filter (and any field functions) once in SQL: a
+            // value the field's type refuses (`Invalid numeric value`, `year(title)`) fails the
+            // subscribe, as it fails REST and `init`.
+            let functions = request.query.fields?.filter { $0.contains("(") } ?? []
+            if job.after != nil || request.event != nil, request.query.filter != nil || !functions.isEmpty {
                 var probe = request.query
-                probe.fields = nil
+                probe.fields = functions.isEmpty ? nil : functions
                 probe.limit = 0
                 probe.meta = []
                 probe.aggregate = []

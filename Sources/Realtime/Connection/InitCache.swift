@@ -40,10 +40,11 @@ final class InitCache: Sendable {
         guard key.request.event == nil, query.deep.isEmpty, let collection = schema.collection(key.request.collection) else {
             return false
         }
-        let fields = query.fields ?? ["*"]
-        if fields.contains(where: { $0.contains(".") }) { return false }
-        // o2m fields list the related rows' keys: another collection's data.
-        let names = fields.contains("*") ? collection.fields.map(\.field) : fields
+        guard let tree = try? FieldTree.parse(query.fields ?? ["*"]), tree.nested.isEmpty, tree.allNested == nil else {
+            return false
+        }
+        // o2m fields list the related rows' keys and `count(comments)` counts them: another collection's data.
+        let names = (tree.includesAll ? collection.fields.map(\.field) : []) + tree.names.map { FieldFunction($0)?.field ?? $0 }
         if names.contains(where: { schema.oneToMany(collection.name, $0) != nil }) { return false }
         var filters = [query.filter]
         for byAction in key.permissions.rules.values { for p in byAction.values { filters.append(p.filter) } }

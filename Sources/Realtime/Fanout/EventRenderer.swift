@@ -92,7 +92,11 @@ struct EventRenderer {
                 let matching = rows.filter { rule?.matches($0) ?? true }
                 let fields = outputFields(tree, permission, collection)
                 shaped = window(matching, query).map { row in
-                    JSONObject(fields.map { ($0, row[$0] ?? .null) })
+                    JSONObject(
+                        fields.map { name in
+                            guard let function = FieldFunction(name) else { return (name, row[name] ?? .null) }
+                            return (function.outputName, function.apply(to: row[function.field] ?? .null))
+                        })
                 }
             }
             if shaped.isEmpty { return nil }
@@ -123,9 +127,11 @@ struct EventRenderer {
             return true
         }
         if !tree.nested.isEmpty || tree.allNested != nil { return true }
-        let names = tree.includesAll ? collection.fields.map(\.field) : tree.names
+        let names = tree.includesAll ? collection.fields.map(\.field) + tree.names : tree.names
         return names.contains { name in
-            schema.oneToMany(collection.name, name) != nil && permission.allows(field: name)
+            // `count(comments)` counts rows of another collection.
+            let field = FieldFunction(name)?.field ?? name
+            return schema.oneToMany(collection.name, field) != nil && permission.allows(field: field)
         }
     }
 
@@ -136,7 +142,9 @@ struct EventRenderer {
             out = collection.fields.filter { $0.type.hasColumn && permission.allows(field: $0.field) }.map(\.field)
         }
         for name in tree.names where !out.contains(name) {
-            if let f = collection.field(name), f.type.hasColumn, permission.allows(field: name) { out.append(name) }
+            // A function (`year(at)`) is computed from its field's value: the same rules as the field.
+            let field = FieldFunction(name)?.field ?? name
+            if let f = collection.field(field), f.type.hasColumn, permission.allows(field: field) { out.append(name) }
         }
         return out
     }

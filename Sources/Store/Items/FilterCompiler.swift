@@ -184,9 +184,8 @@ struct FilterCompiler {
                 return
                     "(CASE WHEN json_typeof(\(json)) = 'array' THEN json_array_length(\(json)) WHEN \(column) IS NULL THEN NULL ELSE 0 END)"
             }
-        case .count: throw invalidFunction(function, field)
-        case _ where !field.type.isTemporal || !function.appliesToTemporal(field.type.rawValue):
-            throw invalidFunction(function, field)
+        case .count: throw function.invalid(on: field)  // of an o2m: `relatedCount`
+        case _ where !function.reads(field, in: collection, schema: schema): throw function.invalid(on: field)
         case .year: return "CAST(substr(\(column), 1, 4) AS INTEGER)"
         case .month: return part(6)
         case .day: return part(9)
@@ -217,7 +216,7 @@ struct FilterCompiler {
         let field = try functionArgument(function, on: collection)
         guard let relation = schema.oneToMany(collection.name, function.field),
             let child = schema.collection(relation.manyCollection)
-        else { throw invalidFunction(function, field) }
+        else { throw function.invalid(on: field) }
         guard let permission = context.permissions.permission(.read, child.name) else {
             throw SwitchboardError.forbiddenCollection(child.name)
         }
@@ -242,13 +241,6 @@ struct FilterCompiler {
         try checkReadable(function.field, collection)
         guard let field = collection.field(function.field) else { throw unknownField(function.field, collection) }
         return field
-    }
-
-    /// As Directus's `getFunctionsForType`: date parts of temporal fields, `count` of JSON and o2m fields.
-    private func invalidFunction(_ function: FieldFunction, _ field: FieldSchema) -> SwitchboardError {
-        SwitchboardError.invalidQuery(
-            "Invalid function specified \"\(function.kind.rawValue)\" for field \"\(field.field)\" of type \"\(field.type.rawValue)\"."
-        )
     }
 
     /// A comparison of `storedColumn` (a column, or a function of one) read as `field`.

@@ -23,6 +23,8 @@ struct ItemReader {
         case column(FieldSchema)
         case manyToOne(FieldSchema, RelationSchema, FieldTree, ItemQuery?)
         case oneToMany(FieldSchema, RelationSchema, FieldTree?, ItemQuery?)
+        /// `year(date_created)` of a column, or `count(comments)` of an o2m (its relation given).
+        case function(FieldFunction, FieldSchema, RelationSchema?)
     }
 
     func collection(_ name: String) throws(SwitchboardError) -> CollectionSchema {
@@ -108,9 +110,9 @@ struct ItemReader {
         var columns: [String] = [collection.primaryKey]
         for p in projections {
             switch p {
-            case .column(let f), .manyToOne(let f, _, _, _):
+            case .column(let f), .manyToOne(let f, _, _, _), .function(_, let f, nil):
                 if !columns.contains(f.field) { columns.append(f.field) }
-            case .oneToMany: break
+            case .oneToMany, .function: break
             }
         }
         var compiler = FilterCompiler(schema: schema, dialect: dialect, context: context, variables: variables)
@@ -148,6 +150,13 @@ struct ItemReader {
                     let fk = fks[i]
                     output[i][f.field] = fk.isNull ? .null : (related[fk.hashKey]?.first.map(JSONValue.object) ?? .null)
                 }
+            case .function(let function, let f, nil):
+                for i in raw.indices {
+                    output[i][function.outputName] = function.apply(to: ValueCodec.decode(raw[i][f.field] ?? .null, for: f))
+                }
+            case .function(let function, _, let relation?):
+                let counts = try await relatedCounts(relation, keys: keys)
+                for i in raw.indices { output[i][function.outputName] = .int(counts[keys[i].hashKey] ?? 0) }
             case .oneToMany(let f, let relation, let subtree, let deepQuery):
                 guard let child = schema.collection(relation.manyCollection) else { continue }
                 let childTree = subtree ?? FieldTree(names: [child.primaryKey])
@@ -204,6 +213,30 @@ struct ItemReader {
         return result
     }
 
+    /// How many rows of an o2m's collection the caller may read point at each of `keys`.
+    private func relatedCounts(_ relation: RelationSchema, keys: [JSONValue]) async throws -> [String: Int64] {
+        guard let child = schema.collection(relation.manyCollection),
+            let permission = context.permissions.permission(.read, child.name)
+        else { return [:] }
+        var unique: [JSONValue] = []
+        var seen = Set<String>()
+        for k in keys where !k.isNull && seen.insert(k.hashKey).inserted { unique.append(k) }
+        var counts: [String: Int64] = [:]
+        let column = "t0.\(dialect.quote(relation.manyField))"
+        for start in stride(from: 0, to: unique.count, by: 500) {
+            let chunk = Array(unique[start..<min(start + 500, unique.count)])
+            var compiler = FilterCompiler(schema: schema, dialect: dialect, context: context, variables: variables)
+            var sql = SQLStatement("SELECT \(column), COUNT(*) FROM \(dialect.quote(child.name)) AS t0")
+            sql.append(
+                try whereClause(
+                    &compiler, child, permission,
+                    filter: .condition(path: [relation.manyField], op: ._in, value: .array(chunk)), search: nil))
+            sql.append(" GROUP BY \(column)")
+            for row in try await executor.query(sql) { counts[ValueCodec.key(row[0]).hashKey] = row[1].int ?? 0 }
+        }
+        return counts
+    }
+
     /// Resolves a field tree against the schema and the allowed fields.
     /// `strict`: explicitly requested fields that are not allowed are an error
     /// (top-level request); otherwise they are dropped.
@@ -243,6 +276,21 @@ struct ItemReader {
             }
         }
         for name in tree.names + tree.nestedOrder where !seen.contains(name) {
+            if let function = FieldFunction(name) {
+                guard let field = collection.field(function.field), permission.allows(field: function.field) else {
+                    if strict { throw SwitchboardError.forbiddenFields(collection.name, [function.field]) }
+                    continue
+                }
+                guard function.reads(field, in: collection, schema: schema) else { throw function.invalid(on: field) }
+                let relation = function.kind == .count ? schema.oneToMany(collection.name, field.field) : nil
+                if let relation, context.permissions.permission(.read, relation.manyCollection) == nil {
+                    if strict { throw SwitchboardError.forbiddenCollection(relation.manyCollection) }
+                    continue
+                }
+                seen.insert(name)
+                out.append(.function(function, field, relation))
+                continue
+            }
             guard let field = collection.field(name), permission.allows(field: name) else {
                 if strict { throw SwitchboardError.forbiddenFields(collection.name, [name]) }
                 continue
@@ -435,6 +483,7 @@ extension ItemReader.Projection {
     var name: String {
         switch self {
         case .column(let f), .manyToOne(let f, _, _, _), .oneToMany(let f, _, _, _): return f.field
+        case .function(let function, _, _): return function.outputName
         }
     }
 }
