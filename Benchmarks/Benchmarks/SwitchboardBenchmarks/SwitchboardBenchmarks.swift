@@ -1,4 +1,6 @@
 import Benchmark
+import Query
+import Realtime
 import RealtimeProtocol
 import SwitchboardCore
 
@@ -55,6 +57,26 @@ let benchmarks: @Sendable () -> Void = {
             for _ in benchmark.scaledIterations {
                 let rendered = RenderedEvent(event: "create", data: Frames.shapedData, meta: nil, seq: 42)
                 for uid in uids { blackHole(rendered.frame(uid: uid)) }
+            }
+        }
+    }
+
+    // MARK: Per event and query class: the filter on the changed row, then its projection
+
+    for (name, filter) in EventRows.filters {
+        // As fan-out does per event: variables resolved (the clock read once), then matched.
+        let variables = DynamicVariables(userID: "9f3c1b2e-5d4a-4c1e-9b7a-2f6e8d0c4a11")
+        Benchmark("Filter: \(name)") { benchmark in
+            for _ in benchmark.scaledIterations {
+                blackHole(filter.resolvingVariables(variables).matches(EventRows.row))
+            }
+        }
+    }
+
+    for (name, projection) in EventRows.projections {
+        Benchmark("Project row: \(name)") { benchmark in
+            for _ in benchmark.scaledIterations {
+                blackHole(projection.apply(EventRows.row))
             }
         }
     }

@@ -90,14 +90,8 @@ struct EventRenderer {
             } else {
                 let rule = Filter.conjunction([query.filter, permission.filter])?.resolvingVariables(variables)
                 let matching = rows.filter { rule?.matches($0) ?? true }
-                let fields = outputFields(tree, permission, collection)
-                shaped = window(matching, query).map { row in
-                    JSONObject(
-                        fields.map { name in
-                            guard let function = FieldFunction(name) else { return (name, row[name] ?? .null) }
-                            return (function.outputName, function.apply(to: row[function.field] ?? .null))
-                        })
-                }
+                let projection = RowProjection(tree: tree, permission: permission, collection: collection)
+                shaped = window(matching, query).map(projection.apply)
             }
             if shaped.isEmpty { return nil }
             data = request.item != nil ? .object(shaped[0]) : .array(shaped.map(JSONValue.object))
@@ -133,20 +127,6 @@ struct EventRenderer {
             let field = FieldFunction(name)?.field ?? name
             return schema.oneToMany(collection.name, field) != nil && permission.allows(field: field)
         }
-    }
-
-    /// The plain fields a non-relational query returns, in REST's order.
-    private func outputFields(_ tree: FieldTree, _ permission: CollectionPermission, _ collection: CollectionSchema) -> [String] {
-        var out: [String] = []
-        if tree.includesAll {
-            out = collection.fields.filter { $0.type.hasColumn && permission.allows(field: $0.field) }.map(\.field)
-        }
-        for name in tree.names where !out.contains(name) {
-            // A function (`year(at)`) is computed from its field's value: the same rules as the field.
-            let field = FieldFunction(name)?.field ?? name
-            if let f = collection.field(field), f.type.hasColumn, permission.allows(field: field) { out.append(name) }
-        }
-        return out
     }
 
     /// A filter with relational conditions dropped (they can't be checked on a
