@@ -228,3 +228,18 @@ def test_server_info_names_the_levels_for_admins_only(server):
     assert info["websocket"]["logs"] == {"allowedLogLevels": {"info": 30, "warn": 40, "error": 50, "fatal": 60}}
     _, user = create_user_with_policy(server.admin())
     assert data(user.get("/server/info"))["websocket"]["logs"] is False
+
+
+@run_async
+async def test_an_expired_token_closes_the_stream(server_factory):
+    # base.ts setTokenExpireTimer: TOKEN_EXPIRED, then no time to authenticate (logs.ts: timeout 0): AUTH_TIMEOUT
+    srv = server_factory({"ACCESS_TOKEN_TTL": "2s"}, name="wslogs-ttl")
+    login = await in_thread(
+        lambda: requests.post(f"{srv.base_url}/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD},
+                              timeout=5, proxies=NO_PROXY).json()["data"])
+    ws = await logs_ws(srv, login["access_token"])
+    await ws.send({"type": "subscribe", "log_level": "info"})
+    code, frames = await ws.expect_close(timeout=6)
+    errors = [f for f in frames if f.get("status") == "error"]
+    assert [f["error"]["code"] for f in errors] == ["TOKEN_EXPIRED", "AUTH_TIMEOUT"], frames
+    assert code == 1008
