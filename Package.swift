@@ -141,6 +141,7 @@ let package = Package(
             dependencies: [
                 "Realtime", "RealtimeProtocol", "Store", "Query", "SwitchboardCore",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings),
         .testTarget(

@@ -171,6 +171,21 @@ extension SwitchboardConfig {
         .limit(
             "WEBSOCKETS_GRAPHQL_CONN_LIMIT", \.websocketsGraphQLConnLimit, .realtime,
             "Most concurrent GraphQL subscription connections per replica."),
+        .bool(
+            "WEBSOCKETS_LOGS_ENABLED", \.websocketsLogsEnabled, .realtime,
+            "Serve the logs stream (admins only): this replica's log records over WebSocket."),
+        .string(
+            "WEBSOCKETS_LOGS_PATH", \.websocketsLogsPath, .realtime, "Path of the logs stream.", validate: pathProblem),
+        .choice(
+            "WEBSOCKETS_LOGS_LEVEL", \.websocketsLogsLevel, .realtime,
+            "Lowest level that enters the logs stream (trace, debug, info, warn, error or fatal), whatever LOG_LEVEL is.",
+            allowed: streamLogLevels),
+        .choice(
+            "WEBSOCKETS_LOGS_STYLE", \.websocketsLogsStyle, .realtime,
+            "Shape of streamed records: pretty (level, time, msg) or raw (the whole record with its metadata)."),
+        .limit(
+            "WEBSOCKETS_LOGS_CONN_LIMIT", \.websocketsLogsConnLimit, .realtime,
+            "Most concurrent logs stream connections per replica; over it the upgrade is refused with 403."),
         .size(
             "WEBSOCKETS_MAX_MESSAGE_SIZE", \.websocketsMaxMessageSize, .realtime,
             "Largest accepted realtime message; a bigger frame closes the socket with 1009."),

@@ -222,6 +222,17 @@ public struct SwitchboardConfig: Sendable, Equatable {
     public var websocketsGraphQLAuthTimeoutSeconds = 10
     /// Maximum concurrent GraphQL connections (`WEBSOCKETS_GRAPHQL_CONN_LIMIT`); `nil` is unlimited.
     public var websocketsGraphQLConnLimit: Int?
+    /// Whether the logs stream is served (`WEBSOCKETS_LOGS_ENABLED`).
+    public var websocketsLogsEnabled = true
+    /// Path of the logs stream (`WEBSOCKETS_LOGS_PATH`).
+    public var websocketsLogsPath = "/websocket/logs"
+    /// Lowest level that enters the logs stream (`WEBSOCKETS_LOGS_LEVEL`).
+    public var websocketsLogsLevel = "info"
+    /// Shape of the logs stream's records (`WEBSOCKETS_LOGS_STYLE`): `pretty` keeps level, time and
+    /// message, `raw` the whole record.
+    public var websocketsLogsStyle: LogStyle = .pretty
+    /// Maximum concurrent logs-stream connections (`WEBSOCKETS_LOGS_CONN_LIMIT`); `nil` is unlimited.
+    public var websocketsLogsConnLimit: Int?
     /// Largest accepted realtime message in bytes (`WEBSOCKETS_MAX_MESSAGE_SIZE`, default `1mb`).
     public var websocketsMaxMessageSize = 1_048_576
     /// Whether realtime messages are rate limited (`RATE_LIMITER_ENABLED`).
@@ -352,6 +363,8 @@ public struct SwitchboardConfig: Sendable, Equatable {
 
     /// Log levels accepted by `LOG_LEVEL`.
     public static let logLevels = ["trace", "debug", "info", "warn", "error", "fatal", "silent"]
+    /// The levels of the logs stream (`WEBSOCKETS_LOGS_LEVEL`): `LOG_LEVEL`'s without `silent`.
+    public static let streamLogLevels = ["trace", "debug", "info", "warn", "error", "fatal"]
 
     /// Merges the process environment with the `.env` file at `dotEnvPath`
     /// when it exists (a missing file is fine). Variables set in the process

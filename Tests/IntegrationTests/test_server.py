@@ -44,8 +44,10 @@ def test_info_is_wrapped_in_data(anon, admin):
     assert full["queryLimit"]["default"] == 100
     assert full["queryLimit"]["max"] == -1  # QUERY_LIMIT_MAX = Infinity → -1
     # the realtime endpoints as configured (the SDK and the Data Studio read these)
+    # services/server.ts: `logs` (the logs stream's levels) for admins, false for everyone else
     assert full["websocket"] == {"rest": {"authentication": "handshake", "path": "/websocket"},
-                                 "graphql": {"authentication": "handshake", "path": "/graphql"}, "heartbeat": 30}
+                                 "graphql": {"authentication": "handshake", "path": "/graphql"}, "heartbeat": 30,
+                                 "logs": {"allowedLogLevels": {"info": 30, "warn": 40, "error": 50, "fatal": 60}}}
     assert "websocket" not in public
 
 

@@ -1,5 +1,8 @@
+import Access
 import Foundation
 import Logging
+import Realtime
+import RealtimeProtocol
 import SwitchboardCore
 
 /// Log output as `LOG_STYLE` asks: readable lines or JSON lines (`raw`).
@@ -18,24 +21,50 @@ enum LogSetup {
     }
 
     /// Every line carries `replica` (which process of the fleet wrote it); request handling adds
-    /// `request`, realtime sockets `socket`.
-    static func bootstrap(_ config: SwitchboardConfig) {
+    /// `request`, realtime sockets `socket`. With the logs stream on (`WEBSOCKETS_LOGS_*`), every
+    /// record down to `WEBSOCKETS_LOGS_LEVEL` also goes to its handler (even with `LOG_LEVEL=silent`,
+    /// as Directus), which does nothing while no socket is subscribed. Returns that stream.
+    @discardableResult
+    static func bootstrap(_ config: SwitchboardConfig) -> LogStream? {
         let level = level(config.logLevel)
         let raw = config.logStyle == .raw
         let replica = Logger.MetadataValue.string(Services.replicaID)
+        let stream = logStream(config)
         LoggingSystem.bootstrap { label in
-            guard let level else { return SwiftLogNoOpLogHandler() }
-            if raw {
-                var handler = JSONLinesLogHandler(label: label)
-                handler.logLevel = level
-                handler.metadata["replica"] = replica
-                return handler
+            var console: any LogHandler
+            if let level {
+                if raw {
+                    var handler = JSONLinesLogHandler(label: label)
+                    handler.logLevel = level
+                    console = handler
+                } else {
+                    var handler = StreamLogHandler.standardError(label: label)
+                    handler.logLevel = level
+                    console = handler
+                }
+            } else {
+                console = SwiftLogNoOpLogHandler()
             }
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            handler.metadata["replica"] = replica
-            return handler
+            console.metadata["replica"] = replica
+            guard let stream else { return console }
+            var streamed = LogStreamHandler(label: label, stream: stream, logLevel: stream.threshold.loggerLevel)
+            streamed.metadata["replica"] = replica
+            return level == nil ? streamed : MultiplexLogHandler([console, streamed])
         }
+        return stream
+    }
+
+    /// The logs stream the configuration asks for, if any.
+    static func logStream(_ config: SwitchboardConfig) -> LogStream? {
+        guard config.websocketsEnabled, config.websocketsLogsEnabled,
+            let threshold = RealtimeProtocol.LogLevel(name: config.websocketsLogsLevel)
+        else { return nil }
+        // Directus names each process with 8 random characters (nanoid).
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+        let nodeID = String(SecureRandom.bytes(8).map { alphabet[Int($0) % alphabet.count] })
+        return LogStream(
+            settings: LogStream.Settings(threshold: threshold, style: config.websocketsLogsStyle == .raw ? .raw : .pretty),
+            nodeID: nodeID, pid: Int(ProcessInfo.processInfo.processIdentifier), hostname: ProcessInfo.processInfo.hostName)
     }
 }
 

@@ -19,6 +19,8 @@ final class ServerMetrics: Sendable {
         let relay: EventRelay
         let database: any SQLDatabase
         let messenger: (any Messenger)?
+        /// The logs stream, when it is on.
+        let logs: LogStream?
         let isReady: @Sendable () -> Bool
     }
 
@@ -110,6 +112,7 @@ final class ServerMetrics: Sendable {
         mirrors.events.update(stats.eventsDispatched)
         mirrors.frames.update(stats.framesQueued)
         mirrors.slowConsumerCloses.update(stats.slowConsumerCloses)
+        mirrors.logRecordsDropped.update(sources.logs?.droppedRecords ?? 0)
         broker?.read()
         return registry.emitToBuffer()
     }
@@ -154,13 +157,15 @@ final class ServerMetrics: Sendable {
 
     /// Counters other parts keep as atomics, brought up to date at each scrape.
     private struct Mirrors: Sendable {
-        let events, frames, slowConsumerCloses: CounterMirror
+        let events, frames, slowConsumerCloses, logRecordsDropped: CounterMirror
 
         init(registry r: PrometheusCollectorRegistry, prefix p: String) {
             events = CounterMirror(r, p + "realtime_events", "Change events matched against subscriptions.")
             frames = CounterMirror(r, p + "realtime_frames", "Subscription frames written to sockets.")
             slowConsumerCloses = CounterMirror(
                 r, p + "realtime_slow_consumer_closes", "Sockets closed with 1013 for not reading.")
+            logRecordsDropped = CounterMirror(
+                r, p + "logs_records_dropped", "Log records not sent to a logs-stream socket that was not reading.")
         }
     }
 

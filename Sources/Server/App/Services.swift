@@ -24,6 +24,8 @@ struct Services: Sendable {
     let graphql: GraphQLService
     /// `graphql-transport-ws` subscriptions, carried by the realtime engine.
     let graphqlSubscriptions: GraphQLEndpoint
+    /// Directus's logs stream (`WEBSOCKETS_LOGS_*`), carried by the realtime engine; nil when off.
+    let logs: LogsEndpoint?
     /// The `/metrics` registry when `METRICS_ENABLED` (swift-metrics records into it).
     let metricsRegistry: PrometheusCollectorRegistry?
 
@@ -33,7 +35,7 @@ struct Services: Sendable {
     static let replicaID = ProcessInfo.processInfo.hostName + ":" + String(ProcessInfo.processInfo.processIdentifier)
 
     /// Opens the database, creates missing tables and wires the services together.
-    static func make(config: SwitchboardConfig, logger: Logger) async throws -> Services {
+    static func make(config: SwitchboardConfig, logger: Logger, logStream: LogStream?) async throws -> Services {
         if config.usesRedisMessenger && config.secretIsGenerated {
             throw SwitchboardError(
                 .serviceUnavailable,
@@ -161,9 +163,16 @@ struct Services: Sendable {
                     maxOperations: connection.maxSubscriptions),
                 connectionLimit: config.websocketsGraphQLConnLimit),
             operations: GraphQLSocketOperations(service: graphql))
+        let logs = logStream.map { stream in
+            LogsEndpoint(
+                engine: realtime, stream: stream,
+                settings: LogsEndpointSettings(
+                    connection: LogsStateMachine.Settings(rateLimit: connection.rateLimit),
+                    connectionLimit: config.websocketsLogsConnLimit))
+        }
         return Services(
             config: config, logger: logger, store: store, resolver: resolver, auth: auth, realtime: realtime, relay: relay,
-            messenger: messenger, graphql: graphql, graphqlSubscriptions: graphqlSubscriptions,
+            messenger: messenger, graphql: graphql, graphqlSubscriptions: graphqlSubscriptions, logs: logs,
             metricsRegistry: metricsRegistry)
     }
 

@@ -37,7 +37,7 @@ enum SwitchboardApp {
                 registry: registry, prefix: config.metricsNamePrefix,
                 sources: .init(
                     realtime: services.realtime, relay: services.relay, database: services.store.database,
-                    messenger: services.messenger, isReady: { readiness.isReady }))
+                    messenger: services.messenger, logs: services.logs?.stream, isReady: { readiness.isReady }))
             MetricsRoutes(metrics: metrics, callers: callers, tokens: config.metricsTokens).register(on: router)
         }
         AuthRoutes(
@@ -64,6 +64,10 @@ enum SwitchboardApp {
         }
         if config.websocketsEnabled && config.websocketsGraphQLEnabled {
             endpoints[config.websocketsGraphQLPath] = services.graphqlSubscriptions
+        }
+        if let logs = services.logs {
+            RealtimeRoutes(path: config.websocketsLogsPath).register(on: router)
+            endpoints[config.websocketsLogsPath] = logs
         }
         let channel = SwitchboardChannel(
             responder: respond(with: router.buildResponder(), logger: services.logger),

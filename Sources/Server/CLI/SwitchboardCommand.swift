@@ -32,10 +32,10 @@ enum CommandEnvironment {
     /// Config, logging and services, as every command needs them.
     static func services(label: String) async throws -> Services {
         let config = try config()
-        LogSetup.bootstrap(config)
+        let logStream = LogSetup.bootstrap(config)
         let logger = Logger(label: label)
         do {
-            return try await Services.make(config: config, logger: logger)
+            return try await Services.make(config: config, logger: logger, logStream: logStream)
         } catch {
             FileHandle.standardError.write(Data("switchboard: cannot start: \(error)\n".utf8))
             throw ExitCode(1)

@@ -1,4 +1,5 @@
 import Hummingbird
+import RealtimeProtocol
 import Store
 import SwitchboardCore
 
@@ -12,7 +13,8 @@ struct ServerRoutes {
     let queryLimitDefault: Int
     let queryLimitMax: Int?
     /// `websocket` of `/server/info` (`false` when realtime is off), as Directus reports it.
-    let websocketInfo: JSONValue
+    /// What `/server/info` says of the realtime endpoints, to admins and to everyone else.
+    let websocketInfo: (admin: JSONValue, others: JSONValue)
     let health: HealthProbe
 
     func register(on router: Router<SwitchboardRequestContext>) {
@@ -49,23 +51,30 @@ struct ServerRoutes {
             if accountability.userID != nil {
                 data["version"] = .string(version)
                 data["queryLimit"] = ["default": .int(Int64(queryLimitDefault)), "max": .int(Int64(queryLimitMax ?? -1))]
-                data["websocket"] = websocketInfo
+                data["websocket"] = accountability.admin ? websocketInfo.admin : websocketInfo.others
             }
             return HTTPSupport.data(.object(data))
         }
     }
 
     /// What `/server/info` says of the realtime endpoints: each enabled one's auth mode and path,
-    /// the heartbeat period.
-    static func websocketInfo(_ config: SwitchboardConfig) -> JSONValue {
-        guard config.websocketsEnabled else { return false }
+    /// the heartbeat period, and (to admins, as Directus) the logs stream's levels.
+    static func websocketInfo(_ config: SwitchboardConfig) -> (admin: JSONValue, others: JSONValue) {
+        guard config.websocketsEnabled else { return (false, false) }
         func endpoint(_ enabled: Bool, _ auth: SwitchboardConfig.WebSocketAuthMode, _ path: String) -> JSONValue {
             enabled ? ["authentication": .string(auth.rawValue), "path": .string(path)] : false
         }
-        return [
+        var info: JSONObject = [
             "rest": endpoint(config.websocketsRestEnabled, config.websocketsRestAuth, config.websocketsRestPath),
             "graphql": endpoint(config.websocketsGraphQLEnabled, config.websocketsGraphQLAuth, config.websocketsGraphQLPath),
             "heartbeat": config.websocketsHeartbeatEnabled ? .int(Int64(config.websocketsHeartbeatPeriodSeconds)) : false,
+            "logs": false,
         ]
+        let others = JSONValue.object(info)
+        if config.websocketsLogsEnabled, let threshold = LogLevel(name: config.websocketsLogsLevel) {
+            let allowed = LogLevel.allCases.filter { $0 >= threshold }.map { ($0.name, JSONValue.int(Int64($0.rawValue))) }
+            info["logs"] = ["allowedLogLevels": .object(JSONObject(allowed))]
+        }
+        return (.object(info), others)
     }
 }
