@@ -69,10 +69,16 @@ struct EventRenderer {
         switch event.action {
         case .delete:
             // Only keys of rows the subscriber could read before the delete [deviation from Directus].
-            let rule = Filter.conjunction([query.filter, permission.filter]).map {
-                Self.evaluablePart($0.resolvingVariables(variables), of: event.collection, in: schema)
+            // m2o conditions (`category.name`) read the related rows, which outlive the delete.
+            let resolved = Filter.conjunction([query.filter, permission.filter])?.resolvingVariables(variables)
+            var rule = resolved.map { Self.evaluablePart($0, of: event.collection, in: schema, keepingManyToOne: true) }
+            var candidates = rows
+            if let full = rule, let expanded = try await withManyToOnes(rows, for: full, of: collection) {
+                candidates = expanded
+            } else {
+                rule = resolved.map { Self.evaluablePart($0, of: event.collection, in: schema) }
             }
-            let visible = rows.filter { row in rule?.matches(row) ?? true }
+            let visible = candidates.filter { row in rule?.matches(row) ?? true }
                 .compactMap { $0[pk] }
             if visible.isEmpty { return nil }
             data = request.item != nil ? visible[0] : .array(visible)
@@ -97,6 +103,49 @@ struct EventRenderer {
             data = request.item != nil ? .object(shaped[0]) : .array(shaped.map(JSONValue.object))
         }
         return RenderedEvent(event: event.action.rawValue, data: data, meta: nil, seq: event.seq)
+    }
+
+    /// Deleted rows with each m2o field the filter reads through (`category` for `category.name`)
+    /// replaced by the related row, read now: the related rows outlive the delete. The read is the
+    /// system's, as the permission filter's own SQL is. Nil when the filter also compares such a
+    /// field as a key (`category _eq 3`), which the replaced row could no longer answer.
+    private func withManyToOnes(_ rows: [JSONObject], for filter: Filter, of collection: CollectionSchema)
+        async throws -> [JSONObject]?
+    {
+        var deeper: [String: Set<String>] = [:]
+        let paths = filter.referencedPaths
+        for path in paths where path.count > 1 && store.schema.manyToOne(collection.name, path[0]) != nil {
+            // `category.year(at)` is computed from `at`: read the field itself.
+            var rest = Array(path.dropFirst())
+            if let function = FieldFunction(rest[rest.count - 1]) { rest[rest.count - 1] = function.field }
+            deeper[path[0], default: []].insert(rest.joined(separator: "."))
+        }
+        guard !deeper.isEmpty else { return rows }
+        if deeper.keys.contains(where: { paths.contains([$0]) }) { return nil }
+        var out = rows
+        for (field, paths) in deeper {
+            guard let relation = store.schema.manyToOne(collection.name, field),
+                let related = store.schema.collection(relation.oneCollection)
+            else { continue }
+            var seen = Set<String>()
+            let keys = rows.compactMap { row -> JSONValue? in
+                guard let key = row[field], !key.isNull, let text = key.textValue, seen.insert(text).inserted else { return nil }
+                return key
+            }
+            var byKey: [String: JSONValue] = [:]
+            if !keys.isEmpty {
+                var q = ItemQuery()
+                q.fields = [related.primaryKey] + paths.sorted()
+                q.limit = -1
+                for row in try await store.readItems(related.name, keys: keys, query: q, context: .system) {
+                    if let text = row[related.primaryKey]?.textValue { byKey[text] = .object(row) }
+                }
+            }
+            for i in out.indices {
+                out[i][field] = out[i][field]?.textValue.flatMap { byKey[$0] } ?? .null
+            }
+        }
+        return out
     }
 
     /// `sort`, `offset`, `limit` over the changed rows of one event (as Directus does).
@@ -133,11 +182,18 @@ struct EventRenderer {
     /// deleted row's pre-image); used only to decide which deleted keys to reveal.
     /// Conditions on an o2m (`comments`, `count(comments)`) read related rows, which a
     /// change event does not carry.
-    static func evaluablePart(_ filter: Filter, of collection: String, in schema: Schema) -> Filter {
+    /// `keepingManyToOne`: conditions through an m2o (`category.name`) stay, for rows whose
+    /// m2o fields `withManyToOnes` filled in.
+    static func evaluablePart(
+        _ filter: Filter, of collection: String, in schema: Schema, keepingManyToOne: Bool = false
+    ) -> Filter {
+        func part(_ f: Filter) -> Filter { evaluablePart(f, of: collection, in: schema, keepingManyToOne: keepingManyToOne) }
         switch filter {
-        case .and(let parts): return .and(parts.map { evaluablePart($0, of: collection, in: schema) })
-        case .or(let parts): return .or(parts.map { evaluablePart($0, of: collection, in: schema) })
-        case .condition(let path, _, _) where path.count > 1: return .and([])
+        case .and(let parts): return .and(parts.map(part))
+        case .or(let parts): return .or(parts.map(part))
+        case .condition(let path, _, _) where path.count > 1:
+            // Deeper steps are read as the database answers them: only o2m heads are dropped.
+            return keepingManyToOne && schema.manyToOne(collection, path[0]) != nil ? filter : .and([])
         case .condition(let path, _, _) where schema.oneToMany(collection, FieldFunction(path[0])?.field ?? path[0]) != nil:
             return .and([])
         case .some, .none: return .and([])
