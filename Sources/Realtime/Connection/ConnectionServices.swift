@@ -240,7 +240,10 @@ struct ConnectionServices: Sendable {
 
     private func failure(_ error: any Error, job: SubscribeJob) -> SubscribeOutcome {
         let e = SwitchboardError.client(error)
-        let collectionRefused = e.code == .forbidden && e.message.hasPrefix("You don't have permission to access collection")
+        // The subscribed collection itself refused is Directus's INVALID_COLLECTION; a related one
+        // (`category.name` without read access to categories) stays FORBIDDEN, as in REST.
+        let collectionRefused =
+            e.code == .forbidden && e.message == SwitchboardError.forbiddenCollection(job.request.collection).message
         return .failed(
             RealtimeFrames.error("subscribe", collectionRefused ? "INVALID_COLLECTION" : e.code.rawValue, e.message, uid: job.uid)
         )
