@@ -473,7 +473,7 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler, Shard
                 if let only = subscription.event, only.rawValue != event.action { continue }
                 if let item = subscription.item, item != event.replica { continue }
                 let rendered = subscription.item == nil ? event.list : event.single
-                _ = enqueueEvent(ByteBuffer(bytes: rendered.frame(uid: subscription.uid)))
+                _ = enqueueEvent(rendered.webSocketFrame(uid: subscription.uid, allocator: allocator))
             }
         }
         flushEvents()

@@ -206,6 +206,11 @@ function cell(row, field, content, className) {
 }
 
 const time = (iso) => (iso ? new Date(iso).toLocaleTimeString() : "—");
+// Today's start as a time, an older one as a date.
+const since = (iso) => {
+  const d = new Date(iso);
+  return d.toDateString() === new Date().toDateString() ? d.toLocaleTimeString() : d.toLocaleDateString();
+};
 const rate = (n) => (typeof n === "number" ? n.toFixed(1) : "—");
 
 function render(changed) {
@@ -223,7 +228,7 @@ function render(changed) {
     if (touched.has(r.id)) tr.className = "changed";
     tr.append(
       cell(r, "id", r.id, "id"),
-      cell(r, "started_at", new Date(r.started_at).toLocaleString()),
+      cell(r, "started_at", since(r.started_at)),
       cell(r, "connections_total", String(r.connections_total), "num"),
       cell(r, "connections", counts(r.connections)),
       cell(r, "subscriptions_total", String(r.subscriptions_total), "num"),
