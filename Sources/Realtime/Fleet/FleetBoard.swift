@@ -1,5 +1,6 @@
 import NIOCore
 import RealtimeProtocol
+import Store
 import SwitchboardCore
 import Synchronization
 
@@ -8,7 +9,7 @@ import Synchronization
 /// subscribed to the `switchboard_replicas` virtual collection, which get the view's changes.
 public final class FleetBoard: Sendable {
     /// The virtual collection an admin subscribes to (read-only, not in the schema, no REST).
-    public static let collection = "switchboard_replicas"
+    public static let collection = SystemCollections.replicas
 
     /// One change, rendered once for every subscriber.
     struct Event: Sendable {
