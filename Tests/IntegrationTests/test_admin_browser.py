@@ -3,6 +3,8 @@ demo page's kit, test_demo_browser.py), against two replicas sharing PostgreSQL 
 
 - the page, opened at replica 1, signs in as the admin and lists both replicas
 - a subscription and writes made at replica 2 change replica 2's numbers on the page
+- the access token expires (ACCESS_TOKEN_TTL=3s): the page renews it over the socket with its
+  refresh token and the numbers keep coming
 - a non-admin who signs in is told the view is for admins only
 
 Screenshots go to $SWITCHBOARD_TEST_ARTIFACTS/admin-browser/ (or the pytest tmp dir). With
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,7 @@ from test_demo_browser import PAGE_WAIT_S, Page, webdriver_kit  # noqa: F401 (a 
 pytestmark = pytest.mark.cluster
 
 INTERVAL_MS = 500
+TOKEN_TTL_S = 3  # the page's token expires during the test: it must renew it and stay live
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +45,10 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def admin_cluster(webdriver_kit: Any) -> Iterator[Cluster]:
-    yield from running_cluster("admin browser", {"SWITCHBOARD_FLEET_INTERVAL": f"{INTERVAL_MS}ms"}, replicas=2)
+    yield from running_cluster("admin browser", {
+        "SWITCHBOARD_FLEET_INTERVAL": f"{INTERVAL_MS}ms",
+        "ACCESS_TOKEN_TTL": f"{TOKEN_TTL_S}s",
+    }, replicas=2)
 
 
 def sign_in(page: Page, email: str, password: str) -> None:
@@ -119,6 +126,16 @@ def test_the_admin_page_lists_the_replicas_and_its_numbers_follow_writes(
         run(traffic(), 60)
         wait_until(lambda: (lambda r: r if r and r["subscriptions_total"] == before["subscriptions_total"] else None)(
             table(page).get(replica2)), PAGE_WAIT_S, 0.1, "replica 2's subscription gone from the page")
+
+        # past the token's expiry the page renewed it and is still fed
+        heard = table(page)[replica2]["updated_at"]
+        time.sleep(TOKEN_TTL_S + 1)
+        wait_until(lambda: page.status()["state"] == "live" and table(page).get(replica2, {}).get("updated_at") != heard,
+                   PAGE_WAIT_S, 0.1, "updates after the token expired")
+        later = table(page)[replica2]["updated_at"]
+        time.sleep(2 * INTERVAL_MS / 1000 + 1.1)
+        assert table(page)[replica2]["updated_at"] != later, "no updates after the token was renewed"
+        assert page.status()["state"] == "live"
 
         # a non-admin is told, not shown an empty table
         user, _ = create_user_with_policy(cl.admin(0))

@@ -31,11 +31,11 @@ function showError(text) {
 
 // ---- REST sign-in
 
-async function signIn(email, password) {
-  const response = await fetch("/auth/login", {
+async function postJSON(path, payload) {
+  const response = await fetch(path, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ email, password, mode: "json" }),
+    body: JSON.stringify(payload),
   });
   const body = await response.json().catch(() => ({}));
   if (!response.ok) {
@@ -43,6 +43,15 @@ async function signIn(email, password) {
     throw new Error(message);
   }
   return body.data;
+}
+
+const signIn = (email, password) => postJSON("/auth/login", { email, password, mode: "json" });
+
+// Before a reconnect: the access token may have expired meanwhile (the refresh token rotates).
+async function refreshTokens() {
+  const tokens = await postJSON("/auth/refresh", { refresh_token: state.refreshToken, mode: "json" });
+  state.accessToken = tokens.access_token;
+  state.refreshToken = tokens.refresh_token;
 }
 
 $("login-form").addEventListener("submit", async (event) => {
@@ -68,7 +77,11 @@ $("login-form").addEventListener("submit", async (event) => {
   }
 });
 
-$("logout-button").addEventListener("click", () => signOut(""));
+$("logout-button").addEventListener("click", () => {
+  // Ends the session on the server too; the page does not wait for it.
+  if (state.refreshToken) postJSON("/auth/logout", { refresh_token: state.refreshToken, mode: "json" }).catch(() => {});
+  signOut("");
+});
 
 function signOut(message) {
   state.signedIn = false;
@@ -116,9 +129,25 @@ function connect() {
     if (!state.signedIn) return;
     const seconds = Math.round(state.reconnectDelay / 1000);
     setStatus("connecting", `Disconnected (${event.code || "no code"}); reconnecting in ${seconds} s…`);
-    state.reconnectTimer = setTimeout(connect, state.reconnectDelay);
+    state.reconnectTimer = setTimeout(reconnect, state.reconnectDelay);
     state.reconnectDelay = Math.min(state.reconnectDelay * 2, 15000);
   });
+}
+
+async function reconnect() {
+  if (!state.signedIn) return;
+  try {
+    await refreshTokens();
+  } catch (error) {
+    // A server that is down answers nothing: try again later; a refused refresh ends the session.
+    if (error instanceof TypeError) {
+      state.reconnectTimer = setTimeout(reconnect, state.reconnectDelay);
+      state.reconnectDelay = Math.min(state.reconnectDelay * 2, 15000);
+      return;
+    }
+    return signOut(`The session ended (${error.message}). Sign in again.`);
+  }
+  connect();
 }
 
 function subscribe(send) {
