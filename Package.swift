@@ -105,7 +105,11 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             // The demo chat page (DEMO_ENABLED), compiled into the binary: nothing to install beside it.
-            resources: [.embedInCode("Demo/index.html"), .embedInCode("Demo/chat.css"), .embedInCode("Demo/chat.js")],
+            // And the admin view of the fleet (`/admin/realtime`), the same way.
+            resources: [
+                .embedInCode("Demo/index.html"), .embedInCode("Demo/chat.css"), .embedInCode("Demo/chat.js"),
+                .embedInCode("Admin/realtime.html"), .embedInCode("Admin/realtime.css"), .embedInCode("Admin/realtime.js"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -205,6 +205,16 @@ extension SwitchboardConfig {
         .duration(
             "SHUTDOWN_DRAIN_WINDOW", \.shutdownDrainWindowMs, .realtime,
             "On SIGTERM: readiness fails and open sockets are closed (1001) spread over this window."),
+        ConfigVariable(
+            "SWITCHBOARD_FLEET_INTERVAL", .realtime,
+            "How often each replica shares its stats with the others (the admin view, `switchboard_replicas`); a replica unheard for 3 intervals leaves the view (250ms to 60s).",
+            read: { c, env throws(ConfigError) in
+                let ms = try env.durationMilliseconds("SWITCHBOARD_FLEET_INTERVAL", default: c.fleetIntervalMs, allowZero: false)
+                guard (250...60_000).contains(ms) else {
+                    throw ConfigError(variable: "SWITCHBOARD_FLEET_INTERVAL", message: "must be between 250ms and 60s")
+                }
+                c.fleetIntervalMs = ms
+            }, render: { DurationParser.format(milliseconds: $0.fleetIntervalMs) }),
         // Metrics
         .bool("METRICS_ENABLED", \.metricsEnabled, .metrics, "Serve GET /metrics (Prometheus text format)."),
         ConfigVariable(

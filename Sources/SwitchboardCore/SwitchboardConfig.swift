@@ -249,6 +249,8 @@ public struct SwitchboardConfig: Sendable, Equatable {
     public var websocketsMaxQueuedBytes = 4_194_304
     /// On SIGTERM, open sockets are closed (1001) spread over this window, in ms (`SHUTDOWN_DRAIN_WINDOW`).
     public var shutdownDrainWindowMs: Int64 = 5000
+    /// How often a replica publishes its stats snapshot to the others, in ms (`SWITCHBOARD_FLEET_INTERVAL`).
+    public var fleetIntervalMs: Int64 = 1000
     /// Outbox events older than this are trimmed, in ms (`SWITCHBOARD_OUTBOX_RETENTION`, default `24h`).
     public var outboxRetentionMs: Int64 = 86_400_000
     /// At most this many newest events per collection stay in the outbox (`SWITCHBOARD_OUTBOX_MAX_EVENTS`).

@@ -24,12 +24,15 @@ public struct RealtimeSettings: Sendable {
     public var sessionCookieName: String
     /// Origins accepted besides the request's own host (`PUBLIC_URL`, `CORS_ORIGIN` list).
     public var allowedOrigins: [String]
+    /// How often this replica shares its stats snapshot (`SWITCHBOARD_FLEET_INTERVAL`, ms).
+    public var fleetIntervalMs: Int64
 
     public init(
         connection: ConnectionStateMachine.Settings = .init(), connectionLimit: Int? = nil, maxMessageSize: Int = 1_048_576,
         maxQueuedBytes: Int = 4_194_304, liveWindowKeysMax: Int = 10_000, sessionCookieName: String = "directus_session_token",
-        allowedOrigins: [String] = []
+        allowedOrigins: [String] = [], fleetIntervalMs: Int64 = 1000
     ) {
+        self.fleetIntervalMs = fleetIntervalMs
         self.liveWindowKeysMax = liveWindowKeysMax
         self.connection = connection
         self.connectionLimit = connectionLimit
@@ -49,6 +52,8 @@ public final class RealtimeEngine: UpgradeEndpoint {
     public let auth: AuthService
     public let settings: RealtimeSettings
     public let fanout: Fanout
+    /// The admin view's replicas and subscribers (`switchboard_replicas`).
+    public let fleet: FleetBoard
     let services: ConnectionServices
     let shards = ShardDirectory()
     let logger: Logger
@@ -68,6 +73,7 @@ public final class RealtimeEngine: UpgradeEndpoint {
         let fanout = Fanout(
             store: store, auth: auth, shards: shards, liveWindowKeysMax: settings.liveWindowKeysMax, logger: logger)
         self.fanout = fanout
+        fleet = FleetBoard(replica: store.environment.replicaID, intervalMs: settings.fleetIntervalMs)
         services = ConnectionServices(store: store, auth: auth, fanout: fanout, logger: logger)
     }
 
@@ -331,6 +337,32 @@ public final class RealtimeEngine: UpgradeEndpoint {
     }
 
     public var connectionCount: Int { connections.count }
+
+    /// What this replica tells the others about itself.
+    public func snapshot() async -> ReplicaSnapshot {
+        let byState = await connectionsByAuthState()
+        var subscriptions = fanout.subscriptionsByCollection
+        let watching = fleet.subscriptionCount
+        if watching > 0 { subscriptions[FleetBoard.collection, default: 0] += watching }
+        return ReplicaSnapshot(
+            replica: fleet.replica, startedAt: fleet.startedAt, takenAt: Clock.nowMs(),
+            connections: Dictionary(uniqueKeysWithValues: SocketAuthState.allCases.map { ($0.rawValue, byState[$0] ?? 0) }),
+            subscriptions: subscriptions, eventsReceived: fanout.eventsDispatchedCount,
+            eventsDelivered: shards.framesWritten.load(ordering: .relaxed))
+    }
+
+    /// Every `SWITCHBOARD_FLEET_INTERVAL` until cancelled: this replica's snapshot goes to the
+    /// others (`publish`, the relay's fleet channel) and into its own view, and the view's
+    /// changes go to the admin sockets subscribed to `switchboard_replicas`.
+    public func runFleet(publish: @escaping @Sendable ([UInt8]) -> Void) async {
+        while !Task.isCancelled && !fanout.isStopped {
+            let snapshot = await snapshot()
+            publish(snapshot.json.jsonBytes)
+            fleet.receive(snapshot)
+            fleet.tick()
+            try? await Task.sleep(for: fleet.interval)
+        }
+    }
 
     /// Open sockets (both protocols) by where they are in authenticating, counted on their loops.
     public func connectionsByAuthState() async -> [SocketAuthState: Int] {

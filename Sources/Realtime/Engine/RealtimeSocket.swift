@@ -48,6 +48,8 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler, Shard
     private var machine: ConnectionStateMachine
     /// A few per socket at most (WEBSOCKETS_MAX_SUBSCRIPTIONS): a list costs less than a dictionary.
     private var bindings: [Binding] = []
+    /// Subscriptions to the admin view's virtual collection (`FleetBoard.collection`).
+    private var fleetSubscriptions: [FleetSubscription] = []
     private let writer = SocketWriter()
     /// Event frames waiting while a request is in flight.
     private var held: [ByteBuffer] = []
@@ -59,6 +61,13 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler, Shard
     private var finished = false
     /// A request answered without leaving the loop, fed back once the actions that started it are done.
     private var completed: Completion?
+
+    private struct FleetSubscription {
+        let key: String
+        let uid: String?
+        let event: SubscribeRequest.Event?
+        let item: String?
+    }
 
     private enum Completion {
         case authenticated(ConnectionServices.AuthOutcome, uid: JSONValue?)
@@ -295,10 +304,19 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler, Shard
         heldBytes = 0
         shard.unregister(self)
         bindings = []
+        if !fleetSubscriptions.isEmpty {
+            fleetSubscriptions = []
+            engine.fleet.watch(self, id: id, subscriptions: 0, on: shard.eventLoop)
+        }
         engine.socketClosed(self)
     }
 
     private func drop(_ key: String) {
+        if let index = fleetSubscriptions.firstIndex(where: { $0.key == key }) {
+            fleetSubscriptions.remove(at: index)
+            engine.fleet.watch(self, id: id, subscriptions: fleetSubscriptions.count, on: shard.eventLoop)
+            return
+        }
         guard let index = bindings.firstIndex(where: { $0.subscription == key }) else { return }
         let binding = bindings.remove(at: index)
         if let classID = binding.classID {
@@ -364,6 +382,7 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler, Shard
     private func startSubscribe(_ key: String, _ subscribe: SubscribeRequest, uid: JSONValue?) {
         drop(key)  // the same uid again replaces that subscription
         let collection = subscribe.collection
+        if collection == FleetBoard.collection { return subscribeToFleet(key, subscribe, uid: uid) }
         guard engine.store.schema.collection(collection) != nil, context.permissions.permission(.read, collection) != nil else {
             return perform(
                 machine.subscribeFailed(
@@ -415,6 +434,49 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler, Shard
             drop(key)
             perform(machine.subscribeFailed(key: key, reply: reply))
         }
+    }
+
+    // MARK: The admin view (`switchboard_replicas`)
+
+    /// Admins only; `init` is the replicas this one knows, then their changes as `create` /
+    /// `update` / `delete` (no `seq`: it is no stored collection). `event` and `item` (a replica
+    /// id) narrow it as for any collection; `query` is not applied, rows are always whole.
+    private func subscribeToFleet(_ key: String, _ subscribe: SubscribeRequest, uid: JSONValue?) {
+        guard context.accountability.admin else {
+            let reply = RealtimeFrames.error("subscribe", "FORBIDDEN", "You don't have permission to access this.", uid: uid)
+            completed = .subscribed(key, .failed(reply))
+            return
+        }
+        let subscription = FleetSubscription(
+            key: key, uid: uid?.textValue, event: subscribe.event, item: subscribe.item?.textValue)
+        fleetSubscriptions.append(subscription)
+        engine.fleet.watch(self, id: id, subscriptions: fleetSubscriptions.count, on: shard.eventLoop)
+        let data: JSONValue?
+        if subscribe.event != nil {
+            data = nil
+        } else if let item = subscription.item {
+            data = engine.fleet.rows.first { $0.snapshot.replica == item }?.json ?? .null
+        } else {
+            data = .array(engine.fleet.rows.map(\.json))
+        }
+        let initFrame = RenderedEvent(event: "init", data: data, meta: nil, seq: nil)
+        completed = .subscribed(key, .ready([initFrame.frame(uid: subscription.uid)]))
+    }
+
+    /// The admin view changed: each fleet subscription gets the changes it asked for, while
+    /// the socket is an admin's (a socket that lost its admin identity keeps the subscription
+    /// and gets nothing, as with any permissions change).
+    func fleetChanged(_ events: [FleetBoard.Event]) {
+        guard !closing, context.accountability.admin else { return }
+        for subscription in fleetSubscriptions {
+            for event in events {
+                if let only = subscription.event, only.rawValue != event.action { continue }
+                if let item = subscription.item, item != event.replica { continue }
+                let rendered = subscription.item == nil ? event.list : event.single
+                _ = enqueueEvent(rendered.webSocketFrame(uid: subscription.uid, allocator: allocator))
+            }
+        }
+        flushEvents()
     }
 
     private func itemsDone(_ reply: [UInt8]) {

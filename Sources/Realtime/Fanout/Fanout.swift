@@ -225,6 +225,15 @@ public final class Fanout: Sendable {
         table.withLock { t in (t.entries.count, t.entries.values.reduce(0) { $0 + $1.shards.values.reduce(0, +) }) }
     }
 
+    /// Local subscriptions per collection, across every shard.
+    var subscriptionsByCollection: [String: Int] {
+        table.withLock { t in
+            var out: [String: Int] = [:]
+            for entry in t.entries.values { out[entry.key.request.collection, default: 0] += entry.shards.values.reduce(0, +) }
+            return out
+        }
+    }
+
     // MARK: The pipeline
 
     /// Takes inputs until `shutdown()`.

@@ -33,6 +33,8 @@ public final class EventRelay: ChangeEventSink {
     let retention: (ageMs: Int64, maxEvents: Int)
     /// Test-only: exit right after a commit to this collection, before publishing.
     let crashAfterCommit: String?
+    /// Where other replicas' stats snapshots go (the admin view); nil: they are not listened to.
+    let fleet: FleetBoard?
 
     /// The collections this replica delivers (the permission collections, and those with local
     /// subscriptions), and since when each one that is behind has been behind.
@@ -59,10 +61,11 @@ public final class EventRelay: ChangeEventSink {
         store: Store, fanout: Fanout, auth: AuthService, messenger: (any Messenger)?, namespace: String,
         checkInterval: Duration = .seconds(2),
         retention: (ageMs: Int64, maxEvents: Int) = (86_400_000, 100_000),
-        crashAfterCommit: String? = nil, logger: Logger = Logger(label: "switchboard.relay")
+        crashAfterCommit: String? = nil, fleet: FleetBoard? = nil, logger: Logger = Logger(label: "switchboard.relay")
     ) {
         self.retention = retention
         self.crashAfterCommit = crashAfterCommit
+        self.fleet = fleet
         self.store = store
         self.fanout = fanout
         self.auth = auth
@@ -74,10 +77,13 @@ public final class EventRelay: ChangeEventSink {
 
     func channel(_ collection: String) -> String { "\(namespace):col:\(collection)" }
     var controlChannel: String { "\(namespace):control" }
+    /// Every replica's stats snapshots (`ReplicaSnapshot`), for the admin view.
+    var fleetChannel: String { "\(namespace):fleet" }
 
     /// Starts following the permission collections (always, for cache invalidation).
     public func start() async throws {
         await messenger?.subscribe(controlChannel)
+        if fleet != nil { await messenger?.subscribe(fleetChannel) }
         for collection in SystemCollections.accessControl {
             await follow(collection, after: try await store.outbox.currentSeq(collection))
         }
@@ -132,6 +138,12 @@ public final class EventRelay: ChangeEventSink {
             accept(event)
             messenger?.publish(JSONValue.object(event.json).jsonBytes, to: channel(event.collection))
         }
+    }
+
+    /// This replica's stats snapshot, to the other replicas (queued like events; a dropped one
+    /// is only a missed refresh of the admin view).
+    public func publishFleet(_ snapshot: [UInt8]) {
+        messenger?.publish(snapshot, to: fleetChannel)
     }
 
     /// Schema changes: other replicas reload their schema and permission caches.
@@ -224,6 +236,12 @@ public final class EventRelay: ChangeEventSink {
             case .message(let message):
                 if message.channel == controlChannel {
                     await reloadShared()
+                    continue
+                }
+                if message.channel == fleetChannel {
+                    if fleet?.received(message.payload) == false {
+                        logger.debug("ignoring an unreadable stats snapshot", metadata: ["channel": "\(message.channel)"])
+                    }
                     continue
                 }
                 guard case .object(let o)? = try? JSONReader.parse(message.payload), let event = ChangeEvent(json: o) else {

@@ -21,6 +21,16 @@ enum HTTPSupport {
         return json(.object(body))
     }
 
+    /// A file the server ships (the demo and admin pages): never cached stale, never sniffed, under `policy`.
+    static func staticAsset(_ body: ByteBuffer, type: String, policy: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = type
+        headers[.cacheControl] = "no-cache"
+        headers[.contentSecurityPolicy] = policy
+        headers[.xContentTypeOptions] = "nosniff"
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: body))
+    }
+
     static func noContent() -> Response { Response(status: .noContent) }
 
     static func text(_ text: String, status: HTTPResponse.Status = .ok) -> Response {

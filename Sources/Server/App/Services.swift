@@ -101,7 +101,7 @@ struct Services: Sendable {
                 connectionLimit: config.websocketsRestConnLimit, maxMessageSize: config.websocketsMaxMessageSize,
                 maxQueuedBytes: config.websocketsMaxQueuedBytes, liveWindowKeysMax: config.websocketsLiveWindowKeysMax,
                 sessionCookieName: config.sessionCookieName,
-                allowedOrigins: config.allowedOrigins),
+                allowedOrigins: config.allowedOrigins, fleetIntervalMs: config.fleetIntervalMs),
             logger: Logger(label: "switchboard.realtime"))
         var messenger: (any Messenger)?
         let timeouts = RedisTimeouts(
@@ -141,6 +141,7 @@ struct Services: Sendable {
         let relay = EventRelay(
             store: store, fanout: realtime.fanout, auth: auth, messenger: messenger, namespace: config.messengerNamespace,
             retention: (config.outboxRetentionMs, config.outboxMaxEvents), crashAfterCommit: config.faultCrashAfterCommit,
+            fleet: realtime.fleet,
             logger: Logger(label: "switchboard.relay"))
         store.addSink(relay)
         store.addSchemaObserver { await relay.schemaChanged() }

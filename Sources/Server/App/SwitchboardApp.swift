@@ -54,6 +54,9 @@ enum SwitchboardApp {
         SchemaRoutes(store: services.store, callers: callers, maxPayload: config.maxPayloadSize).register(on: router)
         GraphQLRoutes(graphql: services.graphql, callers: callers, maxPayload: config.maxPayloadSize).register(on: router)
         if config.demoEnabled { DemoRoutes(settings: .init(config)).register(on: router) }
+        if config.websocketsEnabled && config.websocketsRestEnabled {
+            AdminRoutes(settings: .init(config)).register(on: router)
+        }
 
         // Every connection starts at the front door: WebSocket upgrades on the realtime paths
         // become sockets on their event loops, everything else is Hummingbird's (REST) with this router.

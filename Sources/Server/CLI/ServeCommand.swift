@@ -68,6 +68,7 @@ struct RealtimeService: Service {
                 await withTaskGroup(of: Void.self) { group in
                     group.addTask { await realtime.run() }
                     group.addTask { await relay.run() }
+                    group.addTask { await realtime.runFleet(publish: relay.publishFleet) }
                     if let messenger { group.addTask { await messenger.run() } }
                     await group.next()
                     group.cancelAll()

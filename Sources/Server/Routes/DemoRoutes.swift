@@ -47,9 +47,11 @@ struct DemoRoutes: Sendable {
         let policy = Self.contentSecurityPolicy(settings)
         let script = ByteBuffer(bytes: PackageResources.chat_js)
         let style = ByteBuffer(bytes: PackageResources.chat_css)
-        router.get("/") { _, _ in Self.asset(page, type: "text/html; charset=utf-8", policy: policy) }
-        router.get("demo/chat.js") { _, _ in Self.asset(script, type: "text/javascript; charset=utf-8", policy: policy) }
-        router.get("demo/chat.css") { _, _ in Self.asset(style, type: "text/css; charset=utf-8", policy: policy) }
+        router.get("/") { _, _ in HTTPSupport.staticAsset(page, type: "text/html; charset=utf-8", policy: policy) }
+        router.get("demo/chat.js") { _, _ in
+            HTTPSupport.staticAsset(script, type: "text/javascript; charset=utf-8", policy: policy)
+        }
+        router.get("demo/chat.css") { _, _ in HTTPSupport.staticAsset(style, type: "text/css; charset=utf-8", policy: policy) }
     }
 
     /// The HTML with the settings in a JSON script block (`<` escaped, so no value can end the block).
@@ -65,14 +67,5 @@ struct DemoRoutes: Sendable {
         let connect = ["'self' ws: wss:", settings.publicOrigin].compactMap { $0 }.joined(separator: " ")
         return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src \(connect); "
             + "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-    }
-
-    private static func asset(_ body: ByteBuffer, type: String, policy: String) -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = type
-        headers[.cacheControl] = "no-cache"
-        headers[.contentSecurityPolicy] = policy
-        headers[.xContentTypeOptions] = "nosniff"
-        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: body))
     }
 }

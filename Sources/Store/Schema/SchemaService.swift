@@ -164,6 +164,10 @@ struct SchemaService {
         guard !SystemCollections.isSystem(name) else {
             throw SwitchboardError.invalidPayload("Collections starting with \"directus_\" are reserved.")
         }
+        guard name != SystemCollections.replicas else {
+            throw SwitchboardError.invalidPayload(
+                "\"\(name)\" is reserved: it is the realtime socket's view of the replicas (see the README's Admin view).")
+        }
         let existing = try await executor.query("SELECT collection FROM directus_collections WHERE collection = ?", [.text(name)])
         guard existing.isEmpty, schema.collection(name) == nil else {
             throw SwitchboardError(

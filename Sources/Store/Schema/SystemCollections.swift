@@ -210,4 +210,8 @@ public enum SystemCollections {
     public static let accessControl: Set<String> = [users, roles, policies, access, permissions]
 
     public static func isSystem(_ collection: String) -> Bool { collection.hasPrefix("directus_") }
+
+    /// The admin view's virtual collection on the realtime socket (the replicas' stats; see
+    /// `FleetBoard`): no table, and no user collection may take its name.
+    public static let replicas = "switchboard_replicas"
 }
