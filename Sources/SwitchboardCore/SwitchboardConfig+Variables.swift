@@ -295,7 +295,11 @@ extension SwitchboardConfig {
                 throw ConfigError(variable: key, message: "expected REDIS_SENTINELS__<index>__HOST or __PORT")
             }
             let trimmed = String(DurationParser.trim(value))
-            if parts[2] == "HOST" { indexed[i, default: (nil, nil)].host = trimmed } else { indexed[i, default: (nil, nil)].port = trimmed }
+            if parts[2] == "HOST" {
+                indexed[i, default: (nil, nil)].host = trimmed
+            } else {
+                indexed[i, default: (nil, nil)].port = trimmed
+            }
         }
         var entries: [(host: String, port: String?, variable: String)] = []
         if var value = env.string(name) {
@@ -327,7 +331,8 @@ extension SwitchboardConfig {
                         }
                         entries.append((host, port, name))
                     default:
-                        throw ConfigError(variable: name, message: "expected objects {\"host\",\"port\"} or \"host:port\" strings")
+                        throw ConfigError(
+                            variable: name, message: "expected objects {\"host\",\"port\"} or \"host:port\" strings")
                     }
                 }
             } else {

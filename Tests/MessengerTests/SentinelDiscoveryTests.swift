@@ -62,13 +62,17 @@ import Testing
                     problems: [
                         "sentinel 10.0.0.1:26379 monitors no master named \"mymaster\"", "sentinel 10.0.0.2:26379: timed out",
                         "sentinel 10.0.0.3:26379 monitors no master named \"mymaster\"",
-                    ]),
+                    ])
             ])
         #expect(d.phase == .waiting && d.primary == nil)
         #expect(d.handle(.retryDue) == [.ask(Self.s1)])
         _ = d.handle(.sentinelFailed(Self.s1, reason: "x"))
         _ = d.handle(.sentinelFailed(Self.s2, reason: "x"))
-        #expect(d.handle(.sentinelFailed(Self.s3, reason: "x")).first == .retry(after: .milliseconds(500), problems: ["sentinel 10.0.0.1:26379: x", "sentinel 10.0.0.2:26379: x", "sentinel 10.0.0.3:26379: x"]))
+        #expect(
+            d.handle(.sentinelFailed(Self.s3, reason: "x")).first
+                == .retry(
+                    after: .milliseconds(500),
+                    problems: ["sentinel 10.0.0.1:26379: x", "sentinel 10.0.0.2:26379: x", "sentinel 10.0.0.3:26379: x"]))
         // Backoff stops growing at 5 s.
         for _ in 0..<10 {
             _ = d.handle(.retryDue)

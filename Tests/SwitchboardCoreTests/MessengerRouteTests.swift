@@ -198,7 +198,7 @@ import Testing
     @Test func sentinelVariablesAreDeclaredOnceWithTheirDocumentation() {
         for name in ["REDIS_SENTINELS", "REDIS_SENTINEL_NAME", "REDIS_SENTINEL_USERNAME", "REDIS_SENTINEL_PASSWORD"] {
             #expect(SwitchboardConfig.variables.filter { $0.name == name }.count == 1)
-            #expect(SwitchboardConfig.markdownTable().contains("| `\(name)` |"))
+            #expect(SwitchboardConfig.markdownTable().contains("| `\(name)`"))
             #expect(SwitchboardConfig.envExample().contains("# \(name)="))
         }
     }
