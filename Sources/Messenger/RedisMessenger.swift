@@ -170,8 +170,8 @@ public final class RedisMessenger: Messenger {
             return (s.subscriber, [s.lostWaiter].compactMap { $0 })
         }
         queue.stop()
+        if case .sentinel(let sentinel) = target { sentinel.shutdown() }  // first: closing below is no lost primary
         sub?.close()
-        if case .sentinel(let sentinel) = target { sentinel.shutdown() }
         for w in waiters { w.resume() }
         continuation.finish()
     }
@@ -265,6 +265,7 @@ public final class RedisMessenger: Messenger {
         var attempt = 0
         var wasConnected = false
         while !isStopped && !Task.isCancelled {
+            var moved = false
             do {
                 let (connection, endpoint) = try await connect(
                     onPush: { [continuation] value in Self.handlePush(value, continuation) },
@@ -305,7 +306,11 @@ public final class RedisMessenger: Messenger {
                 continuation.yield(.resubscribed)
                 await waitUntilLost(connection)
                 if isStopped { break }
-                logger.warning("lost the connection to Redis; reconnecting", metadata: ["redis": "\(endpoint.description)"])
+                // Closed because Sentinel named another primary: reconnect at once (connecting waits for it).
+                moved = !isCurrent(endpoint)
+                logger.warning(
+                    moved ? "the Redis primary changed; resubscribing" : "lost the connection to Redis; reconnecting",
+                    metadata: ["redis": "\(endpoint.description)"])
             } catch {
                 if attempt == 0 {
                     logger.warning(
@@ -317,6 +322,7 @@ public final class RedisMessenger: Messenger {
                 s.subscriberEndpoint = nil
                 if !s.stopped { s.state = .connecting }
             }
+            if moved { continue }
             attempt += 1
             // 100 ms doubling up to 5 s, with ±50 % jitter so replicas don't reconnect in lockstep.
             let base = min(5000.0, 100.0 * Double(1 << min(max(attempt - 1, 0), 16)))
