@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -124,6 +125,12 @@ class RedisSentinel:
             return self.role(new) == "master"
         wait_until(done, timeout, 0.02, f"failover :{old} -> :{new}")
         return old, new
+
+    def kill(self, port: int) -> None:
+        """SIGKILL one redis-server (a crashed primary: the sentinels promote its replica once
+        they agree it is down, after down-after-milliseconds)."""
+        os.kill(int(self.pidfile(port).read_text().strip()), signal.SIGKILL)
+        wait_until(lambda: self.cli(port, "PING", check=False) != "PONG", 10, 0.05, f":{port} gone")
 
     def client_list(self, port: int) -> list[dict[str, str]]:
         out = []

@@ -5,7 +5,9 @@ REDIS_SENTINEL_NAME only, find the primary through the sentinels.
 1. a write on either replica reaches subscribers on both, through the primary the sentinels name
 2. SENTINEL FAILOVER mid-stream of N writes: subscribers on both replicas get every committed
    event (the outbox is the truth) once and in order, and both move to the new primary
-3. an unknown master name, or no reachable sentinel: the replica serves, logs why it has no
+3. the primary SIGKILLed mid-stream: the sentinels promote the replica (quorum 2), nothing is
+   lost (the deployment is left with one data node; the tests after it need only the sentinels)
+4. an unknown master name, or no reachable sentinel: the replica serves, logs why it has no
    primary and is not ready; sentinels beside REDIS_CLUSTER or a fixed server exit 78 naming both
 """
 
@@ -148,6 +150,53 @@ def test_sentinel_failover_mid_stream_loses_nothing(rs: tuple[Cluster, RedisSent
            f"{checked} events checked on 2 subscribers, 0 lost / 0 dup / 0 reordered; new primary named by every "
            f"sentinel after {timings['promoted']:.2f}s, both replicas subscribed there {timings['resubscribed']:.2f}s "
            f"after the command ({timings['resubscribed'] - timings['promoted']:.2f}s after the sentinels agreed)")
+
+
+def test_a_killed_primary_is_replaced_and_nothing_is_lost(rs: tuple[Cluster, RedisSentinel]) -> None:
+    """The sentinels see the SIGKILLed primary down (down-after-milliseconds), agree (quorum 2) and
+    promote its replica; writes made meanwhile reach no other replica through Redis and are
+    backfilled from the outbox once the subscriptions are back. Leaves the deployment with one node."""
+    cl, sentinel = rs
+    name = new_collection(cl, "rsk")
+    total = 80
+    timings: dict[str, float] = {}
+
+    async def scenario() -> tuple[list[tuple[str, list[Any]]], int, int]:
+        subs = []
+        for srv in cl.replicas:
+            c = await Client.open(ws_url_of(srv.base_url), f"{srv.name}-sub")
+            await c.auth(ADMIN_TOKEN)
+            await c.subscribe(name, "s")
+            subs.append(c)
+        victim = sentinel.primary_port()
+        heir = next(p for p in sentinel.data_ports if p != victim)
+        for i in range(total):
+            if i == total // 4:
+                sentinel.kill(victim)
+                timings["killed"] = time.monotonic()
+            data(await asyncio.to_thread(cl.admin(i % 2).post, f"/items/{name}", {"text": str(i)}))
+            await asyncio.sleep(0.05)
+        await asyncio.to_thread(wait_until, lambda: sentinel.role(heir) == "master", 60, 0.05, f":{heir} promoted")
+        timings["promoted"] = time.monotonic() - timings["killed"]
+        await asyncio.to_thread(
+            wait_until, lambda: sum(1 for c in sentinel.client_list(heir) if int(c.get("sub", "0")) > 0
+                                    and not c.get("name", "").startswith("sentinel-")) >= len(cl.replicas),
+            30, 0.05, "both replicas subscribed on the promoted replica")
+        timings["resubscribed"] = time.monotonic() - timings["killed"]
+        for c in subs:
+            await c.wait_events("s", total, 30)
+            await c.close()
+        return [(c.name, c.frames) for c in subs], victim, heir
+
+    subs, victim, heir = run(scenario(), 180)
+    want = expected_from_outbox(read_outbox(cl.pg.host, cl.pg.port, cl.database, name))
+    assert len(want) == total
+    for client, frames in subs:
+        r = check_stream(from_frames(frames, name, "s"), want)
+        assert r.ok, f"{client}: {r.summary()}"
+    report(f"redis sentinel: primary :{victim} SIGKILLed mid-stream of {total} writes, :{heir} promoted after "
+           f"{timings['promoted']:.1f}s, both replicas subscribed there after {timings['resubscribed']:.1f}s: "
+           f"{2 * total} events checked, 0 lost / 0 dup / 0 reordered")
 
 
 # -- bad configuration -----------------------------------------------------------------------------------

@@ -160,7 +160,8 @@ public final class SentinelPrimary: Sendable {
     }
 
     private func schedule(
-        _ timer: any WritableKeyPath<State, Task<Void, Never>?> & Sendable, after delay: Duration, _ event: SentinelDiscovery.Event
+        _ timer: any WritableKeyPath<State, Task<Void, Never>?> & Sendable, after delay: Duration,
+        _ event: SentinelDiscovery.Event
     ) {
         let task = Task { [post] in
             if delay > .zero { try? await Task.sleep(for: delay) }
