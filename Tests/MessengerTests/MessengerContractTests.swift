@@ -111,7 +111,10 @@ import Testing
         defer { primary.stop() }
         let sentinel = try RedisServer.startSentinel(
             monitoring: primary.port, name: "sbm", extraConfig: ["requirepass sentinelpw"])
-        defer { sentinel.stop() }
+        defer {
+            sentinel.stop()
+            sentinel.removeSentinelConfig()
+        }
         let discovery = SentinelPrimary(
             settings: SentinelPrimary.Settings(
                 sentinels: [RedisAddress(host: "127.0.0.1", port: 1), RedisAddress(host: "127.0.0.1", port: sentinel.port)],
@@ -131,7 +134,10 @@ import Testing
         let primary = try RedisServer.start()
         defer { primary.stop() }
         let sentinel = try RedisServer.startSentinel(monitoring: primary.port, name: "sbm")
-        defer { sentinel.stop() }
+        defer {
+            sentinel.stop()
+            sentinel.removeSentinelConfig()
+        }
         let discovery = SentinelPrimary(
             settings: SentinelPrimary.Settings(
                 sentinels: [RedisAddress(host: "127.0.0.1", port: sentinel.port)], name: "other",
@@ -435,6 +441,12 @@ final class RedisServer: @unchecked Sendable {
             if i == 60 { kill(process.processIdentifier, SIGKILL) }
             usleep(50_000)
         }
+    }
+
+    /// Removes the config file `startSentinel` wrote (the sentinel rewrites it while running).
+    func removeSentinelConfig() {
+        guard arguments.last == "--sentinel", let conf = arguments.first else { return }
+        try? FileManager.default.removeItem(atPath: conf)
     }
 
     /// SIGSTOP: connections stay open but nothing answers (a partition, a stuck failover).
