@@ -18,6 +18,9 @@ import Synchronization
 ///   the consumer's backfill starts only once nothing more can be missed.
 /// - Both connections are pinged when idle; one that stops answering (a
 ///   frozen Redis, a partition) is closed and replaced.
+/// - With Redis Sentinel, both connect to the primary `SentinelPrimary` found; when
+///   it changes (a failover) they are closed and reopened on the new one, and the
+///   resubscription reports `.resubscribed` so the consumer backfills the switch.
 public final class RedisMessenger: Messenger {
     public struct Settings: Sendable {
         public var timeouts: RedisTimeouts
@@ -30,9 +33,17 @@ public final class RedisMessenger: Messenger {
         }
     }
 
+    /// Where the connections go: one server, or the primary the sentinels name.
+    private enum Target: Sendable {
+        case fixed(RedisEndpoint)
+        case sentinel(SentinelPrimary)
+    }
+
     private struct State {
         var desired: Set<String> = []
         var subscriber: RedisConnection?
+        /// The server `subscriber` is connected to.
+        var subscriberEndpoint: RedisEndpoint?
         var state: MessengerState = .connecting
         var hasSubscribed = false
         var stopped = false
@@ -43,7 +54,7 @@ public final class RedisMessenger: Messenger {
     /// Payloads sent in one pipelined write at most.
     static let batchLimit = 512
 
-    private let endpoint: RedisEndpoint
+    private let target: Target
     private let settings: Settings
     private let logger: Logger
     private let group: any EventLoopGroup
@@ -52,11 +63,23 @@ public final class RedisMessenger: Messenger {
     public let events: AsyncStream<MessengerEvent>
     private let continuation: AsyncStream<MessengerEvent>.Continuation
 
-    public init(
+    public convenience init(
         endpoint: RedisEndpoint, settings: Settings = Settings(), logger: Logger = Logger(label: "switchboard.messenger"),
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) {
-        self.endpoint = endpoint
+        self.init(target: .fixed(endpoint), settings: settings, logger: logger, group: group)
+    }
+
+    /// A messenger on the primary of a Redis Sentinel master group, following its failovers.
+    public convenience init(
+        sentinel: SentinelPrimary, settings: Settings = Settings(), logger: Logger = Logger(label: "switchboard.messenger"),
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        self.init(target: .sentinel(sentinel), settings: settings, logger: logger, group: group)
+    }
+
+    private init(target: Target, settings: Settings, logger: Logger, group: any EventLoopGroup) {
+        self.target = target
         self.settings = settings
         self.logger = logger
         self.group = group
@@ -76,9 +99,65 @@ public final class RedisMessenger: Messenger {
 
     public func run() async {
         await withTaskGroup(of: Void.self) { group in
+            if case .sentinel(let sentinel) = target {
+                group.addTask { await sentinel.run() }
+                group.addTask { await self.followPrimary(sentinel) }
+            }
             group.addTask { await self.runSubscriber() }
             group.addTask { await self.runPublisher() }
             await group.waitForAll()
+        }
+    }
+
+    /// What the logs name: the server, or the sentinels and the primary they named.
+    private var redisDescription: String {
+        switch target {
+        case .fixed(let endpoint): return endpoint.description
+        case .sentinel(let sentinel): return "\(sentinel.current?.description ?? "(no primary)") via \(sentinel.description)"
+        }
+    }
+
+    /// Opens a connection to the server, or to the current primary (waiting for one at most the
+    /// connect timeout); returns it with the server it reached.
+    private func connect(
+        onPush: (@Sendable (RESPValue) -> Void)? = nil, onClose: @escaping @Sendable (RedisEndpoint) -> Void
+    ) async throws -> (RedisConnection, RedisEndpoint) {
+        let endpoint: RedisEndpoint
+        switch target {
+        case .fixed(let fixed): endpoint = fixed
+        case .sentinel(let sentinel): endpoint = try await sentinel.primary(within: settings.timeouts.connect)
+        }
+        do {
+            let connection = try await RedisConnection.connect(
+                to: endpoint, on: group, timeouts: settings.timeouts, onPush: onPush, onClose: { onClose(endpoint) })
+            return (connection, endpoint)
+        } catch {
+            lost(endpoint)
+            throw error
+        }
+    }
+
+    /// Tells Sentinel discovery that `endpoint` failed us (a closed connection, a `READONLY`).
+    private func lost(_ endpoint: RedisEndpoint) {
+        if case .sentinel(let sentinel) = target { sentinel.lost(endpoint) }
+    }
+
+    /// On a failover, closes the subscription connection to the old primary (the subscriber
+    /// loop reconnects to the new one and reports `.resubscribed`); the publisher checks per batch.
+    private func followPrimary(_ sentinel: SentinelPrimary) async {
+        for await primary in sentinel.changes {
+            let stale = shared.withLock { s -> RedisConnection? in
+                s.subscriberEndpoint != nil && s.subscriberEndpoint != primary ? s.subscriber : nil
+            }
+            stale?.close()
+        }
+    }
+
+    /// Whether a connection to `endpoint` still goes to the server to use.
+    private func isCurrent(_ endpoint: RedisEndpoint?) -> Bool {
+        switch target {
+        case .fixed: return true
+        case .sentinel(let sentinel): return endpoint != nil && sentinel.current == endpoint
         }
     }
 
@@ -91,6 +170,7 @@ public final class RedisMessenger: Messenger {
             return (s.subscriber, [s.lostWaiter].compactMap { $0 })
         }
         queue.stop()
+        if case .sentinel(let sentinel) = target { sentinel.shutdown() }  // first: closing below is no lost primary
         sub?.close()
         for w in waiters { w.resume() }
         continuation.finish()
@@ -104,25 +184,37 @@ public final class RedisMessenger: Messenger {
 
     private func runPublisher() async {
         var connection: RedisConnection?
+        var connectedTo: RedisEndpoint?
         var failures = 0
         while let batch = await queue.next(max: Self.batchLimit) {
             do {
                 let c: RedisConnection
-                if let existing = connection, existing.channel.isActive {
+                if let existing = connection, existing.channel.isActive, isCurrent(connectedTo) {
                     c = existing
                 } else {
+                    connection?.close()
                     connection = nil
-                    c = try await RedisConnection.connect(to: endpoint, on: group, timeouts: settings.timeouts, onClose: {})
-                    connection = c
+                    let (opened, endpoint) = try await connect(onClose: { _ in })
+                    (connection, connectedTo) = (opened, endpoint)
+                    c = opened
                 }
                 let replies = c.pipeline(batch.map { [Array("PUBLISH".utf8), Array($0.channel.utf8), $0.payload] })
                 var ok: UInt64 = 0
                 var failed: UInt64 = 0
+                var readOnly = false
                 for reply in replies {
                     switch try? await reply.get() {
-                    case .error?, nil: failed += 1
+                    case .error(let message)?:
+                        failed += 1
+                        readOnly = readOnly || message.hasPrefix("READONLY")
+                    case nil: failed += 1
                     default: ok += 1
                     }
+                }
+                if readOnly, let connectedTo {
+                    // A demoted primary: look for the new one.
+                    c.close()
+                    lost(connectedTo)
                 }
                 shared.withLock { s in
                     s.stats.published += ok
@@ -131,7 +223,7 @@ public final class RedisMessenger: Messenger {
                 if failed > 0 {
                     logger.warning(
                         "publishing to Redis failed; other replicas will backfill from the outbox",
-                        metadata: ["payloads": "\(failed)", "redis": "\(endpoint.description)"])
+                        metadata: ["payloads": "\(failed)", "redis": "\(redisDescription)"])
                 }
                 failures = 0
             } catch {
@@ -141,7 +233,7 @@ public final class RedisMessenger: Messenger {
                 if failures == 1 {
                     logger.warning(
                         "cannot publish to Redis; other replicas will backfill from the outbox",
-                        metadata: ["redis": "\(endpoint.description)", "error": "\(error)"])
+                        metadata: ["redis": "\(redisDescription)", "error": "\(error)"])
                 }
                 // A down Redis: try again soon, but not in a tight loop.
                 try? await Task.sleep(for: .milliseconds(min(1000, 50 << min(failures, 5))))
@@ -173,14 +265,23 @@ public final class RedisMessenger: Messenger {
         var attempt = 0
         var wasConnected = false
         while !isStopped && !Task.isCancelled {
+            var moved = false
             do {
-                let connection = try await RedisConnection.connect(
-                    to: endpoint, on: group, timeouts: settings.timeouts,
+                let (connection, endpoint) = try await connect(
                     onPush: { [continuation] value in Self.handlePush(value, continuation) },
-                    onClose: { [weak self] in self?.subscriberLost() })
+                    onClose: { [weak self] endpoint in
+                        self?.subscriberLost()
+                        self?.lost(endpoint)
+                    })
                 let channels = shared.withLock { s -> [String] in
                     s.subscriber = connection
+                    s.subscriberEndpoint = endpoint
                     return Array(s.desired)
+                }
+                if !isCurrent(endpoint) {
+                    // The primary changed while connecting.
+                    connection.close()
+                    throw RedisConnection.RedisError(description: "the primary changed while connecting")
                 }
                 // Every desired channel in one command (subscriptions made meanwhile send their own),
                 // confirmed before anyone is told to backfill.
@@ -199,23 +300,29 @@ public final class RedisMessenger: Messenger {
                     }
                 }
                 logger.notice(
-                    wasConnected ? "reconnected to Redis" : "connected to Redis", metadata: ["redis": "\(endpoint.description)"])
+                    wasConnected ? "reconnected to Redis" : "connected to Redis", metadata: ["redis": "\(redisDescription)"])
                 wasConnected = true
                 attempt = 0
                 continuation.yield(.resubscribed)
                 await waitUntilLost(connection)
                 if isStopped { break }
-                logger.warning("lost the connection to Redis; reconnecting", metadata: ["redis": "\(endpoint.description)"])
+                // Closed because Sentinel named another primary: reconnect at once (connecting waits for it).
+                moved = !isCurrent(endpoint)
+                logger.warning(
+                    moved ? "the Redis primary changed; resubscribing" : "lost the connection to Redis; reconnecting",
+                    metadata: ["redis": "\(endpoint.description)"])
             } catch {
                 if attempt == 0 {
                     logger.warning(
-                        "cannot reach Redis; retrying", metadata: ["redis": "\(endpoint.description)", "error": "\(error)"])
+                        "cannot reach Redis; retrying", metadata: ["redis": "\(redisDescription)", "error": "\(error)"])
                 }
             }
             shared.withLock { s in
                 s.subscriber = nil
+                s.subscriberEndpoint = nil
                 if !s.stopped { s.state = .connecting }
             }
+            if moved { continue }
             attempt += 1
             // 100 ms doubling up to 5 s, with ±50 % jitter so replicas don't reconnect in lockstep.
             let base = min(5000.0, 100.0 * Double(1 << min(max(attempt - 1, 0), 16)))

@@ -14,6 +14,9 @@ public enum MessengerRoute: Sendable, Equatable {
     /// Events go through the Redis Cluster whose seed nodes this URL names
     /// (`redis+cluster://host:port,host2:port2`, or a `redis://` seed with `REDIS_CLUSTER=true`).
     case redisCluster(url: String)
+    /// Events go through the primary that these Redis Sentinel nodes (`host:port`) name for the
+    /// master group `name`, followed across failovers (`REDIS_SENTINELS`, `REDIS_SENTINEL_NAME`).
+    case redisSentinel(sentinels: [String], name: String)
 
     /// The route the settings in `config` ask for.
     ///
@@ -21,6 +24,8 @@ public enum MessengerRoute: Sendable, Equatable {
     /// - Redis is asked for by `WEBSOCKETS_BROKER_URL`, `MESSENGER_STORE=redis`,
     ///   `REDIS_ENABLED=true` or `SYNCHRONIZATION_STORE=redis`; when nothing rules
     ///   on it, by `REDIS` or `REDIS_HOST` alone, as Directus 11 does.
+    /// - `REDIS_SENTINELS` asks for Redis through Sentinel; it names the server, so `REDIS`,
+    ///   `REDIS_HOST`, `WEBSOCKETS_BROKER_URL`, `REDIS_CLUSTER` or TLS files beside it contradict it.
     /// - Asking for and ruling out Redis at once, or a broker URL and `REDIS`
     ///   naming different servers, is a `ConfigError` naming both variables.
     public static func resolve(_ config: SwitchboardConfig) throws(ConfigError) -> MessengerRoute {
@@ -34,6 +39,8 @@ public enum MessengerRoute: Sendable, Equatable {
         if config.redisEnabled == true { wants.append(("REDIS_ENABLED", "true")) }
         if config.synchronizationStore == .redis { wants.append(("SYNCHRONIZATION_STORE", "redis")) }
         if config.redisCluster { wants.append(("REDIS_CLUSTER", "true")) }
+        let sentinels = config.redisSentinels
+        if !sentinels.isEmpty { wants.append(("REDIS_SENTINELS", sentinels.joined(separator: ","))) }
         var refuses: [(name: String, value: String)] = []
         if config.messengerStore == .memory { refuses.append(("MESSENGER_STORE", "memory")) }
         if config.redisEnabled == false { refuses.append(("REDIS_ENABLED", "false")) }
@@ -58,6 +65,14 @@ public enum MessengerRoute: Sendable, Equatable {
                     + "set one of them, or make them the same")
         }
 
+        if !sentinels.isEmpty {
+            return try sentinelRoute(config)
+        }
+        if config.redisSentinelName != nil {
+            throw ConfigError(
+                variable: "REDIS_SENTINEL_NAME", message: "names a Sentinel master group, but REDIS_SENTINELS lists no sentinels")
+        }
+
         let url = broker ?? connection
         var askers = wants.filter { $0.name != "WEBSOCKETS_BROKER_URL" }
         if config.cacheStore == .redis { askers.append(("CACHE_STORE", "redis")) }
@@ -66,6 +81,29 @@ public enum MessengerRoute: Sendable, Equatable {
         }
         guard refuses.isEmpty, let url else { return .local }
         return config.redisCluster || isClusterURL(url) ? .redisCluster(url: url) : .redis(url: url)
+    }
+
+    /// The Sentinel route (nothing ruled Redis out: that conflict was reported); `REDIS_SENTINELS` beside a setting that
+    /// names a server of its own (or a cluster, or TLS, which Sentinel mode does not speak) is refused.
+    private static func sentinelRoute(_ config: SwitchboardConfig) throws(ConfigError) -> MessengerRoute {
+        let others: [(String, Bool, String)] = [
+            ("REDIS_CLUSTER", config.redisCluster, "a Redis Cluster has no Sentinel; keep one of them"),
+            ("WEBSOCKETS_BROKER_URL", config.websocketsBrokerURL != nil, "the sentinels name the server; keep one of them"),
+            ("REDIS", config.redisURL != nil, "the sentinels name the server; keep one of them"),
+            ("REDIS_HOST", config.redisHost != nil, "the sentinels name the server; keep one of them"),
+            ("REDIS_TLS_CA", config.redisTLSCAFile != nil, "Sentinel mode speaks plain TCP only; keep one of them"),
+            ("REDIS_TLS_CERT", config.redisTLSCertFile != nil, "Sentinel mode speaks plain TCP only; keep one of them"),
+            ("REDIS_TLS_KEY", config.redisTLSKeyFile != nil, "Sentinel mode speaks plain TCP only; keep one of them"),
+        ]
+        for (name, isSet, why) in others where isSet {
+            throw ConfigError(conflict: "REDIS_SENTINELS", name, message: why)
+        }
+        guard let name = config.redisSentinelName else {
+            throw ConfigError(
+                variable: "REDIS_SENTINEL_NAME",
+                message: "is required with REDIS_SENTINELS: the name of the master group (sentinel monitor <name> …)")
+        }
+        return .redisSentinel(sentinels: config.redisSentinels, name: name)
     }
 
     /// Whether `url` names a Redis Cluster by its scheme (`redis+cluster://`, `rediss+cluster://`).

@@ -258,6 +258,21 @@ extension SwitchboardConfig {
             "REDIS_CLUSTER", \.redisCluster, .cluster,
             "The Redis URL names a seed node of a Redis Cluster: sharded pub/sub on each channel's master "
                 + "(a redis+cluster://host:port,host2:port2 URL says the same)."),
+        ConfigVariable(
+            "REDIS_SENTINELS", .cluster,
+            "Redis Sentinel nodes, host:port,host2:port2 (port 26379 when left out): the messenger asks them for the "
+                + "primary of REDIS_SENTINEL_NAME and follows its failovers. Directus's REDIS_SENTINELS__0__HOST / "
+                + "REDIS_SENTINELS__0__PORT … and json:[{\"host\":…,\"port\":…}] are read too.",
+            read: { c, env throws(ConfigError) in c.redisSentinels = try readSentinels(env) },
+            render: { $0.redisSentinels.joined(separator: ",") }),
+        .optional(
+            "REDIS_SENTINEL_NAME", \.redisSentinelName, .cluster,
+            "Name of the master group the sentinels watch (sentinel monitor <name> …); required with REDIS_SENTINELS."
+        ).alias("REDIS_NAME"),
+        .optional("REDIS_SENTINEL_USERNAME", \.redisSentinelUsername, .cluster, "User for the sentinels (ACL)."),
+        .optional(
+            "REDIS_SENTINEL_PASSWORD", \.redisSentinelPassword, .cluster,
+            "Password for the sentinels (requirepass of the sentinels; REDIS_PASSWORD is the primary's).", raw: true),
         .optional(
             "REDIS", \.redisURL, .cluster,
             "Redis connection URL, e.g. redis://user:pass@host:6379/0; overrides REDIS_HOST..REDIS_DB."),
@@ -289,6 +304,104 @@ extension SwitchboardConfig {
             "SWITCHBOARD_FAULT_CRASH_AFTER_COMMIT", \.faultCrashAfterCommit, .testing,
             "Test only: exit right after committing a write to this collection, before publishing."),
     ]
+
+    /// The sentinel list of `REDIS_SENTINELS` (`host:port,…`, or a JSON array of `{"host","port"}`
+    /// objects or `"host:port"` strings, with an optional `json:` / `array:` cast prefix as Directus
+    /// writes it) or of Directus's indexed `REDIS_SENTINELS__<i>__HOST` / `__PORT`; normalized to `host:port`.
+    static func readSentinels(_ env: EnvironmentReader) throws(ConfigError) -> [String] {
+        let name = "REDIS_SENTINELS"
+        var indexed: [Int: (host: String?, port: String?)] = [:]
+        for (key, value) in env.environment where key.hasPrefix(name + "__") {
+            let parts = key.dropFirst(name.count + 2).split(separator: "_", omittingEmptySubsequences: false)
+            // <i>__HOST splits on "_" into [i, "", HOST]
+            guard parts.count == 3, parts[1].isEmpty, let i = Int(parts[0]), i >= 0,
+                parts[2] == "HOST" || parts[2] == "PORT"
+            else {
+                throw ConfigError(variable: key, message: "expected REDIS_SENTINELS__<index>__HOST or __PORT")
+            }
+            let trimmed = String(DurationParser.trim(value))
+            if parts[2] == "HOST" {
+                indexed[i, default: (nil, nil)].host = trimmed
+            } else {
+                indexed[i, default: (nil, nil)].port = trimmed
+            }
+        }
+        var entries: [(host: String, port: String?, variable: String)] = []
+        if var value = env.string(name) {
+            guard indexed.isEmpty else {
+                throw ConfigError(
+                    conflict: name, "\(name)__\(indexed.keys.min() ?? 0)__HOST",
+                    message: "both list the sentinels; keep one of them")
+            }
+            for prefix in ["json:", "array:"] where value.lowercased().hasPrefix(prefix) {
+                value = String(DurationParser.trim(value.dropFirst(prefix.count)))
+            }
+            if value.hasPrefix("[") {
+                guard let json = try? JSONReader.parse(value), case .array(let items) = json else {
+                    throw ConfigError(variable: name, message: "\"\(value)\" is not a JSON array")
+                }
+                for item in items {
+                    switch item {
+                    case .string(let s): entries.append(try splitHostPort(s, variable: name))
+                    case .object(let o):
+                        guard case .string(let host)? = o["host"] else {
+                            throw ConfigError(variable: name, message: "every sentinel object needs a \"host\"")
+                        }
+                        var port: String?
+                        switch o["port"] {
+                        case .string(let p)?: port = p
+                        case .int(let n)?: port = String(n)
+                        case nil, .null?: port = nil
+                        default: throw ConfigError(variable: name, message: "\"port\" of \(host) is not a port number")
+                        }
+                        entries.append((host, port, name))
+                    default:
+                        throw ConfigError(
+                            variable: name, message: "expected objects {\"host\",\"port\"} or \"host:port\" strings")
+                    }
+                }
+            } else {
+                for item in EnvironmentReader.splitList(value) { entries.append(try splitHostPort(item, variable: name)) }
+            }
+        } else {
+            for i in indexed.keys.sorted() {
+                let variable = "\(name)__\(i)__HOST"
+                guard let host = indexed[i]?.host, !host.isEmpty else {
+                    throw ConfigError(variable: variable, message: "is missing (\(name)__\(i)__PORT is set)")
+                }
+                entries.append((host, indexed[i]?.port, variable))
+            }
+        }
+        return try entries.map { e throws(ConfigError) in
+            let host = e.host.hasPrefix("[") && e.host.hasSuffix("]") ? String(e.host.dropFirst().dropLast()) : e.host
+            guard !host.isEmpty, !host.contains(where: { $0 == "/" || $0 == "@" || $0 == " " }) else {
+                throw ConfigError(variable: e.variable, message: "\"\(e.host)\" is not a host name or address")
+            }
+            var port = 26379
+            if let p = e.port, !p.isEmpty {
+                guard let n = Int(p), (1...65535).contains(n) else {
+                    throw ConfigError(variable: e.variable, message: "\"\(p)\" is not a port number (1-65535)")
+                }
+                port = n
+            }
+            return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        }
+    }
+
+    /// `host`, `host:port` or `[v6]:port`.
+    private static func splitHostPort(_ s: String, variable: String) throws(ConfigError) -> (
+        host: String, port: String?, variable: String
+    ) {
+        let s = String(DurationParser.trim(s))
+        if s.hasPrefix("["), let close = s.firstIndex(of: "]") {
+            let after = s[s.index(after: close)...]
+            return (String(s[...close]), after.hasPrefix(":") ? String(after.dropFirst()) : nil, variable)
+        }
+        if let colon = s.lastIndex(of: ":"), s.firstIndex(of: ":") == colon {
+            return (String(s[..<colon]), String(s[s.index(after: colon)...]), variable)
+        }
+        return (s, nil, variable)
+    }
 
     /// The defaults, as every variable's documentation shows them.
     public static let defaults = SwitchboardConfig(secret: "", secretIsGenerated: true)

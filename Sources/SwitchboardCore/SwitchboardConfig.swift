@@ -274,6 +274,14 @@ public struct SwitchboardConfig: Sendable, Equatable {
     public var messenger: MessengerRoute = .local
     /// The Redis servers form a Redis Cluster: sharded pub/sub on each channel's master (`REDIS_CLUSTER`).
     public var redisCluster = false
+    /// Redis Sentinel nodes as `host:port`, in the order they are tried (`REDIS_SENTINELS`, or
+    /// Directus's `REDIS_SENTINELS__0__HOST` / `REDIS_SENTINELS__0__PORT`); empty: no Sentinel.
+    public var redisSentinels: [String] = []
+    /// The master group the sentinels watch (`REDIS_SENTINEL_NAME`, Directus's `REDIS_NAME`).
+    public var redisSentinelName: String?
+    /// User and password for the sentinels themselves (`REDIS_SENTINEL_USERNAME`, `REDIS_SENTINEL_PASSWORD`).
+    public var redisSentinelUsername: String?
+    public var redisSentinelPassword: String?
     /// Redis connection URL (`REDIS`), overriding the separate settings.
     public var redisURL: String?
     /// Redis host (`REDIS_HOST`).
@@ -318,12 +326,12 @@ public struct SwitchboardConfig: Sendable, Equatable {
     }
 
     /// Whether replicas share events through Redis.
-    public var usesRedisMessenger: Bool { messengerRedisURL != nil }
+    public var usesRedisMessenger: Bool { messenger != .local }
 
-    /// The Redis URL the messenger connects to, when it uses Redis.
+    /// The Redis URL the messenger connects to, when it uses one (Sentinel names no fixed server).
     public var messengerRedisURL: String? {
         switch messenger {
-        case .local: return nil
+        case .local, .redisSentinel: return nil
         case .redis(let url), .redisCluster(let url): return url
         }
     }

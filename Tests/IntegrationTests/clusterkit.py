@@ -301,7 +301,8 @@ class Cluster:
         self.env = {
             "DB_CLIENT": "pg", "DB_HOST": pg.host, "DB_PORT": str(pg.port), "DB_USER": "postgres",
             "DB_DATABASE": self.database,
-            "WEBSOCKETS_BROKER_URL": redis.url, "MESSENGER_NAMESPACE": self.namespace,
+            # a broker with `env` (Sentinel) says itself how replicas reach it
+            **getattr(redis, "env", {"WEBSOCKETS_BROKER_URL": redis.url}), "MESSENGER_NAMESPACE": self.namespace,
             "SECRET": "cluster-test-secret-" + uuid.uuid4().hex,
             "LOG_LEVEL": "info", "LOG_STYLE": "raw",
             **(extra_env or {}),

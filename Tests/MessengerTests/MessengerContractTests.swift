@@ -101,6 +101,60 @@ import Testing
         await messenger.shutdown()
     }
 
+    /// Through Redis Sentinel (one sentinel, quorum 1), as the least-rights users README
+    /// "Redis Sentinel" names: the primary's user may also run `ROLE`, the sentinel asks a password.
+    @Test func redisMessengerViaSentinelDeliversOnlySubscribedChannelsInOrder() async throws {
+        let primary = try RedisServer.start(extraArguments: [
+            "--user", "app", "on", ">s3cret", "resetkeys", "resetchannels", "&sb:*", "-@all", "+subscribe", "+unsubscribe",
+            "+publish", "+ping", "+select", "+role",
+        ])
+        defer { primary.stop() }
+        let sentinel = try RedisServer.startSentinel(
+            monitoring: primary.port, name: "sbm", extraConfig: ["requirepass sentinelpw"])
+        defer {
+            sentinel.stop()
+            sentinel.removeSentinelConfig()
+        }
+        let discovery = SentinelPrimary(
+            settings: SentinelPrimary.Settings(
+                sentinels: [RedisAddress(host: "127.0.0.1", port: 1), RedisAddress(host: "127.0.0.1", port: sentinel.port)],
+                name: "sbm", sentinelPassword: "sentinelpw", username: "app", password: "s3cret",
+                timeouts: RedisTimeouts(connect: .seconds(1), command: .milliseconds(500), ping: .milliseconds(200))))
+        let messenger = RedisMessenger(sentinel: discovery)
+        let runner = Task { await messenger.run() }
+        defer { runner.cancel() }
+        try await waitUntil { messenger.state == .connected }
+        #expect(discovery.current?.address == .tcp(host: "127.0.0.1", port: primary.port))
+        try await Self.contract(messenger)
+        #expect(messenger.stats.published >= 5 && messenger.stats.failed == 0)
+        await messenger.shutdown()
+    }
+
+    @Test func aSentinelThatKnowsNoSuchMasterLeavesTheMessengerConnectingWithTheReason() async throws {
+        let primary = try RedisServer.start()
+        defer { primary.stop() }
+        let sentinel = try RedisServer.startSentinel(monitoring: primary.port, name: "sbm")
+        defer {
+            sentinel.stop()
+            sentinel.removeSentinelConfig()
+        }
+        let discovery = SentinelPrimary(
+            settings: SentinelPrimary.Settings(
+                sentinels: [RedisAddress(host: "127.0.0.1", port: sentinel.port)], name: "other",
+                timeouts: RedisTimeouts(connect: .milliseconds(300), command: .milliseconds(500), ping: .milliseconds(200))))
+        let messenger = RedisMessenger(sentinel: discovery)
+        let runner = Task { await messenger.run() }
+        defer { runner.cancel() }
+        await #expect(throws: (any Error).self) { try await discovery.primary(within: .milliseconds(400)) }
+        do {
+            _ = try await discovery.primary(within: .milliseconds(100))
+        } catch {
+            #expect("\(error)".contains("monitors no master named \"other\""), "\(error)")
+        }
+        #expect(messenger.state == .connecting && !messenger.hasSubscribed)
+        await messenger.shutdown()
+    }
+
     static let quick = RedisMessenger.Settings(
         timeouts: RedisTimeouts(connect: .seconds(1), command: .milliseconds(500), ping: .milliseconds(200)),
         publishQueueLimit: 3)
@@ -326,6 +380,23 @@ final class RedisServer: @unchecked Sendable {
         return server
     }
 
+    /// A sentinel (`redis-server CONF --sentinel`) monitoring the primary at `port` as `name`, quorum 1.
+    static func startSentinel(monitoring primaryPort: Int, name: String, extraConfig: [String] = []) throws -> RedisServer {
+        let port = Int.random(in: 40001...50000)
+        let conf = NSTemporaryDirectory() + "sb-sentinel-\(UUID().uuidString).conf"
+        let lines =
+            [
+                "port \(port)", "bind 127.0.0.1", "dir \(NSTemporaryDirectory())",
+                "sentinel monitor \(name) 127.0.0.1 \(primaryPort) 1",
+            ]
+            + extraConfig
+        try (lines.joined(separator: "\n") + "\n").write(toFile: conf, atomically: true, encoding: .utf8)
+        let arguments = [conf, "--sentinel"]
+        let server = RedisServer(port: port, arguments: arguments, process: try launch(arguments))
+        try server.waitForPort()
+        return server
+    }
+
     private static func launch(_ arguments: [String]) throws -> Process {
         let process = Process()
         let candidates = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
@@ -370,6 +441,12 @@ final class RedisServer: @unchecked Sendable {
             if i == 60 { kill(process.processIdentifier, SIGKILL) }
             usleep(50_000)
         }
+    }
+
+    /// Removes the config file `startSentinel` wrote (the sentinel rewrites it while running).
+    func removeSentinelConfig() {
+        guard arguments.last == "--sentinel", let conf = arguments.first else { return }
+        try? FileManager.default.removeItem(atPath: conf)
     }
 
     /// SIGSTOP: connections stay open but nothing answers (a partition, a stuck failover).

@@ -141,4 +141,65 @@ import Testing
         #expect(SwitchboardConfig.variables.filter { $0.name == "REDIS_CLUSTER" }.count == 1)
         #expect(SwitchboardConfig.markdownTable().contains("| `REDIS_CLUSTER` | `false` |"))
     }
+
+    // MARK: Redis Sentinel
+
+    @Test func REDIS_SENTINELSWithAMasterNameSelectsSentinel() throws {
+        let route = try Self.route(["REDIS_SENTINELS": "s1:26379, s2 ,[::1]:26380", "REDIS_SENTINEL_NAME": "mymaster"])
+        #expect(route == .redisSentinel(sentinels: ["s1:26379", "s2:26379", "[::1]:26380"], name: "mymaster"))
+        let config = try SwitchboardConfig.load(environment: ["REDIS_SENTINELS": "s1", "REDIS_NAME": "m"])
+        #expect(config.usesRedisMessenger && config.messengerRedisURL == nil)
+        #expect(config.messenger == .redisSentinel(sentinels: ["s1:26379"], name: "m"))
+    }
+
+    @Test func directusIndexedAndJSONSentinelListsAreRead() throws {
+        let indexed = try Self.route([
+            "REDIS_SENTINELS__1__HOST": "b", "REDIS_SENTINELS__1__PORT": "26380", "REDIS_SENTINELS__0__HOST": "a",
+            "REDIS_NAME": "m",
+        ])
+        #expect(indexed == .redisSentinel(sentinels: ["a:26379", "b:26380"], name: "m"))
+        let json = try Self.route([
+            "REDIS_SENTINELS": #"json:[{"host":"a","port":26381},{"host":"b"},"c:1"]"#, "REDIS_SENTINEL_NAME": "m",
+        ])
+        #expect(json == .redisSentinel(sentinels: ["a:26381", "b:26379", "c:1"], name: "m"))
+    }
+
+    @Test func badSentinelListsNameTheVariable() {
+        #expect(Self.conflict(["REDIS_SENTINELS": "a:0", "REDIS_SENTINEL_NAME": "m"])?.variable == "REDIS_SENTINELS")
+        #expect(Self.conflict(["REDIS_SENTINELS": "json:[1]", "REDIS_SENTINEL_NAME": "m"])?.variable == "REDIS_SENTINELS")
+        #expect(
+            Self.conflict(["REDIS_SENTINELS__0__PORT": "1", "REDIS_SENTINEL_NAME": "m"])?.variable == "REDIS_SENTINELS__0__HOST")
+        #expect(
+            Self.conflict(["REDIS_SENTINELS__0__HOST": "a", "REDIS_SENTINELS__0__PORT": "x", "REDIS_NAME": "m"])?.variable
+                == "REDIS_SENTINELS__0__HOST")
+        #expect(Self.conflict(["REDIS_SENTINELS__X": "a", "REDIS_NAME": "m"])?.variable == "REDIS_SENTINELS__X")
+        let both = Self.conflict(["REDIS_SENTINELS": "a", "REDIS_SENTINELS__0__HOST": "b", "REDIS_NAME": "m"])
+        #expect(both?.conflictingVariable == "REDIS_SENTINELS__0__HOST")
+    }
+
+    @Test func sentinelsNeedAMasterNameAndANameNeedsSentinels() {
+        #expect(Self.conflict(["REDIS_SENTINELS": "a"])?.variable == "REDIS_SENTINEL_NAME")
+        #expect(Self.conflict(["REDIS_SENTINEL_NAME": "m"])?.variable == "REDIS_SENTINEL_NAME")
+        let both = Self.conflict(["REDIS_SENTINELS": "a", "REDIS_SENTINEL_NAME": "m", "REDIS_NAME": "n"])
+        #expect(both?.conflictingVariable == "REDIS_NAME")
+    }
+
+    @Test(arguments: [
+        ("REDIS_CLUSTER", "true"), ("REDIS", "redis://r:6379"), ("REDIS_HOST", "r"), ("WEBSOCKETS_BROKER_URL", "redis://r"),
+        ("REDIS_TLS_CA", "/ca.pem"), ("MESSENGER_STORE", "memory"), ("REDIS_ENABLED", "false"),
+    ])
+    func sentinelsBesideAnotherServerOrRedisOffAreAConflictNamingBoth(name: String, value: String) {
+        let error = Self.conflict(["REDIS_SENTINELS": "a", "REDIS_SENTINEL_NAME": "m", name: value])
+        #expect(error?.description.contains("REDIS_SENTINELS") == true, "\(String(describing: error))")
+        #expect(error?.description.contains(name) == true, "\(String(describing: error))")
+        #expect(error?.conflictingVariable != nil)
+    }
+
+    @Test func sentinelVariablesAreDeclaredOnceWithTheirDocumentation() {
+        for name in ["REDIS_SENTINELS", "REDIS_SENTINEL_NAME", "REDIS_SENTINEL_USERNAME", "REDIS_SENTINEL_PASSWORD"] {
+            #expect(SwitchboardConfig.variables.filter { $0.name == name }.count == 1)
+            #expect(SwitchboardConfig.markdownTable().contains("| `\(name)`"))
+            #expect(SwitchboardConfig.envExample().contains("# \(name)="))
+        }
+    }
 }

@@ -126,6 +126,18 @@ struct Services: Sendable {
                 endpoint: withTLSFiles(endpoint),
                 settings: RedisMessenger.Settings(timeouts: timeouts, publishQueueLimit: config.publishQueueLimit),
                 logger: Logger(label: "switchboard.messenger"))
+        case .redisSentinel(let sentinels, let name):
+            let primary = SentinelPrimary(
+                settings: SentinelPrimary.Settings(
+                    sentinels: sentinels.compactMap { RedisAddress($0) }, name: name,
+                    sentinelUsername: config.redisSentinelUsername, sentinelPassword: config.redisSentinelPassword,
+                    username: config.redisUsername, password: config.redisPassword, database: config.redisDB,
+                    timeouts: timeouts),
+                logger: Logger(label: "switchboard.messenger"))
+            messenger = RedisMessenger(
+                sentinel: primary,
+                settings: RedisMessenger.Settings(timeouts: timeouts, publishQueueLimit: config.publishQueueLimit),
+                logger: Logger(label: "switchboard.messenger"))
         case .redisCluster(let url):
             let seeds: [RedisEndpoint]
             do { seeds = try RedisEndpoint.parseCluster(url) } catch {
