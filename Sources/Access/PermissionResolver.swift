@@ -232,15 +232,15 @@ struct PermissionGrant {
         let fieldList = (row["fields"].text ?? "").split(separator: ",").map { String($0).trimmed }.filter { !$0.isEmpty }
         fields = fieldList.contains("*") ? nil : Set(fieldList)
         filter = try Self.filter(row["permissions"])
-        validation = try Self.filter(row["validation"])
+        validation = try Self.filter(row["validation"], validation: true)
         presets = row["presets"].text.flatMap { try? JSONValue(parsing: $0) }?.objectValue ?? [:]
     }
 
-    private static func filter(_ value: SQLValue) throws -> Filter? {
+    private static func filter(_ value: SQLValue, validation: Bool = false) throws -> Filter? {
         guard let text = value.text, !text.isEmpty, text != "null" else { return nil }
         let json = try JSONValue(parsing: text)
         if case .object(let o) = json, o.isEmpty { return nil }
-        return try Filter.parse(json)
+        return try Filter.parse(json, validation: validation)
     }
 
     /// Several grants for one collection and action: union of fields, any row

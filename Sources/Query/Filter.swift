@@ -22,16 +22,21 @@ public indirect enum Filter: Sendable, Hashable {
 extension Filter {
     /// Parses Directus filter JSON. Several keys in one object are ANDed; `{}`
     /// matches everything. Throws `.invalidQuery` naming the offending part.
-    public static func parse(_ json: JSONValue) throws(SwitchboardError) -> Filter {
+    ///
+    /// `validation: true` parses a validation rule (a permission's or a field's `validation`),
+    /// which may also use the validation operators `_regex` and `_submitted`.
+    public static func parse(_ json: JSONValue, validation: Bool = false) throws(SwitchboardError) -> Filter {
         guard case .object(let object) = json else {
             throw .invalidQuery("Invalid filter: expected an object, got \(json.kindName)")
         }
-        return try parse(object, prefix: [])
+        return try parse(object, prefix: [], validation: validation)
     }
 
     /// Parses one filter object whose keys apply to the field at `prefix`
     /// (empty at the top level or inside `_some`/`_none`).
-    private static func parse(_ object: JSONObject, prefix: [String]) throws(SwitchboardError) -> Filter {
+    private static func parse(_ object: JSONObject, prefix: [String], validation: Bool) throws(SwitchboardError)
+        -> Filter
+    {
         let field = prefix.joined(separator: ".")
         var parts: [Filter] = []
         for (key, value) in object {
@@ -45,7 +50,7 @@ extension Filter {
                     guard case .object(let child) = item else {
                         throw .invalidQuery("Invalid filter: \"\(key)\" items must be objects, got \(item.kindName)")
                     }
-                    children.append(try parse(child, prefix: prefix))
+                    children.append(try parse(child, prefix: prefix, validation: validation))
                 }
                 // Directus drops an empty group, so an empty `_or` matches everything too.
                 parts.append(key == "_and" || children.isEmpty ? .and(children) : .or(children))
@@ -56,13 +61,18 @@ extension Filter {
                 guard case .object(let nested) = value else {
                     throw .invalidQuery("Invalid filter: \"\(key)\" on \"\(field)\" expects an object")
                 }
-                let inner = try parse(nested, prefix: [])
+                let inner = try parse(nested, prefix: [], validation: validation)
                 parts.append(key == "_some" ? .some(path: prefix, inner) : .none(path: prefix, inner))
             case _ where key.hasPrefix("_"):
                 guard let op = FilterOperator(rawValue: key) else {
                     throw .invalidQuery("Invalid filter: unknown operator \"\(key)\"")
                 }
                 guard !prefix.isEmpty else { throw .invalidQuery("Invalid filter: operator \"\(key)\" needs a field") }
+                guard validation || !op.isValidationOnly else {
+                    throw .invalidQuery(
+                        "Invalid filter: \"\(key)\" is a validation operator: it checks create and update payloads "
+                            + "(permission and field validation rules), not reads")
+                }
                 parts.append(.condition(path: prefix, op: op, value: try operand(op, value, field: field)))
             default:
                 let name = field.isEmpty ? key : field + "." + key
@@ -80,7 +90,7 @@ extension Filter {
                     guard nested.keys.allSatisfy({ $0.hasPrefix("_") && !groups.contains($0) }) else {
                         throw .invalidQuery("Invalid filter for \"\(name)\": a function takes operators only")
                     }
-                    parts.append(try parse(nested, prefix: prefix + [key]))
+                    parts.append(try parse(nested, prefix: prefix + [key], validation: validation))
                     continue
                 }
                 guard QuerySyntax.isValidName(key) else {
@@ -90,7 +100,7 @@ extension Filter {
                     throw .invalidQuery(
                         "Invalid filter for field \"\(name)\": expected an object of operators, got \(value.kindName)")
                 }
-                parts.append(try parse(nested, prefix: prefix + [key]))
+                parts.append(try parse(nested, prefix: prefix + [key], validation: validation))
             }
         }
         return parts.count == 1 ? parts[0] : .and(parts)
@@ -125,6 +135,18 @@ extension Filter {
             }
         case ._eq, ._neq, ._contains, ._ncontains:
             return value
+        case ._submitted:
+            return .bool(true)  // Directus requires the field whatever the value says
+        case ._regex:
+            switch value {
+            case .null: return value
+            case .string(let pattern):
+                guard FilterOperator.regex(pattern) != nil else {
+                    throw .invalidQuery("Invalid filter: \(name) is not a valid regular expression")
+                }
+                return value
+            default: throw .invalidQuery("Invalid filter: \(name) expects a regular expression, got \(value.kindName)")
+            }
         default:
             switch value {
             case .array, .object:
@@ -229,15 +251,31 @@ extension Filter {
     /// A condition through an o2m holds when it holds for some element.
     public func matches(_ row: JSONObject) -> Bool { evaluate(row, validating: false) }
 
-    /// Evaluates a permission's validation rule on a payload as Directus validates
-    /// payloads: like `matches`, except that `_neq` / `_nin` let a null or missing field pass.
+    /// Evaluates a validation rule (a permission's or a field's) on a payload as Directus
+    /// validates payloads with Joi: a field the payload leaves out passes every condition but
+    /// `_submitted`; `_neq` / `_nin` let a null field pass; otherwise like `matches`.
     public func validates(_ payload: JSONObject) -> Bool { evaluate(payload, validating: true) }
+
+    /// The first condition of a validation rule the payload fails (nil when it validates),
+    /// for the `FAILED_VALIDATION` error: Directus names the field and the operator.
+    public func validationFailure(_ payload: JSONObject) -> (path: [String], op: FilterOperator, value: JSONValue)? {
+        guard !validates(payload) else { return nil }
+        switch self {
+        case .and(let parts), .or(let parts):
+            for part in parts { if let failure = part.validationFailure(payload) { return failure } }
+            return nil
+        case .condition(let path, let op, let value): return (path, op, value)
+        case .some(let path, let inner), .none(let path, let inner):
+            return inner.referencedPaths.first.map { (path + $0, ._eq, .null) } ?? (path, ._eq, .null)
+        }
+    }
 
     private func evaluate(_ row: JSONObject, validating: Bool) -> Bool {
         switch self {
         case .and(let parts): return parts.allSatisfy { $0.evaluate(row, validating: validating) }
         case .or(let parts): return parts.contains { $0.evaluate(row, validating: validating) }
         case .condition(let path, let op, let value):
+            if validating, !RowPath.isPresent(path, in: row) { return op != ._submitted }
             return RowPath.values(at: path, in: row).contains { op.evaluate(field: $0, operand: value, validating: validating) }
         case .some(let path, let inner):
             return RowPath.objects(at: path, in: row).contains { inner.evaluate($0, validating: validating) }

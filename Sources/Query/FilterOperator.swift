@@ -7,6 +7,15 @@ public enum FilterOperator: String, Sendable, Hashable, CaseIterable {
     case _starts_with, _nstarts_with, _istarts_with, _nistarts_with
     case _ends_with, _nends_with, _iends_with, _niends_with
     case _between, _nbetween, _empty, _nempty
+    /// Directus's validation operators: they check create/update payloads (permission and field
+    /// `validation` rules), and read filters refuse them (Directus ignores them there).
+    case _regex, _submitted
+
+    /// `_regex` / `_submitted`: only in validation rules (`Filter.parse(_:validation: true)`).
+    public var isValidationOnly: Bool { self == ._regex || self == ._submitted }
+
+    /// The operators a read filter (REST, subscriptions, permission row filters) may use.
+    public static let readOperators: [FilterOperator] = allCases.filter { !$0.isValidationOnly }
 
     /// Evaluates the operator for one field value against its (resolved) operand.
     ///
@@ -59,7 +68,27 @@ public enum FilterOperator: String, Sendable, Hashable, CaseIterable {
         case ._nends_with: return Self.text(field, operand, false) { !$0.hasSuffix($1) } ?? false
         case ._iends_with: return Self.text(field, operand, true) { $0.hasSuffix($1) } ?? false
         case ._niends_with: return Self.text(field, operand, true) { !$0.hasSuffix($1) } ?? false
+        // Presence is the payload's, not the value's: `Filter` checks it before asking here.
+        case ._submitted: return true
+        case ._regex: return Self.regexMatches(field, operand)
         }
+    }
+
+    /// Joi's `string().regex(…)` as Directus builds it: the value must be a string in which the
+    /// pattern is found (unanchored); `/…/` around the pattern is dropped. A null pattern accepts
+    /// only `true`, as Directus's `any().equal(true)` does.
+    private static func regexMatches(_ field: JSONValue, _ operand: JSONValue) -> Bool {
+        guard let pattern = operand.stringValue else { return operand.isNull && field == .bool(true) }
+        guard case .string(let text) = field, let regex = Self.regex(pattern) else { return false }
+        return text.contains(regex)
+    }
+
+    /// The compiled `_regex` pattern, or nil when it is not a valid regular expression.
+    static func regex(_ pattern: String) -> Regex<AnyRegexOutput>? {
+        let body =
+            pattern.count >= 2 && pattern.hasPrefix("/") && pattern.hasSuffix("/")
+            ? String(pattern.dropFirst().dropLast()) : pattern
+        return try? Regex(body)
     }
 
     private static func isEmpty(_ value: JSONValue) -> Bool {

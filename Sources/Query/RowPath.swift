@@ -31,6 +31,19 @@ enum RowPath {
         return current
     }
 
+    /// Whether a payload has a value (null included) at a path: validation skips a field the
+    /// payload leaves out, as Joi does, except for `_submitted`. A function (`year(at)`) is
+    /// present when its field is; a path that goes on past a non-object stops there.
+    static func isPresent(_ path: [String], in row: JSONObject) -> Bool {
+        var current = row
+        for (index, key) in path.enumerated() {
+            guard let value = current[FieldFunction(key)?.field ?? key] else { return false }
+            guard index < path.count - 1, case .object(let next) = value else { return true }
+            current = next
+        }
+        return true
+    }
+
     /// The related objects at a path, for `_some`/`_none`: the elements of an
     /// o2m array, or an m2o object itself.
     static func objects(at path: [String], in row: JSONObject) -> [JSONObject] {

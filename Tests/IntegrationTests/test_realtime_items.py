@@ -141,7 +141,7 @@ async def test_forbidden_validation_and_presets_like_rest(server, admin):
     assert_error_frame(err, "items", "FORBIDDEN", uid="f3")
     err = await ws.items(name, "read", uid="f4", id=admin_row["id"])
     assert_error_frame(err, "items", "FORBIDDEN", uid="f4")
-    err = await ws.items(name, "create", uid="v", data={"status": "x"})
+    err = await ws.items(name, "create", uid="v", data={"text": None, "status": "x"})
     assert_error_frame(err, "items", "FAILED_VALIDATION", uid="v")
     ok = await ws.items(name, "create", uid="p", data={"text": "mine"})
     assert_items_reply(ok, "p")

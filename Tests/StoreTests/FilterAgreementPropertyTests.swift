@@ -181,7 +181,7 @@ indirect enum GeneratedFilter: Sendable {
 }
 
 struct FilterGenerator {
-    static let operators = FilterOperator.allCases.map(\.rawValue)
+    static let operators = FilterOperator.readOperators.map(\.rawValue)
 
     var world: AgreementWorld
 

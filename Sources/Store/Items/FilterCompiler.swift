@@ -354,6 +354,9 @@ struct FilterCompiler {
                 out.append("\(negated ? "NOT " : "")(\(test))")
                 out.binds.append(.text(needle))
             }
+        case ._regex, ._submitted:
+            // `Filter.parse` keeps these to validation rules, which are never compiled to SQL.
+            throw SwitchboardError.invalidQuery("\"\(op.rawValue)\" is a validation operator, not a read filter")
         case ._between, ._nbetween:
             guard let bounds = value.arrayValue, bounds.count == 2 else {
                 throw SwitchboardError.invalidQuery("\"\(op.rawValue)\" needs exactly two values.")

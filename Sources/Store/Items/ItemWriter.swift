@@ -48,9 +48,7 @@ struct ItemWriter {
             var payload =
                 permission.presets.isEmpty ? JSONObject() : (variables.resolve(.object(permission.presets)).objectValue ?? [:])
             for (k, v) in item { payload[k] = v }
-            if let validation = permission.validation?.resolvingVariables(variables), !validation.validates(payload) {
-                throw failedValidation(validation)
-            }
+            try validate(payload, collection, permission)
             for field in collection.fields {
                 if field.isPrimaryKey, field.type == .uuid, payload[field.field]?.isNull ?? true {
                     payload[field.field] = .string(environment.newUUID())
@@ -108,6 +106,8 @@ struct ItemWriter {
         var payload =
             permission.presets.isEmpty ? JSONObject() : (variables.resolve(.object(permission.presets)).objectValue ?? [:])
         for (k, v) in data { payload[k] = v }
+        // Directus validates what the update writes (with presets), not the stored row.
+        try validate(payload, collection, permission)
         let now = ISOTimestamp(epochSeconds: variables.now)
         for field in collection.fields {
             if field.has("date-updated") { payload[field.field] = .string(temporal(now, field)) }
@@ -125,11 +125,6 @@ struct ItemWriter {
             assignments.bind(try encode(value, field))
         }
         for key in keys {
-            if let validation = permission.validation?.resolvingVariables(variables) {
-                var merged = before[key.hashKey] ?? [:]
-                for (k, v) in payload { merged[k] = v }
-                if !validation.validates(merged) { throw failedValidation(validation) }
-            }
             guard !assignments.text.isEmpty else { continue }
             var sql = SQLStatement("UPDATE \(dialect.quote(collection.name)) SET ")
             sql.append(assignments)
@@ -287,11 +282,66 @@ struct ItemWriter {
         }
     }
 
-    private func failedValidation(_ rule: Filter) -> SwitchboardError {
-        let field = rule.referencedPaths.first?.first ?? ""
-        return SwitchboardError(
-            .failedValidation, "Validation failed for field \"\(field)\".",
-            extensions: ["field": .string(field), "type": "validation"])
+    /// Directus's payload validation: every field's own `validation` rule (for everyone, admins
+    /// included) and the permission's, all of which must hold (Joi semantics: `Filter.validates`).
+    private func validate(_ payload: JSONObject, _ collection: CollectionSchema, _ permission: CollectionPermission)
+        throws
+    {
+        for field in collection.fields {
+            guard let json = field.meta["validation"], case .object(let object) = json, !object.isEmpty else { continue }
+            let rule: Filter
+            do { rule = try Filter.parse(json, validation: true) } catch {
+                throw SwitchboardError(
+                    .invalidPayload,
+                    "The validation rule of field \"\(collection.name).\(field.field)\" is not a valid filter: \(error.message)",
+                    extensions: ["field": .string(field.field)])
+            }
+            try check(rule.resolvingVariables(variables), payload)
+        }
+        if let rule = permission.validation?.resolvingVariables(variables) { try check(rule, payload) }
+    }
+
+    private func check(_ rule: Filter, _ payload: JSONObject) throws(SwitchboardError) {
+        guard let failure = rule.validationFailure(payload) else { return }
+        throw Self.failedValidation(path: failure.path, op: failure.op, value: failure.value)
+    }
+
+    /// `FAILED_VALIDATION` as Directus words it: the field, the operator as `type` (`required`
+    /// for `_submitted`) and the expected or refused value.
+    static func failedValidation(path: [String], op: FilterOperator, value: JSONValue) -> SwitchboardError {
+        let field = path.first ?? ""
+        let type = op == ._submitted ? "required" : String(op.rawValue.dropFirst())
+        var extensions: JSONObject = [
+            "field": .string(field), "path": .array(path.dropFirst().map(JSONValue.string)), "type": .string(type),
+        ]
+        var message = "Validation failed for field \"\(field)\"."
+        func quoted(_ v: JSONValue) -> String { "\"\(v.stringValue ?? v.jsonString)\"" }
+        let shown = value.arrayValue.map { $0.map(quoted).joined(separator: ", ") } ?? quoted(value)
+        switch op {
+        case ._eq, ._lt, ._lte, ._gt, ._gte, ._in:
+            extensions["valid"] = value
+            let what = [
+                FilterOperator._eq: "", ._lt: "less than ", ._lte: "less than or equal to ", ._gt: "greater than ",
+                ._gte: "greater than or equal to ", ._in: "one of ",
+            ][op, default: ""]
+            message += " Value has to be \(what)\(shown)."
+        case ._neq, ._nin:
+            extensions["invalid"] = value
+            message += op == ._neq ? " Value can't be \(shown)." : " Value can't be one of \(shown)."
+        case ._contains, ._icontains, ._ncontains:
+            extensions["substring"] = value
+            message += op == ._ncontains ? " Value can't contain \(shown)." : " Value has to contain \(shown)."
+        case ._regex:
+            message += " Value doesn't have the correct format."
+        case ._submitted:
+            message += " Value is required."
+        case ._null: message += " Value has to be null."
+        case ._nnull: message += " Value can't be null."
+        case ._empty: message += " Value has to be empty."
+        case ._nempty: message += " Value can't be empty."
+        default: break
+        }
+        return SwitchboardError(.failedValidation, message, extensions: extensions)
     }
 
     private func temporal(_ now: ISOTimestamp, _ field: FieldSchema) -> String {
