@@ -364,37 +364,53 @@ final class RedisServer: @unchecked Sendable {
     }
 
     /// With `tls`, the port speaks TLS only (`--port 0 --tls-port`), clients need no certificate.
+    /// Ports come from below Linux's ephemeral range (32768+), so no client socket holds one; a
+    /// server that exits at once (its port taken by another test's server) is retried on another.
     static func start(extraArguments: [String] = [], tls: TestPKI? = nil) throws -> RedisServer {
-        let port = Int.random(in: 20000...40000)
-        var listen = ["--port", String(port)]
-        if let tls {
-            listen = [
-                "--port", "0", "--tls-port", String(port), "--tls-cert-file", tls.serverCert, "--tls-key-file",
-                tls.serverKey, "--tls-ca-cert-file", tls.caCert, "--tls-auth-clients", "no",
-            ]
+        try withFreshPort(in: 20000...32000) { port in
+            var listen = ["--port", String(port)]
+            if let tls {
+                listen = [
+                    "--port", "0", "--tls-port", String(port), "--tls-cert-file", tls.serverCert, "--tls-key-file",
+                    tls.serverKey, "--tls-ca-cert-file", tls.caCert, "--tls-auth-clients", "no",
+                ]
+            }
+            return listen + ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"] + extraArguments
         }
-        let arguments = listen + ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"] + extraArguments
-        let process = try launch(arguments)
-        let server = RedisServer(port: port, arguments: arguments, process: process)
-        try server.waitForPort()
-        return server
+    }
+
+    private static func withFreshPort(in range: ClosedRange<Int>, _ arguments: (Int) throws -> [String]) throws
+        -> RedisServer
+    {
+        var lastError: (any Error)?
+        for _ in 0..<5 {
+            let port = Int.random(in: range)
+            let args = try arguments(port)
+            let server = RedisServer(port: port, arguments: args, process: try launch(args))
+            do {
+                try server.waitForPort()
+                return server
+            } catch {
+                server.stop()
+                lastError = error
+            }
+        }
+        throw lastError ?? CocoaError(.fileReadUnknown)
     }
 
     /// A sentinel (`redis-server CONF --sentinel`) monitoring the primary at `port` as `name`, quorum 1.
     static func startSentinel(monitoring primaryPort: Int, name: String, extraConfig: [String] = []) throws -> RedisServer {
-        let port = Int.random(in: 40001...50000)
-        let conf = NSTemporaryDirectory() + "sb-sentinel-\(UUID().uuidString).conf"
-        let lines =
-            [
-                "port \(port)", "bind 127.0.0.1", "dir \(NSTemporaryDirectory())",
-                "sentinel monitor \(name) 127.0.0.1 \(primaryPort) 1",
-            ]
-            + extraConfig
-        try (lines.joined(separator: "\n") + "\n").write(toFile: conf, atomically: true, encoding: .utf8)
-        let arguments = [conf, "--sentinel"]
-        let server = RedisServer(port: port, arguments: arguments, process: try launch(arguments))
-        try server.waitForPort()
-        return server
+        try withFreshPort(in: 10000...19999) { port in
+            let conf = NSTemporaryDirectory() + "sb-sentinel-\(UUID().uuidString).conf"
+            let lines =
+                [
+                    "port \(port)", "bind 127.0.0.1", "dir \(NSTemporaryDirectory())",
+                    "sentinel monitor \(name) 127.0.0.1 \(primaryPort) 1",
+                ]
+                + extraConfig
+            try (lines.joined(separator: "\n") + "\n").write(toFile: conf, atomically: true, encoding: .utf8)
+            return [conf, "--sentinel"]
+        }
     }
 
     private static func launch(_ arguments: [String]) throws -> Process {
@@ -413,8 +429,9 @@ final class RedisServer: @unchecked Sendable {
         return process
     }
 
+    /// Up to 15 s (a loaded 2-core machine starts processes slowly); stops early if the server exited.
     private func waitForPort() throws {
-        for _ in 0..<100 {
+        for _ in 0..<300 where process.isRunning {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             var addr = sockaddr_in()
             addr.sin_family = sa_family_t(AF_INET)
