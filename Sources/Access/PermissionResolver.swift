@@ -21,6 +21,8 @@ public final class PermissionResolver: ChangeEventSink {
         var staticTokens: [String: String] = [:]
         var publicIdentity: PublicIdentity?
         var permissionSets: [String: PermissionSet] = [:]
+        /// The rows `$CURRENT_USER.<path>` (and kin) read, per identity (`variableKey`).
+        var variableRows: [String: VariableRows] = [:]
     }
 
     private struct PublicIdentity {
@@ -34,6 +36,9 @@ public final class PermissionResolver: ChangeEventSink {
     }
 
     private let cache = Mutex(Cache())
+    /// Variable paths subscriptions asked for beyond their permissions', per identity: kept when
+    /// the cache is dropped, so a refreshed context still reads them.
+    private let subscribedVariablePaths = Mutex([String: VariablePaths]())
 
     public init(store: Store, logger: Logger = Logger(label: "switchboard.access")) {
         self.store = store
@@ -173,9 +178,44 @@ public final class PermissionResolver: ChangeEventSink {
         return set
     }
 
-    /// Accountability plus permissions, ready for the store.
-    public func context(for accountability: Accountability) async throws -> ItemsContext {
-        ItemsContext(accountability: accountability, permissions: try await permissions(for: accountability))
+    /// Accountability plus permissions, ready for the store, with the caller's rows read for the
+    /// `$CURRENT_USER.<path>` variables its permissions use (and `filters`', which later contexts
+    /// of the same identity keep reading: a subscription's filter stays resolvable).
+    public func context(for accountability: Accountability, variablesFor filters: [Filter] = []) async throws
+        -> ItemsContext
+    {
+        var context = ItemsContext(accountability: accountability, permissions: try await permissions(for: accountability))
+        let key = Self.variableKey(accountability)
+        var extra = VariablePaths()
+        for filter in filters { extra.formUnion(filter.variablePaths) }
+        if !extra.isEmpty { subscribedVariablePaths.withLock { $0[key, default: VariablePaths()].formUnion(extra) } }
+        let remembered = subscribedVariablePaths.withLock { $0[key] }
+        var needed = context.permissions.variablePaths
+        if let remembered { needed.formUnion(remembered) }
+        guard !needed.isEmpty else { return context }
+        context.variableRows = cache.withLock { $0.variableRows[key] } ?? VariableRows()
+        guard !needed.subtracting(context.variableRows.loaded).isEmpty else { return context }
+        context = try await store.withVariableRows(context, for: [Self.filter(requiring: needed)])
+        let rows = context.variableRows
+        cache.withLock { $0.variableRows[key] = rows }
+        return context
+    }
+
+    /// A filter that names `paths`, for `Store.withVariableRows` to read them.
+    private static func filter(requiring paths: VariablePaths) -> Filter {
+        .and(
+            VariableRows.Root.allCases.flatMap { root in
+                paths.fields(root).sorted().map {
+                    Filter.condition(path: ["id"], op: ._eq, value: .string("\(root.rawValue).\($0)"))
+                }
+            })
+    }
+
+    private static func variableKey(_ accountability: Accountability) -> String {
+        [
+            accountability.userID ?? "-", accountability.roleID ?? "-", accountability.roles.joined(separator: ","),
+            accountability.policies.joined(separator: ","),
+        ].joined(separator: "|")
     }
 
     private static func permissionKey(_ accountability: Accountability) -> String {
@@ -196,10 +236,24 @@ public final class PermissionResolver: ChangeEventSink {
     }
 
     public func cachedContext(for accountability: Accountability) -> ItemsContext? {
-        if accountability.admin { return ItemsContext(accountability: accountability, permissions: .administrator) }
-        let key = Self.permissionKey(accountability)
-        guard let permissions = cache.withLock({ $0.permissionSets[key] }) else { return nil }
-        return ItemsContext(accountability: accountability, permissions: permissions)
+        let permissions: PermissionSet
+        if accountability.admin {
+            permissions = .administrator
+        } else {
+            let key = Self.permissionKey(accountability)
+            guard let cached = cache.withLock({ $0.permissionSets[key] }) else { return nil }
+            permissions = cached
+        }
+        var context = ItemsContext(accountability: accountability, permissions: permissions)
+        let variableKey = Self.variableKey(accountability)
+        var needed = permissions.variablePaths
+        if let remembered = subscribedVariablePaths.withLock({ $0[variableKey] }) { needed.formUnion(remembered) }
+        guard !needed.isEmpty else { return context }
+        // The rows must cover every path, or a lookup (`context(for:)`) reads them.
+        guard let rows = cache.withLock({ $0.variableRows[variableKey] }), needed.subtracting(rows.loaded).isEmpty
+        else { return nil }
+        context.variableRows = rows
+        return context
     }
 }
 

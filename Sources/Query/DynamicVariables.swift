@@ -21,6 +21,8 @@ public struct DynamicVariables: Sendable {
     public var policies: [JSONValue]
     /// `$NOW`, in seconds since the Unix epoch.
     public var now: Double
+    /// The caller's rows that `$CURRENT_USER.<path>` and its kin read.
+    public var rows: VariableRows = VariableRows()
 
     /// Variables for one requester; the defaults describe an anonymous request at the current time.
     public init(
@@ -64,6 +66,9 @@ public struct DynamicVariables: Sendable {
     }
 
     private func variable(_ name: String) -> JSONValue? {
+        if name.contains("."), let (root, path) = VariablePaths.split(name) {
+            return Self.lodashGet(rows[root], path)
+        }
         switch name {
         case "$CURRENT_USER": return userID
         case "$CURRENT_ROLE": return roleID
@@ -73,6 +78,129 @@ public struct DynamicVariables: Sendable {
             guard let adjustment = NowAdjustment(variable: name) else { return nil }
             return .string(ISODate.format(adjustment.applied(to: now)))
         }
+    }
+}
+
+extension DynamicVariables {
+    /// lodash's `get(row, path, null)`, which Directus resolves `$CURRENT_USER.role.name` with:
+    /// object keys, and array indexes (`teams.0.id`); anything else is null.
+    static func lodashGet(_ value: JSONValue, _ path: [String]) -> JSONValue {
+        var current = value
+        for key in path {
+            switch current {
+            case .object(let object): current = object[key] ?? .null
+            case .array(let items):
+                guard let index = Int(key), items.indices.contains(index) else { return .null }
+                current = items[index]
+            default: return .null
+            }
+        }
+        return current
+    }
+}
+
+/// The caller's rows behind `$CURRENT_USER.<path>`, `$CURRENT_ROLE.<path>`, `$CURRENT_ROLES.<path>`
+/// and `$CURRENT_POLICIES.<path>`, read (as Directus reads them) with the fields the caller's
+/// permissions and query name: objects for the user and role, arrays for roles and policies.
+public struct VariableRows: Sendable, Hashable {
+    public enum Root: String, Sendable, Hashable, CaseIterable {
+        case user = "$CURRENT_USER", role = "$CURRENT_ROLE", roles = "$CURRENT_ROLES", policies = "$CURRENT_POLICIES"
+    }
+
+    public var user: JSONValue = .null
+    public var role: JSONValue = .null
+    public var roles: JSONValue = .null
+    public var policies: JSONValue = .null
+    /// The field paths each root was read with (what a later filter may need beyond them).
+    public var loaded = VariablePaths()
+
+    public init() {}
+
+    public subscript(root: Root) -> JSONValue {
+        get {
+            switch root {
+            case .user: user
+            case .role: role
+            case .roles: roles
+            case .policies: policies
+            }
+        }
+        set {
+            switch root {
+            case .user: user = newValue
+            case .role: role = newValue
+            case .roles: roles = newValue
+            case .policies: policies = newValue
+            }
+        }
+    }
+}
+
+/// The field paths that `$CURRENT_USER.<path>` (and `_ROLE`, `_ROLES`, `_POLICIES`) variables in
+/// filters, validation rules and presets read, per root: what must be read before resolving.
+public struct VariablePaths: Sendable, Hashable {
+    private var byRoot: [VariableRows.Root: Set<String>] = [:]
+
+    public init() {}
+
+    public var isEmpty: Bool { byRoot.values.allSatisfy(\.isEmpty) }
+
+    /// Field paths (dotted, array indexes dropped: `teams.0.id` reads `teams.id`) of one root.
+    public func fields(_ root: VariableRows.Root) -> Set<String> { byRoot[root] ?? [] }
+
+    public mutating func insert(_ root: VariableRows.Root, _ field: String) { byRoot[root, default: []].insert(field) }
+
+    public mutating func formUnion(_ other: VariablePaths) {
+        for (root, fields) in other.byRoot { byRoot[root, default: []].formUnion(fields) }
+    }
+
+    /// What `self` needs that `loaded` lacks.
+    public func subtracting(_ loaded: VariablePaths) -> VariablePaths {
+        var out = VariablePaths()
+        for (root, fields) in byRoot {
+            let missing = fields.subtracting(loaded.fields(root))
+            if !missing.isEmpty { out.byRoot[root] = missing }
+        }
+        return out
+    }
+
+    /// Every variable path in a value (a filter's operand, presets), nested arrays and objects included.
+    public mutating func collect(_ value: JSONValue) {
+        switch value {
+        case .string(let text) where text.hasPrefix("$CURRENT_") && text.contains("."):
+            if let (root, path) = Self.split(text) {
+                let field = path.filter { Int($0) == nil }.joined(separator: ".")
+                if !field.isEmpty { insert(root, field) }
+            }
+        case .array(let items): for item in items { collect(item) }
+        case .object(let object): for (_, item) in object { collect(item) }
+        default: break
+        }
+    }
+
+    /// `$CURRENT_USER.role.name` → (.user, ["role", "name"]); nil for anything else.
+    static func split(_ name: String) -> (VariableRows.Root, [String])? {
+        guard let dot = name.firstIndex(of: ".") else { return nil }
+        guard let root = VariableRows.Root(rawValue: String(name[..<dot])) else { return nil }
+        let path = name[name.index(after: dot)...].split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard !path.isEmpty, path.allSatisfy({ !$0.isEmpty }) else { return nil }
+        return (root, path)
+    }
+}
+
+extension Filter {
+    /// The `$CURRENT_*.<path>` variables this filter's values use.
+    public var variablePaths: VariablePaths {
+        var paths = VariablePaths()
+        func walk(_ filter: Filter) {
+            switch filter {
+            case .and(let parts), .or(let parts): parts.forEach(walk)
+            case .condition(_, _, let value): paths.collect(value)
+            case .some(_, let inner), .none(_, let inner): walk(inner)
+            }
+        }
+        walk(self)
+        return paths
     }
 }
 

@@ -58,6 +58,7 @@ public final class Store: Sendable {
     // MARK: Reads
 
     public func readItems(_ collection: String, query: ItemQuery, context: ItemsContext) async throws -> ReadResult {
+        let context = try await withVariableRows(context, for: [query.filter])
         let schema = self.schema
         let dialect = database.dialect
         let limits = environment.limits
@@ -74,6 +75,7 @@ public final class Store: Sendable {
         -> [JSONObject]
     {
         guard let c = schema.collection(collection) else { throw SwitchboardError.forbidden() }
+        let context = try await withVariableRows(context, for: [query.filter])
         var q = query
         q.filter = Filter.conjunction([.condition(path: [c.primaryKey], op: ._in, value: .array(keys)), query.filter])
         q.limit = -1
@@ -123,9 +125,13 @@ public final class Store: Sendable {
     // MARK: Writes
 
     /// Runs `body` with an item writer in one transaction; publishes the events after commit.
+    /// `variablesFor`: filters the body will use (a bulk write's query), whose `$CURRENT_USER.<path>`
+    /// variables are read with the permissions' before the transaction.
     public func write<T: Sendable>(
-        context: ItemsContext, _ body: @Sendable (inout ItemsTransaction) async throws -> T
+        context: ItemsContext, variablesFor filters: [Filter?] = [],
+        _ body: @Sendable (inout ItemsTransaction) async throws -> T
     ) async throws -> T {
+        let context = try await withVariableRows(context, for: filters)
         let schema = self.schema
         let dialect = database.dialect
         let environment = self.environment
@@ -161,7 +167,7 @@ public final class Store: Sendable {
     public func updateItems(_ collection: String, query: ItemQuery, data: JSONObject, context: ItemsContext) async throws
         -> [JSONValue]
     {
-        try await write(context: context) { tx in
+        try await write(context: context, variablesFor: [query.filter]) { tx in
             let keys = try await tx.keys(collection, action: .update, query: query)
             return try await tx.update(collection, keys: keys, data: data)
         }
@@ -210,7 +216,7 @@ public final class Store: Sendable {
     }
 
     public func deleteItems(_ collection: String, query: ItemQuery, context: ItemsContext) async throws -> [JSONValue] {
-        try await write(context: context) { tx in
+        try await write(context: context, variablesFor: [query.filter]) { tx in
             let keys = try await tx.keys(collection, action: .delete, query: query)
             return try await tx.delete(collection, keys: keys)
         }

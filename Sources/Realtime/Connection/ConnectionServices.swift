@@ -238,6 +238,26 @@ struct ConnectionServices: Sendable {
         return WindowRead(names: names, added: fields.contains("*") ? [] : names.filter { !fields.contains($0) })
     }
 
+    /// The context with the rows read that `filter`'s `$CURRENT_USER.<path>` variables need (the
+    /// resolver keeps reading them for this identity); the error frame when they can't be read.
+    func context(_ context: ItemsContext, reading filter: Filter) async -> Result<ItemsContext, SwitchboardError> {
+        do {
+            let enriched = try await auth.resolver.context(for: context.accountability, variablesFor: [filter])
+            guard filter.variablePaths.subtracting(enriched.variableRows.loaded).isEmpty else {
+                return .failure(.invalidQuery("The filter's $CURRENT_* variables could not be read."))
+            }
+            return .success(enriched)
+        } catch {
+            return .failure(SwitchboardError.client(error))
+        }
+    }
+
+    /// Whether `filter` uses `$CURRENT_USER.<path>` variables (or kin) that `context` has not read.
+    static func needsVariableRows(_ filter: Filter?, _ context: ItemsContext) -> Bool {
+        guard let filter else { return false }
+        return !filter.variablePaths.subtracting(context.variableRows.loaded).isEmpty
+    }
+
     private func failure(_ error: any Error, job: SubscribeJob) -> SubscribeOutcome {
         let e = SwitchboardError.client(error)
         // The subscribed collection itself refused is Directus's INVALID_COLLECTION; a related one

@@ -395,6 +395,9 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler, Shard
             collection: collection, query: subscribe.query,
             event: subscribe.event.flatMap { ChangeEvent.Action(rawValue: $0.rawValue) }, item: subscribe.item,
             live: subscribe.live)
+        if ConnectionServices.needsVariableRows(request.query.filter, context), let filter = request.query.filter {
+            return readVariablesThenSubscribe(key, subscribe, uid: uid, filter: filter)
+        }
         let classKey = QueryClassKey(request: request, context: context)
         let uidText = uid?.textValue
         bindings.append(Binding(subscription: key, uid: uidText, key: classKey, classID: nil))
@@ -423,6 +426,41 @@ final class RealtimeSocket: ChannelDuplexHandler, RemovableChannelHandler, Shard
         Task {
             let outcome = await services.subscribe(job)
             loop.execute { me.value.subscribed(key, outcome) }
+        }
+    }
+
+    /// A filter whose `$CURRENT_USER.<path>` variables the context has not read: the rows are read
+    /// off the loop (the machine holds later frames meanwhile), then the subscribe goes on.
+    private func readVariablesThenSubscribe(_ key: String, _ subscribe: SubscribeRequest, uid: JSONValue?, filter: Filter) {
+        let (services, me, loop, context) = (engine.services, bound, shard.eventLoop, context)
+        Task {
+            let result = await services.context(context, reading: filter)
+            loop.execute {
+                let socket = me.value
+                guard !socket.finished else { return }
+                switch result {
+                case .success(let enriched):
+                    // Same identity and permissions, more rows read: the socket keeps the superset.
+                    if enriched.accountability == socket.context.accountability,
+                        enriched.permissions == socket.context.permissions
+                    {
+                        socket.context.variableRows = enriched.variableRows
+                    }
+                    guard !ConnectionServices.needsVariableRows(filter, socket.context) else {
+                        return socket.perform(
+                            socket.machine.subscribeFailed(
+                                key: key,
+                                reply: RealtimeFrames.error(
+                                    "subscribe", "INVALID_QUERY", "The identity changed while the filter's variables were read.",
+                                    uid: uid)))
+                    }
+                    socket.startSubscribe(key, subscribe, uid: uid)
+                case .failure(let e):
+                    socket.perform(
+                        socket.machine.subscribeFailed(
+                            key: key, reply: RealtimeFrames.error("subscribe", e.code.rawValue, e.message, uid: uid)))
+                }
+            }
         }
     }
 

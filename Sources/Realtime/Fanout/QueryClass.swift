@@ -21,6 +21,8 @@ struct IdentityKey: Sendable, Hashable {
     var roleID: String?
     var roles: [String]
     var policies: [String]
+    /// What `$CURRENT_USER.<path>` (and kin) resolve to: a user whose team changed is another class.
+    var variableRows: VariableRows
 }
 
 /// Subscriptions that would receive byte-identical data: same request, same
@@ -41,7 +43,11 @@ struct QueryClassKey: Sendable, Hashable {
                 }
             }
         let a = context.accountability
-        identity = needsIdentity ? IdentityKey(userID: a.userID, roleID: a.roleID, roles: a.roles, policies: a.policies) : nil
+        identity =
+            needsIdentity
+            ? IdentityKey(
+                userID: a.userID, roleID: a.roleID, roles: a.roles, policies: a.policies, variableRows: context.variableRows)
+            : nil
     }
 
     static func mentionsIdentity(_ filter: Filter) -> Bool {

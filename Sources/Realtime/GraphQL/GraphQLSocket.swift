@@ -330,9 +330,23 @@ final class GraphQLSocket: ChannelDuplexHandler, RemovableChannelHandler, ShardS
     /// for), then runs it as a query or joins fan-out with it.
     private func start(_ operation: String, _ request: GraphQLTransportStateMachine.OperationRequest) {
         let (operations, context, me, loop) = (endpoint.operations, context, bound, shard.eventLoop)
+        let services = engine.services
         Task {
-            let plan = operations.plan(request, context: context)
-            loop.execute { me.value.planned(operation, request, plan, for: context) }
+            var plan = operations.plan(request, context: context)
+            var planContext = context
+            // `$CURRENT_USER.<path>` in the subscription's filter: its rows are read here, off the loop.
+            if case .subscription(let subscription) = plan,
+                ConnectionServices.needsVariableRows(subscription.query.filter, context),
+                let filter = subscription.query.filter
+            {
+                switch await services.context(context, reading: filter) {
+                case .success(let enriched): planContext = enriched
+                case .failure(let e):
+                    plan = .failed(errors: GraphQLTransportFrames.errors(e.message, code: e.code.rawValue))
+                }
+            }
+            let (finalPlan, finalContext) = (plan, planContext)
+            loop.execute { me.value.planned(operation, request, finalPlan, for: finalContext) }
         }
     }
 
@@ -345,9 +359,12 @@ final class GraphQLSocket: ChannelDuplexHandler, RemovableChannelHandler, ShardS
             return perform(machine.operationStarted(id: operation))  // completed meanwhile: undone there
         }
         // The identity changed while it was being planned: planned again for the new one.
-        let plan =
-            planContext.permissions == context.permissions && planContext.accountability == context.accountability
-            ? plan : endpoint.operations.plan(request, context: context)
+        let sameIdentity = planContext.permissions == context.permissions && planContext.accountability == context.accountability
+        // Rows read for the filter's variables while planning: the socket keeps the superset.
+        if sameIdentity, context.variableRows.loaded.subtracting(planContext.variableRows.loaded).isEmpty {
+            context.variableRows = planContext.variableRows
+        }
+        let plan = sameIdentity ? plan : endpoint.operations.plan(request, context: context)
         let planned: Result<(SubscriptionRequest, GraphQLFraming), GraphQLErrors>
         switch plan {
         case .query:
@@ -374,6 +391,13 @@ final class GraphQLSocket: ChannelDuplexHandler, RemovableChannelHandler, ShardS
             return perform(machine.operationFailed(id: operation, errors: errors.value))
         case .success(let parts):
             (subscriptionRequest, framing) = parts
+        }
+        if ConnectionServices.needsVariableRows(subscriptionRequest.query.filter, context) {
+            return perform(
+                machine.operationFailed(
+                    id: operation,
+                    errors: GraphQLTransportFrames.errors(
+                        "The identity changed while the filter's variables were read; subscribe again.", code: "INVALID_QUERY")))
         }
         let classKey = QueryClassKey(request: subscriptionRequest, context: context)
         bindings.append(Binding(operation: operation, request: request, framing: framing, key: classKey, classID: nil))

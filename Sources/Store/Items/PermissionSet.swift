@@ -54,6 +54,8 @@ public struct PermissionSet: Sendable, Hashable {
 public struct ItemsContext: Sendable {
     public var accountability: Accountability
     public var permissions: PermissionSet
+    /// The caller's rows for `$CURRENT_USER.<path>` and its kin (`Store.withVariableRows`).
+    public var variableRows = VariableRows()
 
     public init(accountability: Accountability, permissions: PermissionSet) {
         self.accountability = accountability
@@ -64,11 +66,13 @@ public struct ItemsContext: Sendable {
 
     /// Values for `$CURRENT_USER`, `$NOW`, … at this moment.
     public func variables(now: ISOTimestamp = .now()) -> DynamicVariables {
-        DynamicVariables(
+        var variables = DynamicVariables(
             userID: accountability.userID.map(JSONValue.string) ?? .null,
             roleID: accountability.roleID.map(JSONValue.string) ?? .null,
             roles: accountability.roles.map(JSONValue.string),
             policies: accountability.policies.map(JSONValue.string),
             now: Double(now.epochMilliseconds) / 1000)
+        variables.rows = variableRows
+        return variables
     }
 }
