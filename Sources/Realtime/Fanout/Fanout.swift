@@ -401,8 +401,12 @@ public final class Fanout: Sendable {
             return
         }
         let permission = cls.context.permissions.permission(.read, event.collection)
-        let rowFilter = store.schema.collection(event.collection).flatMap { c in
-            permission?.rowFilter(fields: request.query.fields, in: c)
+        // Without cases (the common case) the merged filter, with no schema lookup per event.
+        let rowFilter = permission.flatMap { p in
+            p.cases.isEmpty
+                ? p.filter
+                : store.schema.collection(event.collection).map { p.rowFilter(fields: request.query.fields, in: $0) }
+                    ?? p.filter
         }
         let rule = Filter.conjunction([request.query.filter, rowFilter]).map {
             EventRenderer.evaluablePart(
