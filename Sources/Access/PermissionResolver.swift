@@ -297,28 +297,15 @@ struct PermissionGrant {
         return try Filter.parse(json, validation: validation)
     }
 
-    /// Several grants for one collection and action: union of fields, any row
-    /// filter may admit a row (OR), presets applied in order.
+    /// Several grants for one collection and action, combined as Directus 11 does
+    /// (`CollectionPermission.combining`: per-policy field cases where they differ).
     static func merge(_ grants: [PermissionGrant]) -> PermissionSet {
-        var rules: [String: [PermissionAction: CollectionPermission]] = [:]
-        var unrestrictedRows: Set<String> = []
+        var grouped: [String: [PermissionAction: [PermissionGrantRow]]] = [:]
         for g in grants {
-            let key = g.collection + "\u{0}" + g.action.rawValue
-            if var existing = rules[g.collection]?[g.action] {
-                if existing.fields != nil, let f = g.fields { existing.fields?.formUnion(f) } else { existing.fields = nil }
-                if g.filter == nil { unrestrictedRows.insert(key) }
-                existing.filter = unrestrictedRows.contains(key) ? nil : Filter.disjunction([existing.filter, g.filter])
-                existing.validation =
-                    (existing.validation == nil || g.validation == nil)
-                    ? nil : Filter.disjunction([existing.validation, g.validation])
-                for (k, v) in g.presets { existing.presets[k] = v }
-                rules[g.collection, default: [:]][g.action] = existing
-            } else {
-                if g.filter == nil { unrestrictedRows.insert(key) }
-                rules[g.collection, default: [:]][g.action] = CollectionPermission(
-                    fields: g.fields, filter: g.filter, validation: g.validation, presets: g.presets)
-            }
+            grouped[g.collection, default: [:]][g.action, default: []].append(
+                PermissionGrantRow(fields: g.fields, filter: g.filter, validation: g.validation, presets: g.presets))
         }
+        let rules = grouped.mapValues { byAction in byAction.compactMapValues(CollectionPermission.combining) }
         return PermissionSet(admin: false, rules: rules)
     }
 

@@ -50,7 +50,9 @@ struct GraphShape: Sendable {
             shapes = [:]
             for name in included {
                 guard let collection = schema.collection(name), let fields = access.collections[name] else { continue }
-                let shape = CollectionShape(collection, schema: schema, readable: fields, included: included)
+                let shape = CollectionShape(
+                    collection, schema: schema, readable: fields, conditional: access.conditional[name] ?? [],
+                    included: included)
                 if !shape.fields.isEmpty { shapes[name] = shape }
             }
             if shapes.count == included.count { break }
@@ -92,7 +94,10 @@ struct CollectionShape: Sendable {
         self.index = index
     }
 
-    init(_ collection: CollectionSchema, schema: Schema, readable: ReadAccess.Fields, included: Set<String>) {
+    init(
+        _ collection: CollectionSchema, schema: Schema, readable: ReadAccess.Fields, conditional: Set<String> = [],
+        included: Set<String>
+    ) {
         var fields: [FieldShape] = []
         for field in collection.fields where readable.allows(field.field) && GraphShape.isValidName(field.field) {
             let note = field.meta["note"]?.stringValue
@@ -111,7 +116,8 @@ struct CollectionShape: Sendable {
             } else {
                 fields.append(
                     FieldShape(
-                        name: field.field, kind: .scalar(FieldScalar(field)), nonNull: Self.isNonNull(field), note: note,
+                        name: field.field, kind: .scalar(FieldScalar(field)),
+                        nonNull: Self.isNonNull(field) && !conditional.contains(field.field), note: note,
                         isNumeric: numeric))
             }
         }

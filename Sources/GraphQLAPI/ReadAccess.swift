@@ -19,18 +19,26 @@ public struct ReadAccess: Sendable, Hashable {
 
     /// Readable collections; a collection that is absent cannot be read.
     public var collections: [String: Fields]
+    /// Per collection, the fields only some policies grant (null on the other rows), so never non-null.
+    public var conditional: [String: Set<String>]
 
-    public init(collections: [String: Fields]) {
+    public init(collections: [String: Fields], conditional: [String: Set<String>] = [:]) {
         self.collections = collections
+        self.conditional = conditional
     }
 
     /// The read permissions of `permissions` over the collections of `schema`.
     public init(_ permissions: PermissionSet, schema: Schema) {
         var collections: [String: Fields] = [:]
-        for name in schema.collections.keys {
+        var conditional: [String: Set<String>] = [:]
+        for (name, collection) in schema.collections {
             guard let read = permissions.permission(.read, name) else { continue }
             collections[name] = read.fields.map(Fields.only) ?? .all
+            guard !read.cases.isEmpty else { continue }
+            let restricted = collection.fields.filter { read.allows(field: $0.field) && read.condition(for: $0.field) != nil }
+            if !restricted.isEmpty { conditional[name] = Set(restricted.map(\.field)) }
         }
         self.collections = collections
+        self.conditional = conditional
     }
 }

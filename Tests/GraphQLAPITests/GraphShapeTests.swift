@@ -1,4 +1,5 @@
 import GraphQL
+import Query
 import Store
 import SwitchboardCore
 import Testing
@@ -30,6 +31,20 @@ import Testing
         let shape = GraphShape(schema: Self.schema, access: Self.everything)
         #expect(shape.roots == ["people", "posts", "x"])
         #expect(shape.collections["posts"]?.fields.map(\.name) == ["id", "title", "author"])
+    }
+
+    @Test func aFieldOnlySomePoliciesGrantIsNullable() throws {
+        let mine: Filter = .condition(path: ["author"], op: ._eq, value: 1)
+        let read = try #require(
+            CollectionPermission.combining([
+                PermissionGrantRow(fields: ["title"], filter: nil, validation: nil, presets: [:]),
+                PermissionGrantRow(fields: ["id", "title"], filter: mine, validation: nil, presets: [:]),
+            ]))
+        let access = ReadAccess(PermissionSet(admin: false, rules: ["posts": [.read: read]]), schema: Self.schema)
+        #expect(access.conditional == ["posts": ["id"]])
+        let shape = GraphShape(schema: Self.schema, access: access)
+        #expect(shape.collections["posts"]?.field("id")?.nonNull == false)
+        #expect(GraphShape(schema: Self.schema, access: Self.everything).collections["posts"]?.field("id")?.nonNull == true)
     }
 
     @Test func relationsLeadOnlyToCollectionsInTheShape() {

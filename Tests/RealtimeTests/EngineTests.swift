@@ -108,28 +108,34 @@ import Testing
 
     @Test func aCollectionStaysFollowedAfterItsLastClassUntilItExpires() throws {
         var t = Fanout.ClassTable()
-        let (a, newA) = t.add(try Self.key("chat", room: 1), context: Self.admin, shard: 0)
+        let (a, newA) = t.add(
+            try Self.key("chat", room: 1), context: Self.admin, shard: 0, schema: Schema(collections: [], relations: []))
         #expect(newA)
-        let (b, newB) = t.add(try Self.key("chat", room: 2), context: Self.admin, shard: 1)
+        let (b, newB) = t.add(
+            try Self.key("chat", room: 2), context: Self.admin, shard: 1, schema: Schema(collections: [], relations: []))
         #expect(!newB && a != b)
         t.remove(a, shard: 0, now: 100)
         #expect(t.idleSince.isEmpty)  // room 2 still follows it
         t.remove(b, shard: 1, now: 200)
         #expect(t.entries.isEmpty && t.indexes["chat"] != nil && t.idleSince["chat"] == 200)
         // Rejoining within the linger: not new (no interest change), and no longer idle.
-        let (c, newC) = t.add(try Self.key("chat", room: 1), context: Self.admin, shard: 0)
+        let (c, newC) = t.add(
+            try Self.key("chat", room: 1), context: Self.admin, shard: 0, schema: Schema(collections: [], relations: []))
         #expect(!newC && c != a)
         #expect(t.idleSince.isEmpty)
         t.remove(c, shard: 0, now: 300)
         #expect(t.expire(idleBefore: 300).isEmpty)
         #expect(t.expire(idleBefore: 301) == ["chat"])
         #expect(t.indexes["chat"] == nil && t.idleSince.isEmpty)
-        #expect(t.add(try Self.key("chat", room: 1), context: Self.admin, shard: 0).newCollection)
+        #expect(
+            t.add(try Self.key("chat", room: 1), context: Self.admin, shard: 0, schema: Schema(collections: [], relations: []))
+                .newCollection)
     }
 
     @Test func removingAnUnknownOrAlreadyRemovedMemberChangesNothing() throws {
         var t = Fanout.ClassTable()
-        let (a, _) = t.add(try Self.key("chat", room: 1), context: Self.admin, shard: 0)
+        let (a, _) = t.add(
+            try Self.key("chat", room: 1), context: Self.admin, shard: 0, schema: Schema(collections: [], relations: []))
         t.remove(a, shard: 3, now: 1)  // no member on that shard
         t.remove(999, shard: 0, now: 1)
         #expect(t.entries[a]?.shards == [0: 1])

@@ -229,7 +229,8 @@ struct ConnectionServices: Sendable {
         guard let collection = store.schema.collection(request.collection),
             let permission = job.context.permissions.permission(.read, request.collection)
         else { return nil }
-        let windows = WindowExits.windows(for: job.classKey, permissionFilter: permission.filter)
+        let windows = WindowExits.windows(
+            for: job.classKey, permissionFilter: permission.rowFilter(fields: request.query.fields, in: collection))
         guard !windows.isEmpty else { return nil }
         var names = [collection.primaryKey]
         for w in windows where !names.contains(w.field) { names.append(w.field) }

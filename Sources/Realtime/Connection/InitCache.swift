@@ -47,7 +47,7 @@ final class InitCache: Sendable {
         let names = (tree.includesAll ? collection.fields.map(\.field) : []) + tree.names.map { FieldFunction($0)?.field ?? $0 }
         if names.contains(where: { schema.oneToMany(collection.name, $0) != nil }) { return false }
         var filters = [query.filter]
-        for byAction in key.permissions.rules.values { for p in byAction.values { filters.append(p.filter) } }
+        for byAction in key.permissions.rules.values { for p in byAction.values { filters += p.allFilters } }
         return filters.allSatisfy { filter in
             guard let filter else { return true }
             // A filter on an o2m (`comments`, `count(comments)`) reads another collection too.

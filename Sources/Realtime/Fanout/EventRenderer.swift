@@ -28,7 +28,9 @@ struct EventRenderer {
         else { return nil }
         let pk = collection.primaryKey
         guard
-            let rule = Filter.conjunction([request.query.filter, permission.filter])?.resolvingVariables(cls.context.variables())
+            let rule = Filter.conjunction([
+                request.query.filter, permission.rowFilter(fields: request.query.fields, in: collection),
+            ])?.resolvingVariables(cls.context.variables())
         else { return nil }
         let evaluable = Self.evaluablePart(rule, of: event.collection, in: store.schema)
         let before = Set(event.previous.filter { evaluable.matches($0) }.compactMap { $0[pk]?.textValue })
@@ -65,12 +67,13 @@ struct EventRenderer {
         }
         guard let permission = cls.context.permissions.permission(.read, event.collection) else { return nil }
         let variables = cls.context.variables()
+        let rowFilter = permission.rowFilter(fields: query.fields, in: collection)
         let data: JSONValue
         switch event.action {
         case .delete:
             // Only keys of rows the subscriber could read before the delete [deviation from Directus].
             // m2o conditions (`category.name`) read the related rows, which outlive the delete.
-            let resolved = Filter.conjunction([query.filter, permission.filter])?.resolvingVariables(variables)
+            let resolved = Filter.conjunction([query.filter, rowFilter])?.resolvingVariables(variables)
             var rule = resolved.map { Self.evaluablePart($0, of: event.collection, in: schema, keepingManyToOne: true) }
             var candidates = rows
             if let full = rule, let expanded = try await withManyToOnes(rows, for: full, of: collection) {
@@ -94,9 +97,10 @@ struct EventRenderer {
                 q.meta = []
                 shaped = window(try await store.readItems(event.collection, keys: keys, query: q, context: cls.context), query)
             } else {
-                let rule = Filter.conjunction([query.filter, permission.filter])?.resolvingVariables(variables)
+                let rule = Filter.conjunction([query.filter, rowFilter])?.resolvingVariables(variables)
                 let matching = rows.filter { rule?.matches($0) ?? true }
-                let projection = RowProjection(tree: tree, permission: permission, collection: collection)
+                let projection = RowProjection(
+                    tree: tree, permission: permission, collection: collection, variables: variables)
                 shaped = window(matching, query).map(projection.apply)
             }
             if shaped.isEmpty { return nil }
@@ -165,7 +169,7 @@ struct EventRenderer {
         _ schema: Schema
     ) -> Bool {
         if !query.deep.isEmpty { return true }
-        for filter in [query.filter, permission.filter].compactMap({ $0 })
+        for filter in [query.filter].compactMap({ $0 }) + permission.allFilters
         where filter.referencedPaths.contains(where: { $0.count > 1 || schema.oneToMany(collection.name, $0[0]) != nil }) {
             return true
         }

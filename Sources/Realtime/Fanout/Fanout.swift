@@ -86,7 +86,9 @@ public final class Fanout: Sendable {
         var nextID: UInt64 = 1
 
         /// Counts one more member of `key` on `shard`; answers the class and whether its collection was new.
-        mutating func add(_ key: QueryClassKey, context: ItemsContext, shard: Int) -> (id: UInt64, newCollection: Bool) {
+        mutating func add(_ key: QueryClassKey, context: ItemsContext, shard: Int, schema: Schema) -> (
+            id: UInt64, newCollection: Bool
+        ) {
             let collection = key.request.collection
             let newCollection = indexes[collection] == nil
             let id: UInt64
@@ -98,7 +100,10 @@ public final class Fanout: Sendable {
                 ids[key] = id
                 entries[id] = Entry(id: id, key: key, context: context)
                 let windows = WindowExits.windows(
-                    for: key, permissionFilter: context.permissions.permission(.read, collection)?.filter)
+                    for: key,
+                    permissionFilter: schema.collection(collection).flatMap { c in
+                        context.permissions.permission(.read, collection)?.rowFilter(fields: key.request.query.fields, in: c)
+                    })
                 if !windows.isEmpty, windowKeysMax > 0 { exits[id] = WindowExits(windows: windows, limit: windowKeysMax) }
                 indexes[collection, default: EqualityIndex()].insert(id, key)
                 idleSince[collection] = nil
@@ -186,11 +191,12 @@ public final class Fanout: Sendable {
     /// event is matched with the class in it. The caller adds the member to its shard itself (before
     /// any hop that could carry such an event). nil: the collection is not followed; use `join`.
     func joinAtOnce(_ join: Join) -> (classID: UInt64, boundary: Int64)? {
+        let schema = store.schema
         let collection = join.key.request.collection
         return table.withLock { t -> (UInt64, Int64)? in
             guard t.indexes[collection] != nil else { return nil }
             let boundary = max(join.member.minSeq, t.dispatched[collection] ?? 0)
-            return (t.add(join.key, context: join.context, shard: join.shard).id, boundary)
+            return (t.add(join.key, context: join.context, shard: join.shard, schema: schema).id, boundary)
         }
     }
 
@@ -347,10 +353,11 @@ public final class Fanout: Sendable {
     }
 
     private func apply(_ join: Join, into ops: inout [Int: [ShardOp]]) -> Int64 {
+        let schema = store.schema
         let collection = join.key.request.collection
         let (id, boundary) = table.withLock { t -> (UInt64, Int64) in
             let boundary = max(join.member.minSeq, t.dispatched[collection] ?? 0)
-            let (id, newCollection) = t.add(join.key, context: join.context, shard: join.shard)
+            let (id, newCollection) = t.add(join.key, context: join.context, shard: join.shard, schema: schema)
             if newCollection {
                 // Later joiners' boundary (and `init` cache key) is this first read's seq until an event moves it.
                 t.dispatched[collection] = boundary
@@ -365,10 +372,11 @@ public final class Fanout: Sendable {
     }
 
     private func apply(_ moves: [Move], shard: Int, into ops: inout [Int: [ShardOp]]) {
+        let schema = store.schema
         for move in moves {
             let collection = move.to.request.collection
             let (id, dispatched) = table.withLock { t -> (UInt64, Int64) in
-                let (id, newCollection) = t.add(move.to, context: move.context, shard: shard)
+                let (id, newCollection) = t.add(move.to, context: move.context, shard: shard, schema: schema)
                 if let from = t.exits[move.from], t.exits[id] != nil { t.exits[id]?.adopt(from) }
                 let dispatched = t.dispatched[collection] ?? 0
                 if newCollection { gained(collection, seq: dispatched) }
@@ -393,7 +401,14 @@ public final class Fanout: Sendable {
             return
         }
         let permission = cls.context.permissions.permission(.read, event.collection)
-        let rule = Filter.conjunction([request.query.filter, permission?.filter]).map {
+        // Without cases (the common case) the merged filter, with no schema lookup per event.
+        let rowFilter = permission.flatMap { p in
+            p.cases.isEmpty
+                ? p.filter
+                : store.schema.collection(event.collection).map { p.rowFilter(fields: request.query.fields, in: $0) }
+                    ?? p.filter
+        }
+        let rule = Filter.conjunction([request.query.filter, rowFilter]).map {
             EventRenderer.evaluablePart(
                 $0.resolvingVariables(cls.context.variables()), of: event.collection, in: store.schema)
         }

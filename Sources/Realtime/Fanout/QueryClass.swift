@@ -39,7 +39,8 @@ struct QueryClassKey: Sendable, Hashable {
             request.query.filter.map(Self.mentionsIdentity) == true
             || context.permissions.rules.values.contains { byAction in
                 byAction.values.contains { (p: CollectionPermission) -> Bool in
-                    p.filter.map(Self.mentionsIdentity) == true || p.presets.contains { Self.mentionsIdentity($0.value) }
+                    p.allFilters.contains(where: Self.mentionsIdentity)
+                        || p.presets.contains { Self.mentionsIdentity($0.value) }
                 }
             }
         let a = context.accountability

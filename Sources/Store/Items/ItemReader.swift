@@ -115,11 +115,29 @@ struct ItemReader {
             case .oneToMany, .function: break
             }
         }
+        // Fields granted by only some policies: one flag per distinct condition says
+        // whether the row may show them (Directus's CASE WHEN per policy case).
+        var flags: [Filter] = []
+        var flagOf: [String: String] = [:]
+        for p in projections {
+            guard let condition = permission.condition(for: p.readField) else { continue }
+            let index = flags.firstIndex(of: condition) ?? flags.count
+            if index == flags.count { flags.append(condition) }
+            flagOf[p.name] = "__case_\(index)"
+        }
+        var visible = permission
+        visible.filter = permission.rowFilter(requesting: permission.requestedFields(tree, in: collection))
         var compiler = FilterCompiler(schema: schema, dialect: dialect, context: context, variables: variables)
         var sql = SQLStatement("SELECT ")
         sql.append(columns.map { "t0.\(dialect.quote($0))" }.joined(separator: ", "))
+        for (i, condition) in flags.enumerated() {
+            var trusted = FilterCompiler(schema: schema, dialect: dialect, context: .system, variables: variables)
+            sql.append(", CASE WHEN ")
+            sql.append(try trusted.compile(condition.resolvingVariables(variables), on: collection, alias: "t0"))
+            sql.append(" THEN 1 ELSE 0 END AS \(dialect.quote("__case_\(i)"))")
+        }
         sql.append(" FROM \(dialect.quote(collection.name)) AS t0")
-        sql.append(try whereClause(&compiler, collection, permission, filter: filter, search: search))
+        sql.append(try whereClause(&compiler, collection, visible, filter: filter, search: search))
         sql.append(try orderBy(&compiler, collection, sort))
         if let limit {
             sql.append(" LIMIT \(limit)")
@@ -139,11 +157,15 @@ struct ItemReader {
         }
         var output = raw.map { _ in JSONObject() }
         for p in projections {
+            let flag = flagOf[p.name]
+            func shown(_ i: Int) -> Bool { flag.map { (raw[i][$0]?.int ?? 0) != 0 } ?? true }
             switch p {
             case .column(let f):
-                for i in raw.indices { output[i][f.field] = ValueCodec.decode(raw[i][f.field] ?? .null, for: f) }
+                for i in raw.indices {
+                    output[i][f.field] = shown(i) ? ValueCodec.decode(raw[i][f.field] ?? .null, for: f) : .null
+                }
             case .manyToOne(let f, let relation, let subtree, let deepQuery):
-                let fks = raw.map { ValueCodec.key($0[f.field] ?? .null) }
+                let fks = raw.indices.map { shown($0) ? ValueCodec.key(raw[$0][f.field] ?? .null) : .null }
                 let related = try await fetchRelated(
                     relation.oneCollection, keyField: nil, keys: fks, tree: subtree, deep: deepQuery)
                 for i in raw.indices {
@@ -152,17 +174,24 @@ struct ItemReader {
                 }
             case .function(let function, let f, nil):
                 for i in raw.indices {
-                    output[i][function.outputName] = function.apply(to: ValueCodec.decode(raw[i][f.field] ?? .null, for: f))
+                    output[i][function.outputName] =
+                        shown(i) ? function.apply(to: ValueCodec.decode(raw[i][f.field] ?? .null, for: f)) : .null
                 }
             case .function(let function, _, let relation?):
                 let counts = try await relatedCounts(relation, keys: keys)
-                for i in raw.indices { output[i][function.outputName] = .int(counts[keys[i].hashKey] ?? 0) }
+                for i in raw.indices {
+                    output[i][function.outputName] = shown(i) ? .int(counts[keys[i].hashKey] ?? 0) : .null
+                }
             case .oneToMany(let f, let relation, let subtree, let deepQuery):
                 guard let child = schema.collection(relation.manyCollection) else { continue }
                 let childTree = subtree ?? FieldTree(names: [child.primaryKey])
                 let related = try await fetchRelated(
                     child.name, keyField: relation.manyField, keys: keys, tree: childTree, deep: deepQuery)
                 for i in raw.indices {
+                    guard shown(i) else {
+                        output[i][f.field] = .null
+                        continue
+                    }
                     var children = related[keys[i].hashKey] ?? []
                     if let limit = deepQuery?.limit, limit >= 0 { children = Array(children.prefix(limit)) }
                     if subtree == nil {
@@ -314,7 +343,7 @@ struct ItemReader {
             conditions.append(try trusted.compile(rowFilter, on: collection, alias: "t0"))
         }
         if let search, !search.isEmpty {
-            conditions.append(searchCondition(collection, permission, search))
+            conditions.append(try searchCondition(collection, permission, search))
         }
         guard !conditions.isEmpty else { return SQLStatement() }
         var out = SQLStatement(" WHERE ")
@@ -325,23 +354,40 @@ struct ItemReader {
         return out
     }
 
+    /// A search matches a field the caller may read on the row: as in Directus, a field
+    /// granted by only some policies matches only where one of them admits the row (unless
+    /// some policy grants `*`, where Directus searches every field unconditionally).
     private func searchCondition(_ collection: CollectionSchema, _ permission: CollectionPermission, _ search: String)
-        -> SQLStatement
+        throws(SwitchboardError) -> SQLStatement
     {
         var parts: [SQLStatement] = []
         for field in collection.columnFields where permission.allows(field: field.field) && !field.isConcealed {
             let column = "t0.\(dialect.quote(field.field))"
+            var part: SQLStatement
             switch field.type {
             case .string, .text, .csv:
-                parts.append(SQLStatement(dialect.containsInsensitiveExpression(column), [.text(search)]))
+                part = SQLStatement(dialect.containsInsensitiveExpression(column), [.text(search)])
             case .integer, .bigInteger:
-                if let i = Int64(search) { parts.append(SQLStatement("\(column) = ?", [.int(i)])) }
+                guard let i = Int64(search) else { continue }
+                part = SQLStatement("\(column) = ?", [.int(i)])
             case .float, .decimal:
-                if let d = Double(search) { parts.append(SQLStatement("\(column) = ?", [.double(d)])) }
+                guard let d = Double(search) else { continue }
+                part = SQLStatement("\(column) = ?", [.double(d)])
             case .uuid:
-                if UUIDText.isValid(search) { parts.append(SQLStatement("\(column) = ?", [.text(search.lowercased())])) }
-            default: break
+                guard UUIDText.isValid(search) else { continue }
+                part = SQLStatement("\(column) = ?", [.text(search.lowercased())])
+            default: continue
             }
+            if permission.fields != nil, let condition = permission.condition(for: field.field) {
+                var trusted = FilterCompiler(schema: schema, dialect: dialect, context: .system, variables: variables)
+                var guarded = SQLStatement("(")
+                guarded.append(part)
+                guarded.append(" AND ")
+                guarded.append(try trusted.compile(condition.resolvingVariables(variables), on: collection, alias: "t0"))
+                guarded.append(")")
+                part = guarded
+            }
+            parts.append(part)
         }
         guard !parts.isEmpty else { return SQLStatement("1=0") }
         var out = SQLStatement("(")
@@ -439,13 +485,29 @@ struct ItemReader {
             groupFields.append(field)
         }
         var compiler = FilterCompiler(schema: schema, dialect: dialect, context: context, variables: variables)
-        let groupColumns = groupFields.map { "t0.\(dialect.quote($0.field))" }
-        var sql = SQLStatement("SELECT " + (groupColumns + selects.map(\.sql)).joined(separator: ", "))
+        // A group field granted by only some policies groups as null where none admits the row
+        // (Directus's CASE WHEN on group columns); the aggregated values are the raw columns, as there.
+        var sql = SQLStatement("SELECT ")
+        for (i, field) in groupFields.enumerated() {
+            if i > 0 { sql.append(", ") }
+            let column = "t0.\(dialect.quote(field.field))"
+            if let condition = permission.condition(for: field.field) {
+                var trusted = FilterCompiler(schema: schema, dialect: dialect, context: .system, variables: variables)
+                sql.append("CASE WHEN ")
+                sql.append(try trusted.compile(condition.resolvingVariables(variables), on: collection, alias: "t0"))
+                sql.append(" THEN \(column) END")
+            } else {
+                sql.append(column)
+            }
+        }
+        sql.append((groupFields.isEmpty || selects.isEmpty ? "" : ", ") + selects.map(\.sql).joined(separator: ", "))
         sql.append(" FROM \(dialect.quote(collection.name)) AS t0")
         sql.append(try whereClause(&compiler, collection, permission, filter: query.filter, search: query.search))
-        if !groupColumns.isEmpty {
-            sql.append(" GROUP BY " + groupColumns.joined(separator: ", "))
-            sql.append(" ORDER BY " + groupColumns.joined(separator: ", "))
+        if !groupFields.isEmpty {
+            // By position: the group expressions may carry bound parameters.
+            let positions = groupFields.indices.map { String($0 + 1) }.joined(separator: ", ")
+            sql.append(" GROUP BY " + positions)
+            sql.append(" ORDER BY " + positions)
             if let limit = effectiveLimit(query.limit) { sql.append(" LIMIT \(limit)") }
         }
         let rows = try await executor.query(sql)
@@ -480,6 +542,13 @@ struct ItemReader {
 }
 
 extension ItemReader.Projection {
+    /// The field whose permissions govern this output (`year(at)`: `at`).
+    var readField: String {
+        switch self {
+        case .column(let f), .manyToOne(let f, _, _, _), .oneToMany(let f, _, _, _), .function(_, let f, _): return f.field
+        }
+    }
+
     var name: String {
         switch self {
         case .column(let f), .manyToOne(let f, _, _, _), .oneToMany(let f, _, _, _): return f.field

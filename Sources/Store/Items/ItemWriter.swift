@@ -103,6 +103,14 @@ struct ItemWriter {
         try checkFields(data, collection, permission)
         guard !keys.isEmpty else { return [] }
         let before = try await rowsAllowed(collection, keys: keys, filter: permission.filter)
+        // As Directus 11: each field written must be granted on each row by an update
+        // policy whose filter admits that row (several policies may share the fields).
+        var checked: [Filter] = []
+        for name in data.keys.sorted() {
+            guard let condition = permission.condition(for: name), !checked.contains(condition) else { continue }
+            checked.append(condition)
+            _ = try await rowsAllowed(collection, keys: keys, filter: condition)
+        }
         var payload =
             permission.presets.isEmpty ? JSONObject() : (variables.resolve(.object(permission.presets)).objectValue ?? [:])
         for (k, v) in data { payload[k] = v }
