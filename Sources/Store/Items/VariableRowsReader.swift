@@ -9,6 +9,7 @@ extension PermissionSet {
             for permission in byAction.values {
                 if let filter = permission.filter { paths.formUnion(filter.variablePaths) }
                 if let validation = permission.validation { paths.formUnion(validation.variablePaths) }
+                for policyCase in permission.cases { if let f = policyCase.filter { paths.formUnion(f.variablePaths) } }
                 paths.collect(.object(permission.presets))
             }
         }
