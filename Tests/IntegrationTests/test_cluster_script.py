@@ -120,7 +120,8 @@ def test_cluster_up_with_redis_sentinel_status_and_down() -> None:
     assert down.returncode == 0, down.stderr
     alive = [pid for pid in pids if Path(f"/proc/{pid}").exists()
              and "State:\tZ" not in Path(f"/proc/{pid}/status").read_text(errors="replace")]
-    assert len(pids) == 9 and not alive, f"{len(pids)} pids, still alive after down: {alive}"  # 5 redis, pg, nginx, 2 replicas
+    # 2 redis-server + 3 sentinels, PostgreSQL, nginx, 2 replicas
+    assert len(pids) == 9 and not alive, f"{len(pids)} pids, still alive after down: {alive}"
     assert not (state / "rsentinel").exists()
     if os.environ.get("SWITCHBOARD_KEEP_TMP") != "1":
         shutil.rmtree(top, ignore_errors=True)

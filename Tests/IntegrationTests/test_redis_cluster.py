@@ -304,7 +304,8 @@ def test_a_least_rights_acl_user_works_through_every_master(rc: tuple[Cluster, R
                          f"&{cl.namespace}:*", *LEAST_RIGHTS, "+client|setname") == "OK"
         redis.cli(port, "ACL", "LOG", "RESET")
     seeds = ",".join(f"127.0.0.1:{p}" for p in redis.ports[: redis.masters])
-    srv = make_replica("replica-acl", {**cl.env, "WEBSOCKETS_BROKER_URL": f"redis+cluster://{user}:{password}@{seeds}"})
+    url = f"redis+cluster://{user}:{password}@{seeds}"
+    srv = make_replica("replica-acl", {**cl.env, "WEBSOCKETS_BROKER_URL": url})
     try:
         srv.start()
         wait_until(lambda: redis_state(srv) == "connected", 15, 0.1, "the ACL replica connected to the cluster")
