@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -173,12 +174,13 @@ class RedisCluster:
     def node_id(self, port: int) -> str:
         return self.cli(port, "CLUSTER", "MYID")
 
-    def migrate_slot(self, slot: int, source: int, target: int) -> None:
+    def migrate_slot(self, slot: int, source: int, target: int, during: Callable[[], None] | None = None) -> None:
         """Move `slot` from master `source` to master `target` the way `redis-cli --cluster reshard`
         does: IMPORTING on the target, MIGRATING on the source, its keys MIGRATEd (pub/sub channels
         are not keys, so usually none), then SETSLOT … NODE on the target, the source and the other
         masters. The source then drops its shard-channel subscribers of that slot (`sunsubscribe`)
-        and answers `SPUBLISH` there with `-MOVED`."""
+        and answers `SPUBLISH` there with `-MOVED`. `during` runs while the slot is MIGRATING /
+        IMPORTING (Redis 7.0 serves shard channels from the source until then, never `-ASK`)."""
         source_id, target_id = self.node_id(source), self.node_id(target)
         assert self.cli(target, "CLUSTER", "SETSLOT", str(slot), "IMPORTING", source_id) == "OK"
         assert self.cli(source, "CLUSTER", "SETSLOT", str(slot), "MIGRATING", target_id) == "OK"
@@ -187,9 +189,26 @@ class RedisCluster:
             if not keys:
                 break
             self.cli(source, "MIGRATE", "127.0.0.1", str(target), "", "0", "5000", "KEYS", *keys)
+        if during is not None:
+            during()
         masters = [n.port for n in self.nodes() if n.role == "master" and not n.failed]
         for port in [target, source, *(m for m in masters if m not in (source, target))]:
             assert self.cli(port, "CLUSTER", "SETSLOT", str(slot), "NODE", target_id) == "OK"
+
+    def info_fields(self, port: int, section: str) -> dict[str, str]:
+        """`INFO <section>` as name -> value (`errorstat_MOVED` -> `count=3`)."""
+        out = {}
+        for line in self.cli(port, "INFO", section, check=False).splitlines():
+            if ":" in line and not line.startswith("#"):
+                k, _, v = line.partition(":")
+                out[k] = v.strip()
+        return out
+
+    def command_stat(self, port: int, command: str, field: str) -> int:
+        """One counter of `INFO commandstats` (`calls`, `rejected_calls` — a redirect counts there)."""
+        stat = self.info_fields(port, "commandstats").get(f"cmdstat_{command}", "")
+        fields = dict(kv.split("=", 1) for kv in stat.split(",") if "=" in kv)
+        return int(fields.get(field, "0"))
 
     def client_list(self, port: int) -> list[dict[str, str]]:
         out = []

@@ -3,9 +3,10 @@ redis-server (7.x) watched by three sentinels (`redis-server CONF --sentinel`, q
 short down-after / failover timeout so failovers happen in seconds), in a directory of its own.
 
 Used by test_redis_sentinel.py as a broker for clusterkit.running_cluster: `env` says how a
-Switchboard replica reaches it (REDIS_SENTINELS + REDIS_SENTINEL_NAME). As a command,
-`python3 redissentinel.py up DIR` prints that env and `down DIR` stops what `up` started there,
-by the pids it wrote. Every wait is bounded; only processes started here are signalled.
+Switchboard replica reaches it (REDIS_SENTINELS + REDIS_SENTINEL_NAME). As a command (used by
+`scripts/cluster up --redis-sentinel`), `python3 redissentinel.py up DIR` prints that env and
+writes the ports to DIR/data-ports (primary, replica) and DIR/sentinel-ports, and `down DIR`
+stops what `up` started there, by the pids it wrote. Every wait is bounded; only processes started here are signalled.
 """
 
 from __future__ import annotations
@@ -147,7 +148,12 @@ class RedisSentinel:
 
 def main(argv: list[str]) -> int:
     if len(argv) == 2 and argv[0] == "up":
-        sentinel = RedisSentinel(Path(argv[1])).start()
+        directory = Path(argv[1])
+        sentinel = RedisSentinel(directory)
+        # before anything starts, so `scripts/cluster status` lists even a server that failed to
+        (directory / "data-ports").write_text(" ".join(map(str, sentinel.data_ports)) + "\n")
+        (directory / "sentinel-ports").write_text(" ".join(map(str, sentinel.sentinel_ports)) + "\n")
+        sentinel.start()
         for k, v in sentinel.env.items():
             print(f"{k}={v}")
         return 0

@@ -8,8 +8,12 @@ two replicas sharing one PostgreSQL database, REDIS=redis+cluster://… (sharded
 3. one subscriber connection per node and Switchboard replica (CLIENT LIST), whatever the
    number of channels
 4. the slot of a channel migrated to another master mid-stream (IMPORTING / MIGRATING / SETSLOT
-   NODE, as `redis-cli --cluster reshard` does): the subscriber follows it, the publisher follows
-   the `-MOVED`, nothing lost, duplicated or reordered
+   NODE, as `redis-cli --cluster reshard` does), held half-moved for 10+ writes: the source keeps
+   serving the channel meanwhile (Redis 7.0 answers no `-ASK` for shard channels: checked), then
+   the publisher follows the source's `-MOVED` (its rejected SPUBLISH counted by Redis) and the
+   subscriber the `sunsubscribe`; nothing lost, duplicated or reordered
+6. a replica whose ACL user on every node has only the rights README "Redis ACL and TLS" lists
+   publishes and subscribes through all three masters, and Redis logs no refused command
 5. the master owning a channel's slot SIGKILLed mid-stream: its replica takes over after the
    node timeout, and the subscriber still gets every write once, in order (outbox backfill)
 """
@@ -24,7 +28,8 @@ from typing import Any
 
 import pytest
 
-from clusterkit import Client, Cluster, report, run, running_cluster, visible_everywhere, wait_until, ws_url_of
+from clusterkit import (Client, Cluster, make_replica, redis_state, report, run, running_cluster, visible_everywhere,
+                        wait_until, ws_url_of)
 from harness import ADMIN_TOKEN, create_collection, data, uniq
 from rediscluster import NODE_TIMEOUT_MS, RedisCluster
 
@@ -219,6 +224,9 @@ def test_a_slot_migrated_mid_stream_loses_nothing(rc: tuple[Cluster, RedisCluste
     pid = cl.replicas[1].proc.pid  # type: ignore[union-attr]
     total = 80
     timings: dict[str, float] = {}
+    window: dict[str, Any] = {}
+    for port in redis.ports:
+        redis.cli(port, "CONFIG", "RESETSTAT")  # the redirect counters below start at 0
 
     async def scenario() -> tuple[list[Any], list[Any], list[int]]:
         sub = await Client.open(ws_url_of(cl.replicas[1].base_url), "r2-sub")
@@ -230,9 +238,18 @@ def test_a_slot_migrated_mid_stream_loses_nothing(rc: tuple[Cluster, RedisCluste
         created: list[Any] = []
         migrated = threading.Event()
 
+        def half_moved() -> None:
+            # a channel in the same slot (hash tag), that nobody listens to
+            probe = "{" + ch + "}probe"
+            window["source"] = redis.cli(source, "SPUBLISH", probe, "x")
+            window["target"] = redis.cli(target, "SPUBLISH", probe, "x")
+            before = len(created)
+            wait_until(lambda: len(created) >= before + 10, 15, 0.01, "10 writes while the slot is half-moved")
+            window["writes"] = len(created) - before
+
         def migrate() -> None:
             t = time.monotonic()
-            redis.migrate_slot(slot, source, target)
+            redis.migrate_slot(slot, source, target, during=half_moved)
             timings["moved"] = time.monotonic() - t
             wait_until(lambda: subscriber_on(redis, target, pid), 15, 0.02, "replica 2 subscribed on the new owner")
             timings["resubscribed"] = time.monotonic() - t
@@ -260,9 +277,88 @@ def test_a_slot_migrated_mid_stream_loses_nothing(rc: tuple[Cluster, RedisCluste
     assert not lost and dup == 0 and keys == created, f"lost {lost}, {dup} duplicated; got {keys}, wrote {created}"
     assert seqs == sorted(set(seqs)), f"seqs not strictly increasing: {seqs}"
     assert redis.master_of(ch) == target
-    report(f"redis cluster: slot {slot} migrated :{source} -> :{target} mid-stream of {total} writes: "
-           f"0 lost / 0 dup / 0 reordered; slot moved in {timings['moved']:.2f}s, replica 2 subscribed on the new "
-           f"owner {timings['resubscribed']:.2f}s after the migration began")
+    # half-moved, the source served the slot's shard channels and the importing target redirected back to it
+    assert window["source"] == "0" and window["target"].startswith(f"MOVED {slot} "), window
+    # the publisher (replica 1) sent an SPUBLISH to the old owner after the move: -MOVED, counted as rejected
+    moved = redis.command_stat(source, "spublish", "rejected_calls")
+    assert moved >= 1, redis.info_fields(source, "commandstats")
+    asks = {p: v for p in redis.ports for k, v in redis.info_fields(p, "errorstats").items() if k == "errorstat_ASK"}
+    assert not asks, f"a node answered -ASK: {asks}"
+    report(f"redis cluster: slot {slot} migrated :{source} -> :{target} mid-stream of {total} writes, "
+           f"{window['writes']} of them while half-moved (served by the source, no -ASK from any node), then "
+           f"{moved} SPUBLISH answered -MOVED by the old owner: 0 lost / 0 dup / 0 reordered; slot moved in "
+           f"{timings['moved']:.2f}s, replica 2 subscribed on the new owner {timings['resubscribed']:.2f}s after the "
+           f"migration began")
+
+
+#: README "Redis ACL and TLS": what the cluster messenger needs, nothing more (`+client|setname` only
+#: names its connections in CLIENT LIST; refused, the messenger goes on unnamed)
+LEAST_RIGHTS = ["-@all", "+ssubscribe", "+sunsubscribe", "+spublish", "+ping", "+cluster|shards"]
+
+
+def test_a_least_rights_acl_user_works_through_every_master(rc: tuple[Cluster, RedisCluster]) -> None:
+    cl, redis = rc
+    user, password = "sbapp", "acl-s3cret"
+    for port in redis.ports:  # replicas too: a failover must not lock the user out
+        assert redis.cli(port, "ACL", "SETUSER", user, "reset", "on", f">{password}", "resetkeys", "resetchannels",
+                         f"&{cl.namespace}:*", *LEAST_RIGHTS, "+client|setname") == "OK"
+        redis.cli(port, "ACL", "LOG", "RESET")
+    seeds = ",".join(f"127.0.0.1:{p}" for p in redis.ports[: redis.masters])
+    url = f"redis+cluster://{user}:{password}@{seeds}"
+    srv = make_replica("replica-acl", {**cl.env, "WEBSOCKETS_BROKER_URL": url})
+    try:
+        srv.start()
+        wait_until(lambda: redis_state(srv) == "connected", 15, 0.1, "the ACL replica connected to the cluster")
+        cols = [c for names in collections_on_every_master(cl, redis).values() for c in names]
+        for c in cols:
+            wait_until(lambda c=c: srv.admin().get(f"/items/{c}", params={"limit": 1}).status_code == 200, 10, 0.02,
+                       f"{c} on the ACL replica")
+        per_col = 10
+        pid = srv.proc.pid  # type: ignore[union-attr]
+
+        async def scenario() -> tuple[dict[str, list[Any]], dict[str, tuple[list[Any], list[Any]]], dict[int, int]]:
+            on_acl = await Client.open(ws_url_of(srv.base_url), "acl-sub")
+            on_r2 = await Client.open(ws_url_of(cl.replicas[1].base_url), "r2-sub")
+            for client in (on_acl, on_r2):
+                await client.auth(ADMIN_TOKEN)
+                for c in cols:
+                    await client.subscribe(c, c)
+            created: dict[str, list[Any]] = {c: [] for c in cols}
+            for i in range(per_col):
+                for c in cols:  # alternately published by the default user (replica 1) and the ACL user
+                    api = cl.admin(0) if i % 2 == 0 else srv.admin()
+                    created[c].append(data(await asyncio.to_thread(api.post, f"/items/{c}", {"text": str(i)}))["id"])
+            for client in (on_acl, on_r2):
+                for c in cols:
+                    await client.wait_events(c, per_col, 15)
+            got = {c: (received(on_acl, c)[0], received(on_r2, c)[0]) for c in cols}
+            ssub = {p: sum(int(x.get("ssub", "0")) for x in redis.client_list(p) if x.get("user") == user)
+                    for p in redis.ports}
+            for client in (on_acl, on_r2):
+                await client.close()
+            return created, got, ssub
+
+        created, got, ssub = run(scenario(), 90)
+        for c in cols:
+            assert got[c] == (created[c], created[c]), f"{c}: acl replica got {got[c][0]}, replica 2 {got[c][1]}"
+        masters = {n.port for n in redis.nodes() if n.role == "master" and n.slots}
+        assert all(ssub[m] >= 1 for m in masters), f"the ACL user's shard subscriptions per node: {ssub}"
+        # the last local subscriber gone, the ACL replica drops its collection channels (SUNSUBSCRIBE)
+        # (it keeps its control and access-control channels)
+        wait_until(lambda: sum(int(x.get("ssub", "0")) for p in redis.ports for x in redis.client_list(p)
+                               if x.get("user") == user) <= sum(ssub.values()) - len(cols), 15, 0.05,
+                   "the ACL replica's collection channels dropped")
+        names = {x.get("name") for p in redis.ports for x in redis.client_list(p) if x.get("user") == user}
+        assert f"switchboard-{pid}-sub" in names, names
+        refused = {p: redis.cli(p, "ACL", "LOG") for p in redis.ports}
+        assert not any(refused.values()), f"commands Redis refused the ACL user: {refused}"
+    finally:
+        srv.cleanup()
+        for port in redis.ports:
+            redis.cli(port, "ACL", "DELUSER", user, check=False)
+    report(f"redis cluster: ACL user with only {' '.join(LEAST_RIGHTS[1:])} (+client|setname) on all 6 nodes: "
+           f"{per_col * len(cols)} writes (half published as that user) on 3 masters delivered in order on both "
+           f"replicas, shard channels dropped after, ACL LOG empty on every node")
 
 
 def test_a_killed_master_fails_over_without_losing_an_event(rc: tuple[Cluster, RedisCluster]) -> None:
