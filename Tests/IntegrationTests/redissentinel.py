@@ -14,13 +14,13 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from harness import free_port
 from rediscluster import stop_pid
 from waits import wait_until
 
@@ -29,14 +29,42 @@ DOWN_AFTER_MS = 1000
 FAILOVER_TIMEOUT_MS = 5000
 
 
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _quiet_ports(count: int) -> list[int]:
+    """Free ports in 10000-11999: below Linux's ephemeral range (32768+), so no client socket of a
+    parallel test takes one between choosing it and redis binding it, and apart from the ports
+    rediscluster.py uses (12000-22700, bus ports 10000 above)."""
+    low, high = 10000, 11999
+    port = low + (os.getpid() * 11) % (high - low)
+    out: list[int] = []
+    for _ in range(high - low):
+        if port > high:
+            port = low
+        if _bindable(port):
+            out.append(port)
+            if len(out) == count:
+                return out
+        port += 1
+    raise RuntimeError("no free ports for Redis Sentinel")
+
+
 class RedisSentinel:
     def __init__(self, directory: Path | None = None, name: str = MASTER_NAME) -> None:
         self.owned_dir = directory is None
         self.dir = directory or Path(tempfile.mkdtemp(prefix="switchboard-rsentinel-"))
         self.dir.mkdir(parents=True, exist_ok=True)
         self.name = name
-        self.data_ports = [free_port(), free_port()]  # [initial primary, initial replica]
-        self.sentinel_ports = [free_port() for _ in range(3)]
+        ports = _quiet_ports(5)
+        self.data_ports = ports[:2]  # [initial primary, initial replica]
+        self.sentinel_ports = ports[2:]
         self.url = ""  # no fixed server: clusterkit uses `env`
 
     @property
