@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from clusterkit import Client, missing_tools, report, run, wait_until, ws_url_of
-from harness import REPO_ROOT, Api, binary_path, create_collection, data, free_port, uniq
+from harness import REPO_ROOT, Api, binary_path, create_collection, data, uniq
 
 pytestmark = pytest.mark.cluster
 
@@ -27,9 +27,12 @@ SCRIPT = REPO_ROOT / "scripts" / "cluster"
 
 
 def consecutive_free_ports(count: int) -> int:
-    """The first of `count` consecutive free ports (bounded tries)."""
-    for _ in range(50):
-        base = free_port()
+    """The first of `count` consecutive free ports in 6000-9999 (bounded tries): below Linux's
+    ephemeral range, so no client socket of a parallel test takes one before the replicas bind
+    them (a replica once lost its port that way), and apart from the Redis test ports."""
+    start = 6000 + (os.getpid() * 13) % 3900
+    for attempt in range(200):
+        base = 6000 + (start - 6000 + attempt * count) % (9999 - 6000 - count)
         ok = True
         for p in range(base, base + count):
             with socket.socket() as s:
@@ -60,9 +63,9 @@ def test_cluster_up_with_redis_sentinel_status_and_down() -> None:
     top = Path(tempfile.mkdtemp(prefix="switchboard-cluster-script-"))
     top.chmod(0o755)
     state = top / "cluster"
-    base = consecutive_free_ports(3)
+    base = consecutive_free_ports(4)
     env = {**os.environ, "CLUSTER_DIR": str(state), "SWITCHBOARD_BIN": str(binary_path()),
-           "CLUSTER_LB_PORT": str(base), "CLUSTER_BASE_PORT": str(base + 1), "CLUSTER_PG_PORT": str(free_port()),
+           "CLUSTER_LB_PORT": str(base), "CLUSTER_BASE_PORT": str(base + 1), "CLUSTER_PG_PORT": str(base + 3),
            "SHUTDOWN_DRAIN_WINDOW": "1s", "NO_PROXY": "127.0.0.1,localhost"}
     t0 = time.monotonic()
     try:
