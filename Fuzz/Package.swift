@@ -4,7 +4,7 @@
 // LLVMFuzzerTestOneInput feeds the input to one parser and checks what must always hold.
 import PackageDescription
 
-let targets = ["FuzzJSON", "FuzzFrames", "FuzzURLQuery", "FuzzFilter", "FuzzRESP", "FuzzToken"]
+let targets = ["FuzzJSON", "FuzzFrames", "FuzzURLQuery", "FuzzFilter", "FuzzRESP", "FuzzToken", "FuzzUpgrade"]
 
 let package = Package(
     name: "switchboard-fuzz",

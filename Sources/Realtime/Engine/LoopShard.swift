@@ -24,7 +24,7 @@ final class LoopShard: Sendable {
     final class State {
         var sockets: [UInt64: any ShardSocket] = [:]
         /// class → members here
-        var members: [UInt64: [MemberKey: LocalMember]] = [:]
+        var members: [UInt64: ClassMembers] = [:]
         var deadlines = DeadlineHeap()
         var timer: RepeatedTask?
     }
@@ -38,6 +38,41 @@ final class LoopShard: Sendable {
     struct MemberKey: Hashable {
         let socket: UInt64
         let subscription: String
+    }
+
+    /// One class's members on this loop: contiguous, so a delivery walks them in one pass over
+    /// memory without copying a member out (no retain and release of its strings and socket),
+    /// with an index by key for joins and leaves (a leave moves the last member into the gap).
+    struct ClassMembers {
+        private(set) var slots: [LocalMember] = []
+        private var positions: [MemberKey: Int] = [:]
+
+        var isEmpty: Bool { slots.isEmpty }
+
+        subscript(key: MemberKey) -> LocalMember? { positions[key].map { slots[$0] } }
+
+        /// Adds the member, or replaces the one with its key.
+        mutating func set(_ key: MemberKey, _ member: LocalMember) {
+            if let at = positions[key] {
+                slots[at] = member
+            } else {
+                positions[key] = slots.count
+                slots.append(member)
+            }
+        }
+
+        /// Removes the member with `key`; false when there is none.
+        mutating func remove(_ key: MemberKey) -> Bool {
+            guard let at = positions.removeValue(forKey: key) else { return false }
+            let last = slots.count - 1
+            if at != last {
+                slots.swapAt(at, last)
+                let moved = slots[at].member
+                positions[MemberKey(socket: moved.socket, subscription: moved.subscription)] = at
+            }
+            slots.removeLast()
+            return true
+        }
     }
 
     init(index: Int, eventLoop: any EventLoop, fanout: Fanout) {
@@ -90,7 +125,7 @@ final class LoopShard: Sendable {
     /// Ends one membership (unsubscribe, replaced subscription).
     func removeMember(_ classID: UInt64, _ key: MemberKey) {
         let s = state.value
-        guard s.members[classID]?.removeValue(forKey: key) != nil else { return }
+        guard s.members[classID]?.remove(key) == true else { return }
         if s.members[classID]?.isEmpty == true { s.members[classID] = nil }
         fanout.leave(classID: classID, shard: index)
     }
@@ -103,8 +138,8 @@ final class LoopShard: Sendable {
             fanout.leave(classID: classID, shard: index)
             return
         }
-        s.members[classID, default: [:]][MemberKey(socket: member.socket, subscription: member.subscription)] =
-            LocalMember(member: member, socket: socket)
+        s.members[classID, default: ClassMembers()].set(
+            MemberKey(socket: member.socket, subscription: member.subscription), LocalMember(member: member, socket: socket))
     }
 
     func schedule(_ socket: UInt64, at deadline: Int64, generation: UInt32) {
@@ -162,31 +197,33 @@ final class LoopShard: Sendable {
                 var byShape: [GraphQLFraming.Key: [ByteBuffer]] = [:]
                 // A delivery without a seq (a `$NOW` window's exit) is no change an `init` could cover.
                 let seq = delivery.seq ?? .max
-                for local in members.values where seq > local.member.minSeq {
-                    let frames: [ByteBuffer]
-                    switch local.member.framing {
-                    case .directus(let uid):
-                        if lastUID != .some(uid) {
-                            if let lastUID { byUID[lastUID] = lastFrames }
-                            lastFrames =
-                                byUID[uid]
-                                ?? delivery.frames.map { $0.webSocketFrame(uid: uid, allocator: local.socket.allocator) }
-                            lastUID = .some(uid)
-                        }
-                        frames = lastFrames
-                    case .graphQL(let graphQL):
-                        let key = graphQL.key
-                        if let known = byShape[key] {
-                            frames = known
-                        } else {
-                            frames = graphQL.frames(delivery.frames, allocator: local.socket.allocator)
-                            byShape[key] = frames
+                members.slots.withUnsafeBufferPointer { slots in
+                    for at in slots.indices where seq > slots[at].member.minSeq {
+                        let socket = slots[at].socket
+                        switch slots[at].member.framing {
+                        case .directus(let uid):
+                            if lastUID != .some(uid) {
+                                if let lastUID { byUID[lastUID] = lastFrames }
+                                lastFrames =
+                                    byUID[uid]
+                                    ?? delivery.frames.map { $0.webSocketFrame(uid: uid, allocator: socket.allocator) }
+                                lastUID = .some(uid)
+                            }
+                            for bytes in lastFrames where socket.enqueueEvent(bytes) { touched.append(socket) }
+                            written += UInt64(lastFrames.count)
+                        case .graphQL(let graphQL):
+                            let key = graphQL.key
+                            let frames: [ByteBuffer]
+                            if let known = byShape[key] {
+                                frames = known
+                            } else {
+                                frames = graphQL.frames(delivery.frames, allocator: socket.allocator)
+                                byShape[key] = frames
+                            }
+                            for bytes in frames where socket.enqueueEvent(bytes) { touched.append(socket) }
+                            written += UInt64(frames.count)
                         }
                     }
-                    for bytes in frames {
-                        if local.socket.enqueueEvent(bytes) { touched.append(local.socket) }
-                    }
-                    written += UInt64(frames.count)
                 }
             case .add(let classID, let key, let member):
                 add(classID, key: key, member: member)
@@ -207,11 +244,11 @@ final class LoopShard: Sendable {
                 let member = Fanout.Member(
                     socket: move.socket, subscription: move.subscription, framing: move.framing,
                     minSeq: max(old?.member.minSeq ?? 0, dispatched))
-                s.members[to, default: [:]][key] = LocalMember(member: member, socket: socket)
+                s.members[to, default: ClassMembers()].set(key, LocalMember(member: member, socket: socket))
                 removeMember(move.from, key)
             case .closeClass(let classID, let seq):
                 // Closing unregisters sockets from this shard's state: collect them first.
-                let doomed = (s.members[classID]?.values).map { $0.filter { seq > $0.member.minSeq }.map(\.socket) } ?? []
+                let doomed = (s.members[classID]?.slots).map { $0.filter { seq > $0.member.minSeq }.map(\.socket) } ?? []
                 for socket in doomed {
                     socket.close(.internalError, "Could not deliver a change; reconnect and resume with after.")
                 }

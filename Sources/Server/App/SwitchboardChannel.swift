@@ -13,7 +13,9 @@ import Synchronization
 /// endpoint (`/websocket`: the realtime engine) is admitted (or refused with
 /// 401 / 403) and the channel becomes that endpoint's socket on its event
 /// loop, with no task of its own; anything else is handed, with that request,
-/// to Hummingbird's HTTP/1.1 handling (REST).
+/// to Hummingbird's HTTP/1.1 handling (REST). A plain upgrade is read from the
+/// raw bytes (`WebSocketDoor`); only other requests get the HTTP/1.1 codec
+/// (`FrontDoor`).
 struct SwitchboardChannel: ServerChildChannel, HTTPChannelHandler {
     struct Value: ServerChildChannelValue {
         let channel: any Channel
@@ -24,6 +26,18 @@ struct SwitchboardChannel: ServerChildChannel, HTTPChannelHandler {
     /// path → the protocol served there over WebSocket
     let endpoints: [String: any UpgradeEndpoint]
     let decoderLimits: NIOHTTPDecoderLimitConfiguration
+    /// The endpoints' paths, for the upgrade reader.
+    let upgradePaths: Set<String>
+
+    init(
+        responder: @escaping HTTPChannelHandler.Responder, endpoints: [String: any UpgradeEndpoint],
+        decoderLimits: NIOHTTPDecoderLimitConfiguration
+    ) {
+        self.responder = responder
+        self.endpoints = endpoints
+        self.decoderLimits = decoderLimits
+        upgradePaths = Set(endpoints.keys)
+    }
 
     static let receiveBuffers = AdaptiveRecvByteBufferAllocator(minimum: 256, initial: 512, maximum: 65536)
 
@@ -34,11 +48,9 @@ struct SwitchboardChannel: ServerChildChannel, HTTPChannelHandler {
             // The receive buffer lives as long as the connection: start it small (an idle
             // realtime socket keeps it) and let it grow for larger reads.
             try channel.syncOptions?.setOption(.recvAllocator, value: Self.receiveBuffers)
-            try sync.addHandler(HTTPResponseEncoder(configuration: .init()))
             try sync.addHandler(
-                ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes, limitConfiguration: decoderLimits)))
-            try sync.addHandler(
-                FrontDoor(endpoints: endpoints, route: promise, logger: logger))
+                WebSocketDoor(
+                    endpoints: endpoints, paths: upgradePaths, route: promise, decoderLimits: decoderLimits, logger: logger))
             return Value(channel: channel, route: promise.futureResult)
         }
     }
