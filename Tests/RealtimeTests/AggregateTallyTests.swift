@@ -58,14 +58,14 @@ import Testing
         let matching = rows.filter { plan.rule?.matches($0) ?? true }
         var result = AggregateRequest.compute(plan.requests, groupBy: plan.groupBy, rows: matching)
         if let limit = plan.groupLimit {
-            result = Array(
-                result.sorted {
-                    plan.groupBy.map { f in $0[f]?.textValue ?? "" }.joined()
-                        < plan.groupBy.map { f in $1[f]?.textValue ?? "" }.joined()
-                }.prefix(limit))
+            func text(_ row: JSONObject) -> String { plan.groupBy.map { row[$0]?.textValue ?? "" }.joined() }
+            result = Array(result.sorted { text($0) < text($1) }.prefix(limit))
         }
         return Set(result.map { JSONValue.object($0).jsonString })
     }
+
+    static func apply(_ tally: inout AggregateTally, _ event: ChangeEvent) -> Bool { tally.apply(event) }
+    static func pass(_ tally: inout AggregateTally, _ event: ChangeEvent) -> Bool { tally.pass(event) }
 
     static func shape(_ rows: [JSONObject]) -> Set<String> { Set(rows.map { JSONValue.object($0).jsonString }) }
 
@@ -73,12 +73,12 @@ import Testing
         let plan = try #require(try Self.plan(filter: ["status": ["_eq": "published"]]))
         var tally = AggregateTally(plan: plan, read: [["countAll": 2, "count": [:]]], seq: 10)
         #expect(tally.result == [["count": 2]])
-        #expect(tally.apply(Self.event(11, .create, rows: [Self.row(3, "published"), Self.row(4, "draft")])))
+        #expect(Self.apply(&tally, Self.event(11, .create, rows: [Self.row(3, "published"), Self.row(4, "draft")])))
         #expect(tally.result == [["count": 3]])
         // Moves out of the filter.
-        #expect(tally.apply(Self.event(12, .update, rows: [Self.row(3, "draft")], previous: [Self.row(3, "published")])))
+        #expect(Self.apply(&tally, Self.event(12, .update, rows: [Self.row(3, "draft")], previous: [Self.row(3, "published")])))
         #expect(tally.result == [["count": 2]])
-        #expect(tally.apply(Self.event(13, .delete, rows: [Self.row(1, "published"), Self.row(4, "draft")])))
+        #expect(Self.apply(&tally, Self.event(13, .delete, rows: [Self.row(1, "published"), Self.row(4, "draft")])))
         #expect(tally.result == [["count": 1]])
         #expect(tally.seq == 13)
     }
@@ -86,12 +86,12 @@ import Testing
     @Test func aChangeOutOfOrderOrWithoutPreImagesIsNotApplied() throws {
         let plan = try #require(try Self.plan())
         var tally = AggregateTally(plan: plan, read: [["countAll": 2, "count": [:]]], seq: 10)
-        #expect(!tally.apply(Self.event(12, .create, rows: [Self.row(3, "a")])))
-        #expect(!tally.apply(Self.event(11, .update, rows: [Self.row(3, "a")])))
-        #expect(!tally.pass(Self.event(11, .update, rows: [Self.row(3, "a")])))
+        #expect(!Self.apply(&tally, Self.event(12, .create, rows: [Self.row(3, "a")])))
+        #expect(!Self.apply(&tally, Self.event(11, .update, rows: [Self.row(3, "a")])))
+        #expect(!Self.pass(&tally, Self.event(11, .update, rows: [Self.row(3, "a")])))
         #expect(tally.seq == 10)
         #expect(tally.result == [["count": 2]])
-        #expect(tally.pass(Self.event(11, .create, rows: [Self.row(3, "a")])))
+        #expect(Self.pass(&tally, Self.event(11, .create, rows: [Self.row(3, "a")])))
         #expect(tally.seq == 11)
     }
 
@@ -100,9 +100,9 @@ import Testing
         var tally = AggregateTally(
             plan: plan, read: [["status": "a", "countAll": 1, "count": [:]], ["status": "b", "countAll": 1, "count": [:]]],
             seq: 1)
-        #expect(!tally.apply(Self.event(2, .create, rows: [Self.row(9, "c")])))
-        #expect(!tally.apply(Self.event(2, .delete, rows: [Self.row(1, "a")])))
-        #expect(tally.apply(Self.event(2, .create, rows: [Self.row(9, "a")])))
+        #expect(!Self.apply(&tally, Self.event(2, .create, rows: [Self.row(9, "c")])))
+        #expect(!Self.apply(&tally, Self.event(2, .delete, rows: [Self.row(1, "a")])))
+        #expect(Self.apply(&tally, Self.event(2, .create, rows: [Self.row(9, "a")])))
         #expect(tally.result == [["status": "a", "count": 2], ["status": "b", "count": 1]])
     }
 
@@ -112,9 +112,9 @@ import Testing
                 AggregateRequest(function: .countAll, fields: ["*"]), AggregateRequest(function: .count, fields: ["score"]),
             ]))
         var tally = AggregateTally(plan: plan, read: [["countAll": 0, "count": ["score": 0]]], seq: 0)
-        #expect(tally.apply(Self.event(1, .create, rows: [Self.row(1, "a"), Self.row(2, "a", score: 5)])))
+        #expect(Self.apply(&tally, Self.event(1, .create, rows: [Self.row(1, "a"), Self.row(2, "a", score: 5)])))
         #expect(tally.result == [["countAll": 2, "count": ["score": 1]]])
-        #expect(tally.apply(Self.event(2, .update, rows: [Self.row(1, "a", score: 1)], previous: [Self.row(1, "a")])))
+        #expect(Self.apply(&tally, Self.event(2, .update, rows: [Self.row(1, "a", score: 1)], previous: [Self.row(1, "a")])))
         #expect(tally.result == [["countAll": 2, "count": ["score": 2]]])
     }
 
@@ -175,7 +175,7 @@ import Testing
                 }
                 #expect(Self.shape(tally.result) == Self.recount(rows, plan), "seq \(seq)")
             }
-            #expect(applied > 200)
+            #expect(applied > (groupLimit == nil ? 200 : 100))
         }
     }
 }
