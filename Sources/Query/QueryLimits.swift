@@ -28,6 +28,14 @@ public struct QueryLimits: Sendable, Equatable {
     /// Bracket segments in one URL parameter name: `filter[a][_eq]` has 2 (`QUERY_MAX_PARAMETER_DEPTH`).
     public var maxParameterDepth: Int
 
+    /// The rows (or groups) a read with `limit` returns at most; nil: all of them.
+    public func effectiveLimit(_ requested: Int?) -> Int? {
+        let limit = requested ?? defaultLimit
+        if limit < 0 { return maxLimit }
+        if let max = maxLimit { return min(limit, max) }
+        return limit
+    }
+
     public init(
         defaultLimit: Int = 100, maxLimit: Int? = nil, maxFilterConditions: Int = 1000, maxFilterDepth: Int = 16,
         maxFilterValues: Int = 10_000, maxFields: Int = 1000, maxSort: Int = 32, maxRelationalDepth: Int = 10,

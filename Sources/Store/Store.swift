@@ -70,6 +70,29 @@ public final class Store: Sendable {
         }
     }
 
+    /// A read of `query` together with the seq of the last change it includes: the collection's
+    /// seq row is locked first (writers of the collection wait, the way they wait for each other),
+    /// so no change commits between the seq and the read. For aggregate subscriptions' base.
+    public func readAtSeq(_ collection: String, query: ItemQuery, context: ItemsContext) async throws
+        -> (result: ReadResult, seq: Int64)
+    {
+        let schema = self.schema
+        let dialect = database.dialect
+        let limits = environment.limits
+        return try await database.transaction(
+            { executor in
+                let seqRows = try await executor.query(
+                    "INSERT INTO switchboard_seq (collection, seq) VALUES (?, 0) ON CONFLICT (collection) DO UPDATE SET seq = switchboard_seq.seq RETURNING seq",
+                    [.text(collection)])
+                guard let seq = seqRows.first?[0].int else { throw SwitchboardError.internalError("sequence read failed") }
+                let result = try await ItemReader(
+                    schema: schema, dialect: dialect, context: context, variables: context.variables(), limits: limits,
+                    executor: executor
+                ).read(collection, query: query)
+                return (result, seq)
+            }, afterCommit: { _ in })
+    }
+
     /// Reads the items with the given keys (in no particular order) shaped by `query`.
     public func readItems(_ collection: String, keys: [JSONValue], query: ItemQuery, context: ItemsContext) async throws
         -> [JSONObject]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 
-from harness import create_collection, data, messages_collection, uniq
+import requests
+from harness import create_collection, create_user_with_policy, data, messages_collection, uniq
 from wsclient import assert_error_frame, authed, in_thread, run_async
 
 INIT_KEYS = {"type", "event", "data", "uid"}
@@ -278,6 +279,119 @@ async def test_aggregate_count_with_filter(server, admin):
     assert_init(await ws.subscribe(name, uid="aggf", query=q), "aggf", [{"count": 2}])
     data(await in_thread(admin.post, f"/items/{name}", {"status": "published"}))
     assert_event(await ws.recv(), "create", "aggf", [{"count": 3}])
+
+
+def aggregate_read(api, name, query):
+    """The REST aggregate read a subscription with `query` mirrors."""
+    params = {}
+    for fn, fields in query["aggregate"].items():
+        params[f"aggregate[{fn}]"] = fields if isinstance(fields, str) else ",".join(fields)
+    if "groupBy" in query:
+        params["groupBy"] = ",".join(query["groupBy"])
+    if "filter" in query:
+        params["filter"] = json.dumps(query["filter"])
+    return data(api.get(f"/items/{name}", params=params))
+
+
+AGGREGATE_QUERIES = {
+    "all": {"aggregate": {"count": "*"}},
+    # pinned by the equality index: changes to other rows never reach the class
+    "pub": {"aggregate": {"count": "*"}, "filter": {"status": {"_eq": "published"}}},
+    "grp": {"aggregate": {"countAll": "*", "count": ["n"]}, "groupBy": ["status"]},
+    "grpf": {"aggregate": {"count": "*"}, "groupBy": ["status"], "filter": {"n": {"_gte": 2}}},
+    # read from the database on every change (not counted in memory)
+    "sum": {"aggregate": {"sum": "n", "max": "n"}, "groupBy": ["status"]},
+}
+
+
+PINNED = {"pub"}
+
+
+def aggregate_writes(admin, name, rows):
+    """Creates, updates moving rows in and out of the filters and groups, and deletes."""
+    a, b, c = (r["id"] for r in rows)
+    return [
+        ("create", lambda: admin.post(f"/items/{name}", {"status": "published", "n": 4})),
+        ("create", lambda: admin.post(f"/items/{name}", [{"status": "draft"}, {"status": "archived", "n": 7}])),
+        ("update", lambda: admin.patch(f"/items/{name}/{a}", {"status": "draft"})),
+        ("update", lambda: admin.patch(f"/items/{name}/{b}", {"status": "published", "n": 9})),
+        ("update", lambda: admin.patch(f"/items/{name}/{c}", {"n": None})),
+        ("update", lambda: admin.patch(f"/items/{name}/{c}", {"text": "unrelated"})),
+        ("create", lambda: admin.post(f"/items/{name}", {"status": "zzz", "n": 1})),
+        ("update", lambda: admin.patch(f"/items/{name}", {"keys": [a, b], "data": {"status": "zzz", "n": 3}})),
+        ("delete", lambda: admin.delete(f"/items/{name}/{c}")),
+        ("delete", lambda: admin.delete(f"/items/{name}", [a, b])),
+    ]
+
+
+async def assert_frames_equal_rest(server, admin, api, token, name, rows, queries):
+    socks = {}
+    for uid, q in queries.items():
+        socks[uid] = await authed(server, token)
+        assert_init(await socks[uid].subscribe(name, uid=uid, query=q), uid, aggregate_read(api, name, q))
+    last = {uid: aggregate_read(api, name, q) for uid, q in queries.items()}
+    for action, write in aggregate_writes(admin, name, rows):
+        r = await in_thread(write)
+        assert r.status_code in (200, 204), r.text
+        for uid, q in queries.items():
+            expected = aggregate_read(api, name, q)
+            if uid in PINNED:
+                # Changes to rows outside a pinned filter send nothing: then the count did not move.
+                try:
+                    frame = await socks[uid].recv(timeout=0.4)
+                except AssertionError:
+                    assert expected == last[uid], f"{uid}: no frame after {action}, but REST moved"
+                    continue
+                assert_event(frame, action, uid, expected)
+            else:
+                assert_event(await socks[uid].recv(), action, uid, expected)
+            last[uid] = expected
+    for ws in socks.values():
+        await ws.close()
+
+
+@run_async
+async def test_aggregate_frames_equal_a_rest_read_after_every_write(server, admin):
+    name, rows = numbers_collection(admin, SEED)
+    await assert_frames_equal_rest(server, admin, admin, "admin-static-token", name, rows, AGGREGATE_QUERIES)
+
+
+@run_async
+async def test_aggregate_frames_apply_the_read_permission_filter(server, admin):
+    name, rows = numbers_collection(admin, SEED)
+    _, user = create_user_with_policy(admin, permissions=[
+        {"collection": name, "action": "read", "fields": ["*"], "permissions": {"status": {"_neq": "archived"}}}])
+    queries = {k: AGGREGATE_QUERIES[k] for k in ("all", "grp", "grpf")}
+    await assert_frames_equal_rest(server, admin, user, user.token, name, rows, queries)
+
+
+@run_async
+async def test_aggregate_counts_are_kept_in_memory_not_read_per_event(server_factory):
+    srv = server_factory({"METRICS_ENABLED": "true", "METRICS_TOKENS": "agg-scrape"}, name="aggmetrics")
+    admin = srv.admin()
+
+    def counters():
+        text = requests.get(f"{srv.base_url}/metrics", headers={"Authorization": "Metrics agg-scrape"},
+                            timeout=5, proxies={"http": None, "https": None}).text
+        out = {}
+        for line in text.splitlines():
+            for key in ("realtime_aggregate_reads", "realtime_aggregate_in_memory"):
+                if line.startswith("switchboard_" + key) and not line.startswith("#"):
+                    out[key] = float(line.rsplit(" ", 1)[1])
+        return out
+
+    name, _ = numbers_collection(admin, SEED)
+    ws = await authed(srv)
+    q = AGGREGATE_QUERIES["grp"]
+    assert_init(await ws.subscribe(name, uid="g", query=q), "g", aggregate_read(admin, name, q))
+    before = counters()
+    for i in range(10):
+        await in_thread(admin.post, f"/items/{name}", {"status": "published", "n": i})
+        assert_event(await ws.recv(), "create", "g", aggregate_read(admin, name, q))
+    after = counters()
+    reads = after["realtime_aggregate_reads"] - before.get("realtime_aggregate_reads", 0)
+    in_memory = after["realtime_aggregate_in_memory"] - before.get("realtime_aggregate_in_memory", 0)
+    assert reads == 1 and in_memory == 9, (reads, in_memory)
 
 
 @run_async

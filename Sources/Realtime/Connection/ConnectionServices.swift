@@ -282,10 +282,12 @@ struct ConnectionServices: Sendable {
         }
         let uid = job.uid?.textValue
         var frames = [RenderedEvent(event: "init", data: nil, meta: nil, seq: nil, extra: [("resumed", true)]).frame(uid: uid)]
-        let renderer = EventRenderer(store: store)
+        let renderer = EventRenderer(store: store, stats: fanout.aggregateStats)
         let cls = QueryClass(key: job.classKey, context: job.context)
+        // An aggregate replay reads its counts once and applies the rest.
+        var tally: AggregateTally?
         for event in replay {
-            for frame in try await renderer.render(event, for: cls) { frames.append(frame.frame(uid: uid)) }
+            for frame in try await renderer.render(event, for: cls, tally: &tally) { frames.append(frame.frame(uid: uid)) }
         }
         return frames
     }

@@ -326,6 +326,10 @@ public final class RealtimeEngine: UpgradeEndpoint {
         public var framesQueued: UInt64
         /// Sockets closed with 1013 for not reading.
         public var slowConsumerCloses: UInt64
+        /// Aggregate subscription frames read from the database.
+        public var aggregateReads: UInt64 = 0
+        /// Aggregate subscription frames counted in memory (database reads avoided).
+        public var aggregateCountedInMemory: UInt64 = 0
     }
 
     public func stats() -> Stats {
@@ -333,7 +337,9 @@ public final class RealtimeEngine: UpgradeEndpoint {
         return Stats(
             connections: connections.count, subscriptions: members, queryClasses: classes,
             eventsDispatched: fanout.eventsDispatchedCount, framesQueued: shards.framesWritten.load(ordering: .relaxed),
-            slowConsumerCloses: slowConsumerCloses.load(ordering: .relaxed))
+            slowConsumerCloses: slowConsumerCloses.load(ordering: .relaxed),
+            aggregateReads: fanout.aggregateStats.readCount,
+            aggregateCountedInMemory: fanout.aggregateStats.inMemoryCount)
     }
 
     public var connectionCount: Int { connections.count }

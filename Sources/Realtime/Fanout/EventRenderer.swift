@@ -10,8 +10,16 @@ import SwitchboardCore
 /// changed rows once per class, batched over the event's keys.
 struct EventRenderer {
     let store: Store
+    let stats: AggregateStats
 
-    func render(_ event: ChangeEvent, for cls: QueryClass) async throws -> [RenderedEvent] {
+    /// `tally`: an aggregate class's counts, kept between events (see `AggregateTally`).
+    func render(_ event: ChangeEvent, for cls: QueryClass, tally: inout AggregateTally?) async throws -> [RenderedEvent] {
+        let query = cls.key.request.query
+        if !query.aggregate.isEmpty || !query.groupBy.isEmpty {
+            if let only = cls.key.request.event, only != event.action { return [] }
+            if let item = cls.key.request.item, !event.keys.contains(where: { $0.textValue == item.textValue }) { return [] }
+            return [try await renderAggregate(event, for: cls, tally: &tally)]
+        }
         var frames: [RenderedEvent] = []
         if let main = try await renderMain(event, for: cls) { frames.append(main) }
         if cls.key.request.live, event.action == .update, let left = try await leftRows(event, for: cls) { frames.append(left) }
@@ -60,11 +68,6 @@ struct EventRenderer {
             if keys.isEmpty { return nil }
         }
         let query = request.query
-        if !query.aggregate.isEmpty || !query.groupBy.isEmpty {
-            let result = try await store.readItems(event.collection, query: query, context: cls.context)
-            return RenderedEvent(
-                event: event.action.rawValue, data: .array(result.data.map(JSONValue.object)), meta: nil, seq: event.seq)
-        }
         guard let permission = cls.context.permissions.permission(.read, event.collection) else { return nil }
         let variables = cls.context.variables()
         let rowFilter = permission.rowFilter(fields: query.fields, in: collection)
@@ -107,6 +110,54 @@ struct EventRenderer {
             data = request.item != nil ? .object(shaped[0]) : .array(shaped.map(JSONValue.object))
         }
         return RenderedEvent(event: event.action.rawValue, data: data, meta: nil, seq: event.seq)
+    }
+
+    /// The aggregate over the whole collection after `event`: counted in memory when the class's
+    /// tally can apply it, else read (the base of a new tally when the class can be counted).
+    private func renderAggregate(_ event: ChangeEvent, for cls: QueryClass, tally: inout AggregateTally?)
+        async throws -> RenderedEvent
+    {
+        func frame(_ rows: [JSONObject]) -> RenderedEvent {
+            RenderedEvent(event: event.action.rawValue, data: .array(rows.map(JSONValue.object)), meta: nil, seq: event.seq)
+        }
+        let collection = store.schema.collection(event.collection)
+        if var counts = tally, counts.basis == collection {
+            // A base read after this change already includes it.
+            if counts.seq >= event.seq { return frame(counts.result) }
+            if counts.apply(event) {
+                tally = counts
+                stats.countedInMemory()
+                return frame(counts.result)
+            }
+        }
+        tally = nil
+        let query = cls.key.request.query
+        guard let plan = aggregatePlan(for: cls, collection: event.collection) else {
+            stats.read()
+            return frame(try await store.readItems(event.collection, query: query, context: cls.context).data)
+        }
+        let base = try await store.readAtSeq(event.collection, query: plan.baseQuery(query), context: cls.context)
+        stats.read()
+        let counts = AggregateTally(plan: plan, read: base.result.data, seq: base.seq, basis: collection)
+        tally = counts
+        return frame(counts.result)
+    }
+
+    /// How an aggregate class is counted in memory; nil when it is read on every event.
+    private func aggregatePlan(for cls: QueryClass, collection name: String) -> AggregateTally.Plan? {
+        let request = cls.key.request
+        guard request.item == nil, request.event == nil, let collection = store.schema.collection(name),
+            let permission = cls.context.permissions.permission(.read, name)
+        else { return nil }
+        let schema = store.schema
+        let rule = Filter.conjunction([request.query.filter, permission.filter])?.resolvingVariables(cls.context.variables())
+        return AggregateTally.Plan(
+            query: request.query, rule: rule, primaryKey: collection.primaryKey,
+            groupLimit: store.environment.limits.effectiveLimit(request.query.limit),
+            isPlainField: { field in
+                guard let f = collection.field(field), f.type.hasColumn else { return false }
+                return schema.oneToMany(name, field) == nil
+            })
     }
 
     /// Deleted rows with each m2o field the filter reads through (`category` for `category.name`)

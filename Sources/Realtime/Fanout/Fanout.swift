@@ -77,6 +77,8 @@ public final class Fanout: Sendable {
         var indexes: [String: EqualityIndex] = [:]
         /// `live` classes with `$NOW` windows: the rows their members were shown, until they leave.
         var exits: [UInt64: WindowExits] = [:]
+        /// Aggregate classes counted in memory: their counts, from a base read on.
+        var tallies: [UInt64: AggregateTally] = [:]
         /// Rows per class `exits` tracks at most (0: none).
         var windowKeysMax = 0
         /// Per collection, the seq of the last event fan-out took.
@@ -124,6 +126,7 @@ public final class Fanout: Sendable {
             let collection = entry.key.request.collection
             entries[id] = nil
             exits[id] = nil
+            tallies[id] = nil
             ids[entry.key] = nil
             indexes[collection]?.remove(id, entry.key)
             if indexes[collection]?.isEmpty == true { idleSince[collection] = now }
@@ -150,6 +153,8 @@ public final class Fanout: Sendable {
     private let interested = Mutex<Set<String>>([])
     private let stopped = Atomic<Bool>(false)
     private let eventsDispatched = Atomic<UInt64>(0)
+    /// Aggregate frames read from the database and counted in memory.
+    let aggregateStats = AggregateStats()
     private let windowLimitReported = Atomic<Bool>(false)
     public let interestChanges: AsyncStream<InterestChange>
     private let interestContinuation: AsyncStream<InterestChange>.Continuation
@@ -168,7 +173,7 @@ public final class Fanout: Sendable {
         self.shards = shards
         self.logger = logger
         table.withLock { $0.windowKeysMax = liveWindowKeysMax }
-        renderer = EventRenderer(store: store)
+        renderer = EventRenderer(store: store, stats: aggregateStats)
         (interestChanges, interestContinuation) = AsyncStream.makeStream(of: InterestChange.self, bufferingPolicy: .unbounded)
     }
 
@@ -306,18 +311,34 @@ public final class Fanout: Sendable {
     private func dispatch(_ event: ChangeEvent, receivedAt: UInt64, into ops: inout [Int: [ShardOp]]) async {
         let pk = store.schema.collection(event.collection)?.primaryKey
         let now = Clock.nowMs()
-        let targets = table.withLock { t -> [(UInt64, QueryClass, [Int])] in
+        let targets = table.withLock { t -> [(UInt64, QueryClass, [Int], AggregateTally?)] in
             t.dispatched[event.collection] = max(t.dispatched[event.collection] ?? 0, event.seq)
             guard let index = t.indexes[event.collection] else { return [] }
-            return index.candidates(event.rows + event.previous).compactMap { id in
+            let candidates = index.candidates(event.rows + event.previous)
+            // Aggregate classes the index ruled out: the change leaves their counts as they are.
+            for (id, tally) in t.tallies
+            where !candidates.contains(id) && t.entries[id]?.key.request.collection == event.collection {
+                var passed = tally
+                t.tallies[id] = passed.pass(event) ? passed : nil
+            }
+            return candidates.compactMap { id in
                 guard let entry = t.entries[id] else { return nil }
                 let cls = QueryClass(key: entry.key, context: entry.context)
                 if let pk, t.exits[id] != nil { follow(event, in: &t.exits[id], cls: cls, pk: pk, now: now) }
-                return (id, cls, Array(entry.shards.keys))
+                return (id, cls, Array(entry.shards.keys), t.tallies[id])
             }
         }
-        for (id, cls, shardIndexes) in targets {
-            switch await render(event, for: cls) {
+        for (id, cls, shardIndexes, before) in targets {
+            var tally = before
+            let rendering = await render(event, for: cls, tally: &tally)
+            if before != nil || tally != nil {
+                let kept = tally
+                table.withLock { t in
+                    guard t.entries[id] != nil else { return }
+                    t.tallies[id] = kept
+                }
+            }
+            switch rendering {
             case .frames(let frames) where !frames.isEmpty:
                 let delivery = Delivery(classID: id, frames: frames, seq: event.seq, receivedAt: receivedAt)
                 for s in shardIndexes { ops[s, default: []].append(.deliver(delivery)) }
@@ -335,11 +356,12 @@ public final class Fanout: Sendable {
     /// Attempts before a class's members are closed (1011) so that they resume with `after`.
     static let renderAttempts = 5
 
-    private func render(_ event: ChangeEvent, for cls: QueryClass) async -> Rendering {
+    private func render(_ event: ChangeEvent, for cls: QueryClass, tally: inout AggregateTally?) async -> Rendering {
         for attempt in 1...Self.renderAttempts {
             do {
-                return .frames(try await renderer.render(event, for: cls))
+                return .frames(try await renderer.render(event, for: cls, tally: &tally))
             } catch {
+                tally = nil
                 if attempt == Self.renderAttempts || isStopped {
                     logger.error(
                         "could not render an event; closing its subscribers so they resume",

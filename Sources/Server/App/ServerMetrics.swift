@@ -112,6 +112,8 @@ final class ServerMetrics: Sendable {
         mirrors.events.update(stats.eventsDispatched)
         mirrors.frames.update(stats.framesQueued)
         mirrors.slowConsumerCloses.update(stats.slowConsumerCloses)
+        mirrors.aggregateReads.update(stats.aggregateReads)
+        mirrors.aggregateInMemory.update(stats.aggregateCountedInMemory)
         mirrors.logRecordsDropped.update(sources.logs?.droppedRecords ?? 0)
         broker?.read()
         return registry.emitToBuffer()
@@ -158,6 +160,7 @@ final class ServerMetrics: Sendable {
     /// Counters other parts keep as atomics, brought up to date at each scrape.
     private struct Mirrors: Sendable {
         let events, frames, slowConsumerCloses, logRecordsDropped: CounterMirror
+        let aggregateReads, aggregateInMemory: CounterMirror
 
         init(registry r: PrometheusCollectorRegistry, prefix p: String) {
             events = CounterMirror(r, p + "realtime_events", "Change events matched against subscriptions.")
@@ -166,6 +169,11 @@ final class ServerMetrics: Sendable {
                 r, p + "realtime_slow_consumer_closes", "Sockets closed with 1013 for not reading.")
             logRecordsDropped = CounterMirror(
                 r, p + "logs_records_dropped", "Log records not sent to a logs-stream socket that was not reading.")
+            aggregateReads = CounterMirror(
+                r, p + "realtime_aggregate_reads", "Aggregate subscription frames read from the database.")
+            aggregateInMemory = CounterMirror(
+                r, p + "realtime_aggregate_in_memory",
+                "Aggregate subscription frames counted in memory from the change (database reads avoided).")
         }
     }
 

@@ -69,12 +69,7 @@ struct ItemReader {
 
     /// The limit a read uses: the default when none is given, `-1` (all) capped
     /// by `QUERY_LIMIT_MAX`; an explicit limit above the maximum is refused (as in Directus).
-    func effectiveLimit(_ requested: Int?) -> Int? {
-        let limit = requested ?? limits.defaultLimit
-        if limit < 0 { return limits.maxLimit }
-        if let max = limits.maxLimit { return min(limit, max) }
-        return limit
-    }
+    func effectiveLimit(_ requested: Int?) -> Int? { limits.effectiveLimit(requested) }
 
     func checkLimit(_ requested: Int?) throws(SwitchboardError) {
         if let requested, let max = limits.maxLimit, requested > max {
