@@ -185,7 +185,7 @@ async def test_events_equal_rest_reads_for_random_policies(oracle_server, seed):
         (policies' filters are ORed: one without a filter leaves none)."""
         if "category" in json.dumps((query or {}).get("filter")) or "category.name" in (query or {}).get("fields", []):
             return True
-        perms = [p for p in described[who] if isinstance(p, dict)]
+        perms = [p for p in described[who] if isinstance(p, dict) and p["collection"] == name]
         return bool(perms) and all("permissions" in p for p in perms) and any(
             "category" in json.dumps(p["permissions"]) for p in perms)
 
@@ -202,7 +202,7 @@ async def test_events_equal_rest_reads_for_random_policies(oracle_server, seed):
                 expected = await in_thread(rest_rows, users[who], name, keys, query)
             where = f"{context(op)}\nsubscriber {uid} query {json.dumps(query)}"
             if not expected:
-                assert frames == [], f"{where}\nmust receive nothing, got {frames!r}"
+                assert frames == [], f"{where}\nkeys {keys}\nmust receive nothing, got {frames!r}"
                 continue
             assert len(frames) == 1, f"{where}\nexpected one {action} frame, got {frames!r}"
             frame = frames[0]

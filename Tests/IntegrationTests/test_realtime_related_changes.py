@@ -165,7 +165,7 @@ async def test_resume_of_a_relational_subscription_is_a_fresh_init(server, admin
 
 @run_async
 async def test_more_related_rows_than_the_limit_close_the_subscribers(server_factory):
-    srv = server_factory({"WEBSOCKETS_RELATED_ROWS_MAX": "2"}, name="related-limit")
+    srv = server_factory({"WEBSOCKETS_RELATED_ROWS_MAX": "2", "METRICS_ENABLED": "true"}, name="related-limit")
     admin = srv.admin()
     _, authors, posts, _ = blog(admin)
     ann = data(admin.post(f"/items/{authors}", {"email": "ann@x"}))
