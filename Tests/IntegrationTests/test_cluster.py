@@ -695,9 +695,16 @@ def test_each_replica_refreshes_its_own_subscribers_when_a_related_row_changes(c
     authors, posts = uniq("cauth"), uniq("cposts")
     create_collection(admin, authors, [{"field": "email", "type": "string"}])
     create_collection(admin, posts, [{"field": "title", "type": "string"}])
+    for col in (authors, posts):
+        visible_everywhere(cl, col, PROPAGATION_S * 3)
     create_field(admin, posts, "author", "integer", meta={"special": ["m2o"]})
+    # Replica 1 takes the relation once its schema shows the new field (a reload may be under way).
+    wait_until(lambda: admin.get(f"/items/{posts}", params={"fields": "author", "limit": 1}).status_code == 200,
+               PROPAGATION_S * 3, 0.05, f"{posts}.author on replica 1")
     data(admin.post("/relations", {"collection": posts, "field": "author", "related_collection": authors}))
-    visible_everywhere(cl, posts, PROPAGATION_S * 3)
+    wait_until(lambda: all(cl.admin(i).get(f"/items/{posts}", params={"fields": "author.email", "limit": 1})
+                           .status_code == 200 for i in range(len(cl.replicas))),
+               PROPAGATION_S * 3, 0.05, f"{posts}.author relation everywhere")
     ann = data(admin.post(f"/items/{authors}", {"email": "ann@x"}))
     bob = data(admin.post(f"/items/{authors}", {"email": "bob@x"}))
     p1 = data(admin.post(f"/items/{posts}", {"title": "one", "author": ann["id"]}))
