@@ -199,6 +199,10 @@ extension SwitchboardConfig {
             "WEBSOCKETS_LIVE_WINDOW_KEYS_MAX", \.websocketsLiveWindowKeysMax, .realtime,
             "Rows per `live` query class whose `$NOW(…)` window exit is timed (a `left` without a write); rows beyond it leave on update only; 0 times none.",
             in: 0...10_000_000),
+        .int(
+            "WEBSOCKETS_RELATED_ROWS_MAX", \.websocketsRelatedRowsMax, .realtime,
+            "Rows of one subscribed query re-read when a row it reaches through a relation changes (`author.email` after an author update); beyond it that query's subscribers are closed (1011) and read afresh.",
+            in: 1...1_000_000),
         .size(
             "WEBSOCKETS_MAX_QUEUED_BYTES", \.websocketsMaxQueuedBytes, .realtime,
             "Bytes waiting to be written to one socket before it is closed as too slow (1013); nobody else waits for it."),

@@ -245,6 +245,8 @@ public struct SwitchboardConfig: Sendable, Equatable {
     public var websocketsMaxSubscriptions = 256
     /// Rows per `live` query class whose `$NOW` window exit is waited for (`WEBSOCKETS_LIVE_WINDOW_KEYS_MAX`).
     public var websocketsLiveWindowKeysMax = 10_000
+    /// Rows of one query class re-read per change to a row it reaches through a relation (`WEBSOCKETS_RELATED_ROWS_MAX`).
+    public var websocketsRelatedRowsMax = 1000
     /// Bytes waiting to be written to one socket before it is closed as too slow (`WEBSOCKETS_MAX_QUEUED_BYTES`).
     public var websocketsMaxQueuedBytes = 4_194_304
     /// On SIGTERM, open sockets are closed (1001) spread over this window, in ms (`SHUTDOWN_DRAIN_WINDOW`).

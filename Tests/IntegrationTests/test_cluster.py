@@ -683,6 +683,56 @@ def test_each_replica_tells_its_own_live_subscribers_when_a_now_window_passes(cl
     report(f"h. live $NOW window exit on replicas 1 and 2: one left per subscriber, last {took * 1000:.0f} ms after the exit")
 
 
+def test_each_replica_refreshes_its_own_subscribers_when_a_related_row_changes(cluster: Cluster) -> None:
+    """A subscriber to posts with `author.email` on replicas 2 and 3 (neither has a subscriber on
+    authors); the author is renamed through replica 1: each gets one `update` of the author's
+    posts (no `seq`) from its own replica, with the new email, and a subscriber of a post that
+    does not lead there gets nothing."""
+    from harness import create_field
+
+    cl = cluster
+    admin = cl.admin(0)
+    authors, posts = uniq("cauth"), uniq("cposts")
+    create_collection(admin, authors, [{"field": "email", "type": "string"}])
+    create_collection(admin, posts, [{"field": "title", "type": "string"}])
+    for col in (authors, posts):
+        visible_everywhere(cl, col, PROPAGATION_S * 3)
+    create_field(admin, posts, "author", "integer", meta={"special": ["m2o"]})
+    # Replica 1 takes the relation once its schema shows the new field (a reload may be under way).
+    wait_until(lambda: admin.get(f"/items/{posts}", params={"fields": "author", "limit": 1}).status_code == 200,
+               PROPAGATION_S * 3, 0.05, f"{posts}.author on replica 1")
+    data(admin.post("/relations", {"collection": posts, "field": "author", "related_collection": authors}))
+    wait_until(lambda: all(cl.admin(i).get(f"/items/{posts}", params={"fields": "author.email", "limit": 1})
+                           .status_code == 200 for i in range(len(cl.replicas))),
+               PROPAGATION_S * 3, 0.05, f"{posts}.author relation everywhere")
+    ann = data(admin.post(f"/items/{authors}", {"email": "ann@x"}))
+    bob = data(admin.post(f"/items/{authors}", {"email": "bob@x"}))
+    p1 = data(admin.post(f"/items/{posts}", {"title": "one", "author": ann["id"]}))
+    data(admin.post(f"/items/{posts}", {"title": "two", "author": bob["id"]}))
+    query = {"fields": ["id", "author.email"]}
+
+    async def scenario() -> list[list[Any]]:
+        clients = [await Client.open(ws_url_of(cl.replicas[i].base_url), f"r{i + 1}") for i in (1, 2)]
+        for c in clients:
+            await c.auth(ADMIN_TOKEN)
+            await c.subscribe(posts, "p", query=query)
+        await asyncio.sleep(0.5)  # the replicas' channel subscriptions to authors are confirmed
+        await asyncio.to_thread(cl.admin(0).patch, f"/items/{authors}/{ann['id']}", {"email": "ann@y"})
+        for c in clients:
+            await c.wait_events("p", 1, 5)
+        await asyncio.sleep(1.0)  # nothing more
+        events = [c.events("p") for c in clients]
+        for c in clients:
+            await c.close()
+        return events
+
+    events = run(scenario(), 30)
+    for got in events:
+        assert got == [{"type": "subscription", "event": "update", "uid": "p",
+                        "data": [{"id": p1["id"], "author": {"email": "ann@y"}}]}], events
+    report("i. related row renamed on replica 1: one update of its posts on each of replicas 2 and 3")
+
+
 def scrape(cl: Cluster, i: int) -> dict[str, float]:
     r = cl.admin(i).get("/metrics")
     assert r.status_code == 200, r.text

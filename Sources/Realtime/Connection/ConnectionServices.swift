@@ -129,6 +129,11 @@ struct ConnectionServices: Sendable {
         if !fanout.isInterested(in: join.key.request.collection) {
             join.member.minSeq = try await store.outbox.currentSeq(join.key.request.collection)
         }
+        // Related collections nothing follows yet are followed from before the `init` read.
+        for reached in fanout.reach(join.key, context: join.context).collections.sorted()
+        where !fanout.isInterested(in: reached) {
+            join.related[reached] = try await store.outbox.currentSeq(reached)
+        }
         return await fanout.join(join)
     }
 
@@ -161,7 +166,11 @@ struct ConnectionServices: Sendable {
                 probe.sort = []
                 _ = try await store.readItems(request.collection, query: probe, context: job.context)
             }
-            if let after = job.after, let replay = try await resume(after: after, upTo: boundary, job: job) {
+            // A class whose rows reach other collections through relations got changes there without
+            // a seq of its own: a resume cannot replay them, so it is a fresh `init` (`resumed: false`).
+            if let after = job.after, fanout.reach(job.classKey, context: job.context).isEmpty,
+                let replay = try await resume(after: after, upTo: boundary, job: job)
+            {
                 return .ready(replay)
             }
             if let cached = initialAtOnce(job, boundary: boundary) { return cached }

@@ -21,6 +21,8 @@ public struct RealtimeSettings: Sendable {
     public var maxQueuedBytes: Int
     /// Rows per `live` query class whose `$NOW` window exit is timed (`WindowExits`).
     public var liveWindowKeysMax: Int
+    /// Rows of one query class re-read per change to a row it reaches through a relation.
+    public var relatedRowsMax: Int
     public var sessionCookieName: String
     /// Origins accepted besides the request's own host (`PUBLIC_URL`, `CORS_ORIGIN` list).
     public var allowedOrigins: [String]
@@ -29,11 +31,13 @@ public struct RealtimeSettings: Sendable {
 
     public init(
         connection: ConnectionStateMachine.Settings = .init(), connectionLimit: Int? = nil, maxMessageSize: Int = 1_048_576,
-        maxQueuedBytes: Int = 4_194_304, liveWindowKeysMax: Int = 10_000, sessionCookieName: String = "directus_session_token",
+        maxQueuedBytes: Int = 4_194_304, liveWindowKeysMax: Int = 10_000, relatedRowsMax: Int = 1000,
+        sessionCookieName: String = "directus_session_token",
         allowedOrigins: [String] = [], fleetIntervalMs: Int64 = 1000
     ) {
         self.fleetIntervalMs = fleetIntervalMs
         self.liveWindowKeysMax = liveWindowKeysMax
+        self.relatedRowsMax = relatedRowsMax
         self.connection = connection
         self.connectionLimit = connectionLimit
         self.maxMessageSize = maxMessageSize
@@ -71,7 +75,8 @@ public final class RealtimeEngine: UpgradeEndpoint {
         self.logger = logger
         connections = ConnectionSlots(limit: settings.connectionLimit)
         let fanout = Fanout(
-            store: store, auth: auth, shards: shards, liveWindowKeysMax: settings.liveWindowKeysMax, logger: logger)
+            store: store, auth: auth, shards: shards, liveWindowKeysMax: settings.liveWindowKeysMax,
+            relatedRowsMax: settings.relatedRowsMax, logger: logger)
         self.fanout = fanout
         fleet = FleetBoard(replica: store.environment.replicaID, intervalMs: settings.fleetIntervalMs)
         services = ConnectionServices(store: store, auth: auth, fanout: fanout, logger: logger)

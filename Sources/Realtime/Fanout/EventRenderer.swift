@@ -203,6 +203,82 @@ struct EventRenderer {
         return out
     }
 
+    enum RelatedRendering {
+        case frames([RenderedEvent])
+        /// More than the limit of the class's rows lead to the changed rows: none are sent.
+        case tooMany
+    }
+
+    /// The frames a change to a related collection (`authors`, for a class on `posts` reading
+    /// `author.email`) sends a class: an `update` of the class's rows that lead to the changed rows,
+    /// as a read of those rows with the class's query and permissions returns them now, and for
+    /// `live` classes whose filter reads the related collection, `delete` with `reason: "left"` of
+    /// those rows the class may read but whose filter no longer holds. No frame carries a seq: they
+    /// are no change of the class's collection. At most `limit` rows are re-read.
+    func renderRelated(_ event: ChangeEvent, for cls: QueryClass, reach: RelatedReach, limit: Int) async throws
+        -> RelatedRendering
+    {
+        let request = cls.key.request
+        let schema = store.schema
+        let sendsUpdate = request.event == nil || request.event == .update
+        let sendsLeft =
+            request.live && (request.event == nil || request.event == .delete) && reach.filtered.contains(event.collection)
+        guard sendsUpdate || sendsLeft, let collection = schema.collection(request.collection),
+            cls.context.permissions.permission(.read, collection.name) != nil,
+            let leading = reach.parentFilter(for: event, schema: schema)
+        else { return .frames([]) }
+        let pk = collection.primaryKey
+        var find = ItemQuery()
+        find.fields = [pk]
+        find.filter = leading
+        find.limit = limit + 1
+        // Which rows lead there is the system's question (as the permission filter's own SQL is);
+        // what the class is shown of them is read with its permissions below.
+        var keys = try await store.readItems(collection.name, query: find, context: .system).data.compactMap { $0[pk] }
+        if keys.count > limit { return .tooMany }
+        if let item = request.item { keys = keys.filter { $0.textValue == item.textValue } }
+        guard !keys.isEmpty else { return .frames([]) }
+        let query = request.query
+        var frames: [RenderedEvent] = []
+        if sendsUpdate {
+            if !query.aggregate.isEmpty || !query.groupBy.isEmpty {
+                let result = try await store.readItems(collection.name, query: query, context: cls.context)
+                return .frames([
+                    RenderedEvent(event: "update", data: .array(result.data.map(JSONValue.object)), meta: nil, seq: nil)
+                ])
+            }
+            var q = query
+            q.sort = []
+            q.offset = nil
+            q.page = nil
+            q.limit = nil
+            q.meta = []
+            let shaped = window(try await store.readItems(collection.name, keys: keys, query: q, context: cls.context), query)
+            if !shaped.isEmpty {
+                let data: JSONValue = request.item != nil ? .object(shaped[0]) : .array(shaped.map(JSONValue.object))
+                frames.append(RenderedEvent(event: "update", data: data, meta: nil, seq: nil))
+            }
+        }
+        if sendsLeft {
+            var probe = ItemQuery()
+            probe.fields = [pk]
+            probe.limit = -1
+            let readable = try await store.readItems(collection.name, keys: keys, query: probe, context: cls.context)
+            probe.filter = query.filter
+            let matching = Set(
+                try await store.readItems(collection.name, keys: keys, query: probe, context: cls.context)
+                    .compactMap { $0[pk]?.textValue })
+            let left = readable.compactMap { $0[pk] }.filter { key in key.textValue.map { !matching.contains($0) } ?? false }
+            if !left.isEmpty {
+                frames.append(
+                    RenderedEvent(
+                        event: "delete", data: request.item != nil ? left[0] : .array(left), meta: nil, seq: nil,
+                        extra: [("reason", "left")]))
+            }
+        }
+        return .frames(frames)
+    }
+
     /// `sort`, `offset`, `limit` over the changed rows of one event (as Directus does).
     private func window(_ rows: [JSONObject], _ query: ItemQuery) -> [JSONObject] {
         var out = rows

@@ -1,5 +1,6 @@
 import Access
 import Logging
+import Metrics
 import NIOCore
 import Query
 import RealtimeProtocol
@@ -34,6 +35,9 @@ public final class Fanout: Sendable {
         var context: ItemsContext
         var shard: Int
         var member: Member
+        /// Collections the class reaches through relations that fan-out may not follow yet, with
+        /// their seq read before the member's `init` (changes after it reach the member).
+        var related: [String: Int64] = [:]
     }
 
     /// One subscription of one socket, as its shard delivers to it.
@@ -68,6 +72,8 @@ public final class Fanout: Sendable {
             let id: UInt64
             let key: QueryClassKey
             let context: ItemsContext
+            /// Other collections its rows depend on through relations.
+            let reach: RelatedReach
             /// shard → members there
             var shards: [Int: Int] = [:]
         }
@@ -75,6 +81,8 @@ public final class Fanout: Sendable {
         var ids: [QueryClassKey: UInt64] = [:]
         var entries: [UInt64: Entry] = [:]
         var indexes: [String: EqualityIndex] = [:]
+        /// Collection → classes (on other collections) that reach it through relations.
+        var dependents: [String: Set<UInt64>] = [:]
         /// `live` classes with `$NOW` windows: the rows their members were shown, until they leave.
         var exits: [UInt64: WindowExits] = [:]
         /// Aggregate classes counted in memory: their counts, from a base read on.
@@ -88,7 +96,9 @@ public final class Fanout: Sendable {
         var nextID: UInt64 = 1
 
         /// Counts one more member of `key` on `shard`; answers the class and whether its collection was new.
-        mutating func add(_ key: QueryClassKey, context: ItemsContext, shard: Int, schema: Schema) -> (
+        mutating func add(
+            _ key: QueryClassKey, context: ItemsContext, reach: RelatedReach = RelatedReach(), shard: Int, schema: Schema
+        ) -> (
             id: UInt64, newCollection: Bool
         ) {
             let collection = key.request.collection
@@ -100,7 +110,11 @@ public final class Fanout: Sendable {
                 id = nextID
                 nextID += 1
                 ids[key] = id
-                entries[id] = Entry(id: id, key: key, context: context)
+                entries[id] = Entry(id: id, key: key, context: context, reach: reach)
+                for reached in reach.collections {
+                    dependents[reached, default: []].insert(id)
+                    idleSince[reached] = nil
+                }
                 let windows = WindowExits.windows(
                     for: key,
                     permissionFilter: schema.collection(collection).flatMap { c in
@@ -129,12 +143,18 @@ public final class Fanout: Sendable {
             tallies[id] = nil
             ids[entry.key] = nil
             indexes[collection]?.remove(id, entry.key)
-            if indexes[collection]?.isEmpty == true { idleSince[collection] = now }
+            if indexes[collection]?.isEmpty == true, dependents[collection] == nil { idleSince[collection] = now }
+            for reached in entry.reach.collections {
+                dependents[reached]?.remove(id)
+                guard dependents[reached]?.isEmpty == true else { continue }
+                dependents[reached] = nil
+                if indexes[reached]?.isEmpty ?? true { idleSince[reached] = now }
+            }
         }
 
         /// Stops following the collections idle since before `cutoff`; answers them.
         mutating func expire(idleBefore cutoff: UInt64) -> [String] {
-            let gone = idleSince.filter { $0.value < cutoff }.map(\.key)
+            let gone = idleSince.filter { $0.value < cutoff && dependents[$0.key] == nil }.map(\.key)
             for collection in gone {
                 idleSince[collection] = nil
                 indexes[collection] = nil
@@ -156,6 +176,10 @@ public final class Fanout: Sendable {
     /// Aggregate frames read from the database and counted in memory.
     let aggregateStats = AggregateStats()
     private let windowLimitReported = Atomic<Bool>(false)
+    /// Class rows re-read per related change at most (`WEBSOCKETS_RELATED_ROWS_MAX`).
+    let relatedRowsMax: Int
+    private let relatedRefreshes = Counter(label: "realtime_related_refreshes_total")
+    private let relatedOverflows = Counter(label: "realtime_related_overflows_total")
     public let interestChanges: AsyncStream<InterestChange>
     private let interestContinuation: AsyncStream<InterestChange>.Continuation
 
@@ -167,8 +191,12 @@ public final class Fanout: Sendable {
     /// How often `live` classes' `$NOW` window exits are looked at: a row leaves within this of its exit.
     static let windowTick = TimeAmount.milliseconds(250)
 
-    init(store: Store, auth: AuthService, shards: ShardDirectory, liveWindowKeysMax: Int, logger: Logger) {
+    init(
+        store: Store, auth: AuthService, shards: ShardDirectory, liveWindowKeysMax: Int, relatedRowsMax: Int = 1000,
+        logger: Logger
+    ) {
         self.store = store
+        self.relatedRowsMax = relatedRowsMax
         self.auth = auth
         self.shards = shards
         self.logger = logger
@@ -198,10 +226,13 @@ public final class Fanout: Sendable {
     func joinAtOnce(_ join: Join) -> (classID: UInt64, boundary: Int64)? {
         let schema = store.schema
         let collection = join.key.request.collection
+        let reach = reach(join.key, context: join.context)
         return table.withLock { t -> (UInt64, Int64)? in
-            guard t.indexes[collection] != nil else { return nil }
+            guard t.indexes[collection] != nil,
+                interested.withLock({ followed in reach.collections.allSatisfy { followed.contains($0) } })
+            else { return nil }
             let boundary = max(join.member.minSeq, t.dispatched[collection] ?? 0)
-            return (t.add(join.key, context: join.context, shard: join.shard, schema: schema).id, boundary)
+            return (t.add(join.key, context: join.context, reach: reach, shard: join.shard, schema: schema).id, boundary)
         }
     }
 
@@ -223,6 +254,13 @@ public final class Fanout: Sendable {
     func introduce(_ key: QueryClassKey, rows: [JSONObject], boundary: Int64) {
         guard !rows.isEmpty else { return }
         inputs.append(.seen(key, rows: rows, boundary: boundary))
+    }
+
+    /// The collections a class's rows reach through relations (computed from the current schema).
+    func reach(_ key: QueryClassKey, context: ItemsContext) -> RelatedReach {
+        RelatedReach(
+            key, permissionFilter: context.permissions.permission(.read, key.request.collection)?.filter,
+            schema: store.schema)
     }
 
     public func isInterested(in collection: String) -> Bool { interested.withLock { $0.contains(collection) } }
@@ -311,9 +349,15 @@ public final class Fanout: Sendable {
     private func dispatch(_ event: ChangeEvent, receivedAt: UInt64, into ops: inout [Int: [ShardOp]]) async {
         let pk = store.schema.collection(event.collection)?.primaryKey
         let now = Clock.nowMs()
-        let targets = table.withLock { t -> [(UInt64, QueryClass, [Int], AggregateTally?)] in
+        let (targets, dependents) = table.withLock {
+            t -> ([(UInt64, QueryClass, [Int], AggregateTally?)], [(UInt64, QueryClass, RelatedReach, [Int])]) in
             t.dispatched[event.collection] = max(t.dispatched[event.collection] ?? 0, event.seq)
-            guard let index = t.indexes[event.collection] else { return [] }
+            let dependents = (t.dependents[event.collection] ?? []).sorted().compactMap {
+                id -> (UInt64, QueryClass, RelatedReach, [Int])? in
+                guard let entry = t.entries[id] else { return nil }
+                return (id, QueryClass(key: entry.key, context: entry.context), entry.reach, Array(entry.shards.keys))
+            }
+            guard let index = t.indexes[event.collection] else { return ([], dependents) }
             let candidates = index.candidates(event.rows + event.previous)
             // Aggregate classes the index ruled out: the change leaves their counts as they are.
             for (id, tally) in t.tallies
@@ -321,12 +365,13 @@ public final class Fanout: Sendable {
                 var passed = tally
                 t.tallies[id] = passed.pass(event) ? passed : nil
             }
-            return candidates.compactMap { id in
+            let targets = candidates.compactMap { id -> (UInt64, QueryClass, [Int], AggregateTally?)? in
                 guard let entry = t.entries[id] else { return nil }
                 let cls = QueryClass(key: entry.key, context: entry.context)
                 if let pk, t.exits[id] != nil { follow(event, in: &t.exits[id], cls: cls, pk: pk, now: now) }
                 return (id, cls, Array(entry.shards.keys), t.tallies[id])
             }
+            return (targets, dependents)
         }
         for (id, cls, shardIndexes, before) in targets {
             var tally = before
@@ -348,7 +393,50 @@ public final class Fanout: Sendable {
                 for s in shardIndexes { ops[s, default: []].append(.closeClass(id, after: event.seq)) }
             }
         }
+        for (id, cls, reach, shardIndexes) in dependents {
+            let related = await renderRelated(event, for: cls, id: id, reach: reach, receivedAt: receivedAt)
+            for s in shardIndexes { ops[s, default: []].append(contentsOf: related) }
+        }
         eventsDispatched.add(1, ordering: .relaxed)
+    }
+
+    /// A change to a collection `cls` reaches through relations: its members get the rows that lead
+    /// there as they read now (no seq: delivered to every member). When more rows lead there than
+    /// `relatedRowsMax`, or the read keeps failing, the members are closed (1011): they resubscribe,
+    /// and a resume of such a class is a fresh `init` (`resumed: false`).
+    private func renderRelated(_ event: ChangeEvent, for cls: QueryClass, id: UInt64, reach: RelatedReach, receivedAt: UInt64)
+        async -> [ShardOp]
+    {
+        for attempt in 1...Self.renderAttempts {
+            do {
+                switch try await renderer.renderRelated(event, for: cls, reach: reach, limit: relatedRowsMax) {
+                case .frames(let frames):
+                    guard !frames.isEmpty else { return [] }
+                    relatedRefreshes.increment()
+                    return [.deliver(Delivery(classID: id, frames: frames, seq: nil, receivedAt: receivedAt))]
+                case .tooMany:
+                    relatedOverflows.increment()
+                    logger.warning(
+                        "a related change leads to more rows of a subscribed query than WEBSOCKETS_RELATED_ROWS_MAX; closing its subscribers so they read them afresh",
+                        metadata: [
+                            "collection": "\(cls.key.request.collection)", "related": "\(event.collection)",
+                            "seq": "\(event.seq)",
+                        ])
+                    return [.closeClass(id, after: .max)]
+                }
+            } catch {
+                if attempt == Self.renderAttempts || isStopped {
+                    logger.error(
+                        "could not read the rows a related change leads to; closing their subscribers so they read them afresh",
+                        metadata: [
+                            "collection": "\(cls.key.request.collection)", "related": "\(event.collection)", "error": "\(error)",
+                        ])
+                    return [.closeClass(id, after: .max)]
+                }
+                try? await Task.sleep(for: .milliseconds(100 << attempt))
+            }
+        }
+        return []
     }
 
     enum Rendering { case frames([RenderedEvent]), failed }
@@ -377,14 +465,17 @@ public final class Fanout: Sendable {
     private func apply(_ join: Join, into ops: inout [Int: [ShardOp]]) -> Int64 {
         let schema = store.schema
         let collection = join.key.request.collection
+        let reach = reach(join.key, context: join.context)
         let (id, boundary) = table.withLock { t -> (UInt64, Int64) in
             let boundary = max(join.member.minSeq, t.dispatched[collection] ?? 0)
-            let (id, newCollection) = t.add(join.key, context: join.context, shard: join.shard, schema: schema)
+            let (id, newCollection) = t.add(
+                join.key, context: join.context, reach: reach, shard: join.shard, schema: schema)
             if newCollection {
                 // Later joiners' boundary (and `init` cache key) is this first read's seq until an event moves it.
                 t.dispatched[collection] = boundary
                 gained(collection, seq: boundary)
             }
+            followRelated(reach, seqs: join.related, in: &t)
             return (id, boundary)
         }
         var member = join.member
@@ -398,10 +489,12 @@ public final class Fanout: Sendable {
         for move in moves {
             let collection = move.to.request.collection
             let (id, dispatched) = table.withLock { t -> (UInt64, Int64) in
-                let (id, newCollection) = t.add(move.to, context: move.context, shard: shard, schema: schema)
+                let reach = reach(move.to, context: move.context)
+                let (id, newCollection) = t.add(move.to, context: move.context, reach: reach, shard: shard, schema: schema)
                 if let from = t.exits[move.from], t.exits[id] != nil { t.exits[id]?.adopt(from) }
                 let dispatched = t.dispatched[collection] ?? 0
                 if newCollection { gained(collection, seq: dispatched) }
+                followRelated(reach, seqs: [:], in: &t)
                 return (id, dispatched)
             }
             ops[shard, default: []].append(.move(move, to: id, dispatched: dispatched))
@@ -496,6 +589,16 @@ public final class Fanout: Sendable {
                 interested.withLock { _ = $0.remove(collection) }
                 interestContinuation.yield(.lost(collection))
             }
+        }
+    }
+
+    /// Starts following the collections a new class reaches that nothing follows yet, from the seq
+    /// read before its member's `init` (else the last one fan-out took). Under the table lock.
+    private func followRelated(_ reach: RelatedReach, seqs: [String: Int64], in t: inout ClassTable) {
+        for reached in reach.collections.sorted() where !isInterested(in: reached) {
+            let seq = max(seqs[reached] ?? 0, t.dispatched[reached] ?? 0)
+            t.dispatched[reached] = seq
+            gained(reached, seq: seq)
         }
     }
 

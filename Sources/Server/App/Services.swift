@@ -100,6 +100,7 @@ struct Services: Sendable {
                     maxSubscriptions: config.websocketsMaxSubscriptions, limits: environment.limits),
                 connectionLimit: config.websocketsRestConnLimit, maxMessageSize: config.websocketsMaxMessageSize,
                 maxQueuedBytes: config.websocketsMaxQueuedBytes, liveWindowKeysMax: config.websocketsLiveWindowKeysMax,
+                relatedRowsMax: config.websocketsRelatedRowsMax,
                 sessionCookieName: config.sessionCookieName,
                 allowedOrigins: config.allowedOrigins, fleetIntervalMs: config.fleetIntervalMs),
             logger: Logger(label: "switchboard.realtime"))
