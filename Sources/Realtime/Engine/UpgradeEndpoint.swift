@@ -27,3 +27,20 @@ public enum UpgradeAdmission: Sendable {
     case accept(
         subprotocol: String?, install: @Sendable (any Channel) throws -> Void, abandon: @Sendable () -> Void)
 }
+
+extension UpgradeEndpoint {
+    /// The decision, handed to `decided` on `loop`: at once when `admitAtOnce` knows it, else
+    /// after `admit` (off the loop). Both front doors (the HTTP codec's and the plain-upgrade one)
+    /// admit through here.
+    public func decide(
+        _ head: HTTPRequestHead, remoteAddress: String?, on loop: any EventLoop,
+        _ decided: @escaping (UpgradeAdmission) -> Void
+    ) {
+        if let admission = admitAtOnce(head, remoteAddress: remoteAddress) { return decided(admission) }
+        let bound = NIOLoopBound(decided, eventLoop: loop)
+        Task {
+            let admission = await admit(head, remoteAddress: remoteAddress)
+            loop.execute { bound.value(admission) }
+        }
+    }
+}

@@ -92,12 +92,7 @@ struct EventRenderer {
             let shaped: [JSONObject]
             let tree = try FieldTree.parse(query.fields ?? ["*"])
             if needsDatabase(query, tree, permission, collection, schema) {
-                var q = query
-                q.sort = []
-                q.offset = nil
-                q.page = nil
-                q.limit = nil
-                q.meta = []
+                let q = Self.unwindowed(query)
                 shaped = window(try await store.readItems(event.collection, keys: keys, query: q, context: cls.context), query)
             } else {
                 let rule = Filter.conjunction([query.filter, rowFilter])?.resolvingVariables(variables)
@@ -247,12 +242,7 @@ struct EventRenderer {
                     RenderedEvent(event: "update", data: .array(result.data.map(JSONValue.object)), meta: nil, seq: nil)
                 ])
             }
-            var q = query
-            q.sort = []
-            q.offset = nil
-            q.page = nil
-            q.limit = nil
-            q.meta = []
+            let q = Self.unwindowed(query)
             let shaped = window(try await store.readItems(collection.name, keys: keys, query: q, context: cls.context), query)
             if !shaped.isEmpty {
                 let data: JSONValue = request.item != nil ? .object(shaped[0]) : .array(shaped.map(JSONValue.object))
@@ -280,6 +270,18 @@ struct EventRenderer {
     }
 
     /// `sort`, `offset`, `limit` over the changed rows of one event (as Directus does).
+    /// The query for reading a change's rows by key: `sort` / `offset` / `page` / `limit` apply to
+    /// those rows afterwards (`window`), as to an event's; no `meta`.
+    static func unwindowed(_ query: ItemQuery) -> ItemQuery {
+        var q = query
+        q.sort = []
+        q.offset = nil
+        q.page = nil
+        q.limit = nil
+        q.meta = []
+        return q
+    }
+
     private func window(_ rows: [JSONObject], _ query: ItemQuery) -> [JSONObject] {
         var out = rows
         if !query.sort.isEmpty {

@@ -194,18 +194,8 @@ final class FrontDoor: ChannelInboundHandler, RemovableChannelHandler {
     // MARK: Realtime
 
     private func upgrade(_ head: HTTPRequestHead, endpoint: any UpgradeEndpoint, context: ChannelHandlerContext) {
-        let remote = context.channel.remoteAddress?.ipAddress
-        if let decided = endpoint.admitAtOnce(head, remoteAddress: remote) {
-            return admitted(decided, head: head, context: context)
-        }
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let loop = context.eventLoop
-        Task {
-            let admission = await endpoint.admit(head, remoteAddress: remote)
-            loop.execute {
-                let (door, context) = bound.value
-                door.admitted(admission, head: head, context: context)
-            }
+        endpoint.decide(head, remoteAddress: context.channel.remoteAddress?.ipAddress, on: context.eventLoop) {
+            self.admitted($0, head: head, context: context)
         }
     }
 

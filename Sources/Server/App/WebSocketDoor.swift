@@ -137,18 +137,8 @@ final class WebSocketDoor: ChannelInboundHandler, RemovableChannelHandler {
     private func upgrade(_ request: UpgradeRequest, endpoint: any UpgradeEndpoint, context: ChannelHandlerContext) {
         let headers = HTTPHeaders(request.headers.map { ($0.name, $0.value) })
         let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: request.target, headers: headers)
-        let remote = context.channel.remoteAddress?.ipAddress
-        if let decided = endpoint.admitAtOnce(head, remoteAddress: remote) {
-            return admitted(decided, head: head, context: context)
-        }
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let loop = context.eventLoop
-        Task {
-            let admission = await endpoint.admit(head, remoteAddress: remote)
-            loop.execute {
-                let (door, context) = bound.value
-                door.admitted(admission, head: head, context: context)
-            }
+        endpoint.decide(head, remoteAddress: context.channel.remoteAddress?.ipAddress, on: context.eventLoop) {
+            self.admitted($0, head: head, context: context)
         }
     }
 
