@@ -122,7 +122,7 @@ public struct ItemQuery: Sendable, Hashable {
         case .groupBy:
             groupBy = try QuerySyntax.stringList(value, in: context)
             try limits.check(list: groupBy, "groupBy", limit: limits.maxFields, setting: "QUERY_MAX_FIELDS")
-            for field in groupBy where !QuerySyntax.isValidName(field) {
+            for field in groupBy where !QuerySyntax.isValidName(field) && FieldFunction(field) == nil {
                 throw .invalidQuery("Invalid query parameter \"groupBy\": \"\(field)\" is not a valid field")
             }
         case .deep: deep = try Self.deep(Self.json(value, name), at: "deep", level: 1, limits: limits, count: &deepCount)

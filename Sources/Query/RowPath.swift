@@ -26,7 +26,7 @@ enum RowPath {
         var current = JSONValue.object(row)
         for key in path {
             guard case .object(let object) = current else { return .null }
-            current = object[key] ?? .null
+            current = read(key, in: object)
         }
         return current
     }

@@ -14,10 +14,25 @@ public struct SortField: Sendable, Hashable {
     }
 
     /// Parses one entry; a leading `-` means descending.
+    /// The last segment may be a field function: `-year(date_created)`, `author.month(born)`.
     public static func parse(_ text: String) throws(SwitchboardError) -> SortField {
         let descending = text.hasPrefix("-")
         let name = descending ? String(text.dropFirst()) : text
-        return SortField(path: try QuerySyntax.path(name, parameter: "sort"), descending: descending)
+        guard FieldFunction.looksLikeCall(name) else {
+            return SortField(path: try QuerySyntax.path(name, parameter: "sort"), descending: descending)
+        }
+        // A function's argument holds no dot: the call is what follows the last dot before "(".
+        let open = name.firstIndex(of: "(") ?? name.endIndex
+        let dot = name[..<open].lastIndex(of: ".")
+        let call = String(dot.map { name[name.index(after: $0)...] } ?? name[...])
+        guard FieldFunction(call) != nil else {
+            throw .invalidQuery(
+                "Invalid sort: invalid function \"\(call)\" (one of "
+                    + FieldFunction.Kind.allCases.map { "\($0.rawValue)()" }.joined(separator: ", ") + ")")
+        }
+        let prefix = dot.map { try? QuerySyntax.path(String(name[..<$0]), parameter: "sort") } ?? []
+        guard let prefix else { throw .invalidQuery("Invalid field \"\(name)\" in sort") }
+        return SortField(path: prefix + [call], descending: descending)
     }
 
     /// Parses a list whose entries may themselves be comma-joined (`["-a,b", "c"]`).

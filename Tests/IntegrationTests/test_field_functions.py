@@ -166,3 +166,43 @@ async def test_events_carry_functions_in_fields(server, admin):
     # with `event` (no init read) a function on the wrong type is still refused
     err = await ws.subscribe(name, uid="bad", query={"fields": ["id", "year(title)"]}, event="create")
     assert_error_frame(err, "subscribe", "INVALID_QUERY", uid="bad")
+
+
+def test_functions_in_sort_and_group_by(admin):
+    name = events_collection(admin)
+    data(admin.post(f"/items/{name}", [
+        {"title": "a", "at": "2024-03-05T10:00:00", "tags": ["x"]},
+        {"title": "b", "at": "2026-01-20T08:30:00", "tags": ["x", "y", "z"]},
+        {"title": "c", "at": "2025-11-02T23:59:00", "tags": []},
+        {"title": "d", "at": "2026-07-14T12:00:00", "tags": ["x", "y"]},
+    ]))
+
+    def titles(sort):
+        return [r["title"] for r in data(admin.get(f"/items/{name}", params={"sort": sort, "fields": "title"}))]
+
+    assert titles("-year(at),title") == ["b", "d", "c", "a"]
+    assert titles("month(at),title") == ["b", "a", "d", "c"]
+    assert titles("-count(tags)") == ["b", "d", "a", "c"]
+    groups = data(admin.get(f"/items/{name}", params={"aggregate[count]": "*", "groupBy": "year(at)"}))
+    assert groups == [{"at_year": 2024, "count": 1}, {"at_year": 2025, "count": 1}, {"at_year": 2026, "count": 2}], groups
+    groups = data(admin.get(f"/items/{name}", params={"aggregate[count]": "*", "groupBy": "year(at),count(tags)"}))
+    assert {(g["at_year"], g["tags_count"], g["count"]) for g in groups} == {
+        (2024, 1, 1), (2025, 0, 1), (2026, 3, 1), (2026, 2, 1)}, groups
+    assert_error(admin.get(f"/items/{name}", params={"sort": "decade(at)"}), 400, "INVALID_QUERY")
+    assert_error(admin.get(f"/items/{name}", params={"sort": "year(title)"}), 400, "INVALID_QUERY")
+    assert_error(admin.get(f"/items/{name}", params={"aggregate[count]": "*", "groupBy": "year(nope)"}),
+                 400, "INVALID_QUERY")
+
+
+@run_async
+async def test_an_event_sorts_its_rows_by_a_function(server, admin):
+    name = events_collection(admin)
+    ws = await authed(server)
+    init = await ws.subscribe(name, uid="s", query={"fields": ["title"], "sort": ["-year(at)"]})
+    assert init["event"] == "init", init
+    await in_thread(admin.post, f"/items/{name}", [
+        {"title": "old", "at": "2020-01-01T00:00:00"}, {"title": "new", "at": "2026-01-01T00:00:00"},
+        {"title": "mid", "at": "2023-01-01T00:00:00"}])
+    frame = await ws.recv(timeout=5)
+    assert frame["event"] == "create" and [r["title"] for r in frame["data"]] == ["new", "mid", "old"], frame
+    await ws.close()

@@ -50,3 +50,22 @@ import Testing
         #expect(try sorted(rows, by: ["-g", "author.name"]) == [4, 2, 3, 1])
     }
 }
+
+@Suite struct SortFieldFunctionTests {
+    @Test func theLastSegmentMayBeAFieldFunction() throws {
+        #expect(try SortField.parse("-year(date_created)") == SortField(path: ["year(date_created)"], descending: true))
+        #expect(try SortField.parse("author.month(born)") == SortField(path: ["author", "month(born)"]))
+        for bad in ["decade(at)", "year(a.b)", "year(", "a.(b)", "year(at).x"] {
+            #expect(throws: SwitchboardError.self, "\(bad)") { try SortField.parse(bad) }
+        }
+    }
+
+    @Test func rowsSortInMemoryByTheFunctionsValue() {
+        let rows: [JSONObject] = [
+            ["id": 1, "at": "2024-03-05T10:00:00"], ["id": 2, "at": "2026-01-20T08:30:00"],
+            ["id": 3, "at": "2025-11-02T23:59:00"],
+        ]
+        let sorted = rows.sorted { SortField.areInIncreasingOrder($0, $1, by: [SortField(path: ["year(at)"], descending: true)]) }
+        #expect(sorted.map { $0["id"] } == [2, 3, 1])
+    }
+}

@@ -168,7 +168,7 @@ struct FilterCompiler {
     /// The SQL value of a date part or of `count` of a JSON field. Temporal values are stored
     /// as canonical text (`2026-12-03T07:05:09`, `07:05:09`), so date parts are fixed substrings
     /// in both databases; `week` is the ISO week, `weekday` 0 = Sunday.
-    private func functionColumn(
+    func functionColumn(
         _ function: FieldFunction, on collection: CollectionSchema, alias: String
     ) throws(SwitchboardError) -> String {
         let field = try functionArgument(function, on: collection)

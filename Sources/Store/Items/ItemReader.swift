@@ -411,6 +411,13 @@ struct ItemReader {
     private func sortExpression(
         _ compiler: inout FilterCompiler, _ collection: CollectionSchema, _ path: [String], alias: String
     ) throws(SwitchboardError) -> String {
+        if path.count == 1, let function = FieldFunction(path[0]) {
+            // `year(date_created)`: the date part (or JSON count) SQL filters use, under the field's permission.
+            guard collection.field(function.field) != nil,
+                context.permissions.permission(.read, collection.name)?.allows(field: function.field) ?? false
+            else { throw SwitchboardError.forbiddenFields(collection.name, [function.field]) }
+            return try compiler.functionColumn(function, on: collection, alias: alias)
+        }
         guard let first = path.first, let field = collection.field(first),
             context.permissions.permission(.read, collection.name)?.allows(field: first) ?? false
         else { throw SwitchboardError.forbiddenFields(collection.name, [path.first ?? ""]) }
@@ -471,21 +478,27 @@ struct ItemReader {
                 selects.append((expression, fn.rawValue, fn == .countAll ? nil : name))
             }
         }
-        var groupFields: [FieldSchema] = []
+        // A group is a field, or a field function (`year(date_created)`, named `date_created_year`
+        // in the result as Directus names function fields).
+        var groupFields: [(field: FieldSchema, function: FieldFunction?)] = []
         for name in query.groupBy {
-            guard let field = collection.field(name), field.type.hasColumn else {
-                throw SwitchboardError.invalidQuery("Invalid groupBy: field \"\(name)\" doesn't exist.")
+            let function = FieldFunction(name)
+            let fieldName = function?.field ?? name
+            guard let field = collection.field(fieldName), field.type.hasColumn else {
+                throw SwitchboardError.invalidQuery("Invalid groupBy: field \"\(fieldName)\" doesn't exist.")
             }
-            guard permission.allows(field: name) else { throw SwitchboardError.forbidden() }
-            groupFields.append(field)
+            guard permission.allows(field: fieldName) else { throw SwitchboardError.forbidden() }
+            groupFields.append((field, function))
         }
         var compiler = FilterCompiler(schema: schema, dialect: dialect, context: context, variables: variables)
         // A group field granted by only some policies groups as null where none admits the row
         // (Directus's CASE WHEN on group columns); the aggregated values are the raw columns, as there.
         var sql = SQLStatement("SELECT ")
-        for (i, field) in groupFields.enumerated() {
+        for (i, (field, function)) in groupFields.enumerated() {
             if i > 0 { sql.append(", ") }
-            let column = "t0.\(dialect.quote(field.field))"
+            let column =
+                try function.map { try compiler.functionColumn($0, on: collection, alias: "t0") }
+                ?? "t0.\(dialect.quote(field.field))"
             if let condition = permission.condition(for: field.field) {
                 var trusted = FilterCompiler(schema: schema, dialect: dialect, context: .system, variables: variables)
                 sql.append("CASE WHEN ")
@@ -508,7 +521,13 @@ struct ItemReader {
         let rows = try await executor.query(sql)
         return rows.map { row in
             var out = JSONObject()
-            for (i, field) in groupFields.enumerated() { out[field.field] = ValueCodec.decode(row[i], for: field) }
+            for (i, (field, function)) in groupFields.enumerated() {
+                if let function {
+                    out[function.outputName] = row[i].int.map(JSONValue.int) ?? .null
+                } else {
+                    out[field.field] = ValueCodec.decode(row[i], for: field)
+                }
+            }
             for (j, s) in selects.enumerated() {
                 let value = row[groupFields.count + j]
                 let json: JSONValue
