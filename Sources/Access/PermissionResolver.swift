@@ -195,20 +195,10 @@ public final class PermissionResolver: ChangeEventSink {
         guard !needed.isEmpty else { return context }
         context.variableRows = cache.withLock { $0.variableRows[key] } ?? VariableRows()
         guard !needed.subtracting(context.variableRows.loaded).isEmpty else { return context }
-        context = try await store.withVariableRows(context, for: [Self.filter(requiring: needed)])
+        context = try await store.withVariableRows(context, paths: needed)
         let rows = context.variableRows
         cache.withLock { $0.variableRows[key] = rows }
         return context
-    }
-
-    /// A filter that names `paths`, for `Store.withVariableRows` to read them.
-    private static func filter(requiring paths: VariablePaths) -> Filter {
-        .and(
-            VariableRows.Root.allCases.flatMap { root in
-                paths.fields(root).sorted().map {
-                    Filter.condition(path: ["id"], op: ._eq, value: .string("\(root.rawValue).\($0)"))
-                }
-            })
     }
 
     private static func variableKey(_ accountability: Accountability) -> String {

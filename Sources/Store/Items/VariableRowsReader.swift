@@ -24,8 +24,15 @@ extension Store {
     /// only the fields named. What the context already holds is not read again; a context that
     /// needs nothing more is returned as it is, without a query.
     public func withVariableRows(_ context: ItemsContext, for filters: [Filter?] = []) async throws -> ItemsContext {
-        var needed = context.permissions.variablePaths
+        var needed = VariablePaths()
         for filter in filters { if let filter { needed.formUnion(filter.variablePaths) } }
+        return try await withVariableRows(context, paths: needed)
+    }
+
+    /// The same for the given paths (and the permissions').
+    public func withVariableRows(_ context: ItemsContext, paths: VariablePaths) async throws -> ItemsContext {
+        var needed = context.permissions.variablePaths
+        needed.formUnion(paths)
         let missing = needed.subtracting(context.variableRows.loaded)
         guard !missing.isEmpty else { return context }
         var rows = context.variableRows
