@@ -279,14 +279,15 @@ def test_a_slot_migrated_mid_stream_loses_nothing(rc: tuple[Cluster, RedisCluste
     assert redis.master_of(ch) == target
     # half-moved, the source served the slot's shard channels and the importing target redirected back to it
     assert window["source"] == "0" and window["target"].startswith(f"MOVED {slot} "), window
-    # the publisher (replica 1) sent an SPUBLISH to the old owner after the move: -MOVED, counted as rejected
+    # How the publisher (replica 1) learnt of the move is a race, reported, not asserted: an SPUBLISH
+    # to the old owner answered -MOVED (counted as rejected there), or its slot map re-read first
+    # (every second). Redis 7.0 answers no -ASK for shard channels; a later Redis may, and the
+    # messenger follows either.
     moved = redis.command_stat(source, "spublish", "rejected_calls")
-    assert moved >= 1, redis.info_fields(source, "commandstats")
     asks = {p: v for p in redis.ports for k, v in redis.info_fields(p, "errorstats").items() if k == "errorstat_ASK"}
-    assert not asks, f"a node answered -ASK: {asks}"
     report(f"redis cluster: slot {slot} migrated :{source} -> :{target} mid-stream of {total} writes, "
-           f"{window['writes']} of them while half-moved (served by the source, no -ASK from any node), then "
-           f"{moved} SPUBLISH answered -MOVED by the old owner: 0 lost / 0 dup / 0 reordered; slot moved in "
+           f"{window['writes']} of them while half-moved (served by the source; -ASK answers: {asks or 'none'}), "
+           f"then {moved} SPUBLISH answered -MOVED by the old owner: 0 lost / 0 dup / 0 reordered; slot moved in "
            f"{timings['moved']:.2f}s, replica 2 subscribed on the new owner {timings['resubscribed']:.2f}s after the "
            f"migration began")
 
