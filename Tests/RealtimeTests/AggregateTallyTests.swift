@@ -130,7 +130,7 @@ import Testing
     /// Random creates, updates and deletes applied one by one equal a recount from scratch after
     /// every change; changes the tally cannot apply are answered with a fresh base read, as fan-out does.
     @Test(arguments: [nil, 2] as [Int?]) func randomChangesAppliedInMemoryEqualARecount(groupLimit: Int?) throws {
-        var rng = SplitMix(seed: 0x5eed + UInt64(groupLimit ?? 0))
+        var rng = SplitMix64(seed: 0x5eed + UInt64(groupLimit ?? 0))
         let statuses: [JSONValue] = ["a", "b", "c", .null]
         let plans = [
             try Self.plan(filter: ["status": ["_neq": "c"]]),
@@ -177,18 +177,5 @@ import Testing
             }
             #expect(applied > (groupLimit == nil ? 200 : 100))
         }
-    }
-}
-
-/// A small deterministic generator, so a failure repeats.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
