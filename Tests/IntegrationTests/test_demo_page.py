@@ -83,6 +83,9 @@ def test_seeded_schema_lets_guests_chat_and_is_applied_once(fresh_dir_server) ->
     data(admin.post("/items/messages", {"text": "from the admin", "user": None}))
     data(guest.post("/items/messages", {"text": "from a guest"}))
     assert_error(guest.post("/items/messages", {"text": "forged", "user": me}), 403, "FORBIDDEN")
+    # the seeded create rule requires a text (submitted and not null)
+    assert_error(guest.post("/items/messages", {"room": None}), 400, "FAILED_VALIDATION")
+    assert_error(guest.post("/items/messages", {"text": None}), 400, "FAILED_VALIDATION")
     rows = data(guest.get("/items/messages", params={
         "fields": "id,text,date_created,user.id,user.first_name,user.last_name", "sort": "id"}))
     assert [(r["text"], r["user"]) for r in rows] == [
