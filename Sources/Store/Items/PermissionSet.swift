@@ -144,11 +144,17 @@ public struct PermissionGrantRow: Sendable, Hashable {
 /// The effective permissions of a set of policies.
 public struct PermissionSet: Sendable, Hashable {
     public var admin: Bool
-    public var rules: [String: [PermissionAction: CollectionPermission]]
+    public var rules: [String: [PermissionAction: CollectionPermission]] {
+        didSet { variablePaths = Self.variablePaths(of: rules) }
+    }
+    /// The `$CURRENT_*.<path>` variables of every rule (row filters, case filters, validation,
+    /// presets): found once per set, not on each request that needs them.
+    public private(set) var variablePaths: VariablePaths
 
     public init(admin: Bool, rules: [String: [PermissionAction: CollectionPermission]] = [:]) {
         self.admin = admin
         self.rules = rules
+        variablePaths = Self.variablePaths(of: rules)
     }
 
     public static let administrator = PermissionSet(admin: true)

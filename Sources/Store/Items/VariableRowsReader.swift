@@ -2,8 +2,7 @@ import Query
 import SwitchboardCore
 
 extension PermissionSet {
-    /// The `$CURRENT_*.<path>` variables of every rule: row filters, validation and presets.
-    public var variablePaths: VariablePaths {
+    static func variablePaths(of rules: [String: [PermissionAction: CollectionPermission]]) -> VariablePaths {
         var paths = VariablePaths()
         for byAction in rules.values {
             for permission in byAction.values {
