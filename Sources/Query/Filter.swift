@@ -259,13 +259,22 @@ extension Filter {
     /// The first condition of a validation rule the payload fails (nil when it validates),
     /// for the `FAILED_VALIDATION` error: Directus names the field and the operator.
     public func validationFailure(_ payload: JSONObject) -> (path: [String], op: FilterOperator, value: JSONValue)? {
-        guard !validates(payload) else { return nil }
         switch self {
-        case .and(let parts), .or(let parts):
+        case .and(let parts):
             for part in parts { if let failure = part.validationFailure(payload) { return failure } }
             return nil
-        case .condition(let path, let op, let value): return (path, op, value)
+        case .or(let parts):
+            // Holds when one part holds; otherwise the first part's failure is the one named.
+            var first: (path: [String], op: FilterOperator, value: JSONValue)?
+            for part in parts {
+                guard let failure = part.validationFailure(payload) else { return nil }
+                if first == nil { first = failure }
+            }
+            return first ?? ([], ._eq, .null)
+        case .condition(let path, let op, let value):
+            return evaluate(payload, validating: true) ? nil : (path, op, value)
         case .some(let path, let inner), .none(let path, let inner):
+            guard !evaluate(payload, validating: true) else { return nil }
             return inner.referencedPaths.first.map { (path + $0, ._eq, .null) } ?? (path, ._eq, .null)
         }
     }

@@ -40,6 +40,7 @@ struct ItemWriter {
     mutating func create(_ collectionName: String, _ items: [JSONObject]) async throws -> [JSONValue] {
         let collection = try collection(collectionName)
         let permission = try permission(.create, collectionName)
+        let rules = try fieldRules(collection)
         var keys: [JSONValue] = []
         var rows: [JSONObject] = []
         let now = ISOTimestamp(epochSeconds: variables.now)
@@ -48,7 +49,7 @@ struct ItemWriter {
             var payload =
                 permission.presets.isEmpty ? JSONObject() : (variables.resolve(.object(permission.presets)).objectValue ?? [:])
             for (k, v) in item { payload[k] = v }
-            try validate(payload, collection, permission)
+            try validate(payload, rules, permission)
             for field in collection.fields {
                 if field.isPrimaryKey, field.type == .uuid, payload[field.field]?.isNull ?? true {
                     payload[field.field] = .string(environment.newUUID())
@@ -115,7 +116,7 @@ struct ItemWriter {
             permission.presets.isEmpty ? JSONObject() : (variables.resolve(.object(permission.presets)).objectValue ?? [:])
         for (k, v) in data { payload[k] = v }
         // Directus validates what the update writes (with presets), not the stored row.
-        try validate(payload, collection, permission)
+        try validate(payload, try fieldRules(collection), permission)
         let now = ISOTimestamp(epochSeconds: variables.now)
         for field in collection.fields {
             if field.has("date-updated") { payload[field.field] = .string(temporal(now, field)) }
@@ -292,21 +293,24 @@ struct ItemWriter {
 
     /// Directus's payload validation: every field's own `validation` rule (for everyone, admins
     /// included) and the permission's, all of which must hold (Joi semantics: `Filter.validates`).
-    private func validate(_ payload: JSONObject, _ collection: CollectionSchema, _ permission: CollectionPermission)
-        throws
-    {
+    private func validate(_ payload: JSONObject, _ rules: [Filter], _ permission: CollectionPermission) throws {
+        for rule in rules { try check(rule, payload) }
+        if let rule = permission.validation?.resolvingVariables(variables) { try check(rule, payload) }
+    }
+
+    /// The fields' own `validation` rules, parsed and resolved once per write.
+    private func fieldRules(_ collection: CollectionSchema) throws(SwitchboardError) -> [Filter] {
+        var rules: [Filter] = []
         for field in collection.fields {
             guard let json = field.meta["validation"], case .object(let object) = json, !object.isEmpty else { continue }
-            let rule: Filter
-            do { rule = try Filter.parse(json, validation: true) } catch {
+            do { rules.append(try Filter.parse(json, validation: true).resolvingVariables(variables)) } catch {
                 throw SwitchboardError(
                     .invalidPayload,
                     "The validation rule of field \"\(collection.name).\(field.field)\" is not a valid filter: \(error.message)",
                     extensions: ["field": .string(field.field)])
             }
-            try check(rule.resolvingVariables(variables), payload)
         }
-        if let rule = permission.validation?.resolvingVariables(variables) { try check(rule, payload) }
+        return rules
     }
 
     private func check(_ rule: Filter, _ payload: JSONObject) throws(SwitchboardError) {
