@@ -264,3 +264,16 @@ async def test_events_sort_and_group_by_count_of_an_o2m(server, admin):
     frames = {f["uid"]: f for f in await ws.collect(quiet=0.5)}
     assert frames["g"]["data"] == [{"messages_count": 1, "count": 2}, {"messages_count": 2, "count": 1}], frames
     await ws.close()
+
+
+@run_async
+async def test_a_subscribe_without_init_checks_its_sort_functions(server, admin):
+    """With `event` (no `init` read) a sort by a function still runs once: the errors REST gives."""
+    rooms, _ = rooms_with_messages(admin)
+    _, blind = create_user_with_policy(admin, permissions=[{"collection": rooms, "action": "read", "fields": ["*"]}])
+    ws = await authed(server, blind.token)
+    err = await ws.subscribe(rooms, uid="c", query={"sort": ["-count(messages)"]}, event="create")
+    assert_error_frame(err, "subscribe", "FORBIDDEN", uid="c")
+    err = await ws.subscribe(rooms, uid="y", query={"sort": ["year(name)"]}, event="create")
+    assert_error_frame(err, "subscribe", "INVALID_QUERY", uid="y")
+    await ws.close()
