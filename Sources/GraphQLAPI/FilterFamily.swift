@@ -3,9 +3,10 @@ import OrderedCollections
 
 /// The operator input types of `<collection>_filter` fields, by kind of value,
 /// with Directus's names and operators (`api/src/services/graphql/schema/read.ts`),
-/// less those the REST filter language here does not have (geometry, `_json`, functions).
-/// A filter argument's value is the REST filter object itself, so it goes through
-/// the same parser, limits and permission checks as `?filter=`.
+/// less those the REST filter language here does not have (geometry, `_json`); `<field>_func`
+/// filters are `FunctionFamily`'s. A filter argument's value is the REST filter object (its
+/// `_func` keys written as REST function keys), so it goes through the same parser, limits and
+/// permission checks as `?filter=`.
 enum FilterFamily: String, Sendable, CaseIterable {
     case id, string, boolean, date, number, bigInt, hash, json
 

@@ -64,6 +64,10 @@ public struct GraphQLSubscriptionPlan: Sendable, Hashable {
                 out[selected.responseKey] = .string(collection.name)
                 continue
             }
+            if let (field, family) = collection.function(selected.name) {
+                out[selected.responseKey] = functions(of: field.name, family, in: row, selected.selections)
+                continue
+            }
             guard let field = collection.field(selected.name) else { continue }
             let value = row[selected.name] ?? .null
             switch field.kind {
@@ -82,6 +86,22 @@ public struct GraphQLSubscriptionPlan: Sendable, Hashable {
                 }
                 out[selected.responseKey] = .array(
                     items.compactMap(\.objectValue).map { render($0, selected.selections, target) })
+            }
+        }
+        return .object(out)
+    }
+
+    /// `<field>_func { year }`: the row's `<field>_year` (the REST name of `year(<field>)`) as `year`.
+    private func functions(of field: String, _ family: FunctionFamily, in row: JSONObject, _ selection: [SelectedField])
+        -> JSONValue
+    {
+        var out = JSONObject()
+        for selected in selection {
+            if selected.name == "__typename" {
+                out[selected.responseKey] = .string(family.typeName)
+            } else if let kind = FieldFunction.Kind(rawValue: selected.name) {
+                out[selected.responseKey] = FieldScalar.int.render(
+                    row[FieldFunction(kind: kind, field: field).outputName] ?? .null)
             }
         }
         return .object(out)

@@ -21,7 +21,7 @@ struct GraphShape: Sendable {
         [
             "Query", "Mutation", "Subscription", "String", "Int", "Float", "Boolean", "ID", "JSON", "Date", "Hash",
             "GraphQLBigInt", "GraphQLStringOrFloat", "Void", "EventEnum",
-        ] + FilterFamily.allCases.map(\.typeName))
+        ] + FilterFamily.allCases.map(\.typeName) + FunctionFamily.typeNames)
 
     /// The shape for a caller with `access` over `schema`: readable fields only,
     /// relations only towards collections in the shape, no empty types.
@@ -83,6 +83,8 @@ struct CollectionShape: Sendable {
     /// In the collection's field order.
     let fields: [FieldShape]
     private let index: [String: Int]
+    /// `<field>_func` → the field, for fields with functions whose `_func` name no field takes.
+    private let functionIndex: [String: Int]
 
     init(name: String, primaryKey: String, isSystem: Bool = false, fields: [FieldShape]) {
         self.name = name
@@ -92,6 +94,12 @@ struct CollectionShape: Sendable {
         var index: [String: Int] = [:]
         for (i, f) in fields.enumerated() { index[f.name] = i }
         self.index = index
+        var functionIndex: [String: Int] = [:]
+        for (i, f) in fields.enumerated() where f.functions != nil {
+            let key = FunctionFamily.key(of: f.name)
+            if index[key] == nil { functionIndex[key] = i }
+        }
+        self.functionIndex = functionIndex
     }
 
     init(
@@ -112,19 +120,27 @@ struct CollectionShape: Sendable {
                     included.contains(relation.manyCollection)
                 else { continue }
                 fields.append(
-                    FieldShape(name: field.field, kind: .oneToMany(relation.manyCollection), nonNull: false, note: note))
+                    FieldShape(
+                        name: field.field, kind: .oneToMany(relation.manyCollection), nonNull: false, note: note,
+                        functions: .count))
             } else {
                 fields.append(
                     FieldShape(
                         name: field.field, kind: .scalar(FieldScalar(field)),
                         nonNull: Self.isNonNull(field) && !conditional.contains(field.field), note: note,
-                        isNumeric: numeric))
+                        isNumeric: numeric, functions: FunctionFamily(field)))
             }
         }
         self.init(name: collection.name, primaryKey: collection.primaryKey, isSystem: collection.isSystem, fields: fields)
     }
 
     func field(_ name: String) -> FieldShape? { index[name].map { fields[$0] } }
+
+    /// The field whose functions `<field>_func` names, with their family.
+    func function(_ key: String) -> (field: FieldShape, family: FunctionFamily)? {
+        guard let i = functionIndex[key], let family = fields[i].functions else { return nil }
+        return (fields[i], family)
+    }
 
     /// Directus marks a read field non-null when the database guarantees a value:
     /// the primary key, and required fields without a default or a generated value.
@@ -151,6 +167,8 @@ struct FieldShape: Sendable {
     let note: String?
     /// A stored number (keys and foreign keys included), offered to `avg`, `sum`, `min`, `max`.
     var isNumeric = false
+    /// What its `<field>_func` offers; nil when it has none.
+    var functions: FunctionFamily?
 
     /// The related collection, for relational fields.
     var related: String? {

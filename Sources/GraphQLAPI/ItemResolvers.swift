@@ -40,7 +40,8 @@ enum ItemResolvers {
     }
 
     /// `<collection>_aggregated`: the selected functions and their fields become the
-    /// REST `aggregate` parameter; grouped rows also get their group values under `group`.
+    /// REST `aggregate` parameter; grouped rows also get their group values under `group`
+    /// (a function by its REST name: `groupBy: ["year(at)"]` gives `group: {at_year: 2026}`).
     static func aggregated(collection: String) -> GraphQLFieldResolve {
         { _, arguments, context, info in
             let resolution = try ResolutionContext.from(context)
@@ -53,7 +54,13 @@ enum ItemResolvers {
                 aggregate[selected.name] = .array((selected.name == "countAll" ? ["*"] : fields).map(JSONValue.string))
             }
             var json = JSONValue(arguments).objectValue ?? [:]
-            let groupBy = json["groupBy"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            if let filter = json["filter"], let shape = resolution.shape.collections[collection] {
+                json["filter"] = ItemQueryBuilder(shape: resolution.shape).restFilter(filter, on: shape)
+            }
+            // A function groups under its REST name (`year(at)` as `at_year`), as Directus's `group` has it.
+            let groupBy = (json["groupBy"]?.arrayValue?.compactMap(\.stringValue) ?? []).map {
+                FieldFunction($0)?.outputName ?? $0
+            }
             if aggregate.isEmpty && groupBy.isEmpty { return [JSONObject() as (any Sendable)?] }
             json["aggregate"] = .object(aggregate)
             let query = try ItemQuery.parse(json: json, limits: resolution.store.environment.limits)
@@ -95,6 +102,18 @@ enum ItemResolvers {
             case .array(let items) where scalar == .stringList: return items.map { $0.map as (any Sendable)? }
             default: return value.map
             }
+        }
+    }
+
+    /// `<field>_func`: the row's `<field>_<function>` values (the REST names of `function(field)`)
+    /// under the functions' names, for `<family>_functions`' fields to pick.
+    static func functions(of field: String, _ family: FunctionFamily) -> GraphQLFieldResolve {
+        { source, _, _, _ in
+            guard let row = source as? JSONObject else { return nil }
+            return JSONObject(
+                family.kinds.map { kind in
+                    (kind.rawValue, row[FieldFunction(kind: kind, field: field).outputName] ?? .null)
+                })
         }
     }
 

@@ -6,8 +6,8 @@ import Synchronization
 /// `<collection>(filter, sort, limit, offset, page, search)`, `<collection>_by_id(id:)`,
 /// `<collection>_aggregated(groupBy, filter, …)` and a subscription
 /// `<collection>_mutated(event:, filter:)`; an object type per readable collection
-/// with its readable fields, m2o fields as the related type and o2m fields as
-/// lists of it (named as in Directus).
+/// with its readable fields, m2o fields as the related type, o2m fields as
+/// lists of it and `<field>_func` for fields with functions (named as in Directus).
 final class ItemsGraphSchema: Sendable {
     let schema: GraphQLSchema
     let shape: GraphShape
@@ -122,6 +122,8 @@ final class TypeTable: Sendable {
         var filters: [String: GraphQLInputObjectType] = [:]
         var quantifiers: [String: GraphQLInputObjectType] = [:]
         var operators: [FilterFamily: GraphQLInputObjectType] = [:]
+        var functions: [FunctionFamily: GraphQLObjectType] = [:]
+        var functionFilters: [FunctionFamily: GraphQLInputObjectType] = [:]
     }
 
     private let storage = Mutex(Storage())
@@ -130,10 +132,20 @@ final class TypeTable: Sendable {
     func filter(_ name: String) -> GraphQLInputObjectType? { storage.withLock { $0.filters[name] } }
     func quantifier(_ name: String) -> GraphQLInputObjectType? { storage.withLock { $0.quantifiers[name] } }
     func operators(_ family: FilterFamily) -> GraphQLInputObjectType? { storage.withLock { $0.operators[family] } }
+    func functions(_ family: FunctionFamily) -> GraphQLObjectType? { storage.withLock { $0.functions[family] } }
+    func functionFilter(_ family: FunctionFamily) -> GraphQLInputObjectType? {
+        storage.withLock { $0.functionFilters[family] }
+    }
 
     func fill(shape: GraphShape) throws {
         var s = Storage()
         for family in FilterFamily.allCases { s.operators[family] = try family.makeType() }
+        if let number = s.operators[.number] {
+            for family in FunctionFamily.allCases {
+                s.functions[family] = try family.makeObjectType()
+                s.functionFilters[family] = try family.makeFilterType(numberOperators: number)
+            }
+        }
         // Quantifier filters only where an o2m field needs one: building a schema costs the
         // square of its type count (the library copies its type map per type).
         var quantified = Set<String>()
@@ -177,12 +189,17 @@ final class TypeTable: Sendable {
                     type: GraphQLList(object), description: field.note, args: ItemsGraphSchema.listArguments(filter),
                     resolve: ItemResolvers.oneToMany(field.name))
             }
+            let key = FunctionFamily.key(of: field.name)
+            if let (_, family) = collection.function(key), let type = functions(family) {
+                fields[key] = GraphQLField(type: type, resolve: ItemResolvers.functions(of: field.name, family))
+            }
         }
         return fields
     }
 
     /// `<collection>_filter`: an operator object per field, the related filter for m2o
-    /// fields, the related quantifier filter (`_some`/`_none`) for o2m fields, `_and`/`_or`.
+    /// fields, the related quantifier filter (`_some`/`_none`) for o2m fields, a function
+    /// filter for `<field>_func`, `_and`/`_or`.
     private func filterFields(_ collection: CollectionShape, quantified: Bool) -> InputObjectFieldMap {
         var fields = InputObjectFieldMap()
         for field in collection.fields {
@@ -193,6 +210,10 @@ final class TypeTable: Sendable {
                 if let type = filter(related) { fields[field.name] = InputObjectField(type: type) }
             case .oneToMany(let related):
                 if let type = quantifier(related) { fields[field.name] = InputObjectField(type: type) }
+            }
+            let key = FunctionFamily.key(of: field.name)
+            if let (_, family) = collection.function(key), let type = functionFilter(family) {
+                fields[key] = InputObjectField(type: type)
             }
         }
         if let own = filter(collection.name) {

@@ -1,4 +1,5 @@
 import GraphQL
+import Query
 import SwitchboardCore
 
 /// One field a selection asks for, with fragments spread, aliases kept,
@@ -97,8 +98,9 @@ extension CollectionShape {
 }
 
 /// Turns a selection on a collection's type into the REST query that reads it:
-/// Directus field paths (`author.name`) and `deep` entries from relational
-/// fields' arguments, so the read goes through the same Store code as `/items`.
+/// Directus field paths (`author.name`, `year(date_created)` for `date_created_func { year }`)
+/// and `deep` entries from relational fields' arguments, so the read goes through the same
+/// Store code as `/items`.
 struct ItemQueryBuilder {
     let shape: GraphShape
 
@@ -111,6 +113,7 @@ struct ItemQueryBuilder {
         for name in ["filter", "sort", "limit", "offset", "page", "search"] {
             if let value = arguments[name], !value.isNull { query[name] = value }
         }
+        if let filter = query["filter"] { query["filter"] = restFilter(filter, on: collection) }
         query["fields"] = .array((fields.isEmpty ? [collection.fallbackField] : fields).map(JSONValue.string))
         if !deep.isEmpty { query["deep"] = .object(deep) }
         return query
@@ -129,6 +132,16 @@ struct ItemQueryBuilder {
         var fields: [String] = []
         var deep = JSONObject()
         for name in order {
+            if let (field, _) = collection.function(name) {
+                // `at_func { year month }` on its aliases reads `year(at)`, `month(at)` once each.
+                for selection in byName[name] ?? [] {
+                    for kind in selection.selections.compactMap({ FieldFunction.Kind(rawValue: $0.name) }) {
+                        let path = FieldFunction(kind: kind, field: field.name).key
+                        if !fields.contains(path) { fields.append(path) }
+                    }
+                }
+                continue
+            }
             guard let selected = byName[name], let first = selected.first, let field = collection.field(name) else {
                 continue
             }
@@ -144,10 +157,37 @@ struct ItemQueryBuilder {
             let (nested, nestedDeep) = try fieldsAndDeep(selected.flatMap(\.selections), on: target)
             fields += (nested.isEmpty ? [target.fallbackField] : nested).map { name + "." + $0 }
             var entry = JSONObject()
-            for (key, value) in first.arguments where !value.isNull { entry["_" + key] = value }
+            for (key, value) in first.arguments where !value.isNull {
+                entry["_" + key] = key == "filter" ? restFilter(value, on: target) : value
+            }
             for (key, value) in nestedDeep { entry[key] = value }
             if !entry.isEmpty { deep[name] = .object(entry) }
         }
         return (fields, deep)
+    }
+
+    /// A `<collection>_filter` value as the REST filter: `at_func: {year: {_eq: 2026}}` becomes
+    /// `"year(at)": {_eq: 2026}` (as Directus's `replaceFuncs`), at every level, through
+    /// relational fields into their collections' filters.
+    func restFilter(_ value: JSONValue, on collection: CollectionShape) -> JSONValue {
+        switch value {
+        case .array(let items): return .array(items.map { restFilter($0, on: collection) })
+        case .object(let object):
+            var out = JSONObject()
+            for (key, inner) in object {
+                if let (field, _) = collection.function(key), case .object(let functions) = inner {
+                    for (kind, operators) in functions { out[kind + "(" + field.name + ")"] = operators }
+                } else if let related = collection.field(key)?.related, let target = shape.collections[related] {
+                    out[key] = restFilter(inner, on: target)
+                } else if key.hasPrefix("_") {
+                    // `_and`, `_or`, and an o2m's `_some` / `_none`, on this collection.
+                    out[key] = restFilter(inner, on: collection)
+                } else {
+                    out[key] = inner
+                }
+            }
+            return .object(out)
+        default: return value
+        }
     }
 }

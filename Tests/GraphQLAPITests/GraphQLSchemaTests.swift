@@ -31,7 +31,10 @@ import Testing
         try await withGraph { _, graphql in
             let sdl = try graphql.schemaDescription(context: admin)
             #expect(sdl.contains("type authors {\n  id: ID!\n  name: String!\n  rank: GraphQLBigInt\n  score: Float\n"))
-            #expect(sdl.contains("  active: Boolean\n  profile: JSON\n  born: Date\n  tags: [String]\n"))
+            #expect(
+                sdl.contains(
+                    "  active: Boolean\n  profile: JSON\n  profile_func: count_functions\n  born: Date\n  born_func: date_functions\n  tags: [String]\n"
+                ))
             #expect(
                 sdl.contains(
                     "  messages(filter: messages_filter, sort: [String], limit: Int, offset: Int, page: Int, search: String): [messages]"

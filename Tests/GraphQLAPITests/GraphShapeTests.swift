@@ -47,6 +47,27 @@ import Testing
         #expect(GraphShape(schema: Self.schema, access: Self.everything).collections["posts"]?.field("id")?.nonNull == true)
     }
 
+    @Test func fieldsWithFunctionsGetAFuncEntryUnlessAFieldHasItsName() {
+        let events = Self.collection(
+            "events", [("at", .dateTime), ("on", .date), ("starts", .time), ("tags", .json), ("title", .string)])
+        let clash = Self.collection("clash", [("at", .timestamp), ("at_func", .string)])
+        let schema = Schema(collections: [events, clash], relations: [])
+        let shape = GraphShape(
+            schema: schema, access: ReadAccess(collections: ["events": .all, "clash": .all]))
+        let families = ["at_func", "on_func", "starts_func", "tags_func", "title_func", "id_func"].map {
+            shape.collections["events"]?.function($0)?.family
+        }
+        #expect(families == [.dateTime, .date, .time, .count, nil, nil])
+        #expect(shape.collections["events"]?.function("at_func")?.field.name == "at")
+        // A real field named `at_func` stays itself; `at` then has no functions in GraphQL.
+        #expect(shape.collections["clash"]?.function("at_func") == nil)
+        #expect(shape.collections["clash"]?.field("at_func") != nil)
+        // An o2m counts its rows.
+        #expect(
+            GraphShape(schema: Self.schema, access: Self.everything).collections["people"]?.function("posts_func")?.family
+                == .count)
+    }
+
     @Test func relationsLeadOnlyToCollectionsInTheShape() {
         let both = GraphShape(schema: Self.schema, access: Self.everything)
         #expect(both.collections["posts"]?.field("author")?.kind == .manyToOne("people"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from harness import assert_error, create_collection, create_field, data, uniq
+from harness import assert_error, create_collection, create_field, create_user_with_policy, data, uniq
 from wsclient import assert_error_frame, authed, in_thread, run_async
 
 
@@ -205,4 +205,75 @@ async def test_an_event_sorts_its_rows_by_a_function(server, admin):
         {"title": "mid", "at": "2023-01-01T00:00:00"}])
     frame = await ws.recv(timeout=5)
     assert frame["event"] == "create" and [r["title"] for r in frame["data"]] == ["new", "mid", "old"], frame
+    await ws.close()
+
+
+def test_count_of_an_o2m_sorts_and_groups(admin):
+    """Directus sorts and groups by `count(o2m)` (get-column.ts: the count helper's subquery); here
+    the count is of the related rows the caller may read, as in `fields`."""
+    rooms, msgs = rooms_with_messages(admin)
+    made = data(admin.post(f"/items/{rooms}", [{"name": "two"}, {"name": "none"}, {"name": "three"}, {"name": "one"}]))
+    room = {r["name"]: r["id"] for r in made}
+    for name, n in [("two", 2), ("three", 3), ("one", 1)]:
+        data(admin.post(f"/items/{msgs}", [{"text": f"{name} {i}", "room": room[name]} for i in range(n)]))
+
+    def names(api, sort):
+        return [r["name"] for r in data(api.get(f"/items/{rooms}", params={"sort": sort, "fields": "name"}))]
+
+    assert names(admin, "-count(messages)") == ["three", "two", "one", "none"]
+    assert names(admin, "count(messages),name") == ["none", "one", "two", "three"]
+    rows = data(admin.get(f"/items/{msgs}", params={"sort": "-room.count(messages),text", "fields": "text",
+                                                    "limit": 4}))
+    assert [r["text"] for r in rows] == ["three 0", "three 1", "three 2", "two 0"], rows
+    groups = data(admin.get(f"/items/{rooms}", params={"aggregate[count]": "*", "groupBy": "count(messages)"}))
+    assert groups == [{"messages_count": n, "count": 1} for n in range(4)], groups
+    # a reader who sees only the messages ending in "0" counts one per room that has any
+    _, reader = create_user_with_policy(admin, permissions=[
+        {"collection": rooms, "action": "read", "fields": ["*"]},
+        {"collection": msgs, "action": "read", "fields": ["*"], "permissions": {"text": {"_ends_with": "0"}}},
+    ])
+    assert names(reader, "-count(messages),-name") == ["two", "three", "one", "none"]
+    groups = data(reader.get(f"/items/{rooms}", params={"aggregate[count]": "*", "groupBy": "count(messages)"}))
+    assert groups == [{"messages_count": 0, "count": 1}, {"messages_count": 1, "count": 3}], groups
+    # without read access to the messages, sorting or grouping by their count is refused
+    _, blind = create_user_with_policy(admin, permissions=[{"collection": rooms, "action": "read", "fields": ["*"]}])
+    assert_error(blind.get(f"/items/{rooms}", params={"sort": "count(messages)"}), 403, "FORBIDDEN")
+    assert_error(blind.get(f"/items/{rooms}", params={"aggregate[count]": "*", "groupBy": "count(messages)"}),
+                 403, "FORBIDDEN")
+
+
+@run_async
+async def test_events_sort_and_group_by_count_of_an_o2m(server, admin):
+    rooms, msgs = rooms_with_messages(admin)
+    made = data(await in_thread(admin.post, f"/items/{rooms}", [{"name": "a"}, {"name": "b"}, {"name": "c"}]))
+    ids = [r["id"] for r in made]
+    await in_thread(admin.post, f"/items/{msgs}", [{"text": "x", "room": ids[1]}, {"text": "y", "room": ids[1]},
+                                                   {"text": "z", "room": ids[2]}])
+    ws = await authed(server)
+    init = await ws.subscribe(rooms, uid="s", query={"fields": ["id", "name"], "sort": ["-count(messages)", "name"]})
+    assert [r["name"] for r in init["data"]] == ["b", "c", "a"], init
+    groups = await ws.subscribe(rooms, uid="g", query={"aggregate": {"count": "*"}, "groupBy": ["count(messages)"]})
+    assert groups["data"] == [{"messages_count": n, "count": 1} for n in range(3)], groups
+    # one update of all three rooms: the event's rows come in the order of their counts
+    await in_thread(admin.patch, f"/items/{rooms}", {"keys": ids, "data": {"name": "renamed"}})
+    frames = {f["uid"]: f for f in await ws.collect(quiet=0.5)}
+    assert [r["id"] for r in frames["s"]["data"]] == [ids[1], ids[2], ids[0]], frames
+    assert frames["g"]["data"] == groups["data"], frames
+    # a new message regroups the aggregate subscription
+    await in_thread(admin.post, f"/items/{msgs}", {"text": "w", "room": ids[0]})
+    frames = {f["uid"]: f for f in await ws.collect(quiet=0.5)}
+    assert frames["g"]["data"] == [{"messages_count": 1, "count": 2}, {"messages_count": 2, "count": 1}], frames
+    await ws.close()
+
+
+@run_async
+async def test_a_subscribe_without_init_checks_its_sort_functions(server, admin):
+    """With `event` (no `init` read) a sort by a function still runs once: the errors REST gives."""
+    rooms, _ = rooms_with_messages(admin)
+    _, blind = create_user_with_policy(admin, permissions=[{"collection": rooms, "action": "read", "fields": ["*"]}])
+    ws = await authed(server, blind.token)
+    err = await ws.subscribe(rooms, uid="c", query={"sort": ["-count(messages)"]}, event="create")
+    assert_error_frame(err, "subscribe", "FORBIDDEN", uid="c")
+    err = await ws.subscribe(rooms, uid="y", query={"sort": ["year(name)"]}, event="create")
+    assert_error_frame(err, "subscribe", "INVALID_QUERY", uid="y")
     await ws.close()

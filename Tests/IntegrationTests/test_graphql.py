@@ -212,3 +212,102 @@ def test_oversized_and_deep_documents_answer_fast_with_the_setting(admin):
         body = gql(admin, document, status=400)
         assert time.monotonic() - start < 2
         assert codes(body) == ["GRAPHQL_VALIDATION"] and setting in body["errors"][0]["message"], body
+
+
+def make_events(admin):
+    """`<e>` events (title, at: dateTime, day: date, starts: time, tags: json) with an o2m `notes`
+    from `<n>` notes (text, event → events): Directus's `<field>_func` fields of each family."""
+    events, notes = uniq("gqlev"), uniq("gqlnotes")
+    create_collection(admin, events, [
+        {"field": "title", "type": "string"}, {"field": "at", "type": "dateTime"}, {"field": "day", "type": "date"},
+        {"field": "starts", "type": "time"}, {"field": "tags", "type": "json"},
+    ])
+    create_collection(admin, notes, [{"field": "text", "type": "string"}])
+    create_field(admin, notes, "event", "integer", meta={"special": ["m2o"]})
+    create_field(admin, events, "notes", "alias", meta={"special": ["o2m"], "interface": "list-o2m"})
+    data(admin.post("/relations", {"collection": notes, "field": "event", "related_collection": events,
+                                   "meta": {"one_field": "notes"}}))
+    launch, party = data(admin.post(f"/items/{events}", [
+        {"title": "launch", "at": "2026-03-05T10:20:30", "day": "2026-03-05", "starts": "10:20:30", "tags": ["a", "b"]},
+        {"title": "party", "at": "2024-12-31T23:59:58", "day": "2024-12-30", "starts": "23:00", "tags": []},
+    ]))
+    data(admin.post(f"/items/{events}", {"title": "tbd"}))
+    data(admin.post(f"/items/{notes}", [{"text": "one", "event": launch["id"]}, {"text": "two", "event": launch["id"]},
+                                        {"text": "three", "event": party["id"]}]))
+    return events, notes
+
+
+def test_func_fields_have_directus_types(admin):
+    events, _ = make_events(admin)
+    body = gql(admin, f'{{ __type(name: "{events}") {{ fields {{ name type {{ name }} }} }} }}')
+    types = {f["name"]: f["type"]["name"] for f in body["data"]["__type"]["fields"]}
+    assert {k: v for k, v in types.items() if k.endswith("_func")} == {
+        "at_func": "datetime_functions", "day_func": "date_functions", "starts_func": "time_functions",
+        "tags_func": "count_functions", "notes_func": "count_functions"}, types
+    body = gql(admin, '{ d: __type(name: "datetime_functions") { fields { name type { name } } } '
+                      'c: __type(name: "count_functions") { fields { name } } }')
+    assert sorted((f["name"], f["type"]["name"]) for f in body["data"]["d"]["fields"]) == sorted(
+        (n, "Int") for n in ["year", "month", "week", "day", "weekday", "hour", "minute", "second"])
+    assert [f["name"] for f in body["data"]["c"]["fields"]] == ["count"]
+    body = gql(admin, f'{{ __type(name: "{events}_filter") {{ inputFields {{ name type {{ name }} }} }} }}')
+    inputs = {f["name"]: f["type"]["name"] for f in body["data"]["__type"]["inputFields"]}
+    assert inputs["at_func"] == "datetime_function_filter_operators", inputs
+    assert inputs["notes_func"] == "count_function_filter_operators", inputs
+    body = gql(admin, '{ __type(name: "date_function_filter_operators") { inputFields { name type { name } } } }')
+    assert sorted((f["name"], f["type"]["name"]) for f in body["data"]["__type"]["inputFields"]) == sorted(
+        (n, "number_filter_operators") for n in ["year", "month", "week", "day", "weekday"])
+
+
+def test_func_fields_read_filter_sort_and_group(admin):
+    events, notes = make_events(admin)
+    body = gql(admin, f'{{ {events}(sort: "id") {{ title at_func {{ year month week day weekday hour minute second }} '
+                      f'day_func {{ week }} starts_func {{ hour minute second }} tags_func {{ count }} '
+                      f'notes_func {{ count __typename }} }} }}')
+    assert "errors" not in body, body
+    assert body["data"][events] == [
+        {"title": "launch", "at_func": {"year": 2026, "month": 3, "week": 10, "day": 5, "weekday": 4, "hour": 10,
+                                        "minute": 20, "second": 30},
+         "day_func": {"week": 10}, "starts_func": {"hour": 10, "minute": 20, "second": 30}, "tags_func": {"count": 2},
+         "notes_func": {"count": 2, "__typename": "count_functions"}},
+        {"title": "party", "at_func": {"year": 2024, "month": 12, "week": 1, "day": 31, "weekday": 2, "hour": 23,
+                                       "minute": 59, "second": 58},
+         "day_func": {"week": 1}, "starts_func": {"hour": 23, "minute": 0, "second": 0}, "tags_func": {"count": 0},
+         "notes_func": {"count": 1, "__typename": "count_functions"}},
+        {"title": "tbd", "at_func": {k: None for k in ["year", "month", "week", "day", "weekday", "hour", "minute",
+                                                       "second"]},
+         "day_func": {"week": None}, "starts_func": {"hour": None, "minute": None, "second": None},
+         "tags_func": {"count": None}, "notes_func": {"count": 0, "__typename": "count_functions"}},
+    ], body
+
+    def titles(args):
+        body = gql(admin, f"{{ {events}({args}) {{ title }} }}")
+        assert "errors" not in body, body
+        return [r["title"] for r in body["data"][events]]
+
+    assert titles('filter: {at_func: {year: {_eq: 2026}}}') == ["launch"]
+    assert titles('filter: {notes_func: {count: {_gte: 1}}, tags_func: {count: {_eq: 0}}}') == ["party"]
+    assert titles('filter: {_or: [{day_func: {weekday: {_eq: 1}}}, {notes_func: {count: {_eq: 0}}}]}, sort: "id"') == [
+        "party", "tbd"]
+    # count of an o2m sorts (and, below, groups), as Directus's
+    assert titles('sort: ["-count(notes)", "title"]') == ["launch", "party", "tbd"]
+    assert titles('sort: ["month(at)", "title"]') == ["tbd", "launch", "party"]
+    # through the m2o, in a list's filter and in a nested o2m's own filter argument
+    body = gql(admin, f'{{ {notes}(filter: {{event: {{at_func: {{year: {{_lt: 2025}}}}}}}}) {{ text event {{ at_func {{ year }} }} }} }}')
+    assert body["data"][notes] == [{"text": "three", "event": {"at_func": {"year": 2024}}}], body
+    body = gql(admin, f'{{ {events}(filter: {{title: {{_eq: "launch"}}}}) '
+                      f'{{ notes(filter: {{event: {{notes_func: {{count: {{_eq: 2}}}}}}}}, sort: "text") {{ text }} }} }}')
+    assert body["data"][events] == [{"notes": [{"text": "one"}, {"text": "two"}]}], body
+    body = gql(admin, f'{{ {events}_aggregated(groupBy: ["year(at)"]) {{ group countAll }} '
+                      f'by_notes: {events}_aggregated(groupBy: ["count(notes)"]) {{ group countAll }} }}')
+    assert "errors" not in body, body
+    assert body["data"][f"{events}_aggregated"] == [
+        {"group": {"at_year": None}, "countAll": 1}, {"group": {"at_year": 2024}, "countAll": 1},
+        {"group": {"at_year": 2026}, "countAll": 1}], body
+    assert body["data"]["by_notes"] == [
+        {"group": {"notes_count": 0}, "countAll": 1}, {"group": {"notes_count": 1}, "countAll": 1},
+        {"group": {"notes_count": 2}, "countAll": 1}], body
+    # a function the field's family doesn't have is a validation error
+    body = gql(admin, f"{{ {events} {{ day_func {{ hour }} }} }}", status=400)
+    assert codes(body) == ["GRAPHQL_VALIDATION"], body
+    body = gql(admin, f"{{ {events}(filter: {{starts_func: {{year: {{_eq: 1}}}}}}) {{ title }} }}", status=400)
+    assert codes(body) == ["GRAPHQL_VALIDATION"], body

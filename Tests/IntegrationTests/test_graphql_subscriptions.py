@@ -22,6 +22,7 @@ from websockets.exceptions import InvalidStatus
 from harness import (
     ADMIN_TOKEN,
     create_collection,
+    create_field,
     create_user_with_policy,
     data,
     messages_collection,
@@ -184,6 +185,35 @@ async def test_m2o_fields_are_nested(server, admin):
     [frame] = await ws.collect(quiet=0.5)
     got = mutated(frame, c)["data"]
     assert got["text"] == "hello" and got["user"]["id"] == me and "@" in got["user"]["email"], frame
+
+
+@run_async
+async def test_func_fields_and_filters(server, admin):
+    """`at_func { year }` and `replies_func { count }` in `data`, `at_func` in the `filter` argument."""
+    c, replies = uniq("gqlfn"), uniq("gqlfnreplies")
+    create_collection(admin, c, [{"field": "title", "type": "string"}, {"field": "at", "type": "dateTime"},
+                                 {"field": "tags", "type": "json"}])
+    create_collection(admin, replies, [{"field": "text", "type": "string"}])
+    create_field(admin, replies, "post", "integer", meta={"special": ["m2o"]})
+    create_field(admin, c, "replies", "alias", meta={"special": ["o2m"], "interface": "list-o2m"})
+    data(admin.post("/relations", {"collection": replies, "field": "post", "related_collection": c,
+                                   "meta": {"one_field": "replies"}}))
+    ws = await gql_ready(server)
+    await subscribe(ws, "f", f"subscription {{ {c}_mutated(filter: {{at_func: {{year: {{_gte: 2026}}}}}}) "
+                             f"{{ key data {{ title at_func {{ year month __typename }} tags_func {{ count }} }} }} }}")
+    await until_live(ws, "f", admin, c, {"title": "probe", "at": "2026-01-01T00:00:00"})
+    await subscribe(ws, "r", f"subscription {{ {c}_mutated(event: update) {{ key data {{ title replies_func {{ count }} }} }} }}")
+    await asyncio.sleep(0.3)
+    old = data(admin.post(f"/items/{c}", {"title": "old", "at": "2020-05-01T00:00:00", "tags": ["x"]}))["id"]
+    new = data(admin.post(f"/items/{c}", {"title": "new", "at": "2026-08-09T10:00:00", "tags": ["x", "y"]}))["id"]
+    data(admin.post(f"/items/{replies}", [{"text": "a", "post": old}, {"text": "b", "post": old}]))
+    frames = await ws.collect(quiet=0.5)
+    assert [mutated(f, c) for f in frames if f["id"] == "f"] == [
+        {"key": str(new), "data": {"title": "new", "at_func": {"year": 2026, "month": 8, "__typename": "datetime_functions"},
+                                   "tags_func": {"count": 2}}}], frames
+    data(admin.patch(f"/items/{c}/{old}", {"title": "older"}))
+    frames = [f for f in await ws.collect(quiet=0.5) if f["id"] == "r"]
+    assert [mutated(f, c) for f in frames] == [{"key": str(old), "data": {"title": "older", "replies_func": {"count": 2}}}], frames
 
 
 # -- permissions -------------------------------------------------------------------------------

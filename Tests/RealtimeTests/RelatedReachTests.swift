@@ -114,4 +114,23 @@ import Testing
         let e = Self.event("comments", .delete, keys: [5], rows: [JSONObject([("id", 5), ("post", 8)])])
         #expect(r.parentFilter(for: e, schema: Self.schema) == .condition(path: ["id"], op: ._in, value: [8]))
     }
+
+    @Test func aGroupByCountOfAnOneToManyReachesItsCollection() throws {
+        var query = ItemQuery()
+        query.aggregate = try AggregateRequest.parse(["count": "*"])
+        query.groupBy = ["count(comments)"]
+        let r = RelatedReach(collection: "posts", query: query, permissionFilter: nil, schema: Self.schema)
+        #expect(r.collections == ["comments"])
+        query.groupBy = ["title"]
+        #expect(RelatedReach(collection: "posts", query: query, permissionFilter: nil, schema: Self.schema).isEmpty)
+    }
+
+    @Test func aSortByCountOfAnOneToManyIsTheDatabases() throws {
+        func sorts(_ keys: [String]) throws -> Bool {
+            EventRenderer.sortsByRelatedCount(try SortField.parse(list: keys), of: "posts", in: Self.schema)
+        }
+        #expect(try sorts(["-count(comments)"]))
+        #expect(try sorts(["title", "author.company.count(posts)"]) == false)  // companies have no o2m here
+        #expect(try sorts(["title", "-year(title)", "author.email"]) == false)
+    }
 }

@@ -203,4 +203,43 @@ import Testing
                 ])
         }
     }
+
+    @Test func countOfAnOneToManySortsAndGroupsByWhatTheCallerMayRead() async throws {
+        try await onEachDatabase { store in
+            try await ChatFixture.make(store)
+            // Ada wrote 2 messages, Grace 1, Linus none.
+            #expect(try await store.ids("authors", try query(["sort": "-count(messages)"])) == [1, 2, 3])
+            #expect(try await store.ids("authors", try query(["sort": "count(messages),name"])) == [3, 2, 1])
+            // Through an m2o: messages by how many their author wrote, then newest first.
+            let byAuthor = try query(["sort": "-author.count(messages),-id", "filter": ["author": ["_nnull": true]]])
+            #expect(try await store.ids("messages", byAuthor) == [2, 1, 3])
+            let groups = try query(["aggregate": ["count": "*"], "groupBy": "count(messages)"])
+            #expect(
+                try await store.readItems("authors", query: groups, context: .system).data == [
+                    ["messages_count": 0, "count": 1], ["messages_count": 1, "count": 1], ["messages_count": 2, "count": 1],
+                ])
+            // A reader who sees only messages containing "hi" sorts and groups by those: Ada 1, the others 0.
+            let reader = userContext(
+                newUserID(),
+                [
+                    "authors": [.read: CollectionPermission(fields: nil)],
+                    "messages": [.read: CollectionPermission(fields: nil, filter: try filter(["text": ["_contains": "hi"]]))],
+                ])
+            #expect(try await store.ids("authors", try query(["sort": "-count(messages),-id"]), context: reader) == [1, 3, 2])
+            #expect(
+                try await store.readItems("authors", query: groups, context: reader).data == [
+                    ["messages_count": 0, "count": 2], ["messages_count": 1, "count": 1],
+                ])
+            // Without read access to the related collection, sorting or grouping by its count is refused.
+            let noMessages = userContext(newUserID(), ["authors": [.read: CollectionPermission(fields: nil)]])
+            for refused in [try query(["sort": "count(messages)"]), groups] {
+                do {
+                    _ = try await store.readItems("authors", query: refused, context: noMessages)
+                    Issue.record("accepted without access to messages")
+                } catch let error as SwitchboardError {
+                    #expect(error.code == .forbidden)
+                }
+            }
+        }
+    }
 }

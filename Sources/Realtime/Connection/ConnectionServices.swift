@@ -151,11 +151,15 @@ struct ConnectionServices: Sendable {
         let request = job.request
         let uidText = job.uid?.textValue
         do {
-            // Paths that read no rows still run the filter (and any field functions) once in SQL: a
-            // value the field's type refuses (`Invalid numeric value`, `year(title)`) fails the
-            // subscribe, as it fails REST and `init`.
+            // Paths that read no rows still run the filter (and any field functions, in `fields` or
+            // `sort`) once in SQL: a value the field's type refuses (`Invalid numeric value`,
+            // `year(title)`, a `count(comments)` of unreadable rows) fails the subscribe, as it
+            // fails REST and `init`.
             let functions = request.query.fields?.filter { $0.contains("(") } ?? []
-            if job.after != nil || request.event != nil, request.query.filter != nil || !functions.isEmpty {
+            let sortedByFunctions = request.query.sort.filter { $0.path.last.map { FieldFunction($0) != nil } ?? false }
+            if job.after != nil || request.event != nil,
+                request.query.filter != nil || !functions.isEmpty || !sortedByFunctions.isEmpty
+            {
                 var probe = request.query
                 probe.fields = functions.isEmpty ? nil : functions
                 probe.limit = 0
@@ -163,7 +167,7 @@ struct ConnectionServices: Sendable {
                 probe.aggregate = []
                 probe.groupBy = []
                 probe.deep = [:]
-                probe.sort = []
+                probe.sort = sortedByFunctions
                 _ = try await store.readItems(request.collection, query: probe, context: job.context)
             }
             // A class whose rows reach other collections through relations got changes there without

@@ -46,6 +46,15 @@ final class InitCache: Sendable {
         // o2m fields list the related rows' keys and `count(comments)` counts them: another collection's data.
         let names = (tree.includesAll ? collection.fields.map(\.field) : []) + tree.names.map { FieldFunction($0)?.field ?? $0 }
         if names.contains(where: { schema.oneToMany(collection.name, $0) != nil }) { return false }
+        // So does an order or a group by `count(comments)` or by an m2o's field (`author.name`).
+        let groups = query.groupBy.map { FieldFunction($0)?.field ?? $0 }
+        if query.sort.contains(where: {
+            $0.path.count > 1 || EventRenderer.sortsByRelatedCount([$0], of: collection.name, in: schema)
+        })
+            || groups.contains(where: { schema.oneToMany(collection.name, $0) != nil })
+        {
+            return false
+        }
         var filters = [query.filter]
         for byAction in key.permissions.rules.values { for p in byAction.values { filters += p.allFilters } }
         return filters.allSatisfy { filter in

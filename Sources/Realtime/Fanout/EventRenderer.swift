@@ -92,14 +92,15 @@ struct EventRenderer {
             let shaped: [JSONObject]
             let tree = try FieldTree.parse(query.fields ?? ["*"])
             if needsDatabase(query, tree, permission, collection, schema) {
-                let q = Self.unwindowed(query)
-                shaped = window(try await store.readItems(event.collection, keys: keys, query: q, context: cls.context), query)
+                let q = unwindowed(query, of: collection.name)
+                let rows = try await store.readItems(event.collection, keys: keys, query: q, context: cls.context)
+                shaped = window(rows, query, of: collection.name)
             } else {
                 let rule = Filter.conjunction([query.filter, rowFilter])?.resolvingVariables(variables)
                 let matching = rows.filter { rule?.matches($0) ?? true }
                 let projection = RowProjection(
                     tree: tree, permission: permission, collection: collection, variables: variables)
-                shaped = window(matching, query).map(projection.apply)
+                shaped = window(matching, query, of: collection.name).map(projection.apply)
             }
             if shaped.isEmpty { return nil }
             data = request.item != nil ? .object(shaped[0]) : .array(shaped.map(JSONValue.object))
@@ -242,8 +243,9 @@ struct EventRenderer {
                     RenderedEvent(event: "update", data: .array(result.data.map(JSONValue.object)), meta: nil, seq: nil)
                 ])
             }
-            let q = Self.unwindowed(query)
-            let shaped = window(try await store.readItems(collection.name, keys: keys, query: q, context: cls.context), query)
+            let q = unwindowed(query, of: collection.name)
+            let rows = try await store.readItems(collection.name, keys: keys, query: q, context: cls.context)
+            let shaped = window(rows, query, of: collection.name)
             if !shaped.isEmpty {
                 let data: JSONValue = request.item != nil ? .object(shaped[0]) : .array(shaped.map(JSONValue.object))
                 frames.append(RenderedEvent(event: "update", data: data, meta: nil, seq: nil))
@@ -269,12 +271,12 @@ struct EventRenderer {
         return .frames(frames)
     }
 
-    /// `sort`, `offset`, `limit` over the changed rows of one event (as Directus does).
-    /// The query for reading a change's rows by key: `sort` / `offset` / `page` / `limit` apply to
-    /// those rows afterwards (`window`), as to an event's; no `meta`.
-    static func unwindowed(_ query: ItemQuery) -> ItemQuery {
+    /// The query for reading a change's rows by key: `offset` / `page` / `limit` apply to those
+    /// rows afterwards (`window`), as to an event's; no `meta`. `sort` is left to `window` too,
+    /// unless it counts another collection's rows (`count(comments)`): the read sorts by that.
+    private func unwindowed(_ query: ItemQuery, of collection: String) -> ItemQuery {
         var q = query
-        q.sort = []
+        if !Self.sortsByRelatedCount(query.sort, of: collection, in: store.schema) { q.sort = [] }
         q.offset = nil
         q.page = nil
         q.limit = nil
@@ -282,9 +284,11 @@ struct EventRenderer {
         return q
     }
 
-    private func window(_ rows: [JSONObject], _ query: ItemQuery) -> [JSONObject] {
+    /// `sort`, `offset`, `limit` over the changed rows of one event (as Directus does); rows read
+    /// sorted by a related count (see `unwindowed`) keep the read's order.
+    private func window(_ rows: [JSONObject], _ query: ItemQuery, of collection: String) -> [JSONObject] {
         var out = rows
-        if !query.sort.isEmpty {
+        if !query.sort.isEmpty && !Self.sortsByRelatedCount(query.sort, of: collection, in: store.schema) {
             out.sort { SortField.areInIncreasingOrder($0, $1, by: query.sort) }
         }
         if let offset = query.offset, offset > 0 { out = Array(out.dropFirst(offset)) }
@@ -292,12 +296,28 @@ struct EventRenderer {
         return out
     }
 
+    /// Whether a sort key counts an o2m's rows (`count(comments)`, `author.count(posts)`): a
+    /// change's rows carry no such count, so their order is read with them.
+    static func sortsByRelatedCount(_ sort: [SortField], of collection: String, in schema: Schema) -> Bool {
+        sort.contains { key in
+            var current = collection
+            for name in key.path.dropLast() {
+                guard let relation = schema.manyToOne(current, name) else { return false }
+                current = relation.oneCollection
+            }
+            guard let last = key.path.last, let function = FieldFunction(last), function.kind == .count else {
+                return false
+            }
+            return schema.oneToMany(current, function.field) != nil
+        }
+    }
+
     /// Whether evaluating or shaping this query needs related rows.
     private func needsDatabase(
         _ query: ItemQuery, _ tree: FieldTree, _ permission: CollectionPermission, _ collection: CollectionSchema,
         _ schema: Schema
     ) -> Bool {
-        if !query.deep.isEmpty { return true }
+        if !query.deep.isEmpty || Self.sortsByRelatedCount(query.sort, of: collection.name, in: schema) { return true }
         for filter in [query.filter].compactMap({ $0 }) + permission.allFilters
         where filter.referencedPaths.contains(where: { $0.count > 1 || schema.oneToMany(collection.name, $0[0]) != nil }) {
             return true

@@ -8,8 +8,8 @@ import SwitchboardCore
 /// A change to a reached collection may change what the class's members were shown, so fan-out
 /// re-reads the class's rows that lead to the changed rows (`parentFilter`).
 ///
-/// Reached through `fields` (nested relational fields, `*.*`, `count(o2m)`), the query's `filter`
-/// and the read permission's filter. A bare o2m alias (`comments` alone, or inside `*`), which
+/// Reached through `fields` (nested relational fields, `*.*`, `count(o2m)`), `groupBy` (`count(o2m)`),
+/// the query's `filter` and the read permission's filter. A bare o2m alias (`comments` alone, or inside `*`), which
 /// renders child keys only, is not followed.
 struct RelatedReach: Sendable, Equatable {
     /// One step of a path: the field, and whether it is an o2m alias (else an m2o foreign key).
@@ -42,6 +42,8 @@ struct RelatedReach: Sendable, Equatable {
         if let tree = try? FieldTree.parse(query.fields ?? ["*"]) {
             follow(tree, from: collection, prefix: [], schema: schema)
         }
+        // An aggregate grouped by `count(comments)` regroups when comments change.
+        for name in query.groupBy where FieldFunction(name)?.kind == .count { walk([name], from: collection, schema: schema) }
         for (filter, isQuery) in [(query.filter, true), (permissionFilter, false)] {
             guard let filter else { continue }
             for path in filter.referencedPaths {

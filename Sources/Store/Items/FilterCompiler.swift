@@ -234,6 +234,40 @@ struct FilterCompiler {
         return out
     }
 
+    /// `count(comments)` of an o2m as a value, for `sort` and `groupBy`: the related rows this
+    /// caller may read, as `count(comments)` in `fields` counts them (their read permission's
+    /// row filter applies; it is ours, not the caller's, so it may name fields the caller can't read).
+    mutating func relatedCountColumn(
+        _ function: FieldFunction, on collection: CollectionSchema, alias: String
+    ) throws(SwitchboardError) -> SQLStatement {
+        let field = try functionArgument(function, on: collection)
+        guard function.kind == .count, let relation = schema.oneToMany(collection.name, function.field),
+            let child = schema.collection(relation.manyCollection)
+        else { throw function.invalid(on: field) }
+        guard let permission = context.permissions.permission(.read, child.name) else {
+            throw SwitchboardError.forbiddenCollection(child.name)
+        }
+        let sub = nextAlias()
+        var out = SQLStatement(
+            "(SELECT COUNT(*) FROM \(dialect.quote(child.name)) AS \(sub) WHERE \(sub).\(dialect.quote(relation.manyField)) = \(alias).\(dialect.quote(collection.primaryKey))"
+        )
+        if let rowFilter = permission.filter {
+            // The trusted compiler goes on with this one's aliases, so its subqueries can't shadow `sub`.
+            var trusted = FilterCompiler(schema: schema, dialect: dialect, context: .system, variables: variables)
+            trusted.aliasCounter = aliasCounter
+            out.append(" AND ")
+            out.append(try trusted.compile(rowFilter.resolvingVariables(variables), on: child, alias: sub))
+            aliasCounter = trusted.aliasCounter
+        }
+        out.append(")")
+        return out
+    }
+
+    /// Whether `function` counts an o2m's related rows (rather than reading a column).
+    func countsRelatedRows(_ function: FieldFunction, on collection: CollectionSchema) -> Bool {
+        function.kind == .count && collection.field(function.field)?.type == .alias
+    }
+
     /// The field a function reads, if the caller may read it.
     private func functionArgument(_ function: FieldFunction, on collection: CollectionSchema) throws(SwitchboardError)
         -> FieldSchema

@@ -397,40 +397,49 @@ struct ItemReader {
     private func orderBy(
         _ compiler: inout FilterCompiler, _ collection: CollectionSchema, _ sort: [SortField]
     ) throws(SwitchboardError) -> SQLStatement {
-        var terms: [String] = []
-        for s in sort {
-            terms.append(try sortExpression(&compiler, collection, s.path, alias: "t0") + (s.descending ? " DESC" : " ASC"))
+        var out = SQLStatement(" ORDER BY ")
+        for (i, s) in sort.enumerated() {
+            if i > 0 { out.append(", ") }
+            out.append(try sortExpression(&compiler, collection, s.path, alias: "t0"))
+            out.append(s.descending ? " DESC" : " ASC")
         }
         if !sort.contains(where: { $0.path == [collection.primaryKey] }) {
-            terms.append("t0.\(dialect.quote(collection.primaryKey)) ASC")
+            out.append((sort.isEmpty ? "" : ", ") + "t0.\(dialect.quote(collection.primaryKey)) ASC")
         }
-        return SQLStatement(" ORDER BY " + terms.joined(separator: ", "))
+        return out
     }
 
-    /// A sortable expression; m2o paths become correlated subqueries.
+    /// A sortable expression; m2o paths become correlated subqueries, and so does `count` of an
+    /// o2m (`count(comments)`, as Directus sorts by it).
     private func sortExpression(
         _ compiler: inout FilterCompiler, _ collection: CollectionSchema, _ path: [String], alias: String
-    ) throws(SwitchboardError) -> String {
+    ) throws(SwitchboardError) -> SQLStatement {
         if path.count == 1, let function = FieldFunction(path[0]) {
             // `year(date_created)`: the date part (or JSON count) SQL filters use, under the field's permission.
             guard collection.field(function.field) != nil,
                 context.permissions.permission(.read, collection.name)?.allows(field: function.field) ?? false
             else { throw SwitchboardError.forbiddenFields(collection.name, [function.field]) }
-            return try compiler.functionColumn(function, on: collection, alias: alias)
+            if compiler.countsRelatedRows(function, on: collection) {
+                return try compiler.relatedCountColumn(function, on: collection, alias: alias)
+            }
+            return SQLStatement(try compiler.functionColumn(function, on: collection, alias: alias))
         }
         guard let first = path.first, let field = collection.field(first),
             context.permissions.permission(.read, collection.name)?.allows(field: first) ?? false
         else { throw SwitchboardError.forbiddenFields(collection.name, [path.first ?? ""]) }
         if path.count == 1 {
             guard field.type.hasColumn else { throw SwitchboardError.invalidQuery("Cannot sort by alias field \"\(first)\".") }
-            return "\(alias).\(dialect.quote(first))"
+            return SQLStatement("\(alias).\(dialect.quote(first))")
         }
         guard let relation = schema.manyToOne(collection.name, first), let related = schema.collection(relation.oneCollection)
         else { throw SwitchboardError.invalidQuery("Invalid sort: \"\(first)\" is not a many-to-one relation.") }
         let sub = compiler.nextAlias()
-        let inner = try sortExpression(&compiler, related, Array(path.dropFirst()), alias: sub)
-        return
-            "(SELECT \(inner) FROM \(dialect.quote(related.name)) AS \(sub) WHERE \(sub).\(dialect.quote(related.primaryKey)) = \(alias).\(dialect.quote(first)))"
+        var out = SQLStatement("(SELECT ")
+        out.append(try sortExpression(&compiler, related, Array(path.dropFirst()), alias: sub))
+        out.append(
+            " FROM \(dialect.quote(related.name)) AS \(sub) WHERE \(sub).\(dialect.quote(related.primaryKey)) = \(alias).\(dialect.quote(first)))"
+        )
+        return out
     }
 
     // MARK: Counting and aggregates
@@ -480,30 +489,39 @@ struct ItemReader {
         }
         // A group is a field, or a field function (`year(date_created)`, named `date_created_year`
         // in the result as Directus names function fields).
+        // `count(comments)` of an o2m groups by how many related rows the caller may read.
+        var compiler = FilterCompiler(schema: schema, dialect: dialect, context: context, variables: variables)
         var groupFields: [(field: FieldSchema, function: FieldFunction?)] = []
         for name in query.groupBy {
             let function = FieldFunction(name)
             let fieldName = function?.field ?? name
-            guard let field = collection.field(fieldName), field.type.hasColumn else {
+            let countsRows = function.map { compiler.countsRelatedRows($0, on: collection) } ?? false
+            guard let field = collection.field(fieldName), field.type.hasColumn || countsRows else {
                 throw SwitchboardError.invalidQuery("Invalid groupBy: field \"\(fieldName)\" doesn't exist.")
             }
             guard permission.allows(field: fieldName) else { throw SwitchboardError.forbidden() }
             groupFields.append((field, function))
         }
-        var compiler = FilterCompiler(schema: schema, dialect: dialect, context: context, variables: variables)
         // A group field granted by only some policies groups as null where none admits the row
         // (Directus's CASE WHEN on group columns); the aggregated values are the raw columns, as there.
         var sql = SQLStatement("SELECT ")
         for (i, (field, function)) in groupFields.enumerated() {
             if i > 0 { sql.append(", ") }
-            let column =
-                try function.map { try compiler.functionColumn($0, on: collection, alias: "t0") }
-                ?? "t0.\(dialect.quote(field.field))"
+            let column: SQLStatement
+            if let function, compiler.countsRelatedRows(function, on: collection) {
+                column = try compiler.relatedCountColumn(function, on: collection, alias: "t0")
+            } else {
+                column = SQLStatement(
+                    try function.map { try compiler.functionColumn($0, on: collection, alias: "t0") }
+                        ?? "t0.\(dialect.quote(field.field))")
+            }
             if let condition = permission.condition(for: field.field) {
                 var trusted = FilterCompiler(schema: schema, dialect: dialect, context: .system, variables: variables)
                 sql.append("CASE WHEN ")
                 sql.append(try trusted.compile(condition.resolvingVariables(variables), on: collection, alias: "t0"))
-                sql.append(" THEN \(column) END")
+                sql.append(" THEN ")
+                sql.append(column)
+                sql.append(" END")
             } else {
                 sql.append(column)
             }
