@@ -106,7 +106,10 @@ struct AgreementWorld {
     }
 
     /// Fields a filter on `people` may name: its own, `items.<field>` (Directus's implicit
-    /// "some") and `count(items)`.
+    /// "some") and `count(items)`. Not the bare alias (`{"items":{"_eq":3}}`, SQL: some child's
+    /// key is 3): in memory a path ending at the o2m reads the array of child rows, not their
+    /// keys, and so disagrees. Fan-out never evaluates it there (a filter through an o2m reads
+    /// the changed rows from the database, `EventRenderer.needsDatabase`).
     var peoplePaths: [([String], String)] {
         [(["id"], "integer")] + people.map { ([$0.name], $0.type) }
             + [(["items", "id"], "integer"), (["items", "owner"], "integer")] + items.map { (["items", $0.name], $0.type) }
