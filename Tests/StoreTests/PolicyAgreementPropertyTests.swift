@@ -215,7 +215,8 @@ struct GeneratedPolicy: Sendable {
         return (reads, refused)
     }
 
-    /// Smaller failing cases: the read shrunk (filter, fields), a policy or its `people` grant dropped.
+    /// Smaller failing cases: a policy, its `people` grant, a row filter or a granted field
+    /// dropped; the read shrunk (filter, fields). At most 500 tries.
     static func shrink(
         _ read: ReadCase, _ policies: [GeneratedPolicy], _ failure: String, world: AgreementWorld, rows: AgreementRows,
         store: Store
@@ -244,10 +245,22 @@ struct GeneratedPolicy: Sendable {
                     copy[i].items.filter = nil
                     candidates.append((best.0, copy))
                 }
+                if best.1[i].people?.filter != nil {
+                    var copy = best.1
+                    copy[i].people?.filter = nil
+                    candidates.append((best.0, copy))
+                }
                 if let fields = best.1[i].items.fields, fields.count > 1 {
                     for j in fields.indices {
                         var copy = best.1
                         copy[i].items.fields?.remove(at: j)
+                        candidates.append((best.0, copy))
+                    }
+                }
+                if let fields = best.1[i].people?.fields, fields.count > 1 {
+                    for j in fields.indices {
+                        var copy = best.1
+                        copy[i].people?.fields?.remove(at: j)
                         candidates.append((best.0, copy))
                     }
                 }
