@@ -134,7 +134,10 @@ let package = Package(
         .testTarget(name: "QueryTests", dependencies: ["Query", "SwitchboardCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "StoreTests",
-            dependencies: ["Store", "Query", "SwitchboardCore", .product(name: "Logging", package: "swift-log")],
+            // Realtime: the property tests hold the SQL read against fan-out's in-memory read (`InMemoryRead`).
+            dependencies: [
+                "Store", "Query", "SwitchboardCore", "Realtime", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(name: "MessengerTests", dependencies: ["Messenger", "RESP"], swiftSettings: swiftSettings),
         .testTarget(

@@ -52,10 +52,20 @@ public enum FilterOperator: String, Sendable, Hashable, CaseIterable {
         case ._gt: return V.order(field, operand).map { $0 > 0 } ?? false
         case ._gte: return V.order(field, operand).map { $0 >= 0 } ?? false
         case ._between, ._nbetween:
-            guard let bounds = operand.arrayValue, bounds.count == 2, let low = V.order(field, bounds[0]),
-                let high = V.order(field, bounds[1])
-            else { return false }
-            return (low >= 0 && high <= 0) == (self == ._between)
+            guard let bounds = operand.arrayValue, bounds.count == 2, !field.isNull else { return false }
+            // SQL's `x [NOT] BETWEEN a AND b` is `a <= x AND x <= b` in three-valued logic: a null
+            // bound (`$CURRENT_USER` without a user) leaves its side unknown, so `_between` never
+            // holds and `_nbetween` holds when the other side fails.
+            var sides: [Bool?] = []
+            for (bound, holds) in [(bounds[0], { (o: Int) in o >= 0 }), (bounds[1], { (o: Int) in o <= 0 })] {
+                if bound.isNull {
+                    sides.append(nil)
+                    continue
+                }
+                guard let order = V.order(field, bound) else { return false }
+                sides.append(holds(order))
+            }
+            return self == ._between ? sides.allSatisfy { $0 == true } : sides.contains(false)
         case ._contains: return Self.contains(field, operand, caseInsensitive: false) ?? false
         case ._ncontains: return Self.contains(field, operand, caseInsensitive: false).map(!) ?? false
         case ._icontains: return Self.contains(field, operand, caseInsensitive: true) ?? false

@@ -112,6 +112,8 @@ import Testing
             try await expectBoth(store, "authors", ["count(messages)": ["_eq": 2]], [1], inMemory: false)
             try await expectBoth(store, "authors", ["count(messages)": ["_eq": 0]], [3], inMemory: false)
             try await expectBoth(store, "authors", ["count(messages)": ["_gte": "1"]], [1, 2], inMemory: false)
+            // A comparison that names no count (`_nin: []` holds for any) still holds without messages.
+            try await expectBoth(store, "authors", ["count(messages)": ["_nin": []]], [1, 2, 3], inMemory: false)
             // Through a relation: messages whose author wrote more than one.
             try await expectBoth(store, "messages", ["author": ["count(messages)": ["_gt": 1]]], [1, 2], inMemory: false)
             // A reader who sees only messages containing "hi" counts only those.

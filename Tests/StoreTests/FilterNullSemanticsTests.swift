@@ -58,6 +58,13 @@ import Testing
         try await expectBoth(["rating": ["_nbetween": [2, 4]]], [1, 3, 5])
     }
 
+    /// `x NOT BETWEEN NULL AND 4` holds where `x <= 4` fails; `x BETWEEN NULL AND 4` never holds.
+    @Test func aNullBoundOfBetweenIsUnknownAsInSQL() async throws {
+        try await expectBoth(["rating": ["_nbetween": [nil, 4]]], [1, 3])
+        try await expectBoth(["rating": ["_nbetween": [2, nil]]], [5])
+        try await expectBoth(["rating": ["_between": [nil, 4]]], [])
+    }
+
     @Test func textOperatorWithNullOperandMatchesNoRow() async throws {
         try await expectBoth(["notes": ["_contains": nil]], [])
         try await expectBoth(["notes": ["_nstarts_with": nil]], [])

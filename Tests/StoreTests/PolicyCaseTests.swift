@@ -109,6 +109,29 @@ import Testing
         }
     }
 
+    @Test func relatedRowsKeepTheirPlaceWhenACaseHidesTheirKey() async throws {
+        try await onEachDatabase { store in
+            try await ChatFixture.make(store)
+            let ada: Filter = .condition(path: ["name"], op: ._eq, value: "Ada")
+            let grace: Filter = .condition(path: ["name"], op: ._eq, value: "Grace")
+            // Grace's row shows `id` and `name`, Ada's `name` only: Ada's key is null in a read of
+            // authors, yet her messages still lead to her.
+            let authors = try #require(
+                CollectionPermission.combining([Self.row(["id", "name"], grace), Self.row(["name"], ada)]))
+            let context = userContext(newUserID(), ["messages": [.read: .unrestricted], "authors": [.read: authors]])
+            let names = try await store.readItems(
+                "messages", query: try query(["fields": ["text", "author.name"], "sort": "id"]), context: context)
+            #expect(names.data.map { $0["author"] } == [["name": "Ada"], ["name": "Ada"], ["name": "Grace"], .null])
+            // The key read to match them up is no requested field: a case granting only `id` shows no row.
+            let onlyIDs = try #require(
+                CollectionPermission.combining([Self.row(["id"], grace), Self.row(["name"], ada)]))
+            let narrow = userContext(newUserID(), ["messages": [.read: .unrestricted], "authors": [.read: onlyIDs]])
+            let shown = try await store.readItems(
+                "messages", query: try query(["fields": ["id", "author.name"], "sort": "id"]), context: narrow)
+            #expect(shown.data.map { $0["author"] } == [["name": "Ada"], ["name": "Ada"], .null, .null])
+        }
+    }
+
     @Test func filtersAndSortsReadTheColumnSearchesOnlyWhereReadable() async throws {
         try await onEachDatabase { store in
             try await DocsFixture.make(store)

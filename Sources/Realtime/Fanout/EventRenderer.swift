@@ -70,12 +70,12 @@ struct EventRenderer {
         let query = request.query
         guard let permission = cls.context.permissions.permission(.read, event.collection) else { return nil }
         let variables = cls.context.variables()
-        let rowFilter = permission.rowFilter(fields: query.fields, in: collection)
         let data: JSONValue
         switch event.action {
         case .delete:
             // Only keys of rows the subscriber could read before the delete [deviation from Directus].
             // m2o conditions (`category.name`) read the related rows, which outlive the delete.
+            let rowFilter = permission.rowFilter(fields: query.fields, in: collection)
             let resolved = Filter.conjunction([query.filter, rowFilter])?.resolvingVariables(variables)
             var rule = resolved.map { Self.evaluablePart($0, of: event.collection, in: schema, keepingManyToOne: true) }
             var candidates = rows
@@ -96,11 +96,9 @@ struct EventRenderer {
                 let rows = try await store.readItems(event.collection, keys: keys, query: q, context: cls.context)
                 shaped = window(rows, query, of: collection.name)
             } else {
-                let rule = Filter.conjunction([query.filter, rowFilter])?.resolvingVariables(variables)
-                let matching = rows.filter { rule?.matches($0) ?? true }
-                let projection = RowProjection(
-                    tree: tree, permission: permission, collection: collection, variables: variables)
-                shaped = window(matching, query, of: collection.name).map(projection.apply)
+                let read = InMemoryRead(
+                    query: query, tree: tree, permission: permission, collection: collection, variables: variables)
+                shaped = window(rows.filter(read.admits), query, of: collection.name).map(read.projection.apply)
             }
             if shaped.isEmpty { return nil }
             data = request.item != nil ? .object(shaped[0]) : .array(shaped.map(JSONValue.object))

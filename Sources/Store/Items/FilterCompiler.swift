@@ -221,7 +221,9 @@ struct FilterCompiler {
             throw SwitchboardError.forbiddenCollection(child.name)
         }
         let sub = nextAlias()
-        var out = SQLStatement("(SELECT CASE WHEN ")
+        // `COUNT(*) >= 0` keeps the subquery an aggregate (one row, also for no related row) when
+        // the comparison itself names no count: `_nin: []` compiles to a constant.
+        var out = SQLStatement("(SELECT CASE WHEN COUNT(*) >= 0 AND ")
         out.append(try compare("COUNT(*)", as: result, op: op, value: value))
         out.append(
             " THEN 1 ELSE 0 END FROM \(dialect.quote(child.name)) AS \(sub) WHERE \(sub).\(dialect.quote(relation.manyField)) = \(alias).\(dialect.quote(collection.primaryKey))"

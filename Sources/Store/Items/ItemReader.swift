@@ -101,6 +101,21 @@ struct ItemReader {
         _ collection: CollectionSchema, permission: CollectionPermission, tree: FieldTree, filter: Filter?,
         search: String?, sort: [SortField], limit: Int?, offset: Int?, deep: [String: ItemQuery], strict: Bool
     ) async throws -> [JSONObject] {
+        try await readKeyedRows(
+            collection, permission: permission, tree: tree, filter: filter, search: search, sort: sort, limit: limit,
+            offset: offset, deep: deep, strict: strict, keyField: collection.primaryKey
+        ).map(\.row)
+    }
+
+    /// `readRows`, each row with the stored value of `keyField` (a column), whether or not the
+    /// row shows it: related rows are matched to their parents by it, which a field a policy
+    /// grants only on some rows (null elsewhere) must not undo. `keys`: only rows whose
+    /// `keyField` is one of them.
+    func readKeyedRows(
+        _ collection: CollectionSchema, permission: CollectionPermission, tree: FieldTree, filter: Filter?,
+        search: String?, sort: [SortField], limit: Int?, offset: Int?, deep: [String: ItemQuery], strict: Bool,
+        keyField: String, keys: [JSONValue]? = nil
+    ) async throws -> [(key: JSONValue, row: JSONObject)] {
         let projections = try project(collection, permission: permission, tree: tree, deep: deep, strict: strict)
         var columns: [String] = [collection.primaryKey]
         for p in projections {
@@ -110,6 +125,7 @@ struct ItemReader {
             case .oneToMany, .function: break
             }
         }
+        if !columns.contains(keyField) { columns.append(keyField) }
         // Fields granted by only some policies: one flag per distinct condition says
         // whether the row may show them (Directus's CASE WHEN per policy case).
         var flags: [Filter] = []
@@ -132,7 +148,9 @@ struct ItemReader {
             sql.append(" THEN 1 ELSE 0 END AS \(dialect.quote("__case_\(i)"))")
         }
         sql.append(" FROM \(dialect.quote(collection.name)) AS t0")
-        sql.append(try whereClause(&compiler, collection, visible, filter: filter, search: search))
+        // The match on `keys` is ours, not the caller's: its key field need not be one it may read.
+        let match = keys.map { Filter.condition(path: [keyField], op: ._in, value: .array($0)) }
+        sql.append(try whereClause(&compiler, collection, visible, filter: filter, search: search, trusted: match))
         sql.append(try orderBy(&compiler, collection, sort))
         if let limit {
             sql.append(" LIMIT \(limit)")
@@ -199,7 +217,12 @@ struct ItemReader {
         }
         // Restore the requested order of fields (relational fields were filled last).
         let order = projections.map(\.name)
-        return output.map { row in JSONObject(order.compactMap { name in row[name].map { (name, $0) } }) }
+        return raw.indices.map { i in
+            (
+                ValueCodec.key(raw[i][keyField] ?? .null),
+                JSONObject(order.compactMap { name in output[i][name].map { (name, $0) } })
+            )
+        }
     }
 
     /// Reads rows of `collectionName` whose `keyField` (default: primary key) is in
@@ -215,24 +238,19 @@ struct ItemReader {
         for k in keys where !k.isNull && seen.insert(k.hashKey).inserted { unique.append(k) }
         guard !unique.isEmpty else { return [:] }
         let field = keyField ?? collection.primaryKey
-        var childTree = tree
-        let mustStrip = !tree.includesAll && !tree.names.contains(field)
-        if mustStrip { childTree.names.append(field) }
         var result: [String: [JSONObject]] = [:]
         // Chunked so that no statement exceeds the database's parameter limit.
         var start = 0
         while start < unique.count {
             let chunk = Array(unique[start..<min(start + 500, unique.count)])
             start += 500
-            let filter = Filter.conjunction([.condition(path: [field], op: ._in, value: .array(chunk)), deep?.filter])
-            let rows = try await readRows(
-                collection, permission: permission, tree: childTree, filter: filter, search: nil,
-                sort: deep?.sort ?? [], limit: nil, offset: nil, deep: deep?.deep ?? [:], strict: false)
-            for var row in rows {
-                let k = (row[field] ?? .null).hashKey
-                if mustStrip { row.removeValue(forKey: field) }
-                result[k, default: []].append(row)
-            }
+            // Only the requested fields: the key read for the match is no requested field (it
+            // would make the rows of a policy granting it visible, `rowFilter(requesting:)`).
+            let rows = try await readKeyedRows(
+                collection, permission: permission, tree: tree, filter: deep?.filter, search: nil,
+                sort: deep?.sort ?? [], limit: nil, offset: nil, deep: deep?.deep ?? [:], strict: false, keyField: field,
+                keys: chunk)
+            for (key, row) in rows { result[key.hashKey, default: []].append(row) }
         }
         return result
     }
@@ -326,9 +344,13 @@ struct ItemReader {
 
     private func whereClause(
         _ compiler: inout FilterCompiler, _ collection: CollectionSchema, _ permission: CollectionPermission,
-        filter: Filter?, search: String?
+        filter: Filter?, search: String?, trusted match: Filter? = nil
     ) throws(SwitchboardError) -> SQLStatement {
         var conditions: [SQLStatement] = []
+        if let match {
+            var trusted = FilterCompiler(schema: schema, dialect: dialect, context: .system, variables: variables)
+            conditions.append(try trusted.compile(match, on: collection, alias: "t0"))
+        }
         if let f = filter?.resolvingVariables(variables) {
             conditions.append(try compiler.compile(f, on: collection, alias: "t0"))
         }

@@ -1,0 +1,283 @@
+import Foundation
+import Query
+import Store
+import SwitchboardCore
+import Testing
+
+// A seeded property test of what a role may see: per world a user with 1-3 random policies,
+// each reading `items` under a random row filter (`$CURRENT_USER` among them) with a random field
+// subset or `*`, most also reading `people`. For random reads (filters through the m2o and the
+// o2m, fields with `owner.<field>` and date parts), the SQL read as that user
+// (`Store.readItems`) must equal, row for row and field for field, what fan-out shows a
+// subscriber of the same query in memory (`InMemoryRead`: the policies' row filter and per-policy
+// field cases, `RowProjection`) on the create events' post-images. The generator is
+// PropertyWorld.swift, the comparison PropertyReads.swift.
+//
+// Default: seeds 1-100, `readsPerWorld` reads each. PROPERTY_CASES / PROPERTY_SEED as for
+// FilterAgreementPropertyTests (README, "Testing"); PostgreSQL too with SWITCHBOARD_TEST_PG.
+
+/// One policy's read grant on one collection.
+struct GeneratedGrant: Sendable {
+    /// nil: `*`.
+    var fields: [String]?
+    var filter: GeneratedFilter?
+
+    var row: PermissionGrantRow {
+        PermissionGrantRow(
+            fields: fields.map { Set($0) }, filter: filter.flatMap { try? Filter.parse($0.json) }, validation: nil,
+            presets: [:])
+    }
+
+    var json: JSONValue {
+        let fieldList: JSONValue = fields.map { JSONValue.array($0.map(JSONValue.string)) } ?? "*"
+        return ["fields": fieldList, "permissions": filter?.json ?? .null]
+    }
+}
+
+/// A policy of the test user: a read of `items`, and of `people` or not.
+struct GeneratedPolicy: Sendable {
+    var items: GeneratedGrant
+    var people: GeneratedGrant?
+
+    var json: JSONValue { ["items": items.json, "people": people?.json ?? .null] }
+}
+
+@Suite(.serialized) struct PolicyAgreementPropertyTests {
+    /// More worlds than FilterAgreementPropertyTests: each draws its own policies.
+    static let defaultWorlds = 100
+    static let readsPerWorld = 60
+
+    @Test func aRoleSeesTheSameOverSQLAndInMemoryOnSQLite() async throws {
+        try await runAll(on: "SQLite") { body in try await withStore(body) }
+    }
+
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["SWITCHBOARD_TEST_PG"] != nil))
+    func aRoleSeesTheSameOverSQLAndInMemoryOnPostgreSQL() async throws {
+        try await runAll(on: "PostgreSQL") { body in try await withPostgresStore(body) }
+    }
+
+    private func runAll(
+        on backend: String, _ withBackend: @Sendable (@Sendable (Store) async throws -> Void) async throws -> Void
+    ) async throws {
+        let plan = PropertyPlan.make(defaultWorlds: Self.defaultWorlds, perWorld: Self.readsPerWorld)
+        let started = ContinuousClock.now
+        let total = Counter()
+        let refused = Counter()
+        try await plan.run(withBackend) { seed, perWorld, store in
+            let (n, r) = try await Self.check(seed: seed, reads: perWorld, store: store)
+            await total.add(n)
+            await refused.add(r)
+        }
+        let elapsed = ContinuousClock.now - started
+        print(
+            "PolicyAgreementPropertyTests[\(backend)]: \(await total.value) reads (\(await refused.value) refused as"
+                + " Directus refuses them), \(plan.seeds.count) worlds, \(elapsed)")
+    }
+
+    // MARK: Generation
+
+    static func policies(_ world: AgreementWorld, _ rng: inout SeededGenerator) -> [GeneratedPolicy] {
+        // Row filters on plain fields of the collection, with operands of the field's type.
+        // The bare `owner` key is left out: relational reads evaluate the rule on rows whose
+        // `owner` holds the related row.
+        var itemFilters = FilterGenerator(world: world, paths: world.itemPaths.filter { $0.0.count == 1 && $0.0 != ["owner"] })
+        itemFilters.typedOperands = true
+        var peopleFilters = FilterGenerator(
+            world: world, paths: [(["id"], "integer")] + world.people.map { ([$0.name], $0.type) })
+        peopleFilters.typedOperands = true
+        let mine = GeneratedFilter.condition(path: ["author"], op: "_eq", value: "$CURRENT_USER")
+        func subset(_ names: [String], _ rng: inout SeededGenerator) -> [String] {
+            let chosen = names.filter { _ in rng.chance(0.5) }
+            return chosen.isEmpty ? [rng.pick(names)] : chosen
+        }
+        return (0..<Int.random(in: 1...3, using: &rng)).map { _ in
+            let roll = Double.random(in: 0..<1, using: &rng)
+            let itemFilter: GeneratedFilter? =
+                roll < 0.25 ? nil : roll < 0.5 ? mine : itemFilters.filter(&rng, depth: 2)
+            let items = GeneratedGrant(
+                fields: rng.chance(0.3) ? nil : subset(["id", "owner"] + world.items.map(\.name), &rng), filter: itemFilter)
+            var people: GeneratedGrant?
+            if rng.chance(0.7) {
+                people = GeneratedGrant(
+                    fields: rng.chance(0.4) ? nil : subset(["id", "items"] + world.people.map(\.name), &rng),
+                    filter: rng.chance(0.4) ? nil : peopleFilters.filter(&rng, depth: 2))
+            }
+            return GeneratedPolicy(items: items, people: people)
+        }
+    }
+
+    /// The test user's context with `policies`, combined as Directus 11 combines them.
+    static func context(_ world: AgreementWorld, _ policies: [GeneratedPolicy]) -> ItemsContext {
+        var rules: [String: [PermissionAction: CollectionPermission]] = [:]
+        if let p = CollectionPermission.combining(policies.map(\.items.row)) { rules[world.itemsCollection] = [.read: p] }
+        if let p = CollectionPermission.combining(policies.compactMap(\.people?.row)) {
+            rules[world.peopleCollection] = [.read: p]
+        }
+        return ItemsContext(
+            accountability: Accountability(userID: world.user, policies: policies.indices.map { "policy-\($0)" }),
+            permissions: PermissionSet(admin: false, rules: rules))
+    }
+
+    /// A read of `items` or `people`. Most reads keep to what `context` may read (a read of a
+    /// field it may not read is refused, on both paths alike: one in five still tries).
+    static func read(_ world: AgreementWorld, _ context: ItemsContext, _ rng: inout SeededGenerator) -> ReadCase {
+        func dateParts(_ fields: [AgreementWorld.Field], prefix: String) -> [String] {
+            fields.filter { ["date", "dateTime", "timestamp"].contains($0.type) }.map { "\(prefix)year(\($0.name))" }
+                + fields.filter { ["dateTime", "timestamp"].contains($0.type) }.map { "\(prefix)hour(\($0.name))" }
+        }
+        let permitted = rng.chance(0.8)
+        // Whether `context` may read the field a path or `fields` entry names at each step.
+        func readable(_ path: [String], from collection: String) -> Bool {
+            guard permitted else { return true }
+            var current = collection
+            for step in path {
+                let name = FieldFunction(step)?.field ?? step
+                guard let p = context.permissions.permission(.read, current), p.allows(field: name) else { return false }
+                if name == "owner" {
+                    current = world.peopleCollection
+                } else if name == "items" {
+                    current = world.itemsCollection
+                }
+            }
+            return true
+        }
+        func pickFields(_ names: [String], from collection: String, _ rng: inout SeededGenerator) -> [String] {
+            let allowed = names.filter { $0 == "*" || readable($0.split(separator: ".").map(String.init), from: collection) }
+            let choices = allowed.isEmpty ? names : allowed
+            var out: [String] = []
+            for _ in 0..<Int.random(in: 1...4, using: &rng) {
+                let name = rng.pick(choices)
+                if !out.contains(name) { out.append(name) }
+            }
+            return out
+        }
+        func keepingReadable(_ generator: FilterGenerator, from collection: String) -> FilterGenerator {
+            var copy = generator
+            let paths = generator.paths.filter { readable($0.0, from: collection) }
+            if !paths.isEmpty { copy.paths = paths }
+            return copy
+        }
+        let filtered = rng.chance(0.8)
+        if rng.chance(0.3) {
+            // `people` fields name no o2m: a subscription reading one reads the database.
+            let names = ["id"] + world.people.map(\.name) + dateParts(world.people, prefix: "")
+            let generator = keepingReadable(FilterGenerator.people(world), from: world.peopleCollection)
+            return ReadCase(
+                target: .people, filter: filtered ? generator.filter(&rng) : nil,
+                fields: pickFields(names, from: world.peopleCollection, &rng))
+        }
+        let names =
+            ["*", "id", "owner"] + world.items.map(\.name) + dateParts(world.items, prefix: "")
+            + ["owner.id"] + world.people.map { "owner.\($0.name)" } + dateParts(world.people, prefix: "owner.")
+        let generator = keepingReadable(
+            FilterGenerator.items(world, relational: rng.chance(0.4)), from: world.itemsCollection)
+        return ReadCase(
+            target: .items, filter: filtered ? generator.filter(&rng) : nil,
+            fields: pickFields(names, from: world.itemsCollection, &rng))
+    }
+
+    // MARK: Checking
+
+    /// Builds the world of `seed` in `store`, draws its policies and checks `reads` random reads
+    /// as its user; answers the reads run and how many were refused.
+    static func check(seed: UInt64, reads: Int, store: Store) async throws -> (Int, Int) {
+        let world = AgreementWorld.make(seed: seed, now: DynamicVariables.currentTime())
+        let rows = try await AgreementRows.create(world, in: store)
+        var rng = SeededGenerator(seed: seed &* 0x9E37_79B9_7F4A_7C15)
+        let policies = Self.policies(world, &rng)
+        let context = Self.context(world, policies)
+        var refused = 0
+        for index in 0..<reads {
+            let read = Self.read(world, context, &rng)
+            switch await ReadAgreement.check(read, world: world, rows: rows, context: context, store: store) {
+            case .agree: continue
+            case .refused:
+                refused += 1
+                continue
+            case .disagree(let failure):
+                let (smallest, smallestPolicies, smallestFailure) = await shrink(
+                    read, policies, failure, world: world, rows: rows, store: store)
+                Issue.record(
+                    """
+                    A role sees different rows or fields over SQL and in memory (read \(index) of seed \(seed))
+                    \(world.description)
+                    policies: \(policies.map(\.json.jsonString).joined(separator: "\n          "))
+                    read:     \(read.json(world).jsonString)
+                    shrunk:
+                    policies: \(smallestPolicies.map(\.json.jsonString).joined(separator: "\n          "))
+                    read:     \(smallest.json(world).jsonString)
+                    \(smallestFailure)
+                    replay:   PROPERTY_SEED=\(seed) PROPERTY_CASES=\(reads) swift test --filter PolicyAgreementPropertyTests
+                    """)
+                return (index + 1, refused)
+            }
+        }
+        return (reads, refused)
+    }
+
+    /// Smaller failing cases: a policy, its `people` grant, a row filter or a granted field
+    /// dropped; the read shrunk (filter, fields). At most 500 tries.
+    static func shrink(
+        _ read: ReadCase, _ policies: [GeneratedPolicy], _ failure: String, world: AgreementWorld, rows: AgreementRows,
+        store: Store
+    ) async -> (ReadCase, [GeneratedPolicy], String) {
+        var best = (read, policies, failure)
+        var budget = 500
+        var improved = true
+        while improved, budget > 0 {
+            improved = false
+            var candidates: [(ReadCase, [GeneratedPolicy])] = []
+            if best.1.count > 1 {
+                for i in best.1.indices {
+                    var fewer = best.1
+                    fewer.remove(at: i)
+                    candidates.append((best.0, fewer))
+                }
+            }
+            for i in best.1.indices {
+                if best.1[i].people != nil {
+                    var copy = best.1
+                    copy[i].people = nil
+                    candidates.append((best.0, copy))
+                }
+                if best.1[i].items.filter != nil {
+                    var copy = best.1
+                    copy[i].items.filter = nil
+                    candidates.append((best.0, copy))
+                }
+                if best.1[i].people?.filter != nil {
+                    var copy = best.1
+                    copy[i].people?.filter = nil
+                    candidates.append((best.0, copy))
+                }
+                if let fields = best.1[i].items.fields, fields.count > 1 {
+                    for j in fields.indices {
+                        var copy = best.1
+                        copy[i].items.fields?.remove(at: j)
+                        candidates.append((best.0, copy))
+                    }
+                }
+                if let fields = best.1[i].people?.fields, fields.count > 1 {
+                    for j in fields.indices {
+                        var copy = best.1
+                        copy[i].people?.fields?.remove(at: j)
+                        candidates.append((best.0, copy))
+                    }
+                }
+            }
+            candidates += best.0.shrinks.map { ($0, best.1) }
+            for (candidate, candidatePolicies) in candidates {
+                budget -= 1
+                if budget < 0 { break }
+                let verdict = await ReadAgreement.check(
+                    candidate, world: world, rows: rows, context: Self.context(world, candidatePolicies), store: store)
+                if case .disagree(let f) = verdict {
+                    best = (candidate, candidatePolicies, f)
+                    improved = true
+                    break
+                }
+            }
+        }
+        return best
+    }
+}
