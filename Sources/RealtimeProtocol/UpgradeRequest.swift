@@ -78,6 +78,19 @@ private struct Reader {
     static let space: UInt8 = 32
     static let tab: UInt8 = 9
     static let colon: UInt8 = 58
+    static let method = Array("GET ".utf8)
+    /// What follows the target on the request line (the space is read already).
+    static let version = Array("HTTP/1.1\r\n".utf8)
+    /// `tchar` (RFC 9110 §5.6.2) by byte value.
+    static let tokenBytes: [Bool] = (0...255).map { byte in
+        switch UInt8(byte) {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return "!#$%&'*+-.^_`|~".utf8.contains(UInt8(byte))
+        }
+    }
 
     init(bytes: UnsafeRawBufferPointer, end: Int) {
         self.bytes = bytes
@@ -86,8 +99,7 @@ private struct Reader {
 
     mutating func readHead(paths: Set<String>, maxHeaders: Int) -> UpgradeRequest.Reading {
         // Request line: `GET SP request-target SP HTTP/1.1 CRLF`.
-        let method: [UInt8] = Array("GET ".utf8)
-        for byte in method {
+        for byte in Self.method {
             guard at < end else { return .needMore }
             guard bytes[at] == byte else { return .other }
             at += 1
@@ -103,7 +115,7 @@ private struct Reader {
         let target = string(targetStart, at)
         guard paths.contains(String(target.prefix { $0 != "?" })) else { return .other }
         at += 1
-        for byte in Array(" HTTP/1.1\r\n".utf8).dropFirst() {
+        for byte in Self.version {
             guard at < end else { return .needMore }
             guard bytes[at] == byte else { return .other }
             at += 1
@@ -145,16 +157,13 @@ private struct Reader {
             at += 2
             let name = string(nameStart, nameEnd)
             let value = string(valueStart, valueEnd)
-            switch name.lowercased() {
-            case "content-length":
+            if nameIs("content-length", nameStart, nameEnd) {
                 // A body is the general path's (it reads and drops it).
                 guard value == "0" else { return .other }
-            case "transfer-encoding":
+            } else if nameIs("transfer-encoding", nameStart, nameEnd) {
                 return .other
-            case "upgrade":
-                if Self.listsWebSocket(value) { upgradesToWebSocket = true }
-            default:
-                break
+            } else if nameIs("upgrade", nameStart, nameEnd), Self.listsWebSocket(value) {
+                upgradesToWebSocket = true
             }
             headers.append(.init(name: name, value: value))
         }
@@ -166,14 +175,14 @@ private struct Reader {
         String(decoding: UnsafeRawBufferPointer(rebasing: bytes[from..<to]), as: UTF8.self)
     }
 
-    /// `tchar` (RFC 9110 §5.6.2).
-    static func isTokenByte(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-            UInt8(ascii: "0")...UInt8(ascii: "9"):
+    static func isTokenByte(_ byte: UInt8) -> Bool { tokenBytes[Int(byte)] }
+
+    /// Whether the name between `from` and `to` is `lowercase` in any case (names are ASCII tokens).
+    private func nameIs(_ lowercase: StaticString, _ from: Int, _ to: Int) -> Bool {
+        guard to - from == lowercase.utf8CodeUnitCount else { return false }
+        return lowercase.withUTF8Buffer { expected in
+            for i in 0..<expected.count where bytes[from + i] | 0x20 != expected[i] { return false }
             return true
-        default:
-            return Array("!#$%&'*+-.^_`|~".utf8).contains(byte)
         }
     }
 

@@ -59,6 +59,17 @@ import Testing
         // A body.
         #expect(read(start + "Content-Length: 5\r\n\r\nhello") == .other)
         #expect(read(start + "Transfer-Encoding: chunked\r\n\r\n") == .other)
+        // Header names in any case; names of the same length that are not these are plain headers.
+        #expect(read(start + "CONTENT-length: 5\r\n\r\nhello") == .other)
+        #expect(read(start + "transfer-ENCODING: chunked\r\n\r\n") == .other)
+        #expect(read("GET /websocket HTTP/1.1\r\nUPGRADE: WebSocket\r\n\r\n") != .other)
+        #expect(read("GET /websocket HTTP/1.1\r\nUpgrader: websocket\r\n\r\n") == .other)
+        #expect(read("GET /websocket HTTP/1.1\r\nUpgrad_: websocket\r\n\r\n") == .other)
+        if case .upgrade(let request, _) = read(start + "Content-Lengtx: 5\r\nTransfer-Encodinh: x\r\n\r\n") {
+            #expect(request.headers.map(\.name) == ["Upgrade", "Content-Lengtx", "Transfer-Encodinh"])
+        } else {
+            Issue.record("look-alike header names not read as plain headers")
+        }
         // Obsolete folding, bare LF, bad names, control or non-ASCII bytes.
         #expect(read(start + "X-A: 1\r\n  folded\r\n\r\n") == .other)
         #expect(read(start + "X-A: 1\n\r\n") == .other)
