@@ -105,6 +105,29 @@ async def test_a_related_change_of_fields_not_shown_sends_nothing(server, admin)
 
 
 @run_async
+async def test_a_related_read_permission_through_a_relation_is_followed(server, admin):
+    companies, authors, posts, _ = blog(admin)
+    acme = data(admin.post(f"/items/{companies}", {"name": "acme"}))
+    ann = data(admin.post(f"/items/{authors}", {"email": "ann@x", "company": acme["id"]}))
+    p1 = data(admin.post(f"/items/{posts}", {"title": "one", "author": ann["id"]}))
+    fields = ["id", "author.email"]
+    _, reader = create_user_with_policy(admin, permissions=[
+        {"collection": posts, "action": "read", "fields": ["*"]},
+        {"collection": authors, "action": "read", "fields": ["*"], "permissions": {"company": {"name": {"_eq": "acme"}}}},
+        {"collection": companies, "action": "read", "fields": ["*"]},
+    ])
+    ws = await authed(server, reader.token)
+    init = await ws.subscribe(posts, uid="p", query={"fields": fields})
+    assert init["data"] == [{"id": p1["id"], "author": {"email": "ann@x"}}], init
+    await in_thread(admin.patch, f"/items/{companies}/{acme['id']}", {"name": "acme2"})
+    frame = await ws.recv()
+    assert_derived(frame, "p")
+    assert frame["data"] == rest_keys(reader, posts, [p1["id"]], fields), frame
+    assert frame["data"][0]["author"] is None, frame
+    await ws.close()
+
+
+@run_async
 async def test_a_deeper_m2o_path_follows_each_collection_on_it(server, admin):
     companies, authors, posts, _ = blog(admin)
     acme = data(admin.post(f"/items/{companies}", {"name": "acme"}))

@@ -251,4 +251,17 @@ import Testing
         #expect(deep.watched["comments"] == RelatedReach.WatchedFields(names: ["text", "post", "likes"]))
         #expect(deep.matters(Self.update("comments", id: 5, before: ["likes": 1], after: ["likes": 2]), schema: Self.schema))
     }
+
+    @Test func aReachedCollectionsReadPermissionReachesWhatItReads() throws {
+        let authors = CollectionPermission(filter: try Self.filter(#"{"company":{"name":{"_eq":"acme"}}}"#))
+        let r = try Self.reach(fields: ["author.email"], related: ["authors": authors])
+        #expect(r.collections == ["authors", "companies"])
+        #expect(r.filtered.isEmpty)
+        #expect(
+            r.matters(Self.update("companies", id: 1, before: ["name": "acme"], after: ["name": "other"]), schema: Self.schema))
+        let f = r.parentFilter(for: Self.event("companies", .update, keys: [1]), schema: Self.schema)
+        #expect(f == .condition(path: ["author", "company"], op: ._in, value: [1]))
+        // An administrator sees every author: companies are not followed.
+        #expect(try Self.reach(fields: ["author.email"]).collections == ["authors"])
+    }
 }

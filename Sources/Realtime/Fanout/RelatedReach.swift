@@ -69,12 +69,36 @@ struct RelatedReach: Sendable, Equatable {
         // What orders rows (a window over them) or nested lists, and `deep` filters, matter where reached.
         for sort in query.sort { walk(sort.path, from: collection, schema: schema, reaching: false) }
         watchDeep(query.deep, from: collection, prefix: [], schema: schema)
+        followPermissions(permissions, schema: schema)
         for reached in paths.keys {
             guard let permission = permissions.permission(.read, reached) else { continue }
             for path in permission.allFilters.flatMap(\.referencedPaths) {
                 guard let first = path.first else { continue }
                 watch(FieldFunction(first)?.field ?? first, of: reached)
             }
+        }
+    }
+
+    /// Paths through reached collections' read permissions followed at most (each a distinct path).
+    static let permissionPathsMax = 256
+
+    /// A reached collection's read permission may read further (authors readable by
+    /// `{company:{name:…}}`): what it reads is reached too, through each path to that collection,
+    /// since it decides whether the related row is visible.
+    private mutating func followPermissions(_ permissions: PermissionSet, schema: Schema) {
+        guard !permissions.admin else { return }
+        var pending = paths.values.flatMap { $0 }
+        var done = Set<[Step]>()
+        for _ in 0..<Self.permissionPathsMax {
+            guard let steps = pending.popLast() else { return }
+            guard done.insert(steps).inserted, steps.count < FieldTree.maxDepth, let target = steps.last?.target,
+                let permission = permissions.permission(.read, target)
+            else { continue }
+            let before = paths
+            for path in permission.allFilters.flatMap(\.referencedPaths) where path.count > 1 {
+                walk(path, from: target, prefix: steps, schema: schema)
+            }
+            for (reached, all) in paths { pending.append(contentsOf: all.subtracting(before[reached] ?? [])) }
         }
     }
 
