@@ -4,14 +4,16 @@ A subscriber to posts with `author.email` gets an `update` (without `seq`) of th
 author changed; o2m fields (`comments.text`) follow children created, moved and deleted; a
 `live` filter through a relation sends `delete` with `reason: "left"`; a resume with `after` of
 such a subscription is a fresh `init` (`resumed: false`); more rows than
-WEBSOCKETS_RELATED_ROWS_MAX close the subscribers (1011).
+WEBSOCKETS_RELATED_ROWS_MAX close the subscribers (1011). An update of a related row that changed
+none of the fields the subscription shows or filters by (nor its read permission there reads)
+sends nothing.
 """
 
 from __future__ import annotations
 
 import json
 
-from harness import create_collection, create_field, data, uniq
+from harness import create_collection, create_field, create_user_with_policy, data, uniq
 from wsclient import authed, in_thread, open_ws, run_async
 
 
@@ -69,6 +71,59 @@ async def test_m2o_field_follows_the_related_row(server, admin):
     await in_thread(admin.patch, f"/items/{posts}/{p1['id']}", {"title": "uno"})
     frame = await ws.recv()
     assert frame["event"] == "update" and isinstance(frame["seq"], int), frame
+    await ws.close()
+
+
+@run_async
+async def test_a_related_change_of_fields_not_shown_sends_nothing(server, admin):
+    _, authors, posts, _ = blog(admin)
+    ann = data(admin.post(f"/items/{authors}", {"email": "ann@x", "status": "active"}))
+    p1 = data(admin.post(f"/items/{posts}", {"title": "one", "author": ann["id"]}))
+    fields = ["id", "author.email"]
+    ws = await authed(server)
+    await ws.subscribe(posts, uid="p", query={"fields": fields})
+    # A reader whose permission on authors reads `status`: a status change may change what it sees.
+    _, reader = create_user_with_policy(admin, permissions=[
+        {"collection": posts, "action": "read", "fields": ["*"]},
+        {"collection": authors, "action": "read", "fields": ["*"], "permissions": {"status": {"_eq": "active"}}},
+    ])
+    guarded = await authed(server, reader.token)
+    await guarded.subscribe(posts, uid="g", query={"fields": fields})
+    await in_thread(admin.patch, f"/items/{authors}/{ann['id']}", {"status": "away"})
+    frame = await guarded.recv()
+    assert_derived(frame, "g")
+    assert frame["data"] == rest_keys(reader, posts, [p1["id"]], fields), frame
+    await ws.expect_silence(1.0)
+    # The positive control: the next related frame is the email change, not a late status one.
+    await in_thread(admin.patch, f"/items/{authors}/{ann['id']}", {"email": "ann@y"})
+    frame = await ws.recv()
+    assert_derived(frame, "p")
+    assert frame["data"] == rest_keys(admin, posts, [p1["id"]], fields) == [{"id": p1["id"], "author": {"email": "ann@y"}}]
+    await ws.expect_silence()
+    await ws.close()
+    await guarded.close()
+
+
+@run_async
+async def test_a_related_read_permission_through_a_relation_is_followed(server, admin):
+    companies, authors, posts, _ = blog(admin)
+    acme = data(admin.post(f"/items/{companies}", {"name": "acme"}))
+    ann = data(admin.post(f"/items/{authors}", {"email": "ann@x", "company": acme["id"]}))
+    p1 = data(admin.post(f"/items/{posts}", {"title": "one", "author": ann["id"]}))
+    fields = ["id", "author.email"]
+    _, reader = create_user_with_policy(admin, permissions=[
+        {"collection": posts, "action": "read", "fields": ["*"]},
+        {"collection": authors, "action": "read", "fields": ["*"], "permissions": {"company": {"name": {"_eq": "acme"}}}},
+        {"collection": companies, "action": "read", "fields": ["*"]},
+    ])
+    ws = await authed(server, reader.token)
+    init = await ws.subscribe(posts, uid="p", query={"fields": fields})
+    assert init["data"] == [{"id": p1["id"], "author": {"email": "ann@x"}}], init
+    await in_thread(admin.patch, f"/items/{companies}/{acme['id']}", {"name": "acme2"})
+    frame = await ws.recv()
+    assert_derived(frame, "p")
+    assert frame["data"] == rest_keys(reader, posts, [p1["id"]], fields), frame
+    assert frame["data"][0]["author"] is None, frame
     await ws.close()
 
 

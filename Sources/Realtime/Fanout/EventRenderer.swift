@@ -208,7 +208,8 @@ struct EventRenderer {
     /// as a read of those rows with the class's query and permissions returns them now, and for
     /// `live` classes whose filter reads the related collection, `delete` with `reason: "left"` of
     /// those rows the class may read but whose filter no longer holds. No frame carries a seq: they
-    /// are no change of the class's collection. At most `limit` rows are re-read.
+    /// are no change of the class's collection. At most `limit` rows are re-read. An update that
+    /// changed none of the fields that matter to the class (`RelatedReach.matters`) sends nothing.
     func renderRelated(_ event: ChangeEvent, for cls: QueryClass, reach: RelatedReach, limit: Int) async throws
         -> RelatedRendering
     {
@@ -217,7 +218,8 @@ struct EventRenderer {
         let sendsUpdate = request.event == nil || request.event == .update
         let sendsLeft =
             request.live && (request.event == nil || request.event == .delete) && reach.filtered.contains(event.collection)
-        guard sendsUpdate || sendsLeft, let collection = schema.collection(request.collection),
+        guard sendsUpdate || sendsLeft, reach.matters(event, schema: schema),
+            let collection = schema.collection(request.collection),
             cls.context.permissions.permission(.read, collection.name) != nil,
             let leading = reach.parentFilter(for: event, schema: schema)
         else { return .frames([]) }

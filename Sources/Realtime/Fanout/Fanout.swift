@@ -258,9 +258,7 @@ public final class Fanout: Sendable {
 
     /// The collections a class's rows reach through relations (computed from the current schema).
     func reach(_ key: QueryClassKey, context: ItemsContext) -> RelatedReach {
-        RelatedReach(
-            key, permissionFilter: context.permissions.permission(.read, key.request.collection)?.filter,
-            schema: store.schema)
+        RelatedReach(key, permissions: context.permissions, schema: store.schema)
     }
 
     public func isInterested(in collection: String) -> Bool { interested.withLock { $0.contains(collection) } }
