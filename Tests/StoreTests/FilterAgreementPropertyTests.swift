@@ -34,19 +34,9 @@ import Testing
     private func runAll(
         on backend: String, _ withBackend: @Sendable (@Sendable (Store) async throws -> Void) async throws -> Void
     ) async throws {
-        let plan = PropertyPlan.make(defaultWorlds: Self.defaultWorlds, perWorld: Self.filtersPerWorld)
-        let started = ContinuousClock.now
-        let total = Counter()
-        let refused = Counter()
-        try await plan.run(withBackend) { seed, perWorld, store in
-            let (n, r) = try await Self.check(seed: seed, filters: perWorld, store: store)
-            await total.add(n)
-            await refused.add(r)
-        }
-        let elapsed = ContinuousClock.now - started
-        print(
-            "FilterAgreementPropertyTests[\(backend)]: \(await total.value) cases (\(await refused.value) refused as"
-                + " Directus refuses them), \(plan.seeds.count) worlds, \(elapsed)")
+        try await PropertyPlan.make(defaultWorlds: Self.defaultWorlds, perWorld: Self.filtersPerWorld).runCounting(
+            "FilterAgreementPropertyTests", unit: "cases", on: backend, withBackend
+        ) { seed, perWorld, store in try await Self.check(seed: seed, filters: perWorld, store: store) }
     }
 
     /// Builds the world of `seed` in `store` and checks `filters` random filters on it (on `items`,

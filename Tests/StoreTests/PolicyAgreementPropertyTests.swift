@@ -59,19 +59,9 @@ struct GeneratedPolicy: Sendable {
     private func runAll(
         on backend: String, _ withBackend: @Sendable (@Sendable (Store) async throws -> Void) async throws -> Void
     ) async throws {
-        let plan = PropertyPlan.make(defaultWorlds: Self.defaultWorlds, perWorld: Self.readsPerWorld)
-        let started = ContinuousClock.now
-        let total = Counter()
-        let refused = Counter()
-        try await plan.run(withBackend) { seed, perWorld, store in
-            let (n, r) = try await Self.check(seed: seed, reads: perWorld, store: store)
-            await total.add(n)
-            await refused.add(r)
-        }
-        let elapsed = ContinuousClock.now - started
-        print(
-            "PolicyAgreementPropertyTests[\(backend)]: \(await total.value) reads (\(await refused.value) refused as"
-                + " Directus refuses them), \(plan.seeds.count) worlds, \(elapsed)")
+        try await PropertyPlan.make(defaultWorlds: Self.defaultWorlds, perWorld: Self.readsPerWorld).runCounting(
+            "PolicyAgreementPropertyTests", unit: "reads", on: backend, withBackend
+        ) { seed, perWorld, store in try await Self.check(seed: seed, reads: perWorld, store: store) }
     }
 
     // MARK: Generation

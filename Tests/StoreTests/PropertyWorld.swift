@@ -354,6 +354,27 @@ struct PropertyPlan {
             }
         }
     }
+
+    /// `run` with `check` answering the cases it ran and how many the SQL path refused, and a
+    /// line with the totals at the end: "`suite`[`backend`]: N `unit` (R refused …), W worlds, time".
+    func runCounting(
+        _ suite: String, unit: String, on backend: String,
+        _ withBackend: @Sendable (@Sendable (Store) async throws -> Void) async throws -> Void,
+        _ check: @escaping @Sendable (UInt64, Int, Store) async throws -> (Int, Int)
+    ) async throws {
+        let started = ContinuousClock.now
+        let total = Counter()
+        let refused = Counter()
+        try await run(withBackend) { seed, perWorld, store in
+            let (n, r) = try await check(seed, perWorld, store)
+            await total.add(n)
+            await refused.add(r)
+        }
+        let elapsed = ContinuousClock.now - started
+        print(
+            "\(suite)[\(backend)]: \(await total.value) \(unit) (\(await refused.value) refused as Directus refuses them),"
+                + " \(seeds.count) worlds, \(elapsed)")
+    }
 }
 
 actor Counter {
