@@ -134,9 +134,10 @@ let package = Package(
         .testTarget(name: "QueryTests", dependencies: ["Query", "SwitchboardCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "StoreTests",
-            // Realtime: the property tests hold the SQL read against fan-out's in-memory read (`InMemoryRead`).
+            // Realtime: the property tests hold the SQL read against fan-out's in-memory read (`InMemoryRead`);
+            // Access: PolicyAgreementPropertyTests builds its contexts with the production `PermissionResolver`.
             dependencies: [
-                "Store", "Query", "SwitchboardCore", "Realtime", .product(name: "Logging", package: "swift-log"),
+                "Store", "Query", "SwitchboardCore", "Realtime", "Access", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
         .testTarget(name: "MessengerTests", dependencies: ["Messenger", "RESP"], swiftSettings: swiftSettings),

@@ -1,17 +1,22 @@
+import Access
 import Foundation
 import Query
 import Store
 import SwitchboardCore
 import Testing
 
-// A seeded property test of what a role may see: per world a user with 1-3 random policies,
-// each reading `items` under a random row filter (`$CURRENT_USER` among them) with a random field
-// subset or `*`, most also reading `people`. For random reads (filters through the m2o and the
-// o2m, fields with `owner.<field>` and date parts), the SQL read as that user
-// (`Store.readItems`) must equal, row for row and field for field, what fan-out shows a
-// subscriber of the same query in memory (`InMemoryRead`: the policies' row filter and per-policy
-// field cases, `RowProjection`) on the create events' post-images. The generator is
-// PropertyWorld.swift, the comparison PropertyReads.swift.
+// A seeded property test of what a role may see: per world a user with a role and 1-3 random
+// policies, each reading `items` under a random row filter (`$CURRENT_USER`, `$CURRENT_ROLE` and
+// `$CURRENT_POLICIES` among them) with a random field subset or `*`, most also reading `people`.
+// In three worlds of four the policies are rows as Directus stores them (directus_policies,
+// directus_permissions, directus_access through the role or to the user) and the user's context is
+// what the server's `PermissionResolver` makes of them; in the fourth it is built straight from
+// `CollectionPermission.combining`. For random reads (filters through the m2o and the o2m, fields
+// with `owner.<field>` and date parts), the SQL read as that user (`Store.readItems`) must equal,
+// row for row and field for field, what fan-out shows a subscriber of the same query in memory
+// (`InMemoryRead`: the policies' row filter and per-policy field cases, `RowProjection`) on the
+// create events' post-images. The generator is PropertyWorld.swift, the comparison
+// PropertyReads.swift.
 //
 // Default: seeds 1-100, `readsPerWorld` reads each. PROPERTY_CASES / PROPERTY_SEED as for
 // FilterAgreementPropertyTests (README, "Testing"); PostgreSQL too with SWITCHBOARD_TEST_PG.
@@ -32,14 +37,26 @@ struct GeneratedGrant: Sendable {
         let fieldList: JSONValue = fields.map { JSONValue.array($0.map(JSONValue.string)) } ?? "*"
         return ["fields": fieldList, "permissions": filter?.json ?? .null]
     }
+
+    /// The grant as a directus_permissions row of `policy`.
+    func permissionRow(_ collection: String, policy: String) -> JSONObject {
+        [
+            "collection": .string(collection), "action": "read", "policy": .string(policy),
+            "fields": .array((fields ?? ["*"]).map(JSONValue.string)), "permissions": filter?.json ?? .null,
+        ]
+    }
 }
 
-/// A policy of the test user: a read of `items`, and of `people` or not.
+/// A policy of the test user: a read of `items`, and of `people` or not; given through the
+/// user's role or to the user (directus_access).
 struct GeneratedPolicy: Sendable {
     var items: GeneratedGrant
     var people: GeneratedGrant?
+    var throughRole: Bool
 
-    var json: JSONValue { ["items": items.json, "people": people?.json ?? .null] }
+    var json: JSONValue {
+        ["items": items.json, "people": people?.json ?? .null, "access": throughRole ? "role" : "user"]
+    }
 }
 
 @Suite(.serialized) struct PolicyAgreementPropertyTests {
@@ -76,6 +93,12 @@ struct GeneratedPolicy: Sendable {
             world: world, paths: [(["id"], "integer")] + world.people.map { ([$0.name], $0.type) })
         peopleFilters.typedOperands = true
         let mine = GeneratedFilter.condition(path: ["author"], op: "_eq", value: "$CURRENT_USER")
+        let mineByAccess: [GeneratedFilter] = [
+            .condition(path: ["grp"], op: "_eq", value: "$CURRENT_ROLE"),
+            .condition(path: ["grp"], op: "_in", value: "$CURRENT_POLICIES"),
+            .condition(path: ["grp"], op: "_nin", value: "$CURRENT_POLICIES"),
+            .condition(path: ["grp"], op: "_in", value: "$CURRENT_ROLES"),
+        ]
         func subset(_ names: [String], _ rng: inout SeededGenerator) -> [String] {
             let chosen = names.filter { _ in rng.chance(0.5) }
             return chosen.isEmpty ? [rng.pick(names)] : chosen
@@ -83,7 +106,9 @@ struct GeneratedPolicy: Sendable {
         return (0..<Int.random(in: 1...3, using: &rng)).map { _ in
             let roll = Double.random(in: 0..<1, using: &rng)
             let itemFilter: GeneratedFilter? =
-                roll < 0.25 ? nil : roll < 0.5 ? mine : itemFilters.filter(&rng, depth: 2)
+                roll < 0.2
+                ? nil
+                : roll < 0.4 ? mine : roll < 0.6 ? rng.pick(mineByAccess) : itemFilters.filter(&rng, depth: 2)
             let items = GeneratedGrant(
                 fields: rng.chance(0.3) ? nil : subset(["id", "owner"] + world.items.map(\.name), &rng), filter: itemFilter)
             var people: GeneratedGrant?
@@ -92,20 +117,80 @@ struct GeneratedPolicy: Sendable {
                     fields: rng.chance(0.4) ? nil : subset(["id", "items"] + world.people.map(\.name), &rng),
                     filter: rng.chance(0.4) ? nil : peopleFilters.filter(&rng, depth: 2))
             }
-            return GeneratedPolicy(items: items, people: people)
+            return GeneratedPolicy(items: items, people: people, throughRole: rng.chance(0.6))
         }
     }
 
-    /// The test user's context with `policies`, combined as Directus 11 combines them.
-    static func context(_ world: AgreementWorld, _ policies: [GeneratedPolicy]) -> ItemsContext {
+    /// Whether the worlds of `seed` reach their context through `PermissionResolver` (three in four).
+    static func resolved(_ seed: UInt64) -> Bool { seed % 4 != 0 }
+
+    /// The test user's context with `policies` (policy `i` has the id `world.policy(i)`):
+    /// `resolved`, through rows and `PermissionResolver`; else combined here as Directus 11 combines them.
+    static func context(_ world: AgreementWorld, _ policies: [GeneratedPolicy], resolved: Bool, store: Store)
+        async throws -> ItemsContext
+    {
+        if resolved { return try await resolvedContext(world, policies, store: store) }
         var rules: [String: [PermissionAction: CollectionPermission]] = [:]
         if let p = CollectionPermission.combining(policies.map(\.items.row)) { rules[world.itemsCollection] = [.read: p] }
         if let p = CollectionPermission.combining(policies.compactMap(\.people?.row)) {
             rules[world.peopleCollection] = [.read: p]
         }
         return ItemsContext(
-            accountability: Accountability(userID: world.user, policies: policies.indices.map { "policy-\($0)" }),
+            accountability: Accountability(
+                userID: world.user, roleID: world.role, roles: [world.role], policies: policies.indices.map(world.policy)),
             permissions: PermissionSet(admin: false, rules: rules))
+    }
+
+    /// The world's user as Directus stores it: its role, an active user in it, and the rows of
+    /// the three policies `policies` may use (without access or permissions yet).
+    static func createUser(_ world: AgreementWorld, in store: Store) async throws {
+        let (role, user, seed) = (world.role, world.user, world.seed)
+        let policies = (0..<3).map(world.policy)
+        _ = try await store.write(context: .system) { tx in
+            _ = try await tx.create(SystemCollections.roles, [["id": .string(role), "name": .string("Role \(seed)")]])
+            _ = try await tx.create(
+                SystemCollections.policies,
+                policies.map { ["id": .string($0), "name": .string("Policy \($0)"), "app_access": false] })
+            return try await tx.create(
+                SystemCollections.users,
+                [
+                    [
+                        "id": .string(user), "email": .string("property-\(seed)@example.com"), "role": .string(role),
+                        "status": "active",
+                    ]
+                ])
+        }
+    }
+
+    /// The user's context as the server makes it: `policies` written as directus_access rows
+    /// (through the role or to the user) and their read grants as directus_permissions rows, in
+    /// place of the previous ones (a shrink rewrites them), read back by a new `PermissionResolver`.
+    static func resolvedContext(_ world: AgreementWorld, _ policies: [GeneratedPolicy], store: Store) async throws
+        -> ItemsContext
+    {
+        var previous = ItemQuery()
+        previous.filter = .condition(
+            path: ["policy"], op: ._in, value: .array((0..<3).map { .string(world.policy($0)) }))
+        previous.limit = -1
+        _ = try await store.deleteItems(SystemCollections.permissions, query: previous, context: .system)
+        _ = try await store.deleteItems(SystemCollections.access, query: previous, context: .system)
+        var access: [JSONObject] = []
+        var permissions: [JSONObject] = []
+        for (index, policy) in policies.enumerated() {
+            let id = world.policy(index)
+            access.append(
+                policy.throughRole
+                    ? ["role": .string(world.role), "policy": .string(id)] : ["user": .string(world.user), "policy": .string(id)])
+            permissions.append(policy.items.permissionRow(world.itemsCollection, policy: id))
+            if let people = policy.people { permissions.append(people.permissionRow(world.peopleCollection, policy: id)) }
+        }
+        _ = try await store.createItems(SystemCollections.access, access, context: .system)
+        _ = try await store.createItems(SystemCollections.permissions, permissions, context: .system)
+        let resolver = PermissionResolver(store: store)
+        guard let accountability = try await resolver.accountability(userID: world.user) else {
+            throw SwitchboardError.invalidPayload("the world's user \(world.user) is not an active user")
+        }
+        return try await resolver.context(for: accountability)
     }
 
     /// A read of `items` or `people`. Most reads keep to what `context` may read (a read of a
@@ -171,11 +256,16 @@ struct GeneratedPolicy: Sendable {
     /// Builds the world of `seed` in `store`, draws its policies and checks `reads` random reads
     /// as its user; answers the reads run and how many were refused.
     static func check(seed: UInt64, reads: Int, store: Store) async throws -> (Int, Int) {
-        let world = AgreementWorld.make(seed: seed, now: DynamicVariables.currentTime())
+        let world = AgreementWorld.make(seed: seed, now: DynamicVariables.currentTime(), accessField: true)
         let rows = try await AgreementRows.create(world, in: store)
         var rng = SeededGenerator(seed: seed &* 0x9E37_79B9_7F4A_7C15)
         let policies = Self.policies(world, &rng)
-        let context = Self.context(world, policies)
+        let resolved = Self.resolved(seed)
+        if resolved { try await Self.createUser(world, in: store) }
+        let context = try await Self.context(world, policies, resolved: resolved, store: store)
+        // The resolver found the role and every policy, through the role or the user.
+        #expect(context.accountability.roleID == world.role)
+        #expect(Set(context.accountability.policies) == Set(policies.indices.map(world.policy)))
         var refused = 0
         for index in 0..<reads {
             let read = Self.read(world, context, &rng)
@@ -186,11 +276,13 @@ struct GeneratedPolicy: Sendable {
                 continue
             case .disagree(let failure):
                 let (smallest, smallestPolicies, smallestFailure) = await shrink(
-                    read, policies, failure, world: world, rows: rows, store: store)
+                    read, policies, failure, world: world, rows: rows, resolved: resolved, store: store)
                 Issue.record(
                     """
                     A role sees different rows or fields over SQL and in memory (read \(index) of seed \(seed))
                     \(world.description)
+                    context:  \(resolved ? "PermissionResolver over directus_* rows" : "CollectionPermission.combining")
+                    role \(world.role), policies \(policies.indices.map(world.policy).joined(separator: ", "))
                     policies: \(policies.map(\.json.jsonString).joined(separator: "\n          "))
                     read:     \(read.json(world).jsonString)
                     shrunk:
@@ -206,10 +298,11 @@ struct GeneratedPolicy: Sendable {
     }
 
     /// Smaller failing cases: a policy, its `people` grant, a row filter or a granted field
-    /// dropped; the read shrunk (filter, fields). At most 500 tries.
+    /// dropped; the read shrunk (filter, fields). At most 500 tries, each context made the way
+    /// the failing one was (`resolved`: its rows rewritten).
     static func shrink(
         _ read: ReadCase, _ policies: [GeneratedPolicy], _ failure: String, world: AgreementWorld, rows: AgreementRows,
-        store: Store
+        resolved: Bool, store: Store
     ) async -> (ReadCase, [GeneratedPolicy], String) {
         var best = (read, policies, failure)
         var budget = 500
@@ -259,8 +352,12 @@ struct GeneratedPolicy: Sendable {
             for (candidate, candidatePolicies) in candidates {
                 budget -= 1
                 if budget < 0 { break }
+                guard
+                    let context = try? await Self.context(
+                        world, candidatePolicies, resolved: resolved, store: store)
+                else { continue }
                 let verdict = await ReadAgreement.check(
-                    candidate, world: world, rows: rows, context: Self.context(world, candidatePolicies), store: store)
+                    candidate, world: world, rows: rows, context: context, store: store)
                 if case .disagree(let f) = verdict {
                     best = (candidate, candidatePolicies, f)
                     improved = true

@@ -22,9 +22,10 @@ struct SeededGenerator: RandomNumberGenerator {
 struct AgreementWorld {
     struct Field {
         var name: String
-        /// A Directus type, or `user`: text holding a user id (the test user's or another's).
+        /// A Directus type, or `user`: text holding a user id (the test user's or another's), or
+        /// `access`: text holding a role or policy id (`accessIDs`, or another role's).
         var type: String
-        var storedType: String { type == "user" ? "string" : type }
+        var storedType: String { ["user", "access"].contains(type) ? "string" : type }
     }
     var seed: UInt64
     var people: [Field]
@@ -36,19 +37,31 @@ struct AgreementWorld {
     /// The user the world's policies are for; `author` holds it or `otherUser`.
     var user: String { String(format: "5eed0000-0000-4000-8000-%012llx", seed & 0xFFFF_FFFF_FFFF) }
     static let otherUser = "00000000-0000-4000-8000-0000000000ff"
+    /// The user's role (PolicyAgreementPropertyTests creates it, with the user).
+    var role: String { String(format: "5eed0000-0000-4000-9000-%012llx", seed & 0xFFFF_FFFF_FFFF) }
+    /// The id of the user's policy `index` (0-2; PolicyAgreementPropertyTests draws 1-3).
+    func policy(_ index: Int) -> String {
+        String(format: "5eed0000-0000-4000-a%03x-%012llx", index, seed & 0xFFFF_FFFF_FFFF)
+    }
+    /// What an `access` field holds: the user's role, one of its policies' ids, or another role's.
+    var accessIDs: [String] { [role, policy(0), policy(1), policy(2), Self.otherRole] }
+    static let otherRole = "00000000-0000-4000-9000-0000000000ff"
 
     var peopleCollection: String { "people_\(seed)" }
     var itemsCollection: String { "items_\(seed)" }
 
     static let scalarTypes = ["integer", "bigInteger", "float", "string", "text", "boolean", "date", "dateTime", "timestamp"]
 
-    static func make(seed: UInt64, now: Double) -> AgreementWorld {
+    /// `accessField`: `items` has `grp`, an `access` field (`$CURRENT_ROLE`, `$CURRENT_POLICIES`).
+    static func make(seed: UInt64, now: Double, accessField: Bool = false) -> AgreementWorld {
         var rng = SeededGenerator(seed: seed)
         func fields(_ count: Int) -> [Field] {
             (0..<count).map { i in Field(name: "f\(i)", type: rng.pick(scalarTypes)) }
         }
         let people = fields(Int.random(in: 1...3, using: &rng))
-        let items = fields(Int.random(in: 2...5, using: &rng)) + [Field(name: "author", type: "user")]
+        let items =
+            fields(Int.random(in: 2...5, using: &rng)) + [Field(name: "author", type: "user")]
+            + (accessField ? [Field(name: "grp", type: "access")] : [])
         var world = AgreementWorld(seed: seed, people: people, items: items, peopleRows: [], itemRows: [], now: now)
         for _ in 0..<Int.random(in: 2...5, using: &rng) {
             world.peopleRows.append(JSONObject(people.map { ($0.name, world.value(for: $0.type, &rng)) }))
@@ -89,6 +102,7 @@ struct AgreementWorld {
         case "dateTime": return .string(ISOTimestamp(epochSeconds: time(&rng)).dateTimeString)
         case "timestamp": return .string(ISOTimestamp(epochSeconds: time(&rng)).iso8601)
         case "user": return .string(rng.chance(0.5) ? user : Self.otherUser)
+        case "access": return .string(rng.pick(accessIDs))
         default: return .string(rng.pick(Self.storedStrings))
         }
     }
@@ -280,6 +294,7 @@ struct FilterGenerator {
         case "_null", "_nnull", "_empty", "_nempty":
             return rng.pick([true, false, "true", "false", 1, 0])
         case "_in", "_nin":
+            if type == "access", rng.chance(0.4) { return rng.pick(["$CURRENT_POLICIES", "$CURRENT_ROLES"]) }
             let items = (0..<Int.random(in: 0...3, using: &rng)).map { _ in scalar(type, &rng) }
             if rng.chance(0.15) {
                 return .string(items.compactMap(\.textValue).joined(separator: ","))
@@ -293,9 +308,10 @@ struct FilterGenerator {
     }
 
     /// A value as clients send them: usually of the field's type, sometimes as text, of
-    /// another type, null, or a `$NOW` / `$CURRENT_USER` variable.
+    /// another type, null, or a `$NOW` / `$CURRENT_USER` / `$CURRENT_ROLE` variable.
     func scalar(_ type: String, _ rng: inout SeededGenerator, allowNull: Bool = true) -> JSONValue {
         if type == "user", rng.chance(0.3) { return "$CURRENT_USER" }
+        if type == "access", rng.chance(0.3) { return "$CURRENT_ROLE" }
         if typedOperands { return world.typedValue(type, &rng) }
         let roll = Double.random(in: 0..<1, using: &rng)
         if allowNull, roll < 0.07 { return .null }
