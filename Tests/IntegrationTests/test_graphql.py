@@ -290,7 +290,8 @@ def test_func_fields_read_filter_sort_and_group(admin):
         "party", "tbd"]
     # count of an o2m sorts (and, below, groups), as Directus's
     assert titles('sort: ["-count(notes)", "title"]') == ["launch", "party", "tbd"]
-    assert titles('sort: ["month(at)", "title"]') == ["tbd", "launch", "party"]
+    # (without the NULL row: SQLite sorts NULLs first, PostgreSQL last, as in Directus on each)
+    assert titles('filter: {at: {_nnull: true}}, sort: ["month(at)", "title"]') == ["launch", "party"]
     # through the m2o, in a list's filter and in a nested o2m's own filter argument
     body = gql(admin, f'{{ {notes}(filter: {{event: {{at_func: {{year: {{_lt: 2025}}}}}}}}) {{ text event {{ at_func {{ year }} }} }} }}')
     assert body["data"][notes] == [{"text": "three", "event": {"at_func": {"year": 2024}}}], body
@@ -300,10 +301,13 @@ def test_func_fields_read_filter_sort_and_group(admin):
     body = gql(admin, f'{{ {events}_aggregated(groupBy: ["year(at)"]) {{ group countAll }} '
                       f'by_notes: {events}_aggregated(groupBy: ["count(notes)"]) {{ group countAll }} }}')
     assert "errors" not in body, body
-    assert body["data"][f"{events}_aggregated"] == [
+    # groups in no particular order (where NULL's group lands depends on the database)
+    by_year = sorted(body["data"][f"{events}_aggregated"], key=lambda g: (g["group"]["at_year"] is not None,
+                                                                        g["group"]["at_year"] or 0))
+    assert by_year == [
         {"group": {"at_year": None}, "countAll": 1}, {"group": {"at_year": 2024}, "countAll": 1},
         {"group": {"at_year": 2026}, "countAll": 1}], body
-    assert body["data"]["by_notes"] == [
+    assert sorted(body["data"]["by_notes"], key=lambda g: g["group"]["notes_count"]) == [
         {"group": {"notes_count": 0}, "countAll": 1}, {"group": {"notes_count": 1}, "countAll": 1},
         {"group": {"notes_count": 2}, "countAll": 1}], body
     # a function the field's family doesn't have is a validation error
