@@ -92,13 +92,11 @@ struct EventRenderer {
             let shaped: [JSONObject]
             let tree = try FieldTree.parse(query.fields ?? ["*"])
             if needsDatabase(query, tree, permission, collection, schema) {
-                let q = unwindowed(query, of: collection.name)
-                let rows = try await store.readItems(event.collection, keys: keys, query: q, context: cls.context)
-                shaped = window(rows, query, of: collection.name)
+                shaped = try await readWindowed(collection.name, keys: keys, query: query, context: cls.context)
             } else {
                 let read = InMemoryRead(
                     query: query, tree: tree, permission: permission, collection: collection, variables: variables)
-                shaped = window(rows.filter(read.admits), query, of: collection.name).map(read.projection.apply)
+                shaped = window(rows.filter(read.admits), query, sorting: true).map(read.projection.apply)
             }
             if shaped.isEmpty { return nil }
             data = request.item != nil ? .object(shaped[0]) : .array(shaped.map(JSONValue.object))
@@ -243,9 +241,7 @@ struct EventRenderer {
                     RenderedEvent(event: "update", data: .array(result.data.map(JSONValue.object)), meta: nil, seq: nil)
                 ])
             }
-            let q = unwindowed(query, of: collection.name)
-            let rows = try await store.readItems(collection.name, keys: keys, query: q, context: cls.context)
-            let shaped = window(rows, query, of: collection.name)
+            let shaped = try await readWindowed(collection.name, keys: keys, query: query, context: cls.context)
             if !shaped.isEmpty {
                 let data: JSONValue = request.item != nil ? .object(shaped[0]) : .array(shaped.map(JSONValue.object))
                 frames.append(RenderedEvent(event: "update", data: data, meta: nil, seq: nil))
@@ -271,24 +267,28 @@ struct EventRenderer {
         return .frames(frames)
     }
 
-    /// The query for reading a change's rows by key: `offset` / `page` / `limit` apply to those
-    /// rows afterwards (`window`), as to an event's; no `meta`. `sort` is left to `window` too,
-    /// unless it counts another collection's rows (`count(comments)`): the read sorts by that.
-    private func unwindowed(_ query: ItemQuery, of collection: String) -> ItemQuery {
+    /// A change's rows read by key with the class's query: `offset` / `page` / `limit` apply to
+    /// those rows afterwards (`window`), as to an event's; no `meta`. `sort` is applied afterwards
+    /// too, unless it counts another collection's rows (`count(comments)`): the read sorts by that
+    /// and its order is kept.
+    private func readWindowed(_ collection: String, keys: [JSONValue], query: ItemQuery, context: ItemsContext)
+        async throws -> [JSONObject]
+    {
+        let readSorted = Self.sortsByRelatedCount(query.sort, of: collection, in: store.schema)
         var q = query
-        if !Self.sortsByRelatedCount(query.sort, of: collection, in: store.schema) { q.sort = [] }
+        if !readSorted { q.sort = [] }
         q.offset = nil
         q.page = nil
         q.limit = nil
         q.meta = []
-        return q
+        let rows = try await store.readItems(collection, keys: keys, query: q, context: context)
+        return window(rows, query, sorting: !readSorted)
     }
 
-    /// `sort`, `offset`, `limit` over the changed rows of one event (as Directus does); rows read
-    /// sorted by a related count (see `unwindowed`) keep the read's order.
-    private func window(_ rows: [JSONObject], _ query: ItemQuery, of collection: String) -> [JSONObject] {
+    /// `sort` (when `sorting`), `offset`, `limit` over the changed rows of one event (as Directus does).
+    private func window(_ rows: [JSONObject], _ query: ItemQuery, sorting: Bool) -> [JSONObject] {
         var out = rows
-        if !query.sort.isEmpty && !Self.sortsByRelatedCount(query.sort, of: collection, in: store.schema) {
+        if sorting && !query.sort.isEmpty {
             out.sort { SortField.areInIncreasingOrder($0, $1, by: query.sort) }
         }
         if let offset = query.offset, offset > 0 { out = Array(out.dropFirst(offset)) }
