@@ -449,6 +449,29 @@ async def test_filter_value_of_the_wrong_type_is_refused_with_or_without_init(se
 
 
 @run_async
+async def test_event_subscriptions_of_a_class_check_their_filter_once_per_schema(server, admin):
+    """The second `event` subscribe of a class is answered without reading (its filter was
+    checked once); a refused one is refused every time, and a schema change checks again."""
+    name, _ = numbers_collection(admin, SEED)
+    ws = await authed(server)
+    good = {"filter": {"n": {"_gte": 2}}}
+    for uid in ("g1", "g2"):
+        assert_init(await ws.subscribe(name, uid=uid, query=good, event="create"), uid, has_data=False)
+    bad = {"filter": {"n": {"_lt": "abc"}}}
+    for uid in ("b1", "b2"):
+        assert_error_frame(await ws.subscribe(name, uid=uid, query=bad, event="create"), "subscribe", "INVALID_QUERY", uid=uid)
+    created = data(admin.post(f"/items/{name}", {"text": "late", "n": 5}))
+    frames = await ws.collect(max_frames=2)
+    assert sorted(f["uid"] for f in frames) == ["g1", "g2"]
+    assert all(f["event"] == "create" and f["data"][0]["id"] == created["id"] for f in frames)
+    # `n` dropped: the class's earlier check no longer holds
+    assert admin.delete(f"/fields/{name}/n").status_code == 204
+    err = await ws.subscribe(name, uid="g3", query=good, event="create")
+    assert_error_frame(err, "subscribe", "FORBIDDEN", uid="g3")
+    assert admin.get(f"/items/{name}", params={"filter": json.dumps(good["filter"])}).status_code == 403
+
+
+@run_async
 async def test_unknown_field_error_code_matches_rest(server, admin):
     """A query naming a field that doesn't exist: REST answers 403 FORBIDDEN
     (validate-path); the subscribe error carries the same code, not INVALID_COLLECTION

@@ -137,13 +137,48 @@ struct ConnectionServices: Sendable {
         return await fanout.join(join)
     }
 
-    /// A joined subscription's `init` from the cache (what the next identical subscribes after a
-    /// read share), answered on the event loop; nil when it must be read.
+    /// A joined subscription's `init` answered on the event loop, nil when it must be read: an
+    /// `event` subscription's (no rows) once its probe passed for the class, or another's from the
+    /// cache (what the next identical subscribes after a read share).
     func initialAtOnce(_ job: SubscribeJob, boundary: Int64) -> SubscribeOutcome? {
-        guard job.after == nil, InitCache.cacheable(job.classKey, schema: store.schema),
+        guard job.after == nil else { return nil }
+        if job.request.event != nil {
+            guard
+                Self.probe(job.request, after: nil) == nil
+                    || initCache.probePassed(job.classKey, schema: store.schemaGeneration)
+            else { return nil }
+            return .ready([Self.eventInit.frame(uid: job.uid?.textValue)])
+        }
+        guard InitCache.cacheable(job.classKey, schema: store.schema),
             let cached = initCache.lookup(job.classKey, seq: boundary, schema: store.schemaGeneration)
         else { return nil }
         return .ready([cached.frame(uid: job.uid?.textValue)])
+    }
+
+    /// The `init` of an `event` subscription: no rows.
+    static let eventInit = RenderedEvent(event: "init", data: nil, meta: nil, seq: nil)
+
+    /// The read that checks a subscription whose `init` reads no rows (an `event` one, or a
+    /// resume): it runs the filter (and any field functions, in `fields` or `sort`) once in SQL, so
+    /// that a value the field's type refuses (`Invalid numeric value`, `year(title)`, a
+    /// `count(comments)` of unreadable rows) fails the subscribe, as it fails REST and `init`.
+    /// Its outcome depends on the query, the permissions and the schema, not on the rows: nil when
+    /// there is nothing to check.
+    static func probe(_ request: SubscriptionRequest, after: Int64?) -> ItemQuery? {
+        let functions = request.query.fields?.filter { $0.contains("(") } ?? []
+        let sortedByFunctions = request.query.sort.filter { $0.path.last.map { FieldFunction($0) != nil } ?? false }
+        guard after != nil || request.event != nil,
+            request.query.filter != nil || !functions.isEmpty || !sortedByFunctions.isEmpty
+        else { return nil }
+        var probe = request.query
+        probe.fields = functions.isEmpty ? nil : functions
+        probe.limit = 0
+        probe.meta = []
+        probe.aggregate = []
+        probe.groupBy = []
+        probe.deep = [:]
+        probe.sort = sortedByFunctions
+        return probe
     }
 
     /// The `init` (or the resume's replay) of a subscription that joined at `boundary`.
@@ -151,24 +186,10 @@ struct ConnectionServices: Sendable {
         let request = job.request
         let uidText = job.uid?.textValue
         do {
-            // Paths that read no rows still run the filter (and any field functions, in `fields` or
-            // `sort`) once in SQL: a value the field's type refuses (`Invalid numeric value`,
-            // `year(title)`, a `count(comments)` of unreadable rows) fails the subscribe, as it
-            // fails REST and `init`.
-            let functions = request.query.fields?.filter { $0.contains("(") } ?? []
-            let sortedByFunctions = request.query.sort.filter { $0.path.last.map { FieldFunction($0) != nil } ?? false }
-            if job.after != nil || request.event != nil,
-                request.query.filter != nil || !functions.isEmpty || !sortedByFunctions.isEmpty
-            {
-                var probe = request.query
-                probe.fields = functions.isEmpty ? nil : functions
-                probe.limit = 0
-                probe.meta = []
-                probe.aggregate = []
-                probe.groupBy = []
-                probe.deep = [:]
-                probe.sort = sortedByFunctions
+            if let probe = Self.probe(request, after: job.after) {
+                let schema = store.schemaGeneration
                 _ = try await store.readItems(request.collection, query: probe, context: job.context)
+                initCache.noteProbePassed(job.classKey, schema: schema)
             }
             // A class whose rows reach other collections through relations got changes there without
             // a seq of its own: a resume cannot replay them, so it is a fresh `init` (`resumed: false`).

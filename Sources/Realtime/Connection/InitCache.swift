@@ -8,7 +8,9 @@ import Synchronization
 /// replica drained cost one read (DESIGN.md "reconnect storms"). An entry is
 /// used only when the new subscriber's join boundary equals the seq it was
 /// read at (and the schema has not changed), so events above it still reach that subscriber; queries whose
-/// result depends on the clock (`$NOW`) are never cached.
+/// result depends on the clock (`$NOW`) are never cached. It also remembers the classes whose
+/// probe passed (an `event` subscription's check of its filter), so that the next `event`
+/// subscribe of a class reads nothing.
 final class InitCache: Sendable {
     private struct Entry {
         let frame: RenderedEvent
@@ -21,6 +23,9 @@ final class InitCache: Sendable {
         var entries: [QueryClassKey: Entry] = [:]
         var order: [QueryClassKey] = []
         var bytes = 0
+        /// Classes whose probe (`ConnectionServices.probe`) passed, with the schema generation it ran under.
+        var probed: [QueryClassKey: UInt64] = [:]
+        var probedOrder: [QueryClassKey] = []
     }
 
     private let state = Mutex(State())
@@ -70,6 +75,21 @@ final class InitCache: Sendable {
         state.withLock { s in
             guard let entry = s.entries[key], entry.seq == seq, entry.schema == schema else { return nil }
             return entry.frame
+        }
+    }
+
+    /// Whether the probe of `key`'s query passed under schema generation `schema`: the next
+    /// `event` subscription of the class needs no read at all.
+    func probePassed(_ key: QueryClassKey, schema: UInt64) -> Bool {
+        state.withLock { $0.probed[key] == schema }
+    }
+
+    func noteProbePassed(_ key: QueryClassKey, schema: UInt64) {
+        state.withLock { s in
+            if s.probed.updateValue(schema, forKey: key) == nil { s.probedOrder.append(key) }
+            while s.probed.count > maxEntries, !s.probedOrder.isEmpty {
+                s.probed.removeValue(forKey: s.probedOrder.removeFirst())
+            }
         }
     }
 
