@@ -83,6 +83,34 @@ import Testing
         #expect(WebSocketHandshake.acceptValue(h) == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
         #expect(WebSocketHandshake.acceptValue(head([("Sec-WebSocket-Key", "x")])) == nil)
         #expect(WebSocketHandshake.acceptValue(head([("Sec-WebSocket-Key", "x"), ("Sec-WebSocket-Version", "8")])) == nil)
+        // optional whitespace around the values is not part of them
+        let spaced = head([("Sec-WebSocket-Key", " \tdGhlIHNhbXBsZSBub25jZQ== "), ("Sec-WebSocket-Version", " 13\t")])
+        #expect(WebSocketHandshake.acceptValue(spaced) == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+        #expect(WebSocketHandshake.acceptValue(head([("Sec-WebSocket-Key", " \t "), ("Sec-WebSocket-Version", "13")])) == nil)
+    }
+
+    @Test func base64PadsAsRFC4648Says() {
+        // RFC 4648 §10's vectors
+        for (plain, encoded) in [
+            ("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            #expect(Array(plain.utf8).withUnsafeBytes { WebSocketHandshake.base64($0) } == encoded)
+        }
+        #expect([UInt8](repeating: 0xff, count: 3).withUnsafeBytes { WebSocketHandshake.base64($0) } == "////")
+        #expect([0xfb, 0xef].withUnsafeBytes { WebSocketHandshake.base64($0) } == "++8=")
+    }
+
+    @Test func theWrittenSwitchingProtocolsResponseIsTheHeadsWireForm() {
+        for subprotocol in [nil, "graphql-transport-ws"] {
+            var wire = ByteBuffer()
+            WebSocketHandshake.writeSwitchingProtocols(
+                accept: "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", subprotocol: subprotocol, into: &wire)
+            let head = WebSocketHandshake.switchingProtocols(accept: "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", subprotocol: subprotocol)
+            var expected = "HTTP/1.1 101 Switching Protocols\r\n"
+            for (name, value) in head.headers { expected += "\(name): \(value)\r\n" }
+            #expect(String(buffer: wire) == expected + "\r\n")
+        }
     }
 
     @Test func upgradesAreGetsAskingForWebsocket() {
@@ -142,5 +170,39 @@ import Testing
         t.remove(a, shard: 0, now: 2)
         t.remove(a, shard: 0, now: 3)
         #expect(t.idleSince["chat"] == 2)
+    }
+}
+
+@Suite struct InitCacheProbeTests {
+    static func request(_ query: JSONObject, event: ChangeEvent.Action?) throws -> SubscriptionRequest {
+        SubscriptionRequest(collection: "chat", query: try ItemQuery.parse(json: query), event: event, item: nil)
+    }
+
+    @Test func aPassedProbeCountsForItsClassUnderItsSchemaGenerationOnly() throws {
+        let cache = InitCache(maxEntries: 2)
+        let one = try ClassTableTests.key("chat", room: 1)
+        #expect(!cache.probePassed(one, schema: 7))
+        cache.noteProbePassed(one, schema: 7)
+        #expect(cache.probePassed(one, schema: 7))
+        #expect(!cache.probePassed(one, schema: 8))
+        #expect(!cache.probePassed(try ClassTableTests.key("chat", room: 2), schema: 7))
+        // bounded: the oldest class is forgotten first
+        cache.noteProbePassed(try ClassTableTests.key("chat", room: 2), schema: 7)
+        cache.noteProbePassed(try ClassTableTests.key("chat", room: 3), schema: 7)
+        #expect(!cache.probePassed(one, schema: 7))
+        #expect(cache.probePassed(try ClassTableTests.key("chat", room: 3), schema: 7))
+    }
+
+    @Test func onlySubscriptionsThatReadNoRowsAndCheckSomethingAreProbed() throws {
+        let filter: JSONObject = ["filter": ["room": ["_eq": 1]]]
+        #expect(ConnectionServices.probe(try Self.request([:], event: .create), after: nil) == nil)
+        #expect(ConnectionServices.probe(try Self.request(filter, event: nil), after: nil) == nil)
+        let probe = try #require(ConnectionServices.probe(try Self.request(filter, event: .create), after: nil))
+        #expect(probe.limit == 0 && probe.fields == nil && probe.filter != nil)
+        #expect(ConnectionServices.probe(try Self.request(filter, event: nil), after: 3) != nil)
+        let functions = try #require(
+            ConnectionServices.probe(
+                try Self.request(["fields": ["id", "year(at)"], "sort": ["-month(at)"]], event: .update), after: nil))
+        #expect(functions.fields == ["year(at)"] && functions.sort.count == 1)
     }
 }

@@ -158,8 +158,9 @@ final class WebSocketDoor: ChannelInboundHandler, RemovableChannelHandler {
             }
             state = .done
             // The 101 goes first; whatever the socket writes from here follows it on the wire.
-            let response = WebSocketHandshake.switchingProtocols(accept: accept, subprotocol: subprotocol)
-            context.writeAndFlush(wrapOutboundOut(Self.serialize(response, allocator: context.channel.allocator)), promise: nil)
+            var response = context.channel.allocator.buffer(capacity: 160)
+            WebSocketHandshake.writeSwitchingProtocols(accept: accept, subprotocol: subprotocol, into: &response)
+            context.writeAndFlush(wrapOutboundOut(response), promise: nil)
             let channel = context.channel
             do {
                 try install(channel)  // from here `install` owns the slot (and gives it back if it throws)
