@@ -11,6 +11,10 @@ extension SwitchboardConfig {
         .bool(
             "DEMO_ENABLED", \.demoEnabled, .server,
             "Serve the demo chat page at GET / (Directus's 'Connect to Realtime Data' guide as a page; see README)."),
+        .int(
+            "EVENT_LOOPS", \.eventLoops, .server,
+            "Event-loop threads serving connections, REST and the database clients (0: one per CPU core). Several replicas on one host: its cores divided by the replicas.",
+            in: 0...1024),
         // Security
         ConfigVariable(
             "SECRET", .security, "Key for signing access tokens. Unset: a random one per start (tokens die on restart).",

@@ -57,6 +57,8 @@ public struct SwitchboardConfig: Sendable, Equatable {
     public var publicURL: String?
     /// Whether `GET /` serves the demo chat page (`DEMO_ENABLED`).
     public var demoEnabled = false
+    /// Event-loop threads (`EVENT_LOOPS`); 0: one per CPU core.
+    public var eventLoops = 0
 
     // MARK: Security
 

@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import Messenger
 import Realtime
 import ServiceLifecycle
@@ -34,7 +35,11 @@ struct ServeCommand: AsyncParsableCommand {
         let readiness = Readiness()
         let app = SwitchboardApp.make(services, readiness: readiness)
         logger.info(
-            "listening", metadata: ["host": "\(config.host)", "port": "\(config.port)", "db": "\(config.dbClient.rawValue)"])
+            "listening",
+            metadata: [
+                "host": "\(config.host)", "port": "\(config.port)", "db": "\(config.dbClient.rawValue)",
+                "event_loops": "\(NIOSingletons.groupLoopCountSuggestion)",
+            ])
         let group = ServiceGroup(
             configuration: .init(
                 // Shut down in reverse order: sockets drain (1001) before the HTTP server stops.

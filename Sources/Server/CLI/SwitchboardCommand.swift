@@ -2,6 +2,7 @@ import Access
 import ArgumentParser
 import Foundation
 import Logging
+import NIOCore
 import Store
 import SwitchboardCore
 
@@ -32,6 +33,8 @@ enum CommandEnvironment {
     /// Config, logging and services, as every command needs them.
     static func services(label: String) async throws -> Services {
         let config = try config()
+        // Before anything starts the event loops: the count is NIO's to take once.
+        if config.eventLoops > 0 { NIOSingletons.groupLoopCountSuggestion = config.eventLoops }
         let logStream = LogSetup.bootstrap(config)
         let logger = Logger(label: label)
         do {
