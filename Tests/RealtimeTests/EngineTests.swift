@@ -98,7 +98,7 @@ import Testing
             #expect(Array(plain.utf8).withUnsafeBytes { WebSocketHandshake.base64($0) } == encoded)
         }
         #expect([UInt8](repeating: 0xff, count: 3).withUnsafeBytes { WebSocketHandshake.base64($0) } == "////")
-        #expect([0xfb, 0xef].withUnsafeBytes { WebSocketHandshake.base64($0) } == "++8=")
+        #expect([UInt8]([0xfb, 0xef]).withUnsafeBytes { WebSocketHandshake.base64($0) } == "++8=")
     }
 
     @Test func theWrittenSwitchingProtocolsResponseIsTheHeadsWireForm() {
