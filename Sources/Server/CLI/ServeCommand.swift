@@ -3,8 +3,8 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
-import NIOCore
 import Messenger
+import NIOCore
 import Realtime
 import ServiceLifecycle
 import Store
