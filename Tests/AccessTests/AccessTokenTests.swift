@@ -212,3 +212,19 @@ import Testing
         bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
     }
 }
+
+@Suite struct Base64Tests {
+    @Test func standardBase64PadsAsRFC4648Says() {
+        // RFC 4648 §10's vectors
+        for (plain, encoded) in [
+            ("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            #expect(Base64URL.encodeStandard(Array(plain.utf8)) == encoded)
+        }
+        #expect(Base64URL.encodeStandard([UInt8](repeating: 0xff, count: 3)) == "////")
+        #expect(Base64URL.encodeStandard([0xfb, 0xef]) == "++8=")
+        // base64url: the same bits, its own two letters, no padding
+        #expect(Base64URL.encode([0xfb, 0xef]) == "--8")
+    }
+}

@@ -89,18 +89,6 @@ import Testing
         #expect(WebSocketHandshake.acceptValue(head([("Sec-WebSocket-Key", " \t "), ("Sec-WebSocket-Version", "13")])) == nil)
     }
 
-    @Test func base64PadsAsRFC4648Says() {
-        // RFC 4648 §10's vectors
-        for (plain, encoded) in [
-            ("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="),
-            ("foobar", "Zm9vYmFy"),
-        ] {
-            #expect(Array(plain.utf8).withUnsafeBytes { WebSocketHandshake.base64($0) } == encoded)
-        }
-        #expect([UInt8](repeating: 0xff, count: 3).withUnsafeBytes { WebSocketHandshake.base64($0) } == "////")
-        #expect([UInt8]([0xfb, 0xef]).withUnsafeBytes { WebSocketHandshake.base64($0) } == "++8=")
-    }
-
     @Test func theWrittenSwitchingProtocolsResponseIsTheHeadsWireForm() {
         for subprotocol in [nil, "graphql-transport-ws"] {
             var wire = ByteBuffer()

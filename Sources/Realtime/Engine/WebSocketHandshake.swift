@@ -1,6 +1,7 @@
 import COpenSSL
 import NIOCore
 import NIOHTTP1
+import Tokens
 
 /// The HTTP/1.1 side of opening a WebSocket (RFC 6455 §4.2).
 public enum WebSocketHandshake {
@@ -19,38 +20,12 @@ public enum WebSocketHandshake {
         input.reserveCapacity(key.utf8.count + guid.count)
         input.append(contentsOf: key.utf8)
         input.append(contentsOf: guid)
-        var digest = (UInt64(0), UInt64(0), UInt32(0))  // SHA_DIGEST_LENGTH (20) bytes
-        return withUnsafeMutableBytes(of: &digest) { out in
-            _ = input.withUnsafeBufferPointer { SHA1($0.baseAddress, $0.count, out.baseAddress) }
-            return base64(UnsafeRawBufferPointer(rebasing: out[0..<Int(SHA_DIGEST_LENGTH)]))
-        }
+        var digest = [UInt8](repeating: 0, count: Int(SHA_DIGEST_LENGTH))
+        _ = input.withUnsafeBufferPointer { SHA1($0.baseAddress, $0.count, &digest) }
+        return Base64URL.encodeStandard(digest)
     }
 
     private static let guid = Array("258EAFA5-E914-47DA-95CA-C5AB0DC85B11".utf8)
-    private static let base64Alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-
-    /// Standard base64 with padding (RFC 4648 §4).
-    static func base64(_ bytes: UnsafeRawBufferPointer) -> String {
-        let length = (bytes.count + 2) / 3 * 4
-        return String(unsafeUninitializedCapacity: length) { out in
-            var o = 0
-            var i = 0
-            while i < bytes.count {
-                let n = bytes.count - i
-                let b0 = UInt32(bytes[i])
-                let b1 = n > 1 ? UInt32(bytes[i + 1]) : 0
-                let b2 = n > 2 ? UInt32(bytes[i + 2]) : 0
-                let triple = b0 << 16 | b1 << 8 | b2
-                out[o] = base64Alphabet[Int(triple >> 18 & 63)]
-                out[o + 1] = base64Alphabet[Int(triple >> 12 & 63)]
-                out[o + 2] = n > 1 ? base64Alphabet[Int(triple >> 6 & 63)] : UInt8(ascii: "=")
-                out[o + 3] = n > 2 ? base64Alphabet[Int(triple & 63)] : UInt8(ascii: "=")
-                o += 4
-                i += 3
-            }
-            return o
-        }
-    }
 
     /// The 101 response.
     public static func switchingProtocols(accept: String, subprotocol: String?) -> HTTPResponseHead {
