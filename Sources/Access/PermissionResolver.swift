@@ -235,8 +235,10 @@ public final class PermissionResolver: ChangeEventSink {
             permissions = cached
         }
         var context = ItemsContext(accountability: accountability, permissions: permissions)
-        let variableKey = Self.variableKey(accountability)
         var needed = permissions.variablePaths
+        // Most identities need no variable rows: then the key is not even built.
+        guard !needed.isEmpty || !subscribedVariablePaths.withLock({ $0.isEmpty }) else { return context }
+        let variableKey = Self.variableKey(accountability)
         if let remembered = subscribedVariablePaths.withLock({ $0[variableKey] }) { needed.formUnion(remembered) }
         guard !needed.isEmpty else { return context }
         // The rows must cover every path, or a lookup (`context(for:)`) reads them.

@@ -21,10 +21,14 @@ public enum RealtimeFrames {
     public static func pong(uid: JSONValue?) -> [UInt8] { object("pong", [], uid: uid) }
 
     public static func authOK(uid: JSONValue?, refreshToken: String?) -> [UInt8] {
+        if uid == nil, refreshToken == nil { return plainAuthOK }
         var fields: [(String, JSONValue)] = [("status", "ok")]
         if let refreshToken { fields.append(("refresh_token", .string(refreshToken))) }
         return object("auth", fields, uid: uid)
     }
+
+    /// `auth ok` without a uid or refresh token, the usual answer, rendered once.
+    static let plainAuthOK = object("auth", [("status", "ok")], uid: nil)
 
     public static let handshakeFailed = error("auth", "AUTH_FAILED", "Authentication handshake failed.", uid: nil)
     public static let authTimedOut = error("auth", "AUTH_TIMEOUT", "Authentication timed out.", uid: nil)

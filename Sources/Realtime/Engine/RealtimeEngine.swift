@@ -257,7 +257,7 @@ public final class RealtimeEngine: UpgradeEndpoint {
             LoopShard(index: index, eventLoop: channel.eventLoop, fanout: fanout)
         }
         let high = max(64 * 1024, settings.maxQueuedBytes)
-        _ = channel.setOption(.writeBufferWaterMark, value: .init(low: high / 2, high: high))
+        try channel.syncOptions?.setOption(.writeBufferWaterMark, value: .init(low: high / 2, high: high))
         try channel.pipeline.syncOperations.addHandler(
             ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: settings.maxMessageSize)))
         return (shard, nextSocketID.wrappingAdd(1, ordering: .relaxed).oldValue)

@@ -95,6 +95,9 @@ public final class Fanout: Sendable {
         var idleSince: [String: UInt64] = [:]
         var nextID: UInt64 = 1
 
+        /// The reach of `key`'s class, when the class exists.
+        func reach(of key: QueryClassKey) -> RelatedReach? { ids[key].flatMap { entries[$0]?.reach } }
+
         /// Counts one more member of `key` on `shard`; answers the class and whether its collection was new.
         mutating func add(
             _ key: QueryClassKey, context: ItemsContext, reach: RelatedReach = RelatedReach(), shard: Int, schema: Schema
@@ -256,9 +259,10 @@ public final class Fanout: Sendable {
         inputs.append(.seen(key, rows: rows, boundary: boundary))
     }
 
-    /// The collections a class's rows reach through relations (computed from the current schema).
+    /// The collections a class's rows reach through relations: those of the class when it exists
+    /// (what its fan-out follows), else computed from the current schema.
     func reach(_ key: QueryClassKey, context: ItemsContext) -> RelatedReach {
-        RelatedReach(key, permissions: context.permissions, schema: store.schema)
+        table.withLock { $0.reach(of: key) } ?? RelatedReach(key, permissions: context.permissions, schema: store.schema)
     }
 
     public func isInterested(in collection: String) -> Bool { interested.withLock { $0.contains(collection) } }
@@ -487,7 +491,9 @@ public final class Fanout: Sendable {
         for move in moves {
             let collection = move.to.request.collection
             let (id, dispatched) = table.withLock { t -> (UInt64, Int64) in
-                let reach = reach(move.to, context: move.context)
+                let reach =
+                    t.reach(of: move.to)
+                    ?? RelatedReach(move.to, permissions: move.context.permissions, schema: schema)
                 let (id, newCollection) = t.add(move.to, context: move.context, reach: reach, shard: shard, schema: schema)
                 if let from = t.exits[move.from], t.exits[id] != nil { t.exits[id]?.adopt(from) }
                 let dispatched = t.dispatched[collection] ?? 0
