@@ -31,7 +31,7 @@ final class CannedSocket: ChannelInboundHandler {
         switch frame.opcode {
         case .text where answersText:
             textsRead += 1
-            send(.text, textsRead == 1 ? Self.authOK : Self.initNoRows, context: context)
+            send(textsRead == 1 ? Self.authOK : Self.initNoRows, context: context)
         case .ping:
             context.writeAndFlush(
                 wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
@@ -46,10 +46,10 @@ final class CannedSocket: ChannelInboundHandler {
         }
     }
 
-    private func send(_ opcode: WebSocketOpcode, _ text: String, context: ChannelHandlerContext) {
+    private func send(_ text: String, context: ChannelHandlerContext) {
         var bytes = context.channel.allocator.buffer(capacity: text.utf8.count)
         bytes.writeString(text)
-        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: opcode, data: bytes)), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: bytes)), promise: nil)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) { context.close(promise: nil) }
