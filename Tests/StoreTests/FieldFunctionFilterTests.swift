@@ -49,12 +49,6 @@ import Testing
             ], context: .system)
     }
 
-    /// Runs `body` on a SQLite store, then on a PostgreSQL one when the tests have one.
-    private func onEachDatabase(_ body: (Store) async throws -> Void) async throws {
-        try await withStore(body)
-        if ProcessInfo.processInfo.environment["SWITCHBOARD_TEST_PG"] != nil { try await withPostgresStore(body) }
-    }
-
     /// The ids `json` selects on `collection`, by SQL and in memory; both must be `expected`.
     private func expectBoth(
         _ store: Store, _ collection: String, _ json: JSONValue, _ expected: [Int64], context: ItemsContext = .system,

@@ -76,11 +76,6 @@ import Testing
 
     // MARK: Reads and writes on both databases
 
-    private func onEachDatabase(_ body: (Store) async throws -> Void) async throws {
-        try await withStore(body)
-        if ProcessInfo.processInfo.environment["SWITCHBOARD_TEST_PG"] != nil { try await withPostgresStore(body) }
-    }
-
     /// Policy A reads `id, title, status` of every doc; policy B also `secret` of the caller's own.
     static func twoPolicyContext() throws -> ItemsContext {
         let read = try #require(

@@ -7,11 +7,6 @@ import Testing
 /// `Store.readAtSeq`: a read and the seq of the last change it includes, taken together (the base
 /// of aggregate subscriptions' in-memory counts). SQLite, and PostgreSQL with SWITCHBOARD_TEST_PG.
 @Suite struct ReadAtSeqTests {
-    private func onEachDatabase(_ body: (Store) async throws -> Void) async throws {
-        try await withStore(body)
-        if ProcessInfo.processInfo.environment["SWITCHBOARD_TEST_PG"] != nil { try await withPostgresStore(body) }
-    }
-
     private static func makeTasks(_ store: Store) async throws {
         _ = try await store.changeSchema { editor in
             try await editor.createCollection([

@@ -25,6 +25,13 @@ func withStore<T>(_ body: (Store) async throws -> T) async throws -> T {
     }
 }
 
+/// Runs `body` on a SQLite store, then on a PostgreSQL one when the tests have one
+/// (`SWITCHBOARD_TEST_PG`).
+func onEachDatabase(_ body: (Store) async throws -> Void) async throws {
+    try await withStore(body)
+    if ProcessInfo.processInfo.environment["SWITCHBOARD_TEST_PG"] != nil { try await withPostgresStore(body) }
+}
+
 /// Runs `body` against a migrated store on a new database of the PostgreSQL at
 /// `SWITCHBOARD_TEST_PG` (`host:port`, user `postgres`, as scripts/test starts it), dropped afterwards.
 /// The database collates with ICU `en-US`, as production databases often do (not byte order,
