@@ -14,22 +14,41 @@ public struct Outbox: Sendable {
 
     /// Allocates the next seq of `collection` and stores the event under it.
     /// The seq row stays locked until commit, so seqs commit in seq order.
+    /// On PostgreSQL both happen in one statement (one round trip per event); the event's
+    /// text is assembled around the seq the statement allocates.
     static func append(
-        _ executor: any SQLExecutor, collection: String, _ makeEvent: (Int64) -> ChangeEvent
+        _ executor: any SQLExecutor, dialect: SQLDialect, collection: String, _ makeEvent: (Int64) -> ChangeEvent
     ) async throws -> ChangeEvent {
-        let seqRows = try await executor.query(
-            "INSERT INTO switchboard_seq (collection, seq) VALUES (?, 1) ON CONFLICT (collection) DO UPDATE SET seq = switchboard_seq.seq + 1 RETURNING seq",
-            [.text(collection)])
-        guard let seq = seqRows.first?[0].int else { throw SwitchboardError.internalError("sequence allocation failed") }
-        let event = makeEvent(seq)
-        try await executor.execute(
-            "INSERT INTO switchboard_outbox (collection, seq, action, event, created_at) VALUES (?, ?, ?, ?, ?)",
-            [
-                .text(collection), .int(seq), .text(event.action.rawValue), .text(JSONValue.object(event.json).jsonString),
-                .int(event.timestamp.epochMilliseconds),
-            ])
-        return event
+        switch dialect {
+        case .postgres:
+            var event = makeEvent(0)
+            let text = event.jsonAroundSeq
+            let rows = try await executor.query(
+                "WITH s AS (\(allocateSeq) RETURNING seq) INSERT INTO switchboard_outbox (collection, seq, action, event, created_at) SELECT ?, s.seq, ?, CAST(? AS TEXT) || CAST(s.seq AS TEXT) || CAST(? AS TEXT), ? FROM s RETURNING seq",
+                [
+                    .text(collection), .text(collection), .text(event.action.rawValue), .text(text.prefix), .text(text.suffix),
+                    .int(event.timestamp.epochMilliseconds),
+                ])
+            guard let seq = rows.first?[0].int else { throw SwitchboardError.internalError("sequence allocation failed") }
+            event.seq = seq
+            return event
+        case .sqlite:
+            let seqRows = try await executor.query("\(allocateSeq) RETURNING seq", [.text(collection)])
+            guard let seq = seqRows.first?[0].int else { throw SwitchboardError.internalError("sequence allocation failed") }
+            let event = makeEvent(seq)
+            try await executor.execute(
+                "INSERT INTO switchboard_outbox (collection, seq, action, event, created_at) VALUES (?, ?, ?, ?, ?)",
+                [
+                    .text(collection), .int(seq), .text(event.action.rawValue), .text(JSONValue.object(event.json).jsonString),
+                    .int(event.timestamp.epochMilliseconds),
+                ])
+            return event
+        }
     }
+
+    /// Takes the next seq of the collection bound first (the row is locked until commit).
+    private static let allocateSeq =
+        "INSERT INTO switchboard_seq (collection, seq) VALUES (?, 1) ON CONFLICT (collection) DO UPDATE SET seq = switchboard_seq.seq + 1"
 
     /// A dropped collection's events go with it (its seq keeps counting if it is created again).
     static func forget(_ collection: String, _ executor: any SQLExecutor) async throws {

@@ -112,7 +112,7 @@ enum SlugFixture {
 
 @Suite struct ChangeEventTests {
     @Test func eachCommittedWritePublishesOneEventWithImages() async throws {
-        try await withStore { store in
+        try await onEachDatabase { store in
             try await SlugFixture.make(store)
             let recorder = EventRecorder()
             store.addSink(recorder)
@@ -224,7 +224,7 @@ enum SlugFixture {
     }
 
     @Test func theOutboxReturnsTheCommittedEventsInOrder() async throws {
-        try await withStore { store in
+        try await onEachDatabase { store in
             try await SlugFixture.make(store)
             let recorder = EventRecorder()
             store.addSink(recorder)
@@ -248,7 +248,7 @@ enum SlugFixture {
     }
 
     @Test func eventsSurviveTheirJSONForm() async throws {
-        try await withStore { store in
+        try await onEachDatabase { store in
             try await SlugFixture.make(store)
             let recorder = EventRecorder()
             store.addSink(recorder)
@@ -257,6 +257,18 @@ enum SlugFixture {
             let event = try #require(await recorder.events(of: "pages").first)
             #expect(ChangeEvent(json: event.json) == event)
             #expect(ChangeEvent(json: try #require(JSONValue(parsing: event.json.jsonString).objectValue)) == event)
+        }
+    }
+
+    @Test func theTextAroundTheSeqRendersTheEvent() {
+        let event = ChangeEvent(
+            collection: "p\"ages", seq: 0, action: .update, keys: [7], rows: [["id": 7, "t": "ü"]],
+            previous: [["id": 7, "t": "u"]], origin: "r1", userID: nil, timestamp: ISOTimestamp(epochSeconds: 0))
+        let text = event.jsonAroundSeq
+        for seq: Int64 in [1, 42, 9_007_199_254_740_993] {
+            var numbered = event
+            numbered.seq = seq
+            #expect(text.prefix + String(seq) + text.suffix == numbered.json.jsonString)
         }
     }
 

@@ -48,6 +48,16 @@ public struct ChangeEvent: Sendable, Hashable {
         return o
     }
 
+    /// `json` as text around its seq: `prefix + String(seq) + suffix` is `json`'s rendering,
+    /// whatever `seq` holds (lets one SQL statement allocate the seq and store the event).
+    public var jsonAroundSeq: (prefix: String, suffix: String) {
+        var rest = json
+        _ = rest.removeValue(forKey: "collection")
+        _ = rest.removeValue(forKey: "seq")
+        let prefix = #"{"collection":"# + JSONValue.string(collection).jsonString + #","seq":"#
+        return (prefix, "," + rest.jsonString.dropFirst())
+    }
+
     public init?(json: JSONObject) {
         guard case .string(let collection) = json["collection"], let seq = json["seq"]?.intValue,
             let action = json["action"]?.stringValue.flatMap(Action.init(rawValue:)),

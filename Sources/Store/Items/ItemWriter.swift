@@ -80,16 +80,19 @@ struct ItemWriter {
                 }
                 sql.append(")")
             }
-            sql.append(" RETURNING \(dialect.quote(collection.primaryKey))")
-            let key: JSONValue
+            // The inserted row comes back whole (defaults, serials): the event's post-image
+            // without another round trip.
+            sql.append(" RETURNING *")
+            let row: JSONObject
             do {
-                guard let row = try await executor.query(sql).first else { throw SwitchboardError.internalError() }
-                key = ValueCodec.key(row[0])
+                guard let inserted = try await executor.query(sql).first else { throw SwitchboardError.internalError() }
+                row = decodeFull(inserted, collection)
             } catch let error as SQLError {
                 throw error.clientError(collection: collection.name)
             }
+            let key = row[collection.primaryKey] ?? .null
             keys.append(key)
-            rows.append(contentsOf: try await postImages(collection, [key]))
+            rows.append(row)
             recordActivity(.create, collection, keys: [key])
         }
         try await appendEvent(collection, .create, keys: keys, rows: rows)
@@ -133,18 +136,27 @@ struct ItemWriter {
             assignments.append("\(dialect.quote(name)) = ")
             assignments.bind(try encode(value, field))
         }
-        for key in keys {
-            guard !assignments.text.isEmpty else { continue }
-            var sql = SQLStatement("UPDATE \(dialect.quote(collection.name)) SET ")
-            sql.append(assignments)
-            sql.append(" WHERE \(dialect.quote(collection.primaryKey)) = ")
-            sql.bind(try encodeKey(key, collection))
-            do { try await executor.execute(sql) } catch let error as SQLError {
-                throw error.clientError(collection: collection.name)
-            }
-        }
         let newKeys = payload[collection.primaryKey].map { [$0] } ?? keys
-        let rows = try await postImages(collection, newKeys)
+        let rows: [JSONObject]
+        if assignments.text.isEmpty {
+            rows = try await postImages(collection, newKeys)
+        } else {
+            // Each updated row comes back whole: the event's post-images without another read.
+            var updated: [JSONObject] = []
+            for key in keys {
+                var sql = SQLStatement("UPDATE \(dialect.quote(collection.name)) SET ")
+                sql.append(assignments)
+                sql.append(" WHERE \(dialect.quote(collection.primaryKey)) = ")
+                sql.bind(try encodeKey(key, collection))
+                sql.append(" RETURNING *")
+                do {
+                    updated += try await executor.query(sql).map { decodeFull($0, collection) }
+                } catch let error as SQLError {
+                    throw error.clientError(collection: collection.name)
+                }
+            }
+            rows = updated
+        }
         recordActivity(.update, collection, keys: newKeys)
         try await appendEvent(collection, .update, keys: newKeys, rows: rows, previous: keys.compactMap { before[$0.hashKey] })
         return newKeys
@@ -262,7 +274,7 @@ struct ItemWriter {
         previous: [JSONObject] = []
     ) async throws {
         guard !keys.isEmpty else { return }
-        let event = try await Outbox.append(executor, collection: collection.name) { seq in
+        let event = try await Outbox.append(executor, dialect: dialect, collection: collection.name) { seq in
             ChangeEvent(
                 collection: collection.name, seq: seq, action: action, keys: keys, rows: rows, previous: previous,
                 origin: environment.replicaID, userID: context.accountability.userID,
