@@ -49,6 +49,16 @@ enum ValueComparison {
         }
     }
 
+    /// A key for hashing by `equal`: values `equal` calls equal have the same key (the
+    /// converse need not hold). Numbers, booleans and numeric text by their number, ISO dates by
+    /// their UTC day, other text lowercased; nil for null, arrays and objects.
+    static func equalityKey(_ value: JSONValue) -> String? {
+        if let n = number(value) { return "n:" + JSONWriter.formatDouble(n == 0 ? 0 : n) }
+        guard case .string(let text) = value else { return nil }
+        if let day = ISOTimestamp(parsing: text)?.dateString { return "d:" + day }
+        return "t:" + text.lowercased()
+    }
+
     /// A value read as a number: numbers, booleans (0/1) and numeric strings.
     static func number(_ value: JSONValue) -> Double? {
         switch value {
@@ -67,4 +77,10 @@ enum ValueComparison {
     private static func sign<T: Comparable>(_ x: T, _ y: T) -> Int {
         x < y ? -1 : (x == y ? 0 : 1)
     }
+}
+
+extension JSONValue {
+    /// The value's key for an index of filter equalities: two values a filter's `_eq` calls
+    /// equal have the same key (see `ValueComparison.equalityKey`).
+    public var filterEqualityKey: String? { ValueComparison.equalityKey(self) }
 }

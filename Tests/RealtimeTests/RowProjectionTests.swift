@@ -16,6 +16,7 @@ import Testing
             FieldSchema(collection: "docs", field: "owner", type: .uuid),
             FieldSchema(collection: "docs", field: "at", type: .timestamp),
         ])
+    static let schema = Schema(collections: [collection], relations: [])
     static let me = "aaaaaaaa-0000-4000-8000-000000000001"
     static let mine: Filter = .condition(path: ["owner"], op: ._eq, value: "$CURRENT_USER")
 
@@ -34,7 +35,7 @@ import Testing
     @Test func restrictedFieldsAreNullOnRowsTheirPolicyDoesNotAdmit() throws {
         let projection = RowProjection(
             tree: try FieldTree.parse(["*", "year(at)"]), permission: try Self.permission(),
-            collection: Self.collection, variables: Self.variables)
+            collection: Self.collection, schema: Self.schema, variables: Self.variables)
         let own: JSONObject = ["id": 1, "title": "a", "secret": "s", "owner": .string(Self.me), "at": "2020-05-01T00:00:00"]
         let other: JSONObject = ["id": 2, "title": "b", "secret": "t", "owner": "someone", "at": "2021-05-01T00:00:00"]
         #expect(projection.apply(own) == ["id": 1, "title": "a", "secret": "s", "at": "2020-05-01T00:00:00", "at_year": 2020])
@@ -45,7 +46,8 @@ import Testing
     @Test func withoutCasesTheProjectionIsUnconditional() throws {
         let merged = CollectionPermission(fields: ["id", "secret"], filter: Self.mine)
         let projection = RowProjection(
-            tree: try FieldTree.parse(["*"]), permission: merged, collection: Self.collection, variables: Self.variables)
+            tree: try FieldTree.parse(["*"]), permission: merged, collection: Self.collection, schema: Self.schema,
+            variables: Self.variables)
         #expect(projection.apply(["id": 2, "secret": "t", "owner": "someone"]) == ["id": 2, "secret": "t"])
     }
 }

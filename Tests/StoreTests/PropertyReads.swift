@@ -158,11 +158,13 @@ enum ReadAgreement {
         }
         let variables = context.variables()
         let tree = try FieldTree.parse(read.fields)
-        let shown = InMemoryRead(query: query, tree: tree, permission: permission, collection: collection, variables: variables)
+        let shown = InMemoryRead(
+            query: query, tree: tree, permission: permission, collection: collection, schema: store.schema,
+            variables: variables)
         // Rows of `other` the caller's relational filters see: its row filter's (none without a read permission).
         func readable(_ other: String) -> (JSONObject) -> Bool {
             guard let p = context.permissions.permission(.read, other) else { return { _ in false } }
-            let filter = p.filter?.resolvingVariables(variables)
+            let filter = p.filter?.resolvingVariables(variables).typedOperands(on: other, in: store.schema)
             return { filter?.matches($0) ?? true }
         }
         let plain = read.target == .items ? rows.items : rows.people
@@ -181,9 +183,11 @@ enum ReadAgreement {
             nested.fields = read.fields.filter { $0.hasPrefix("owner.") }.map { String($0.dropFirst("owner.".count)) }
             owner = (
                 RowProjection(
-                    tree: FieldTree(names: ["owner"]), permission: permission, collection: collection, variables: variables),
+                    tree: FieldTree(names: ["owner"]), permission: permission, collection: collection,
+                    schema: store.schema, variables: variables),
                 InMemoryRead(
-                    query: nested, tree: subtree, permission: peoplePermission, collection: people, variables: variables)
+                    query: nested, tree: subtree, permission: peoplePermission, collection: people,
+                    schema: store.schema, variables: variables)
             )
         }
         let peopleByKey = Dictionary(

@@ -38,7 +38,7 @@ struct EventRenderer {
         guard
             let rule = Filter.conjunction([
                 request.query.filter, permission.rowFilter(fields: request.query.fields, in: collection),
-            ])?.resolvingVariables(cls.context.variables())
+            ])?.resolvingVariables(cls.context.variables()).typedOperands(on: event.collection, in: store.schema)
         else { return nil }
         let evaluable = Self.evaluablePart(rule, of: event.collection, in: store.schema)
         let before = Set(event.previous.filter { evaluable.matches($0) }.compactMap { $0[pk]?.textValue })
@@ -77,6 +77,7 @@ struct EventRenderer {
             // m2o conditions (`category.name`) read the related rows, which outlive the delete.
             let rowFilter = permission.rowFilter(fields: query.fields, in: collection)
             let resolved = Filter.conjunction([query.filter, rowFilter])?.resolvingVariables(variables)
+                .typedOperands(on: event.collection, in: schema)
             var rule = resolved.map { Self.evaluablePart($0, of: event.collection, in: schema, keepingManyToOne: true) }
             var candidates = rows
             if let full = rule, let expanded = try await withManyToOnes(rows, for: full, of: collection) {
@@ -95,7 +96,8 @@ struct EventRenderer {
                 shaped = try await readWindowed(collection.name, keys: keys, query: query, context: cls.context)
             } else {
                 let read = InMemoryRead(
-                    query: query, tree: tree, permission: permission, collection: collection, variables: variables)
+                    query: query, tree: tree, permission: permission, collection: collection, schema: schema,
+                    variables: variables)
                 shaped = window(rows.filter(read.admits), query, sorting: true).map(read.projection.apply)
             }
             if shaped.isEmpty { return nil }
@@ -142,7 +144,8 @@ struct EventRenderer {
             let permission = cls.context.permissions.permission(.read, name)
         else { return nil }
         let schema = store.schema
-        let rule = Filter.conjunction([request.query.filter, permission.filter])?.resolvingVariables(cls.context.variables())
+        let rule = Filter.conjunction([request.query.filter, permission.filter])?
+            .resolvingVariables(cls.context.variables()).typedOperands(on: name, in: schema)
         return AggregateTally.Plan(
             query: request.query, rule: rule, primaryKey: collection.primaryKey,
             groupLimit: store.environment.limits.effectiveLimit(request.query.limit),

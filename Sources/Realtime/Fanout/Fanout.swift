@@ -529,7 +529,8 @@ public final class Fanout: Sendable {
         }
         let rule = Filter.conjunction([request.query.filter, rowFilter]).map {
             EventRenderer.evaluablePart(
-                $0.resolvingVariables(cls.context.variables()), of: event.collection, in: store.schema)
+                $0.resolvingVariables(cls.context.variables()).typedOperands(on: event.collection, in: store.schema),
+                of: event.collection, in: store.schema)
         }
         for row in rows {
             guard let key = row[pk] else { continue }

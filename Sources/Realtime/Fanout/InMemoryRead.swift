@@ -14,11 +14,12 @@ public struct InMemoryRead: Sendable {
 
     public init(
         query: ItemQuery, tree: FieldTree, permission: CollectionPermission, collection: CollectionSchema,
-        variables: DynamicVariables
+        schema: Schema, variables: DynamicVariables
     ) {
         rule = Filter.conjunction([query.filter, permission.rowFilter(fields: query.fields, in: collection)])?
-            .resolvingVariables(variables)
-        projection = RowProjection(tree: tree, permission: permission, collection: collection, variables: variables)
+            .resolvingVariables(variables).typedOperands(on: collection.name, in: schema)
+        projection = RowProjection(
+            tree: tree, permission: permission, collection: collection, schema: schema, variables: variables)
     }
 
     /// Whether the class is shown `row` (a post-image; relations expanded where the rule reads them).

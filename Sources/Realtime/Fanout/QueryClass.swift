@@ -76,8 +76,8 @@ struct QueryClass: Sendable {
 }
 
 /// Candidate classes per collection, by class id: classes whose filter pins a
-/// field to a value (`room _eq 42`) are found by that value; the rest are
-/// always checked.
+/// field to a value (`room _eq 42`) are found by that value's `filterEqualityKey`
+/// (so `"42"`, `42.0` and a UUID in capitals find them too); the rest are always checked.
 struct EqualityIndex: Sendable {
     var unindexed: Set<UInt64> = []
     /// field → value → classes
@@ -85,9 +85,9 @@ struct EqualityIndex: Sendable {
 
     static func pin(_ key: QueryClassKey) -> (field: String, value: String)? {
         guard key.identity == nil, let eq = key.request.query.filter?.topLevelEqualities.first,
-            !eq.value.isNull, let text = eq.value.textValue
+            let value = eq.value.filterEqualityKey
         else { return nil }
-        return (eq.field, text)
+        return (eq.field, value)
     }
 
     mutating func insert(_ id: UInt64, _ key: QueryClassKey) {
@@ -116,7 +116,7 @@ struct EqualityIndex: Sendable {
         var out = unindexed
         for (field, byValue) in pinned {
             for row in rows {
-                if let v = row[field]?.textValue, let ids = byValue[v] { out.formUnion(ids) }
+                if let v = row[field]?.filterEqualityKey, let ids = byValue[v] { out.formUnion(ids) }
             }
         }
         return out

@@ -20,8 +20,9 @@ public struct RowProjection: Sendable {
     /// The unaliased top-level fields the projection reads (what a read "requests").
     public let requestedFields: Set<String>
 
+    /// `variables` resolve the conditions' `$CURRENT_*`/`$NOW`; `schema` types their values as their fields.
     public init(
-        tree: FieldTree, permission: CollectionPermission, collection: CollectionSchema,
+        tree: FieldTree, permission: CollectionPermission, collection: CollectionSchema, schema: Schema,
         variables: DynamicVariables? = nil
     ) {
         var names: [String] = []
@@ -36,9 +37,9 @@ public struct RowProjection: Sendable {
         outputs = names.map { name in
             let function = FieldFunction(name)
             let condition = permission.condition(for: function?.field ?? name)
+            let resolved = variables.flatMap { condition?.resolvingVariables($0) } ?? condition
             return Output(
-                name: name, function: function,
-                condition: variables.flatMap { condition?.resolvingVariables($0) } ?? condition)
+                name: name, function: function, condition: resolved?.typedOperands(on: collection.name, in: schema))
         }
         requestedFields = Set(names.map { FieldFunction($0)?.field ?? $0 })
     }
