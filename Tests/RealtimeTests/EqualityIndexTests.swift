@@ -34,4 +34,11 @@ import Testing
         index.remove(7, key)
         #expect(index.isEmpty)
     }
+
+    @Test func aNowWindowIsNotPinned() throws {
+        var index = EqualityIndex()
+        index.insert(3, try Self.key(#"{"day":{"_eq":"$NOW"}}"#))
+        #expect(index.unindexed == [3])
+        #expect(index.candidates([["id": 1, "day": "2024-01-01"]]) == [3])
+    }
 }

@@ -84,8 +84,9 @@ struct EqualityIndex: Sendable {
     var pinned: [String: [String: Set<UInt64>]] = [:]
 
     static func pin(_ key: QueryClassKey) -> (field: String, value: String)? {
-        guard key.identity == nil, let eq = key.request.query.filter?.topLevelEqualities.first,
-            let value = eq.value.filterEqualityKey
+        // `$NOW` is a value only once resolved (`day _eq $NOW`: rows dated today): never pinned.
+        guard key.identity == nil, let filter = key.request.query.filter, !filter.containsNowVariable,
+            let eq = filter.topLevelEqualities.first, let value = eq.value.filterEqualityKey
         else { return nil }
         return (eq.field, value)
     }
