@@ -9,9 +9,10 @@ import Testing
 // policies, each reading `items` under a random row filter (`$CURRENT_USER`, `$CURRENT_ROLE` and
 // `$CURRENT_POLICIES` among them) with a random field subset or `*`, most also reading `people`.
 // In three worlds of four the policies are rows as Directus stores them (directus_policies,
-// directus_permissions, directus_access through the role or to the user) and the user's context is
-// what the server's `PermissionResolver` makes of them; in the fourth it is built straight from
-// `CollectionPermission.combining`. For random reads (filters through the m2o and the o2m, fields
+// directus_permissions, directus_access through the role, through the role's parent or to the
+// user), row filters may also use `$CURRENT_USER.<path>` and `$CURRENT_ROLE.<path>`, and the
+// user's context is what the server's `PermissionResolver` makes of them; in the fourth it is
+// built straight from `CollectionPermission.combining`. For random reads (filters through the m2o and the o2m, fields
 // with `owner.<field>` and date parts), the SQL read as that user (`Store.readItems`) must equal,
 // row for row and field for field, what fan-out shows a subscriber of the same query in memory
 // (`InMemoryRead`: the policies' row filter and per-policy field cases, `RowProjection`) on the
@@ -48,14 +49,24 @@ struct GeneratedGrant: Sendable {
 }
 
 /// A policy of the test user: a read of `items`, and of `people` or not; given through the
-/// user's role or to the user (directus_access).
+/// user's role, through that role's parent or to the user (directus_access).
 struct GeneratedPolicy: Sendable {
+    enum Access: String, Sendable { case role, parentRole, user }
     var items: GeneratedGrant
     var people: GeneratedGrant?
-    var throughRole: Bool
+    var access: Access
 
     var json: JSONValue {
-        ["items": items.json, "people": people?.json ?? .null, "access": throughRole ? "role" : "user"]
+        ["items": items.json, "people": people?.json ?? .null, "access": .string(access.rawValue)]
+    }
+
+    /// The directus_access row that gives policy `id` to `world`'s user.
+    func accessRow(_ world: AgreementWorld, policy id: String) -> JSONObject {
+        switch access {
+        case .role: ["role": .string(world.role), "policy": .string(id)]
+        case .parentRole: ["role": .string(world.parentRole), "policy": .string(id)]
+        case .user: ["user": .string(world.user), "policy": .string(id)]
+        }
     }
 }
 
@@ -83,7 +94,10 @@ struct GeneratedPolicy: Sendable {
 
     // MARK: Generation
 
-    static func policies(_ world: AgreementWorld, _ rng: inout SeededGenerator) -> [GeneratedPolicy] {
+    /// `resolved`: the context comes through `PermissionResolver`, which reads the rows behind
+    /// `$CURRENT_USER.<path>` and `$CURRENT_ROLE.<path>` (row filters use them then, and the
+    /// policies may come through the role's parent).
+    static func policies(_ world: AgreementWorld, resolved: Bool, _ rng: inout SeededGenerator) -> [GeneratedPolicy] {
         // Row filters on plain fields of the collection, with operands of the field's type.
         // The bare `owner` key is left out: relational reads evaluate the rule on rows whose
         // `owner` holds the related row.
@@ -99,6 +113,15 @@ struct GeneratedPolicy: Sendable {
             .condition(path: ["grp"], op: "_nin", value: "$CURRENT_POLICIES"),
             .condition(path: ["grp"], op: "_in", value: "$CURRENT_ROLES"),
         ]
+        // Variable paths, through the user's and the role's own rows (the user row's `role` is
+        // an m2o to directus_roles, so `$CURRENT_USER.role.parent` reads across it).
+        let mineByPath: [GeneratedFilter] = [
+            .condition(path: ["author"], op: "_eq", value: "$CURRENT_USER.id"),
+            .condition(path: ["grp"], op: "_eq", value: "$CURRENT_USER.role"),
+            .condition(path: ["grp"], op: "_eq", value: "$CURRENT_USER.role.parent"),
+            .condition(path: ["grp"], op: "_neq", value: "$CURRENT_ROLE.parent"),
+            .condition(path: ["grp"], op: "_eq", value: "$CURRENT_ROLE.id"),
+        ]
         func subset(_ names: [String], _ rng: inout SeededGenerator) -> [String] {
             let chosen = names.filter { _ in rng.chance(0.5) }
             return chosen.isEmpty ? [rng.pick(names)] : chosen
@@ -108,7 +131,11 @@ struct GeneratedPolicy: Sendable {
             let itemFilter: GeneratedFilter? =
                 roll < 0.2
                 ? nil
-                : roll < 0.4 ? mine : roll < 0.6 ? rng.pick(mineByAccess) : itemFilters.filter(&rng, depth: 2)
+                : roll < 0.4
+                    ? mine
+                    : roll < 0.6
+                        ? rng.pick(resolved && rng.chance(0.4) ? mineByPath : mineByAccess)
+                        : itemFilters.filter(&rng, depth: 2)
             let items = GeneratedGrant(
                 fields: rng.chance(0.3) ? nil : subset(["id", "owner"] + world.items.map(\.name), &rng), filter: itemFilter)
             var people: GeneratedGrant?
@@ -117,7 +144,9 @@ struct GeneratedPolicy: Sendable {
                     fields: rng.chance(0.4) ? nil : subset(["id", "items"] + world.people.map(\.name), &rng),
                     filter: rng.chance(0.4) ? nil : peopleFilters.filter(&rng, depth: 2))
             }
-            return GeneratedPolicy(items: items, people: people, throughRole: rng.chance(0.6))
+            let access: GeneratedPolicy.Access =
+                rng.chance(0.4) ? .user : resolved && rng.chance(0.4) ? .parentRole : .role
+            return GeneratedPolicy(items: items, people: people, access: access)
         }
     }
 
@@ -137,7 +166,8 @@ struct GeneratedPolicy: Sendable {
         }
         return ItemsContext(
             accountability: Accountability(
-                userID: world.user, roleID: world.role, roles: [world.role], policies: policies.indices.map(world.policy)),
+                userID: world.user, roleID: world.role, roles: [world.role, world.parentRole],
+                policies: policies.indices.map(world.policy)),
             permissions: PermissionSet(admin: false, rules: rules))
     }
 
@@ -147,7 +177,12 @@ struct GeneratedPolicy: Sendable {
         let (role, user, seed) = (world.role, world.user, world.seed)
         let policies = (0..<3).map(world.policy)
         _ = try await store.write(context: .system) { tx in
-            _ = try await tx.create(SystemCollections.roles, [["id": .string(role), "name": .string("Role \(seed)")]])
+            _ = try await tx.create(
+                SystemCollections.roles,
+                [
+                    ["id": .string(world.parentRole), "name": .string("Parent role \(seed)")],
+                    ["id": .string(role), "name": .string("Role \(seed)"), "parent": .string(world.parentRole)],
+                ])
             _ = try await tx.create(
                 SystemCollections.policies,
                 policies.map { ["id": .string($0), "name": .string("Policy \($0)"), "app_access": false] })
@@ -178,9 +213,7 @@ struct GeneratedPolicy: Sendable {
         var permissions: [JSONObject] = []
         for (index, policy) in policies.enumerated() {
             let id = world.policy(index)
-            access.append(
-                policy.throughRole
-                    ? ["role": .string(world.role), "policy": .string(id)] : ["user": .string(world.user), "policy": .string(id)])
+            access.append(policy.accessRow(world, policy: id))
             permissions.append(policy.items.permissionRow(world.itemsCollection, policy: id))
             if let people = policy.people { permissions.append(people.permissionRow(world.peopleCollection, policy: id)) }
         }
@@ -259,12 +292,13 @@ struct GeneratedPolicy: Sendable {
         let world = AgreementWorld.make(seed: seed, now: DynamicVariables.currentTime(), accessField: true)
         let rows = try await AgreementRows.create(world, in: store)
         var rng = SeededGenerator(seed: seed &* 0x9E37_79B9_7F4A_7C15)
-        let policies = Self.policies(world, &rng)
         let resolved = Self.resolved(seed)
+        let policies = Self.policies(world, resolved: resolved, &rng)
         if resolved { try await Self.createUser(world, in: store) }
         let context = try await Self.context(world, policies, resolved: resolved, store: store)
-        // The resolver found the role and every policy, through the role or the user.
+        // The resolver found the role, its parent and every policy, through either role or the user.
         #expect(context.accountability.roleID == world.role)
+        #expect(context.accountability.roles == [world.role, world.parentRole])
         #expect(Set(context.accountability.policies) == Set(policies.indices.map(world.policy)))
         var refused = 0
         for index in 0..<reads {

@@ -39,12 +39,15 @@ struct AgreementWorld {
     static let otherUser = "00000000-0000-4000-8000-0000000000ff"
     /// The user's role (PolicyAgreementPropertyTests creates it, with the user).
     var role: String { String(format: "5eed0000-0000-4000-9000-%012llx", seed & 0xFFFF_FFFF_FFFF) }
+    /// The parent of the user's role (Directus 11 nested roles: its policies are the user's too).
+    var parentRole: String { String(format: "5eed0000-0000-4000-9001-%012llx", seed & 0xFFFF_FFFF_FFFF) }
     /// The id of the user's policy `index` (0-2; PolicyAgreementPropertyTests draws 1-3).
     func policy(_ index: Int) -> String {
         String(format: "5eed0000-0000-4000-a%03x-%012llx", index, seed & 0xFFFF_FFFF_FFFF)
     }
-    /// What an `access` field holds: the user's role, one of its policies' ids, or another role's.
-    var accessIDs: [String] { [role, policy(0), policy(1), policy(2), Self.otherRole] }
+    /// What an `access` field holds: the user's role or its parent, one of its policies' ids, or
+    /// another role's.
+    var accessIDs: [String] { [role, parentRole, policy(0), policy(1), policy(2), Self.otherRole] }
     static let otherRole = "00000000-0000-4000-9000-0000000000ff"
 
     var peopleCollection: String { "people_\(seed)" }
