@@ -197,6 +197,29 @@ async def test_a_live_filter_through_a_relation_enters_and_leaves(server, admin)
 
 
 @run_async
+async def test_a_row_whose_own_m2o_moves_out_of_a_live_relational_filter_leaves(server, admin):
+    """The post itself changes author (no change of any author row): under a `live` filter
+    through the m2o it leaves (`delete`, reason "left", with the update's seq) and comes back."""
+    _, authors, posts, _ = blog(admin)
+    ann = data(admin.post(f"/items/{authors}", {"email": "ann@x", "status": "active"}))
+    gone = data(admin.post(f"/items/{authors}", {"email": "gone@x", "status": "gone"}))
+    p1 = data(admin.post(f"/items/{posts}", {"title": "one", "author": ann["id"]}))
+    q = {"fields": ["id", "title"], "filter": {"author": {"status": {"_eq": "active"}}}}
+    ws = await authed(server)
+    init = await ws.subscribe(posts, uid="l", live=True, query=q)
+    assert init["data"] == [{"id": p1["id"], "title": "one"}]
+    await in_thread(admin.patch, f"/items/{posts}/{p1['id']}", {"author": gone["id"]})
+    frame = await ws.recv()
+    assert frame["type"] == "subscription" and frame["event"] == "delete" and frame["uid"] == "l", frame
+    assert frame["data"] == [p1["id"]] and frame["reason"] == "left" and isinstance(frame["seq"], int), frame
+    await ws.expect_silence()
+    await in_thread(admin.patch, f"/items/{posts}/{p1['id']}", {"author": ann["id"]})
+    frame = await ws.recv()
+    assert frame["event"] == "update" and frame["data"] == [{"id": p1["id"], "title": "one"}], frame
+    await ws.close()
+
+
+@run_async
 async def test_resume_of_a_relational_subscription_is_a_fresh_init(server, admin):
     _, authors, posts, _ = blog(admin)
     ann = data(admin.post(f"/items/{authors}", {"email": "ann@x"}))

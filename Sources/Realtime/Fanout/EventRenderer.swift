@@ -40,10 +40,21 @@ struct EventRenderer {
                 request.query.filter, permission.rowFilter(fields: request.query.fields, in: collection),
             ])?.resolvingVariables(cls.context.variables()).typedOperands(on: event.collection, in: store.schema)
         else { return nil }
-        let evaluable = Self.evaluablePart(rule, of: event.collection, in: store.schema)
-        let before = Set(event.previous.filter { evaluable.matches($0) }.compactMap { $0[pk]?.textValue })
+        // Conditions through an m2o (`author.status`) are checked on the images with their related
+        // rows read in: a row whose own `author` moved to an inactive author leaves. The related
+        // rows are as they are now for both images (a change of them is their own event).
+        var evaluable = Self.evaluablePart(rule, of: event.collection, in: store.schema, keepingManyToOne: true)
+        var previous = event.previous
+        var rows = event.rows
+        if let expanded = try await withManyToOnes(previous + rows, for: evaluable, of: collection) {
+            previous = Array(expanded[..<previous.count])
+            rows = Array(expanded[previous.count...])
+        } else {
+            evaluable = Self.evaluablePart(rule, of: event.collection, in: store.schema)
+        }
+        let before = Set(previous.filter { evaluable.matches($0) }.compactMap { $0[pk]?.textValue })
         var left: [JSONValue] = []
-        for row in event.rows {
+        for row in rows {
             guard let key = row[pk], let text = key.textValue, before.contains(text), !evaluable.matches(row) else { continue }
             if let item = request.item, item.textValue != text { continue }
             left.append(key)
@@ -335,7 +346,8 @@ struct EventRenderer {
     }
 
     /// A filter with relational conditions dropped (they can't be checked on a
-    /// deleted row's pre-image); used only to decide which deleted keys to reveal.
+    /// deleted row's pre-image); used only to decide which deleted keys to reveal and which
+    /// updated rows left a `live` filter.
     /// Conditions on an o2m (`comments`, `count(comments)`) read related rows, which a
     /// change event does not carry.
     /// `keepingManyToOne`: conditions through an m2o (`category.name`) stay, for rows whose
