@@ -220,6 +220,28 @@ async def test_a_row_whose_own_m2o_moves_out_of_a_live_relational_filter_leaves(
 
 
 @run_async
+async def test_rows_whose_m2o_a_delete_sets_null_leave_a_live_relational_filter(server, admin):
+    """Deleting the author sets the posts' `author` to null (the relation's default SET NULL):
+    under a `live` filter through the m2o those posts leave; a post of another author stays."""
+    _, authors, posts, _ = blog(admin)
+    ann = data(admin.post(f"/items/{authors}", {"email": "ann@x", "status": "active"}))
+    bob = data(admin.post(f"/items/{authors}", {"email": "bob@x", "status": "active"}))
+    p1 = data(admin.post(f"/items/{posts}", {"title": "one", "author": ann["id"]}))
+    p2 = data(admin.post(f"/items/{posts}", {"title": "two", "author": bob["id"]}))
+    q = {"fields": ["id", "title"], "filter": {"author": {"status": {"_eq": "active"}}}, "sort": ["id"]}
+    ws = await authed(server)
+    init = await ws.subscribe(posts, uid="l", live=True, query=q)
+    assert init["data"] == [{"id": p1["id"], "title": "one"}, {"id": p2["id"], "title": "two"}]
+    await in_thread(admin.delete, f"/items/{authors}/{ann['id']}")
+    frame = await ws.recv()
+    assert frame["type"] == "subscription" and frame["event"] == "delete" and frame["uid"] == "l", frame
+    assert frame["data"] == [p1["id"]] and frame["reason"] == "left", frame
+    await ws.expect_silence()
+    assert rest(admin, posts, fields=["id"], filter=q["filter"]) == [{"id": p2["id"]}]
+    await ws.close()
+
+
+@run_async
 async def test_resume_of_a_relational_subscription_is_a_fresh_init(server, admin):
     _, authors, posts, _ = blog(admin)
     ann = data(admin.post(f"/items/{authors}", {"email": "ann@x"}))

@@ -35,24 +35,47 @@ struct EventRenderer {
             let permission = cls.context.permissions.permission(.read, event.collection)
         else { return nil }
         let pk = collection.primaryKey
-        guard
-            let rule = Filter.conjunction([
-                request.query.filter, permission.rowFilter(fields: request.query.fields, in: collection),
-            ])?.resolvingVariables(cls.context.variables()).typedOperands(on: event.collection, in: store.schema)
-        else { return nil }
+        let schema = store.schema
+        let variables = cls.context.variables()
+        func prepared(_ filter: Filter?) -> Filter? {
+            filter?.resolvingVariables(variables).typedOperands(on: event.collection, in: schema)
+        }
+        let own = prepared(request.query.filter)
+        let permitted = prepared(permission.rowFilter(fields: request.query.fields, in: collection))
+        guard let rule = Filter.conjunction([own, permitted]) else { return nil }
         // Conditions through an m2o (`author.status`) are checked on the images with their related
         // rows read in: a row whose own `author` moved to an inactive author leaves. The related
-        // rows are as they are now for both images (a change of them is their own event).
-        var evaluable = Self.evaluablePart(rule, of: event.collection, in: store.schema, keepingManyToOne: true)
+        // rows are as they are now for both images (a change of them is their own event). A
+        // pre-image whose related row is gone (its delete set this key to null) meets the
+        // subscription's own conditions through that m2o, so the row leaves; not the permission's,
+        // so a row the caller could not read is not revealed.
+        var evaluable = Self.evaluablePart(rule, of: event.collection, in: schema, keepingManyToOne: true)
+        var evaluableIfRelatedGone = Filter.conjunction([
+            own.map { Self.evaluablePart($0, of: event.collection, in: schema) },
+            permitted.map { Self.evaluablePart($0, of: event.collection, in: schema, keepingManyToOne: true) },
+        ])
         var previous = event.previous
         var rows = event.rows
         if let expanded = try await withManyToOnes(previous + rows, for: evaluable, of: collection) {
             previous = Array(expanded[..<previous.count])
             rows = Array(expanded[previous.count...])
         } else {
-            evaluable = Self.evaluablePart(rule, of: event.collection, in: store.schema)
+            evaluable = Self.evaluablePart(rule, of: event.collection, in: schema)
+            evaluableIfRelatedGone = evaluable
         }
-        let before = Set(previous.filter { evaluable.matches($0) }.compactMap { $0[pk]?.textValue })
+        let manyToOnes = Set(
+            evaluable.referencedPaths.compactMap { path in
+                path.count > 1 && schema.manyToOne(collection.name, path[0]) != nil ? path[0] : nil
+            })
+        func relatedGone(_ i: Int) -> Bool {
+            manyToOnes.contains { field in
+                !(event.previous[i][field]?.isNull ?? true) && (previous[i][field]?.isNull ?? true)
+            }
+        }
+        let before = Set(
+            previous.indices.filter { i in
+                (relatedGone(i) ? evaluableIfRelatedGone : evaluable)?.matches(previous[i]) ?? true
+            }.compactMap { previous[$0][pk]?.textValue })
         var left: [JSONValue] = []
         for row in rows {
             guard let key = row[pk], let text = key.textValue, before.contains(text), !evaluable.matches(row) else { continue }
