@@ -242,6 +242,41 @@ async def test_rows_whose_m2o_a_delete_sets_null_leave_a_live_relational_filter(
 
 
 @run_async
+async def test_a_live_filter_through_an_o2m_follows_its_children(server, admin):
+    """`comments._some` under `live`: a post leaves when its last matching comment changes, is
+    deleted or moves away, and enters when one starts to match."""
+    _, _, posts, comments = blog(admin)
+    p1 = data(admin.post(f"/items/{posts}", {"title": "one"}))
+    p2 = data(admin.post(f"/items/{posts}", {"title": "two"}))
+    c = data(admin.post(f"/items/{comments}", {"text": "hot", "post": p1["id"]}))
+    q = {"fields": ["id", "title"], "filter": {"comments": {"_some": {"text": {"_eq": "hot"}}}}}
+    ws = await authed(server)
+    init = await ws.subscribe(posts, uid="l", live=True, query=q)
+    assert init["data"] == [{"id": p1["id"], "title": "one"}]
+
+    async def left(key):
+        frame = await ws.recv()
+        assert frame["event"] == "delete" and frame["reason"] == "left" and frame["data"] == [key], frame
+
+    async def entered(key, title):
+        frame = await ws.recv()
+        assert frame["event"] == "update" and frame["data"] == [{"id": key, "title": title}], frame
+
+    await in_thread(admin.patch, f"/items/{comments}/{c['id']}", {"text": "cold"})
+    await left(p1["id"])
+    await in_thread(admin.patch, f"/items/{comments}/{c['id']}", {"text": "hot"})
+    await entered(p1["id"], "one")
+    await in_thread(admin.patch, f"/items/{comments}/{c['id']}", {"post": p2["id"]})
+    frames = [await ws.recv(), await ws.recv()]
+    assert {(f["event"], json.dumps(f["data"])) for f in frames} == {
+        ("delete", json.dumps([p1["id"]])), ("update", json.dumps([{"id": p2["id"], "title": "two"}]))}, frames
+    await in_thread(admin.delete, f"/items/{comments}/{c['id']}")
+    await left(p2["id"])
+    await ws.expect_silence()
+    await ws.close()
+
+
+@run_async
 async def test_resume_of_a_relational_subscription_is_a_fresh_init(server, admin):
     _, authors, posts, _ = blog(admin)
     ann = data(admin.post(f"/items/{authors}", {"email": "ann@x"}))
