@@ -47,8 +47,9 @@ struct EventRenderer {
         // rows read in: a row whose own `author` moved to an inactive author leaves. The related
         // rows are as they are now for both images (a change of them is their own event). A
         // pre-image whose related row is gone (its delete set this key to null) meets the
-        // subscription's own conditions through that m2o, so the row leaves; not the permission's,
-        // so a row the caller could not read is not revealed.
+        // subscription's own conditions through that m2o, so the row leaves, unless the read
+        // permission goes through it: then whether the caller could read the row is unknown, and
+        // its key is not revealed.
         var evaluable = Self.evaluablePart(rule, of: event.collection, in: schema, keepingManyToOne: true)
         var evaluableIfRelatedGone = Filter.conjunction([
             own.map { Self.evaluablePart($0, of: event.collection, in: schema) },
@@ -63,19 +64,23 @@ struct EventRenderer {
             evaluable = Self.evaluablePart(rule, of: event.collection, in: schema)
             evaluableIfRelatedGone = evaluable
         }
-        let manyToOnes = Set(
-            evaluable.referencedPaths.compactMap { path in
-                path.count > 1 && schema.manyToOne(collection.name, path[0]) != nil ? path[0] : nil
-            })
-        func relatedGone(_ i: Int) -> Bool {
-            manyToOnes.contains { field in
+        func manyToOnes(_ filter: Filter?) -> Set<String> {
+            Set(
+                (filter?.referencedPaths ?? []).compactMap { path in
+                    path.count > 1 && schema.manyToOne(collection.name, path[0]) != nil ? path[0] : nil
+                })
+        }
+        let followed = manyToOnes(evaluable)
+        let permissionFollows = manyToOnes(permitted)
+        func wasVisible(_ i: Int) -> Bool {
+            let gone = followed.filter { field in
                 !(event.previous[i][field]?.isNull ?? true) && (previous[i][field]?.isNull ?? true)
             }
+            if gone.isEmpty { return evaluable.matches(previous[i]) }
+            if !gone.isDisjoint(with: permissionFollows) { return false }
+            return evaluableIfRelatedGone?.matches(previous[i]) ?? true
         }
-        let before = Set(
-            previous.indices.filter { i in
-                (relatedGone(i) ? evaluableIfRelatedGone : evaluable)?.matches(previous[i]) ?? true
-            }.compactMap { previous[$0][pk]?.textValue })
+        let before = Set(previous.indices.filter(wasVisible).compactMap { previous[$0][pk]?.textValue })
         var left: [JSONValue] = []
         for row in rows {
             guard let key = row[pk], let text = key.textValue, before.contains(text), !evaluable.matches(row) else { continue }
