@@ -12,12 +12,12 @@ import Testing
 // directus_permissions, directus_access through the role, through the role's parent or to the
 // user), row filters may also use `$CURRENT_USER.<path>` and `$CURRENT_ROLE.<path>`, and the
 // user's context is what the server's `PermissionResolver` makes of them; in the fourth it is
-// built straight from `CollectionPermission.combining`. For random reads (filters through the m2o and the o2m, fields
-// with `owner.<field>` and date parts), the SQL read as that user (`Store.readItems`) must equal,
-// row for row and field for field, what fan-out shows a subscriber of the same query in memory
-// (`InMemoryRead`: the policies' row filter and per-policy field cases, `RowProjection`) on the
-// create events' post-images. The generator is PropertyWorld.swift, the comparison
-// PropertyReads.swift.
+// built straight from `CollectionPermission.combining`. For random reads (filters through the
+// m2o and the o2m, fields with `owner.<field>` and date parts), the SQL read as that user
+// (`Store.readItems`) must equal, row for row and field for field, what fan-out shows a
+// subscriber of the same query in memory (`InMemoryRead`: the policies' row filter and
+// per-policy field cases, `RowProjection`) on the create events' post-images. The generator is
+// PropertyWorld.swift, the comparison PropertyReads.swift.
 //
 // Default: seeds 1-100, `readsPerWorld` reads each. PROPERTY_CASES / PROPERTY_SEED as for
 // FilterAgreementPropertyTests (README, "Testing"); PostgreSQL too with SWITCHBOARD_TEST_PG.
