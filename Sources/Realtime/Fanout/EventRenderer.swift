@@ -50,28 +50,33 @@ struct EventRenderer {
         // subscription's own conditions through that m2o, so the row leaves, unless the read
         // permission goes through it: then whether the caller could read the row is unknown, and
         // its key is not revealed.
-        var evaluable = Self.evaluablePart(rule, of: event.collection, in: schema, keepingManyToOne: true)
-        var evaluableIfRelatedGone = Filter.conjunction([
-            own.map { Self.evaluablePart($0, of: event.collection, in: schema) },
-            permitted.map { Self.evaluablePart($0, of: event.collection, in: schema, keepingManyToOne: true) },
-        ])
-        var previous = event.previous
-        var rows = event.rows
-        if let expanded = try await withManyToOnes(previous + rows, for: evaluable, of: collection) {
-            previous = Array(expanded[..<previous.count])
-            rows = Array(expanded[previous.count...])
-        } else {
-            evaluable = Self.evaluablePart(rule, of: event.collection, in: schema)
-            evaluableIfRelatedGone = evaluable
-        }
         func manyToOnes(_ filter: Filter?) -> Set<String> {
             Set(
                 (filter?.referencedPaths ?? []).compactMap { path in
                     path.count > 1 && schema.manyToOne(collection.name, path[0]) != nil ? path[0] : nil
                 })
         }
-        let followed = manyToOnes(evaluable)
-        let permissionFollows = manyToOnes(permitted)
+        var evaluable = Self.evaluablePart(rule, of: event.collection, in: schema, keepingManyToOne: true)
+        var followed = manyToOnes(evaluable)
+        var previous = event.previous
+        var rows = event.rows
+        if !followed.isEmpty {
+            if let expanded = try await withManyToOnes(previous + rows, for: evaluable, of: collection) {
+                previous = Array(expanded[..<previous.count])
+                rows = Array(expanded[previous.count...])
+            } else {
+                evaluable = Self.evaluablePart(rule, of: event.collection, in: schema)
+                followed = []
+            }
+        }
+        let permissionFollows = followed.isEmpty ? [] : manyToOnes(permitted)
+        let evaluableIfRelatedGone =
+            followed.isEmpty
+            ? nil
+            : Filter.conjunction([
+                own.map { Self.evaluablePart($0, of: event.collection, in: schema) },
+                permitted.map { Self.evaluablePart($0, of: event.collection, in: schema, keepingManyToOne: true) },
+            ])
         func wasVisible(_ i: Int) -> Bool {
             let gone = followed.filter { field in
                 !(event.previous[i][field]?.isNull ?? true) && (previous[i][field]?.isNull ?? true)
