@@ -269,4 +269,38 @@ enum DocsFixture {
             #expect(viaGrace == [])
         }
     }
+
+    /// A related collection's row filter is the server's: it may name fields the caller cannot
+    /// read, and a filter through the relation is not refused for them (it was FORBIDDEN).
+    @Test func aFilterThroughARelationIsNotRefusedForFieldsOfTheRelatedRowFilter() async throws {
+        try await withStore { store in
+            try await ChatFixture.make(store)
+            let rules: [String: [PermissionAction: CollectionPermission]] = [
+                "authors": [
+                    .read: CollectionPermission(fields: ["id", "messages"], filter: try filter(["name": ["_neq": "Grace"]]))
+                ],
+                "messages": [
+                    .read: CollectionPermission(fields: ["id", "author"], filter: try filter(["text": ["_nstarts_with": "hi"]]))
+                ],
+            ]
+            let context = userContext(newUserID(), rules)
+            // m2o: Grace is not readable, so message 3 is not found through her.
+            #expect(
+                try await store.ids("messages", try query(["filter": ["author": ["id": ["_in": [1, 2]]]]]), context: context)
+                    == [1])
+            // o2m: message 2 ("hi there") is not readable; Grace is not readable herself.
+            #expect(
+                try await store.ids("authors", try query(["filter": ["messages": ["id": ["_in": [2, 3]]]]]), context: context)
+                    == [])
+            #expect(
+                try await store.ids(
+                    "authors", try query(["filter": ["messages": ["_some": ["id": ["_in": [1, 2]]]]]]), context: context) == [1])
+            #expect(
+                try await store.ids("authors", try query(["filter": ["count(messages)": ["_gte": 1]]]), context: context) == [1])
+            // The caller's own filter still may not name them.
+            await #expect(throws: SwitchboardError.self) {
+                _ = try await store.ids("messages", try query(["filter": ["text": ["_eq": "hi there"]]]), context: context)
+            }
+        }
+    }
 }

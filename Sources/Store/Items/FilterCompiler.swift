@@ -119,7 +119,7 @@ struct FilterCompiler {
         out.append(try compile(inner, on: innerCollection, alias: sub))
         if let rowFilter = permission.filter {
             out.append(" AND ")
-            out.append(try compile(rowFilter.resolvingVariables(variables), on: innerCollection, alias: sub))
+            out.append(try compileTrusted(rowFilter, on: innerCollection, alias: sub))
         }
         out.append(")")
         if negate { return SQLStatement("(\(outerColumn) IS NULL OR ").appending(out).appending(")") }
@@ -230,7 +230,7 @@ struct FilterCompiler {
         )
         if let rowFilter = permission.filter {
             out.append(" AND ")
-            out.append(try compile(rowFilter.resolvingVariables(variables), on: child, alias: sub))
+            out.append(try compileTrusted(rowFilter, on: child, alias: sub))
         }
         out.append(") = 1")
         return out
@@ -254,15 +254,24 @@ struct FilterCompiler {
             "(SELECT COUNT(*) FROM \(dialect.quote(child.name)) AS \(sub) WHERE \(sub).\(dialect.quote(relation.manyField)) = \(alias).\(dialect.quote(collection.primaryKey))"
         )
         if let rowFilter = permission.filter {
-            // The trusted compiler goes on with this one's aliases, so its subqueries can't shadow `sub`.
-            var trusted = FilterCompiler(schema: schema, dialect: dialect, context: .system, variables: variables)
-            trusted.aliasCounter = aliasCounter
             out.append(" AND ")
-            out.append(try trusted.compile(rowFilter.resolvingVariables(variables), on: child, alias: sub))
-            aliasCounter = trusted.aliasCounter
+            out.append(try compileTrusted(rowFilter, on: child, alias: sub))
         }
         out.append(")")
         return out
+    }
+
+    /// A related collection's read permission row filter: ours, not the caller's, so it may name
+    /// fields the caller cannot read, and its own relations are followed without the caller's
+    /// permissions (as the read's own row filter is, `ItemReader.whereClause`). The trusted
+    /// compiler goes on with this one's aliases, so its subqueries can't shadow the caller's.
+    private mutating func compileTrusted(_ rowFilter: Filter, on collection: CollectionSchema, alias: String)
+        throws(SwitchboardError) -> SQLStatement
+    {
+        var trusted = FilterCompiler(schema: schema, dialect: dialect, context: .system, variables: variables)
+        trusted.aliasCounter = aliasCounter
+        defer { aliasCounter = trusted.aliasCounter }
+        return try trusted.compile(rowFilter.resolvingVariables(variables), on: collection, alias: alias)
     }
 
     /// Whether `function` counts an o2m's related rows (rather than reading a column).
