@@ -7,7 +7,8 @@ import Testing
 
 // A seeded property test of what a role may see: per world a user with a role and 1-3 random
 // policies, each reading `items` under a random row filter (`$CURRENT_USER`, `$CURRENT_ROLE` and
-// `$CURRENT_POLICIES` among them) with a random field subset or `*`, most also reading `people`.
+// `$CURRENT_POLICIES` among them, and `owner.<field>` through the m2o) with a random field subset
+// or `*`, most also reading `people` (some through the o2m: `items.<field>`, `_some`, `_none`).
 // In three worlds of four the policies are rows as Directus stores them (directus_policies,
 // directus_permissions, directus_access through the role, through the role's parent or to the
 // user), row filters may also use `$CURRENT_USER.<path>` and `$CURRENT_ROLE.<path>`, and the
@@ -106,6 +107,14 @@ struct GeneratedPolicy: Sendable {
         var peopleFilters = FilterGenerator(
             world: world, paths: [(["id"], "integer")] + world.people.map { ([$0.name], $0.type) })
         peopleFilters.typedOperands = true
+        // Relational row filters: `items` through its m2o (`owner.<field>`), `people` through its
+        // o2m (`items.<field>`, `count(items)`, `_some`, `_none`). The server's joins for them see
+        // every related row, whatever the caller may read of it.
+        var relationalItemFilters = FilterGenerator.items(world, relational: true)
+        relationalItemFilters.paths = relationalItemFilters.paths.filter { $0.0.count > 1 }
+        relationalItemFilters.typedOperands = true
+        var relationalPeopleFilters = FilterGenerator.people(world)
+        relationalPeopleFilters.typedOperands = true
         let mine = GeneratedFilter.condition(path: ["author"], op: "_eq", value: "$CURRENT_USER")
         let mineByAccess: [GeneratedFilter] = [
             .condition(path: ["grp"], op: "_eq", value: "$CURRENT_ROLE"),
@@ -135,14 +144,19 @@ struct GeneratedPolicy: Sendable {
                     ? mine
                     : roll < 0.6
                         ? rng.pick(resolved && rng.chance(0.4) ? mineByPath : mineByAccess)
-                        : itemFilters.filter(&rng, depth: 2)
+                        : roll < 0.75
+                            ? relationalItemFilters.filter(&rng, depth: 2)
+                            : itemFilters.filter(&rng, depth: 2)
             let items = GeneratedGrant(
                 fields: rng.chance(0.3) ? nil : subset(["id", "owner"] + world.items.map(\.name), &rng), filter: itemFilter)
             var people: GeneratedGrant?
             if rng.chance(0.7) {
                 people = GeneratedGrant(
                     fields: rng.chance(0.4) ? nil : subset(["id", "items"] + world.people.map(\.name), &rng),
-                    filter: rng.chance(0.4) ? nil : peopleFilters.filter(&rng, depth: 2))
+                    filter: rng.chance(0.4)
+                        ? nil
+                        : rng.chance(0.3)
+                            ? relationalPeopleFilters.filter(&rng, depth: 2) : peopleFilters.filter(&rng, depth: 2))
             }
             let access: GeneratedPolicy.Access =
                 rng.chance(0.4) ? .user : resolved && rng.chance(0.4) ? .parentRole : .role

@@ -66,6 +66,38 @@ struct ReadCase: Sendable {
         ]
     }
 
+    /// Whether `context` may read every field the read names, at each step through a relation:
+    /// its fields (`owner.f0` reads `owner` of items and `f0` of people) and its filter's paths
+    /// (a path into a relation, `count(items)` and `_some`/`_none` read the related collection).
+    func namesOnlyReadable(_ world: AgreementWorld, _ context: ItemsContext) -> Bool {
+        func related(_ field: String) -> String? {
+            field == "owner" ? world.peopleCollection : field == "items" ? world.itemsCollection : nil
+        }
+        func readable(_ path: [String], intoRelation: Bool) -> Bool {
+            var current = collection(world)
+            for (index, step) in path.enumerated() where step != "*" {
+                let name = FieldFunction(step)?.field ?? step
+                guard let p = context.permissions.permission(.read, current), p.allows(field: name) else { return false }
+                guard let next = related(name) else { continue }
+                current = next
+                let last = index == path.count - 1
+                if (!last || intoRelation || FieldFunction(step) != nil), context.permissions.permission(.read, next) == nil {
+                    return false
+                }
+            }
+            return true
+        }
+        func paths(_ filter: GeneratedFilter, _ prefix: [String]) -> [[String]] {
+            switch filter {
+            case .condition(let path, _, _): return [prefix + path]
+            case .and(let parts), .or(let parts): return parts.flatMap { paths($0, prefix) }
+            case .quantified(let path, _, let inner): return [prefix + path] + paths(inner, prefix + path)
+            }
+        }
+        return fields.allSatisfy { readable($0.split(separator: ".").map(String.init), intoRelation: false) }
+            && (filter.map { paths($0, []) } ?? []).allSatisfy { readable($0, intoRelation: true) }
+    }
+
     /// Smaller reads: the filter shrunk or left out, one field fewer.
     var shrinks: [ReadCase] {
         var out: [ReadCase] = []
@@ -126,6 +158,11 @@ enum ReadAgreement {
             where refusedValues.contains(where: error.message.hasPrefix)
             || (error.code == .forbidden && !context.permissions.admin)
         {
+            // FORBIDDEN only for a read that names a field or collection the caller may not read
+            // (the fields of a permission's own row filter are the server's, not the caller's).
+            if error.code == .forbidden, read.namesOnlyReadable(world, context) {
+                return .disagree("sql:      refused: \(error.message)\nmemory:   (the read names only readable fields)")
+            }
             return .refused
         } catch {
             return .disagree("sql:      error \(error)\nmemory:   (no error)")
@@ -158,14 +195,21 @@ enum ReadAgreement {
         }
         let variables = context.variables()
         let tree = try FieldTree.parse(read.fields)
-        let shown = InMemoryRead(
+        let shown = ReferenceRead(
             query: query, tree: tree, permission: permission, collection: collection, schema: store.schema,
             variables: variables)
+        // Every row with its relations expanded in full, for the permissions' own filters.
+        let fullItems = rows.expandedItems(readable: { _ in true })
+        let fullPeople = rows.expandedPeople(readable: { _ in true })
+        let fullByKey = [world.itemsCollection: byKey(fullItems), world.peopleCollection: byKey(fullPeople)]
+        func full(_ row: JSONObject, of other: String) -> JSONObject {
+            row["id"]?.intValue.flatMap { fullByKey[other]?[$0] } ?? row
+        }
         // Rows of `other` the caller's relational filters see: its row filter's (none without a read permission).
         func readable(_ other: String) -> (JSONObject) -> Bool {
             guard let p = context.permissions.permission(.read, other) else { return { _ in false } }
             let filter = p.filter?.resolvingVariables(variables).typedOperands(on: other, in: store.schema)
-            return { filter?.matches($0) ?? true }
+            return { filter?.matches(full($0, of: other)) ?? true }
         }
         let plain = read.target == .items ? rows.items : rows.people
         let evaluated: [JSONObject]
@@ -177,32 +221,42 @@ enum ReadAgreement {
             evaluated = rows.expandedPeople(readable: readable(world.itemsCollection))
         }
         // `owner.<field>`: the owner as a read of `people` with those fields shows it.
-        var owner: (key: RowProjection, read: InMemoryRead)?
+        var owner: (key: ReferenceRead, read: ReferenceRead)?
         if let subtree = tree.nested["owner"], let peoplePermission = context.permissions.permission(.read, people.name) {
             var nested = ItemQuery()
             nested.fields = read.fields.filter { $0.hasPrefix("owner.") }.map { String($0.dropFirst("owner.".count)) }
             owner = (
-                RowProjection(
-                    tree: FieldTree(names: ["owner"]), permission: permission, collection: collection,
+                ReferenceRead(
+                    query: ItemQuery(), tree: FieldTree(names: ["owner"]), permission: permission, collection: collection,
                     schema: store.schema, variables: variables),
-                InMemoryRead(
+                ReferenceRead(
                     query: nested, tree: subtree, permission: peoplePermission, collection: people,
                     schema: store.schema, variables: variables)
             )
         }
-        let peopleByKey = Dictionary(
-            rows.people.compactMap { row in row["id"]?.intValue.map { ($0, row) } }, uniquingKeysWith: { a, _ in a })
+        let peopleByKey = byKey(rows.people)
         var out: [JSONObject] = []
-        for i in plain.indices where shown.admits(evaluated[i]) {
-            var row = shown.projection.apply(plain[i])
+        for i in plain.indices {
+            let fullRow = full(plain[i], of: name)
+            guard shown.admits(evaluated[i], full: fullRow) else { continue }
+            var row = shown.project(plain[i], full: fullRow)
             if let owner {
-                let key = owner.key.apply(plain[i])["owner"]?.intValue
-                let person = key.flatMap { peopleByKey[$0] }.flatMap { owner.read.admits($0) ? $0 : nil }
-                row["owner"] = person.map { .object(owner.read.projection.apply($0)) } ?? .null
+                let key = owner.key.project(plain[i], full: fullRow)["owner"]?.intValue
+                let person = key.flatMap { peopleByKey[$0] }
+                let fullPerson = person.map { full($0, of: people.name) }
+                if let person, let fullPerson, owner.read.admits(person, full: fullPerson) {
+                    row["owner"] = .object(owner.read.project(person, full: fullPerson))
+                } else {
+                    row["owner"] = .null
+                }
             }
             out.append(row)
         }
         return out
+    }
+
+    static func byKey(_ rows: [JSONObject]) -> [Int64: JSONObject] {
+        Dictionary(rows.compactMap { row in row["id"]?.intValue.map { ($0, row) } }, uniquingKeysWith: { a, _ in a })
     }
 
     /// Objects with their keys in order, at every level: the field order is not what is compared.
@@ -217,5 +271,57 @@ enum ReadAgreement {
 
     static func rowsText(_ rows: [JSONObject]) -> String {
         rows.map { JSONValue.object($0).jsonString }.joined(separator: "\n          ")
+    }
+}
+
+/// What a read shows of a row in memory: `InMemoryRead`, as fan-out runs it, unless the read
+/// permission's filters (its row filter, a field's per-policy cases) go through a relation.
+/// Fan-out reads the database for such a class; here they are evaluated on the row expanded in
+/// full, as the server's SQL joins for them see every related row, and the query's own filter
+/// on the row expanded as far as the caller may follow it.
+struct ReferenceRead {
+    let inMemory: InMemoryRead
+    /// The permission's filters read a relation.
+    let relational: Bool
+    let query: Filter?
+    let rowFilter: Filter?
+
+    init(
+        query: ItemQuery, tree: FieldTree, permission: CollectionPermission, collection: CollectionSchema, schema: Schema,
+        variables: DynamicVariables
+    ) {
+        inMemory = InMemoryRead(
+            query: query, tree: tree, permission: permission, collection: collection, schema: schema, variables: variables)
+        relational = permission.allFilters.contains(where: \.readsRelation)
+        self.query = query.filter?.resolvingVariables(variables).typedOperands(on: collection.name, in: schema)
+        rowFilter = permission.rowFilter(fields: query.fields, in: collection)?.resolvingVariables(variables)
+            .typedOperands(on: collection.name, in: schema)
+    }
+
+    /// `evaluated`: the row for the query's filter; `full`: with every related row.
+    func admits(_ evaluated: JSONObject, full: JSONObject) -> Bool {
+        guard relational else { return inMemory.admits(evaluated) }
+        return (query?.matches(evaluated) ?? true) && (rowFilter?.matches(full) ?? true)
+    }
+
+    /// The shown fields of `plain`; with relational cases, decided on `full`, showing `plain`'s values.
+    func project(_ plain: JSONObject, full: JSONObject) -> JSONObject {
+        guard relational else { return inMemory.projection.apply(plain) }
+        var out = inMemory.projection.apply(full)
+        for (key, value) in out.entries where value != .null {
+            if let stored = plain[key] { out[key] = stored }
+        }
+        return out
+    }
+}
+
+extension Filter {
+    /// Whether a condition reads another collection (an m2o's row, an o2m's rows).
+    var readsRelation: Bool {
+        switch self {
+        case .condition(let path, _, _): path.count > 1 || path.contains { FieldFunction($0)?.kind == .count }
+        case .and(let parts), .or(let parts): parts.contains(where: \.readsRelation)
+        case .some, .none: true
+        }
     }
 }

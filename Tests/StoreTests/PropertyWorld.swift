@@ -270,7 +270,9 @@ struct FilterGenerator {
             return rng.chance(0.5) ? .and(parts) : .or(parts)
         }
         if quantifies, rng.chance(0.2) {
-            let inner = Self.items(world, relational: false).filter(&rng, depth: depth + 1)
+            var items = Self.items(world, relational: false)
+            items.typedOperands = typedOperands
+            let inner = items.filter(&rng, depth: depth + 1)
             return .quantified(path: ["items"], some: rng.chance(0.5), inner)
         }
         var (path, type) = rng.pick(paths)
