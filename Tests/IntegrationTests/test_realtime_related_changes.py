@@ -6,7 +6,8 @@ author changed; o2m fields (`comments.text`) follow children created, moved and 
 such a subscription is a fresh `init` (`resumed: false`); more rows than
 WEBSOCKETS_RELATED_ROWS_MAX close the subscribers (1011). An update of a related row that changed
 none of the fields the subscription shows or filters by (nor its read permission there reads)
-sends nothing.
+sends nothing. A query filter through a relation applies the related collection's read
+permission row filter as the server's: not refused for fields of it the caller cannot read.
 """
 
 from __future__ import annotations
@@ -326,3 +327,38 @@ async def test_more_related_rows_than_the_limit_close_the_subscribers(server_fac
     assert code == 1011
     metrics = srv.api().get("/metrics", headers={"Authorization": "Bearer admin-static-token"}).text
     assert "realtime_related_overflows_total" in metrics
+
+
+@run_async
+async def test_a_filter_through_a_relation_uses_the_related_row_filter_as_the_servers(server, admin):
+    """The related collection's read permission filters by `status`, which the caller may not
+    read. A query filter through `author.email` applies that row filter (only readable authors
+    match) but is not refused for naming `status`: the caller never named it."""
+    _, authors, posts, _ = blog(admin)
+    ann = data(admin.post(f"/items/{authors}", {"email": "ann@x", "status": "active"}))
+    bob = data(admin.post(f"/items/{authors}", {"email": "bob@x", "status": "inactive"}))
+    mine = data(admin.post(f"/items/{posts}", {"title": "one", "author": ann["id"]}))
+    data(admin.post(f"/items/{posts}", {"title": "two", "author": bob["id"]}))
+    _, user = create_user_with_policy(admin, permissions=[
+        {"collection": posts, "action": "read", "fields": ["id", "title", "author"]},
+        {"collection": authors, "action": "read", "fields": ["id", "email"],
+         "permissions": {"status": {"_eq": "active"}}},
+    ])
+    query = {"fields": ["id", "title"], "filter": {"author": {"email": {"_in": ["ann@x", "bob@x"]}}}, "sort": ["id"]}
+    # REST: 200, only the post whose author the caller may read.
+    assert rest(user, posts, **query) == [{"id": mine["id"], "title": "one"}]
+    # The caller's own mention of `status` is still refused.
+    refused = user.get(f"/items/{posts}", params={"filter": json.dumps({"author": {"status": {"_eq": "active"}}})})
+    assert refused.status_code == 403 and refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN", refused.text
+    # The socket: the same read, and a subscription whose init and events agree with REST.
+    ws = await authed(server, user.token)
+    items = await ws.items(posts, "read", uid="r", query=query)
+    assert items["type"] == "items" and items["data"] == [{"id": mine["id"], "title": "one"}], items
+    init = await ws.subscribe(posts, uid="p", query=query)
+    assert init["event"] == "init" and init["data"] == [{"id": mine["id"], "title": "one"}], init
+    data(await in_thread(admin.post, f"/items/{posts}", {"title": "bob's", "author": bob["id"]}))
+    ann2 = data(await in_thread(admin.post, f"/items/{posts}", {"title": "ann's", "author": ann["id"]}))
+    frame = await ws.recv()
+    assert frame["event"] == "create" and frame["data"] == [{"id": ann2["id"], "title": "ann's"}], frame
+    assert await ws.collect(quiet=0.5) == []
+    await ws.close()
