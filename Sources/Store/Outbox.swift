@@ -12,43 +12,105 @@ public struct Outbox: Sendable {
 
     // MARK: Writing (inside a write transaction)
 
-    /// Allocates the next seq of `collection` and stores the event under it.
-    /// The seq row stays locked until commit, so seqs commit in seq order.
-    /// On PostgreSQL both happen in one statement (one round trip per event); the event's
-    /// text is assembled around the seq the statement allocates.
-    static func append(
-        _ executor: any SQLExecutor, dialect: SQLDialect, collection: String, _ makeEvent: (Int64) -> ChangeEvent
-    ) async throws -> ChangeEvent {
+    /// Allocates the next seq of the event's collection and stores the event under it (its
+    /// `seq` is ignored and replaced). The seq row stays locked until commit, so seqs commit in
+    /// seq order. On PostgreSQL both happen in one statement (one round trip per event); the
+    /// event's text is assembled around the seq the statement allocates.
+    static func append(_ executor: any SQLExecutor, dialect: SQLDialect, _ event: ChangeEvent) async throws -> ChangeEvent {
+        var event = event
         switch dialect {
         case .postgres:
-            var event = makeEvent(0)
             let text = event.jsonAroundSeq
-            let rows = try await executor.query(
-                "WITH s AS (\(allocateSeq) RETURNING seq) INSERT INTO switchboard_outbox (collection, seq, action, event, created_at) SELECT ?, s.seq, ?, CAST(? AS TEXT) || CAST(s.seq AS TEXT) || CAST(? AS TEXT), ? FROM s RETURNING seq",
-                [
-                    .text(collection), .text(collection), .text(event.action.rawValue), .text(text.prefix), .text(text.suffix),
-                    .int(event.timestamp.epochMilliseconds),
-                ])
-            guard let seq = rows.first?[0].int else { throw SwitchboardError.internalError("sequence allocation failed") }
+            var sql = SQLStatement("WITH s AS (\(allocateSeq) RETURNING seq) ", [.text(event.collection)])
+            sql.append(storing(event, seqFrom: "s", pieces: [text.prefix, text.suffix]))
+            sql.append(" RETURNING seq")
+            guard let seq = try await executor.query(sql).first?[0].int else {
+                throw SwitchboardError.internalError("sequence allocation failed")
+            }
             event.seq = seq
-            return event
         case .sqlite:
-            let seqRows = try await executor.query("\(allocateSeq) RETURNING seq", [.text(collection)])
+            let seqRows = try await executor.query("\(allocateSeq) RETURNING seq", [.text(event.collection)])
             guard let seq = seqRows.first?[0].int else { throw SwitchboardError.internalError("sequence allocation failed") }
-            let event = makeEvent(seq)
+            event.seq = seq
             try await executor.execute(
                 "INSERT INTO switchboard_outbox (collection, seq, action, event, created_at) VALUES (?, ?, ?, ?, ?)",
                 [
-                    .text(collection), .int(seq), .text(event.action.rawValue), .text(JSONValue.object(event.json).jsonString),
+                    .text(event.collection), .int(seq), .text(event.action.rawValue),
+                    .text(JSONValue.object(event.json).jsonString),
                     .int(event.timestamp.epochMilliseconds),
                 ])
-            return event
         }
+        return event
+    }
+
+    /// PostgreSQL only: the end of a write in one round trip instead of three. Stores `pending`
+    /// (if any; as `append`), runs `insert` (one row: `INSERT … RETURNING <integer key> AS row_key`)
+    /// and stores `rowEvent(key)`, the event of that row. `pending` must belong to another
+    /// collection than the row (one statement can lock a seq row once).
+    static func append(
+        _ executor: any SQLExecutor, pending: ChangeEvent?, insert: SQLStatement, rowEvent: (JSONValue) -> ChangeEvent
+    ) async throws -> (pending: ChangeEvent?, row: ChangeEvent) {
+        // The row event is rendered once with a stand-in key no payload will contain (128 random bits per
+        // call); its text is cut there and the statement puts the allocated key in each cut.
+        let standIn =
+            "row-key-\(String(UInt64.random(in: .min ... .max), radix: 16))\(String(UInt64.random(in: .min ... .max), radix: 16))"
+        let template = rowEvent(.string(standIn))
+        let around = template.jsonAroundSeq
+        let cuts = around.suffix.split(separator: JSONValue.string(standIn).jsonString, omittingEmptySubsequences: false)
+        var sql = SQLStatement("WITH ")
+        if let pending {
+            let text = pending.jsonAroundSeq
+            sql.append(SQLStatement("p_seq AS (\(allocateSeq) RETURNING seq), p_event AS (", [.text(pending.collection)]))
+            sql.append(storing(pending, seqFrom: "p_seq", pieces: [text.prefix, text.suffix]))
+            sql.append(" RETURNING seq), ")
+        }
+        sql.append("r AS (")
+        sql.append(insert)
+        // The sub-statements of one WITH run in no set order; the row's seq is allocated from
+        // `p_event`'s output, so the pending seq row is always locked first, as two statements
+        // would (otherwise two writers can lock the two seq rows in opposite orders: a deadlock).
+        let rowSeq = pending == nil ? allocateSeq : allocatingSeq(of: "SELECT ?, 1 FROM p_event")
+        sql.append(SQLStatement("), r_seq AS (\(rowSeq) RETURNING seq) ", [.text(template.collection)]))
+        sql.append(storing(template, seqFrom: "r_seq", pieces: [around.prefix] + cuts.map(String.init), keyFrom: "r"))
+        sql.append(" RETURNING seq, \(pending == nil ? "NULL" : "(SELECT seq FROM p_event)"), (SELECT row_key FROM r)")
+        guard let result = try await executor.query(sql).first, let seq = result[0].int, let key = result[2].int,
+            pending == nil || result[1].int != nil
+        else { throw SwitchboardError.internalError("sequence allocation failed") }
+        var row = rowEvent(.int(key))
+        row.seq = seq
+        var stored = pending
+        stored?.seq = result[1].int ?? 0
+        return (stored, row)
+    }
+
+    /// `INSERT INTO switchboard_outbox … SELECT … FROM <seqFrom>[, <keyFrom>]`. The event's text is
+    /// `pieces[0]`, the seq, `pieces[1]`, then each further piece after the row's key.
+    private static func storing(_ event: ChangeEvent, seqFrom: String, pieces: [String], keyFrom: String? = nil) -> SQLStatement {
+        var sql = SQLStatement("INSERT INTO switchboard_outbox (collection, seq, action, event, created_at) SELECT ")
+        sql.bind(.text(event.collection))
+        sql.append(", \(seqFrom).seq, ")
+        sql.bind(.text(event.action.rawValue))
+        sql.append(", ")
+        for (i, piece) in pieces.enumerated() {
+            if i == 1 { sql.append(" || CAST(\(seqFrom).seq AS TEXT) || ") }
+            if i > 1, let keyFrom { sql.append(" || CAST(\(keyFrom).row_key AS TEXT) || ") }
+            sql.append("CAST(")
+            sql.bind(.text(piece))
+            sql.append(" AS TEXT)")
+        }
+        sql.append(", ")
+        sql.bind(.int(event.timestamp.epochMilliseconds))
+        sql.append(" FROM \(seqFrom)" + (keyFrom.map { ", \($0)" } ?? ""))
+        return sql
     }
 
     /// Takes the next seq of the collection bound first (the row is locked until commit).
-    private static let allocateSeq =
-        "INSERT INTO switchboard_seq (collection, seq) VALUES (?, 1) ON CONFLICT (collection) DO UPDATE SET seq = switchboard_seq.seq + 1"
+    private static let allocateSeq = allocatingSeq(of: "VALUES (?, 1)")
+
+    /// Takes the next seq of the collection that `rows` (one row: collection, 1) names.
+    private static func allocatingSeq(of rows: String) -> String {
+        "INSERT INTO switchboard_seq (collection, seq) \(rows) ON CONFLICT (collection) DO UPDATE SET seq = switchboard_seq.seq + 1"
+    }
 
     /// A dropped collection's events go with it (its seq keeps counting if it is created again).
     static func forget(_ collection: String, _ executor: any SQLExecutor) async throws {

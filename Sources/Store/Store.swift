@@ -166,7 +166,7 @@ public final class Store: Sendable {
                         schema: schema, dialect: dialect, context: context, executor: executor, environment: environment),
                     executor: executor)
                 let result = try await body(&tx)
-                try await tx.writer.flushActivity()
+                try await tx.writer.finish()
                 return (result, tx.writer.events)
             }, afterCommit: { output in await self.publish(output.1) })
         return result

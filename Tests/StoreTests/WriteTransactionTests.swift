@@ -244,6 +244,13 @@ enum SlugFixture {
             #expect(try await store.outbox.events("pages", after: 4).isEmpty)
             #expect(try await store.outbox.events("nothing", after: 0).isEmpty)
             #expect(try await store.outbox.events("directus_activity", after: 0).map(\.seq) == [1, 2, 3, 4])
+            // The activity events too (on PostgreSQL a one-item write stores its event, the activity
+            // row and the activity event in one statement; the delete of two takes the long way),
+            // with the keys of the rows in directus_activity.
+            let activity = try await store.outbox.events("directus_activity", after: 0)
+            #expect(activity.map(\.json.jsonString) == (await recorder.events(of: "directus_activity")).map(\.json.jsonString))
+            #expect(activity.flatMap(\.keys) == (try await store.allRows("directus_activity", fields: ["id"])).map { $0["id"] })
+            #expect(activity.flatMap(\.rows).map { $0["item"] } == ["1", "1", "2", "1", "2"])
         }
     }
 

@@ -15,6 +15,9 @@ struct ItemWriter {
     var events: [ChangeEvent] = []
     /// Rows appended to `directus_activity`, published as one event at the end.
     private var activityRows: [JSONObject] = []
+    /// PostgreSQL: the latest event, built but not stored yet. The next event's append stores
+    /// it, or `finish()` does, together with the activity row in one statement.
+    private var unstored: ChangeEvent?
 
     init(schema: Schema, dialect: SQLDialect, context: ItemsContext, executor: any SQLExecutor, environment: StoreEnvironment) {
         self.schema = schema
@@ -245,28 +248,52 @@ struct ItemWriter {
         }
     }
 
-    /// Writes the pending activity rows and their event; call once before commit.
-    mutating func flushActivity() async throws {
-        guard !activityRows.isEmpty, let activity = schema.collection(SystemCollections.activity) else { return }
+    /// Stores what is pending: the last event, the activity rows and their event; call once
+    /// before commit. On PostgreSQL a write of one item (one activity row) ends in one statement.
+    mutating func finish() async throws {
+        guard !activityRows.isEmpty, let activity = schema.collection(SystemCollections.activity) else {
+            return try await storeUnstored()
+        }
+        if dialect == .postgres, activityRows.count == 1, activity.primaryKeyField?.type == .integer,
+            unstored?.collection != activity.name
+        {
+            let row = activityRows[0]
+            var insert = activityInsert(activity, row)
+            insert.append(" AS row_key")
+            let stored = try await Outbox.append(executor, pending: unstored, insert: insert) { key in
+                makeEvent(
+                    activity, .create, keys: [key], rows: [JSONObject([("id", key)] + row.entries.map { ($0.key, $0.value) })])
+            }
+            if let pending = stored.pending { events.append(pending) }
+            events.append(stored.row)
+            unstored = nil
+            activityRows = []
+            return
+        }
+        try await storeUnstored()
         var keys: [JSONValue] = []
         var rows: [JSONObject] = []
-        for var row in activityRows {
-            let columns = row.keys
-            var sql = SQLStatement(
-                "INSERT INTO \(dialect.quote(activity.name)) (" + columns.map(dialect.quote).joined(separator: ", ")
-                    + ") VALUES (")
-            for (i, c) in columns.enumerated() {
-                if i > 0 { sql.append(", ") }
-                sql.bind(ValueCodec.plain(row[c] ?? .null))
-            }
-            sql.append(") RETURNING \(dialect.quote("id"))")
-            let key = try await executor.query(sql).first.map { ValueCodec.key($0[0]) } ?? .null
+        for row in activityRows {
+            let key = try await executor.query(activityInsert(activity, row)).first.map { ValueCodec.key($0[0]) } ?? .null
             keys.append(key)
-            row = JSONObject([("id", key)] + row.entries.map { ($0.key, $0.value) })
-            rows.append(row)
+            rows.append(JSONObject([("id", key)] + row.entries.map { ($0.key, $0.value) }))
         }
         activityRows = []
         try await appendEvent(activity, .create, keys: keys, rows: rows)
+        try await storeUnstored()
+    }
+
+    /// `INSERT INTO directus_activity (…) VALUES (…) RETURNING "id"`.
+    private func activityInsert(_ activity: CollectionSchema, _ row: JSONObject) -> SQLStatement {
+        let columns = row.keys
+        var sql = SQLStatement(
+            "INSERT INTO \(dialect.quote(activity.name)) (" + columns.map(dialect.quote).joined(separator: ", ") + ") VALUES (")
+        for (i, c) in columns.enumerated() {
+            if i > 0 { sql.append(", ") }
+            sql.bind(ValueCodec.plain(row[c] ?? .null))
+        }
+        sql.append(") RETURNING \(dialect.quote("id"))")
+        return sql
     }
 
     private mutating func appendEvent(
@@ -274,13 +301,27 @@ struct ItemWriter {
         previous: [JSONObject] = []
     ) async throws {
         guard !keys.isEmpty else { return }
-        let event = try await Outbox.append(executor, dialect: dialect, collection: collection.name) { seq in
-            ChangeEvent(
-                collection: collection.name, seq: seq, action: action, keys: keys, rows: rows, previous: previous,
-                origin: environment.replicaID, userID: context.accountability.userID,
-                timestamp: ISOTimestamp(epochSeconds: variables.now))
-        }
-        events.append(event)
+        let event = makeEvent(collection, action, keys: keys, rows: rows, previous: previous)
+        guard dialect == .postgres else { return events.append(try await Outbox.append(executor, dialect: dialect, event)) }
+        try await storeUnstored()
+        unstored = event
+    }
+
+    private mutating func storeUnstored() async throws {
+        guard let event = unstored else { return }
+        events.append(try await Outbox.append(executor, dialect: dialect, event))
+        unstored = nil
+    }
+
+    /// An event of this transaction; its seq is allocated when it is stored.
+    private func makeEvent(
+        _ collection: CollectionSchema, _ action: ChangeEvent.Action, keys: [JSONValue], rows: [JSONObject],
+        previous: [JSONObject] = []
+    ) -> ChangeEvent {
+        ChangeEvent(
+            collection: collection.name, seq: 0, action: action, keys: keys, rows: rows, previous: previous,
+            origin: environment.replicaID, userID: context.accountability.userID,
+            timestamp: ISOTimestamp(epochSeconds: variables.now))
     }
 
     // MARK: Helpers
