@@ -21,8 +21,12 @@ struct KneeCurve: Equatable {
     /// loses a little to scheduling).
     static let achievedShare = 0.95
 
-    /// The highest offered rate that passed, if any did.
+    /// The highest offered rate that passed, if any did (the definition: a step that
+    /// failed below it, nchan reordering at one rate say, does not lower it).
     var knee: Double? { steps.filter(\.passed).map(\.offered).max() }
+
+    /// The highest offered rate up to which every step passed: the first failing step ends it.
+    var strictKnee: Double? { steps.prefix { $0.passed }.last?.offered }
 
     static func step(_ r: Report) -> Step {
         let offered = Double(r.parameters["rate"] ?? "") ?? r.writes.ratePerSecond
@@ -69,12 +73,18 @@ struct KneeCurve: Equatable {
             }
         }
         out +=
-            "\n| target | fan-out knee (writes/s: all complete, p99 < \(ReportWriter.fmt(latencyBoundMs, 0)) ms) |\n|---|---|\n"
-        for c in curves { out += "| \(c.target) | \(c.knee.map { ReportWriter.fmt($0, 0) } ?? "none passed") |\n" }
-        if let sb = curves.first(where: { $0.target == "switchboard" })?.knee,
-            let peer = curves.first(where: { $0.target == "nchan" })?.knee, peer > 0
-        {
-            out += "| Switchboard / nchan | \(ReportWriter.fmt(sb / peer, 2)) |\n"
+            "\n| target | fan-out knee (writes/s: all complete, p99 < \(ReportWriter.fmt(latencyBoundMs, 0)) ms) "
+            + "| strict knee (every step up to it passed) |\n|---|---|---|\n"
+        func rate(_ r: Double?) -> String { r.map { ReportWriter.fmt($0, 0) } ?? "none passed" }
+        for c in curves { out += "| \(c.target) | \(rate(c.knee)) | \(rate(c.strictKnee)) |\n" }
+        let sb = curves.first { $0.target == "switchboard" }
+        let peer = curves.first { $0.target == "nchan" }
+        func ratio(_ a: Double?, _ b: Double?) -> String {
+            guard let a, let b, b > 0 else { return "" }
+            return ReportWriter.fmt(a / b, 2)
+        }
+        if let sb, let peer, peer.knee != nil {
+            out += "| Switchboard / nchan | \(ratio(sb.knee, peer.knee)) | \(ratio(sb.strictKnee, peer.strictKnee)) |\n"
         }
         return out
     }

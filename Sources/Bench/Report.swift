@@ -235,7 +235,8 @@ enum ReportWriter {
         var body = "<section><h2>Fan-out knee</h2>\n<p>One fan-out run per offered rate. "
         body += "The knee is the highest offered rate at which every client got every event in order, "
         body +=
-            "no write failed, the offered rate was achieved and p99 stayed under \(fmt(KneeCurve.latencyBoundMs, 0)) ms.</p>\n"
+            "no write failed, the offered rate was achieved and p99 stayed under \(fmt(KneeCurve.latencyBoundMs, 0)) ms; "
+        body += "the strict knee is the highest rate up to which every step passed.</p>\n"
         body += "<pre>\(escape(KneeCurve.summary(curves)))</pre>\n"
         body += svgChart(
             title: "p99 latency against offered write rate",

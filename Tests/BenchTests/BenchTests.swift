@@ -403,8 +403,21 @@ import Testing
         #expect(curves[0].steps[3].why == "p99 150.0 ms")
         #expect(curves[1].knee == 20)
         #expect(curves[1].steps[1].why == "achieved 30.0 writes/s")
+        #expect(curves[0].strictKnee == 60)
         let md = KneeCurve.summary(curves)
-        #expect(md.contains("| Switchboard / nchan | 3.00 |"))
+        #expect(md.contains("| Switchboard / nchan | 3.00 | 3.00 |"))
+    }
+
+    @Test func aFailingStepBelowTheKneeEndsOnlyTheStrictKnee() {
+        let curve = KneeCurve.curves([
+            Self.step("nchan", rate: 20, p99: 10), Self.step("nchan", rate: 40, p99: 10, lost: 1),
+            Self.step("nchan", rate: 60, p99: 10), Self.step("nchan", rate: 80, p99: 200),
+        ])[0]
+        #expect(curve.knee == 60)
+        #expect(curve.strictKnee == 20)
+        #expect(KneeCurve.summary([curve]).contains("| nchan | 60 | 20 |"))
+        let none = KneeCurve.curves([Self.step("nchan", rate: 20, p99: 500)])[0]
+        #expect(none.knee == nil && none.strictKnee == nil)
     }
 
     @Test func lossFailsAStepWhateverItsLatency() {
