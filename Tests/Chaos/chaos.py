@@ -1,15 +1,21 @@
 """Chaos suite (issue 11): Switchboard's delivery promise checked under faults, with real processes.
 
 A 3-replica cluster (PostgreSQL + redis-server + nginx, from clusterkit) carries continuous load:
-REST writers on replicas 1 and 2 and an `items`-over-the-socket writer on replica 3, subscribers on
-every replica. Each round makes a fresh collection, starts the load, injects one fault, stops the
-writers and waits for the streams to settle. Then, per round:
+REST writers on replicas 1 and 2 (each creates rows and moves every third one of its rows to a
+random room) and an `items`-over-the-socket writer on replica 3, subscribers on every replica: plain
+ones, and one `live` subscriber per replica whose filter is `room _eq 1`. Each round makes a fresh
+collection, starts the load, injects one fault, stops the writers and waits for the streams to
+settle. Then, per round:
 
-- every acknowledged write (2xx, or an `items` reply) must be in the outbox (the committed truth);
+- every acknowledged write (2xx, or an `items` reply) must be in the outbox (the committed truth):
+  its row, with the text it wrote;
 - every subscriber must have received every outbox event of the collection exactly once and in seq
   order (lost / duplicated / reordered / unexpected / mismatched, by consistency.py), across its
   reconnects: a subscriber whose socket closes (replica killed or drained, 1011, 1013) reconnects
-  through nginx and resumes with `after` = the last seq it saw;
+  through nginx and resumes with `after` = the last seq it saw. A `live` subscriber's expected
+  stream is the outbox seen through its filter: creates and updates of rows in room 1, and a
+  `delete` with `reason: "left"` (that update's seq) for a row an update moved out of it, also
+  when the update is replayed after a resume;
 - the worst delivery delay (write acknowledged → event at a subscriber) is reported;
 - while Redis is frozen, every write must still be answered, and its replica's own subscribers must
   get the event, within FREEZE_BOUND_S.
@@ -72,11 +78,20 @@ class Write:
     ok: bool
     key: Any = None
     error: str = ""
+    kind: str = "create"  # or "update"
+    text: str = ""  # what the write stored in `text`: an acknowledged write's mark in the outbox
+
+
+#: the `live` subscribers' filter: rows enter and leave it when an update moves them between rooms
+LIVE_ROOM = 1
+ROOMS = 3
 
 
 class RestWriter:
-    """POSTs rows to one replica at `rate`/s, one request at a time; fails over to the balancer
-    when its replica refuses connections (killed or drained)."""
+    """Writes to one replica at `rate`/s, one request at a time: mostly POSTs of new rows, and every
+    third request a PATCH that moves one of its acknowledged rows to a random room (into or out of
+    the `live` subscribers' filter). Fails over to the balancer when its replica refuses connections
+    (killed or drained)."""
 
     def __init__(self, name: str, replica: int, base_url: str, lb_url: str, collection: str, rate: float):
         self.name, self.replica, self.base_url, self.lb_url = name, replica, base_url, lb_url
@@ -85,26 +100,38 @@ class RestWriter:
         self.session = requests.Session()
         self.session.trust_env = False
 
-    def _post(self, url: str, n: int) -> requests.Response:
-        return self.session.post(f"{url}/items/{self.collection}", json={"text": f"{self.name}-{n}"},
-                                 headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=WRITE_TIMEOUT_S)
+    def _send(self, url: str, key: Any, body: dict[str, Any]) -> requests.Response:
+        headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        if key is None:
+            return self.session.post(f"{url}/items/{self.collection}", json=body, headers=headers, timeout=WRITE_TIMEOUT_S)
+        return self.session.patch(f"{url}/items/{self.collection}/{key}", json=body, headers=headers, timeout=WRITE_TIMEOUT_S)
 
     async def run(self, stop: asyncio.Event) -> None:
         url, replica = self.base_url, self.replica
+        rng = random.Random(f"{self.collection}/{self.name}")
+        mine: list[Any] = []  # keys of this writer's acknowledged creates
         for n in range(1_000_000):
             if stop.is_set():
                 return
+            key = rng.choice(mine) if mine and n % 3 == 2 else None
+            text = f"{self.name}-{n}"
+            kind = "create" if key is None else "update"
             t0 = now()
             try:
-                r = await asyncio.to_thread(self._post, url, n)
+                r = await asyncio.to_thread(self._send, url, key, {"text": text, "room": rng.randrange(ROOMS)})
                 ok = r.status_code == 200
-                key = r.json()["data"]["id"] if ok else None
-                self.writes.append(Write(self.name, replica, t0, now(), ok, key, "" if ok else f"{r.status_code} {r.text[:160]}"))
+                if ok:
+                    key = r.json()["data"]["id"]
+                    if kind == "create":
+                        mine.append(key)
+                self.writes.append(Write(self.name, replica, t0, now(), ok, key if ok else None,
+                                         "" if ok else f"{r.status_code} {r.text[:160]}", kind, text))
             except requests.ConnectionError as exc:
-                self.writes.append(Write(self.name, replica, t0, now(), False, None, type(exc).__name__))
+                self.writes.append(Write(self.name, replica, t0, now(), False, None, type(exc).__name__, kind, text))
                 url, replica = self.lb_url, 0
             except Exception as exc:  # noqa: BLE001 - recorded: an unanswered write is not acknowledged
-                self.writes.append(Write(self.name, replica, t0, now(), False, None, f"{type(exc).__name__}: {exc}"[:160]))
+                self.writes.append(Write(self.name, replica, t0, now(), False, None, f"{type(exc).__name__}: {exc}"[:160],
+                                         kind, text))
             await asyncio.sleep(max(0.0, self.interval - (now() - t0)))
 
 
@@ -131,16 +158,18 @@ class SocketWriter:
                         n += 1
                         uid = f"w{n}"
                         t0 = now()
+                        text = f"{self.name}-{n}"
                         await ws.send(json.dumps({"type": "items", "collection": self.collection, "action": "create",
-                                                  "data": {"text": f"{self.name}-{n}"}, "uid": uid}))
+                                                  "data": {"text": text, "room": n % ROOMS}, "uid": uid}))
                         try:
                             reply = await self._until(ws, lambda f: f.get("uid") == uid, WRITE_TIMEOUT_S)
                         except asyncio.TimeoutError:
-                            self.writes.append(Write(self.name, replica, t0, now(), False, None, "no items reply"))
+                            self.writes.append(Write(self.name, replica, t0, now(), False, None, "no items reply", text=text))
                             raise
                         ok = reply.get("type") == "items" and "error" not in reply
                         key = reply["data"]["id"] if ok else None
-                        self.writes.append(Write(self.name, replica, t0, now(), ok, key, "" if ok else json.dumps(reply)[:160]))
+                        self.writes.append(Write(self.name, replica, t0, now(), ok, key,
+                                                 "" if ok else json.dumps(reply)[:160], text=text))
                         await asyncio.sleep(max(0.0, self.interval - (now() - t0)))
                     return
             except (ConnectionClosed, OSError, InvalidStatus, asyncio.TimeoutError):
@@ -167,10 +196,12 @@ class SocketWriter:
 class Subscriber:
     """A subscriber that never gives up: it subscribes with `after` (0 at first: the collection is
     new, so the replay is empty) and, whenever its socket closes, reconnects through the balancer and
-    resumes after the last seq it saw. Every event frame is kept with its arrival time."""
+    resumes after the last seq it saw. Every event frame is kept with its arrival time. A `live` one
+    subscribes to the rows of room LIVE_ROOM only."""
 
-    def __init__(self, name: str, replica: int, ws_url: str, lb_ws_url: str, collection: str):
+    def __init__(self, name: str, replica: int, ws_url: str, lb_ws_url: str, collection: str, live: bool = False):
         self.name, self.replica, self.ws_url, self.lb_ws_url, self.collection = name, replica, ws_url, lb_ws_url, collection
+        self.live = live
         self.events: list[Ev] = []
         self.arrivals: dict[Any, float] = {}  # created key → first arrival
         self.last_seq = 0
@@ -189,8 +220,11 @@ class Subscriber:
                 async with connect(url, proxy=None, open_timeout=5, close_timeout=1, ping_interval=None,
                                    max_size=64 * 1024 * 1024, max_queue=None) as ws:
                     await ws.send(json.dumps({"type": "auth", "access_token": ADMIN_TOKEN}))
-                    await ws.send(json.dumps({"type": "subscribe", "collection": self.collection, "uid": "1",
-                                              "after": self.last_seq}))
+                    request: dict[str, Any] = {"type": "subscribe", "collection": self.collection, "uid": "1",
+                                               "after": self.last_seq}
+                    if self.live:
+                        request |= {"live": True, "query": {"filter": {"room": {"_eq": LIVE_ROOM}}}}
+                    await ws.send(json.dumps(request))
                     async for raw in ws:
                         self._frame(json.loads(raw))
                         if raw == '{"type":"ping"}':
@@ -324,6 +358,8 @@ class RoundResult:
     writes_failed: int = 0
     acked_missing: int = 0  # acknowledged writes whose row is not in the outbox
     events: int = 0
+    live_events: int = 0  # of those, what a `live` subscriber to room LIVE_ROOM should get
+    live_left: int = 0  # of those, rows an update moved out of its filter (`delete`, reason "left")
     subscribers: int = 0
     lost: int = 0
     dup: int = 0
@@ -347,17 +383,43 @@ class RoundResult:
         return not self.problems
 
 
+def live_expected(outbox: list[dict[str, Any]]) -> list[Ev]:
+    """The stream of a `live` subscriber to `room _eq LIVE_ROOM`: each change seen through the filter
+    (PROTOCOL.md, `live`). A create or update of rows in the room is that event; an update that moved
+    a row out of it is a `delete` of its key with the update's seq. The writers update one row at a
+    time, so no seq carries both."""
+    def pk(row: dict[str, Any]) -> Any:
+        return row.get("id")
+
+    out = []
+    for e in outbox:
+        inside = frozenset(pk(r) for r in e.get("rows") or [] if r.get("room") == LIVE_ROOM)
+        if e["action"] == "update":
+            moved = {pk(r) for r in e.get("rows") or [] if r.get("room") != LIVE_ROOM}
+            left = frozenset(pk(r) for r in e.get("previous") or [] if r.get("room") == LIVE_ROOM and pk(r) in moved)
+            assert not (inside and left), f"seq {e['seq']} both updates and moves rows out of the room"
+            if left:
+                out.append(Ev(e["collection"], int(e["seq"]), "delete", left))
+                continue
+        if inside and e["action"] in ("create", "update"):
+            out.append(Ev(e["collection"], int(e["seq"]), e["action"], inside))
+    return out
+
+
 async def run_round(cl: Cluster, fault: str, round_no: int, args: argparse.Namespace) -> RoundResult:
     started = now()
     res = RoundResult(fault, round_no)
     col = f"chaos_{fault.replace('-', '_')}_{round_no}_{uuid.uuid4().hex[:6]}"
-    await asyncio.to_thread(create_collection, cl.admin(0), col, [{"field": "text", "type": "string"}])
+    await asyncio.to_thread(create_collection, cl.admin(0), col,
+                            [{"field": "text", "type": "string"}, {"field": "room", "type": "integer"}])
     await asyncio.to_thread(visible_everywhere, cl, col, 15)
     assert cl.nginx is not None
     lb_http, lb_ws = cl.nginx.base_url, ws_url_of(cl.nginx.base_url)
 
     subs = [Subscriber(f"r{i + 1}.s{j + 1}", i + 1, ws_url_of(srv.base_url), lb_ws, col)
             for i, srv in enumerate(cl.replicas) for j in range(args.subs_per_replica)]
+    subs += [Subscriber(f"r{i + 1}.live", i + 1, ws_url_of(srv.base_url), lb_ws, col, live=True)
+             for i, srv in enumerate(cl.replicas)]
     sub_tasks = [asyncio.create_task(s.run()) for s in subs]
     stop = asyncio.Event()
     writers: list[Any] = [
@@ -399,11 +461,12 @@ async def run_round(cl: Cluster, fault: str, round_no: int, args: argparse.Names
                 break
             outbox = again
         expected = expected_from_outbox(outbox)
-        want = {e.seq for e in expected}
+        expected_live = live_expected(outbox)
+        want, want_live = {e.seq for e in expected}, {e.seq for e in expected_live}
         res.events = len(expected)
         deadline = now() + SETTLE_TIMEOUT_S
         for _ in range(int(SETTLE_TIMEOUT_S / 0.2) + 1):
-            if all(want <= s.seqs() for s in subs) or now() > deadline:
+            if all((want_live if s.live else want) <= s.seqs() for s in subs) or now() > deadline:
                 break
             await asyncio.sleep(0.2)
         await asyncio.sleep(0.5)  # anything arriving twice arrives now
@@ -412,14 +475,16 @@ async def run_round(cl: Cluster, fault: str, round_no: int, args: argparse.Names
             t.cancel()
         await asyncio.gather(*sub_tasks, *writer_tasks, return_exceptions=True)
 
-    committed = {k for e in expected for k in e.keys}
-    missing = [w for w in writes if w.ok and w.key not in committed]
+    committed = {(r.get("id"), r.get("text")) for e in outbox for r in e.get("rows") or []}
+    missing = [w for w in writes if w.ok and (w.key, w.text) not in committed]
     res.acked_missing = len(missing)
     if missing:
         res.problems.append(f"{len(missing)} acknowledged writes are not in the outbox, e.g. {asdict(missing[0])}")
     res.subscribers = len(subs)
+    res.live_events = len(expected_live)
+    res.live_left = sum(1 for e in expected_live if e.action == "delete")
     for s in subs:
-        r = check_stream(s.events, expected)
+        r = check_stream(s.events, expected_live if s.live else expected)
         res.lost += r.lost
         res.dup += r.dup
         res.reordered += r.reordered
@@ -432,9 +497,12 @@ async def run_round(cl: Cluster, fault: str, round_no: int, args: argparse.Names
     if res.resyncs:
         res.problems.append(f"{res.resyncs} resumes were refused (resumed: false)")
 
+    # Delays are timed from a create's answer to its row's first arrival, at the unfiltered
+    # subscribers: a `live` one first sees many rows only when a later update moves them in.
+    timed = [s for s in subs if not s.live]
     delays = []
-    acked = {w.key: w for w in writes if w.ok}
-    for s in subs:
+    acked = {w.key: w for w in writes if w.ok and w.kind == "create"}
+    for s in timed:
         for key, w in acked.items():
             if key in s.arrivals:
                 delays.append(max(0.0, s.arrivals[key] - w.answered))
@@ -455,10 +523,10 @@ async def run_round(cl: Cluster, fault: str, round_no: int, args: argparse.Names
             unanswered = [w for w in during if not w.ok]
             if unanswered:
                 res.problems.append(f"{len(unanswered)} writes failed while Redis was frozen: {unanswered[0].error}")
-            local = [s.arrivals[w.key] - w.answered for w in during if w.ok for s in subs
+            local = [s.arrivals[w.key] - w.answered for w in during if w.ok and w.kind == "create" for s in timed
                      if s.replica == w.replica and w.key in s.arrivals]
             res.freeze_local_ms = round(max([0.0, *local]) * 1000, 1)
-            remote = [s.arrivals[w.key] - w.answered for w in during if w.ok for s in subs
+            remote = [s.arrivals[w.key] - w.answered for w in during if w.ok and w.kind == "create" for s in timed
                       if s.replica != w.replica and w.key in s.arrivals]
             res.info["freeze_remote_worst_ms"] = round(max([0.0, *remote]) * 1000, 1)
             if res.freeze_write_ms > FREEZE_BOUND_S * 1000:
@@ -485,7 +553,7 @@ def row(r: RoundResult) -> str:
                    f"messenger after 2.5 s: {'/'.join(r.info['messenger_during_freeze'])}")
     return (f"{r.fault:<14} {r.round:>3} {r.writes_ok:>6}/{r.writes_failed:<5} {r.events:>6} {r.subscribers:>4} "
             f"{r.lost:>5} {r.dup:>4} {r.reordered:>6} {r.reconnects:>6} {r.worst_delay_ms:>9.0f} {r.p99_delay_ms:>8.0f}"
-            f"  {'ok' if r.ok else 'FAIL'}{victim}{freeze}"
+            f"  {'ok' if r.ok else 'FAIL'} live {r.live_events}/{r.live_left} left{victim}{freeze}"
             + (f" errors {r.write_errors}" if r.write_errors else ""))
 
 
@@ -526,13 +594,15 @@ async def suite(args: argparse.Namespace) -> list[RoundResult]:
 
 
 def summary(results: list[RoundResult]) -> str:
-    lines = ["", "per fault: rounds, events, lost/dup/reordered, worst delay, failed rounds"]
+    lines = ["", "per fault: rounds, events (live: through the filter / of them left), lost/dup/reordered, worst delay, "
+             "failed rounds"]
     for fault in FAULTS:
         rs = [r for r in results if r.fault == fault]
         if not rs:
             continue
         lines.append(
-            f"  {fault:<14} {len(rs):>3} rounds {sum(r.events for r in rs):>7} events  "
+            f"  {fault:<14} {len(rs):>3} rounds {sum(r.events for r in rs):>7} events "
+            f"(live {sum(r.live_events for r in rs)} / {sum(r.live_left for r in rs)} left)  "
             f"{sum(r.lost for r in rs)}/{sum(r.dup for r in rs)}/{sum(r.reordered for r in rs)}  "
             f"worst {max(r.worst_delay_ms for r in rs):.0f} ms  failed {sum(1 for r in rs if not r.ok)}")
     return "\n".join(lines)
