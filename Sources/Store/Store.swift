@@ -154,12 +154,19 @@ public final class Store: Sendable {
         context: ItemsContext, variablesFor filters: [Filter?] = [],
         _ body: @Sendable (inout ItemsTransaction) async throws -> T
     ) async throws -> T {
-        let context = try await withVariableRows(context, for: filters)
+        try await writeCollectingEvents(context: try await withVariableRows(context, for: filters), body).result
+    }
+
+    /// `write`'s transaction, answering the body's result and the events it committed;
+    /// `context` already holds the variable rows the body needs.
+    func writeCollectingEvents<T: Sendable>(
+        context: ItemsContext, _ body: @Sendable (inout ItemsTransaction) async throws -> T
+    ) async throws -> (result: T, events: [ChangeEvent]) {
         let schema = self.schema
         let dialect = database.dialect
         let environment = self.environment
-        let (result, _) = try await database.transaction(
-            { executor -> (T, [ChangeEvent]) in
+        return try await database.transaction(
+            { executor -> (result: T, events: [ChangeEvent]) in
                 var tx = ItemsTransaction(
                     store: self,
                     writer: ItemWriter(
@@ -168,8 +175,7 @@ public final class Store: Sendable {
                 let result = try await body(&tx)
                 try await tx.writer.finish()
                 return (result, tx.writer.events)
-            }, afterCommit: { output in await self.publish(output.1) })
-        return result
+            }, afterCommit: { output in await self.publish(output.events) })
     }
 
     func publish(_ events: [ChangeEvent]) async {
@@ -178,38 +184,24 @@ public final class Store: Sendable {
     }
 
     public func createItems(_ collection: String, _ items: [JSONObject], context: ItemsContext) async throws -> [JSONValue] {
-        try await write(context: context) { tx in try await tx.create(collection, items) }
+        try await write(.create(items), to: collection, context: context).keys
     }
 
     public func updateItems(_ collection: String, keys: [JSONValue], data: JSONObject, context: ItemsContext) async throws
         -> [JSONValue]
     {
-        try await write(context: context) { tx in try await tx.update(collection, keys: keys, data: data) }
+        try await write(.update(keys: keys, data: data), to: collection, context: context).keys
     }
 
     public func updateItems(_ collection: String, query: ItemQuery, data: JSONObject, context: ItemsContext) async throws
         -> [JSONValue]
     {
-        try await write(context: context, variablesFor: [query.filter]) { tx in
-            let keys = try await tx.keys(collection, action: .update, query: query)
-            return try await tx.update(collection, keys: keys, data: data)
-        }
+        try await write(.updateMatching(query, data: data), to: collection, context: context).keys
     }
 
     /// Batch update: each object carries its primary key.
     public func updateBatch(_ collection: String, _ items: [JSONObject], context: ItemsContext) async throws -> [JSONValue] {
-        guard let c = schema.collection(collection) else { throw SwitchboardError.forbidden() }
-        return try await write(context: context) { tx in
-            var keys: [JSONValue] = []
-            for var item in items {
-                guard let key = item.removeValue(forKey: c.primaryKey), !key.isNull else {
-                    throw SwitchboardError.invalidPayload(
-                        "Each item of a batch update needs its primary key \"\(c.primaryKey)\".")
-                }
-                keys += try await tx.update(collection, keys: [key], data: item)
-            }
-            return keys
-        }
+        try await write(.updateEach(items), to: collection, context: context).keys
     }
 
     /// Which items a bulk update or delete touches.
@@ -218,12 +210,11 @@ public final class Store: Sendable {
         case query(ItemQuery)
     }
 
-    public func update(_ collection: String, selection: Selection, data: JSONObject, context: ItemsContext) async throws
-        -> [JSONValue]
-    {
+    /// The write that applies `data` to `selection`.
+    public static func update(_ selection: Selection, data: JSONObject) -> ItemWrite {
         switch selection {
-        case .keys(let keys): return try await updateItems(collection, keys: keys, data: data, context: context)
-        case .query(let query): return try await updateItems(collection, query: query, data: data, context: context)
+        case .keys(let keys): return .update(keys: keys, data: data)
+        case .query(let query): return .updateMatching(query, data: data)
         }
     }
 

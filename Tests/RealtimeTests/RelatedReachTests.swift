@@ -150,7 +150,7 @@ import Testing
 
     @Test func aSortByCountOfAnOneToManyIsTheDatabases() throws {
         func sorts(_ keys: [String]) throws -> Bool {
-            EventRenderer.sortsByRelatedCount(try SortField.parse(list: keys), of: "posts", in: Self.schema)
+            InMemoryRead.sortsByRelatedCount(try SortField.parse(list: keys), of: "posts", in: Self.schema)
         }
         #expect(try sorts(["-count(comments)"]))
         #expect(try sorts(["title", "author.company.count(posts)"]) == false)  // companies have no o2m here

@@ -122,7 +122,7 @@ struct AgreementWorld {
     /// "some") and `count(items)`. Not the bare alias (`{"items":{"_eq":3}}`, SQL: some child's
     /// key is 3): in memory a path ending at the o2m reads the array of child rows, not their
     /// keys, and so disagrees. Fan-out never evaluates it there (a filter through an o2m reads
-    /// the changed rows from the database, `EventRenderer.needsDatabase`).
+    /// the changed rows from the database, `InMemoryRead.suffices`).
     var peoplePaths: [([String], String)] {
         [(["id"], "integer")] + people.map { ([$0.name], $0.type) }
             + [(["items", "id"], "integer"), (["items", "owner"], "integer")] + items.map { (["items", $0.name], $0.type) }

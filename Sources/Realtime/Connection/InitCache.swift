@@ -54,7 +54,7 @@ final class InitCache: Sendable {
         // So does an order or a group by `count(comments)` or by an m2o's field (`author.name`).
         let groups = query.groupBy.map { FieldFunction($0)?.field ?? $0 }
         if query.sort.contains(where: {
-            $0.path.count > 1 || EventRenderer.sortsByRelatedCount([$0], of: collection.name, in: schema)
+            $0.path.count > 1 || InMemoryRead.sortsByRelatedCount([$0], of: collection.name, in: schema)
         })
             || groups.contains(where: { schema.oneToMany(collection.name, $0) != nil })
         {

@@ -16,8 +16,8 @@ struct ItemsOverSocket {
         case "create":
             switch message["data"] {
             case .object(let item)?:
-                let keys = try await store.createItems(collection, [item], context: context)
-                return (.object(try await readOne(collection, keys, query)), nil)
+                let written = try await store.write(.create([item]), to: collection, context: context)
+                return (.object(try await readOne(written, query)), nil)
             case .array(let items)?:
                 let objects = try items.map { item -> JSONObject in
                     guard case .object(let o) = item else {
@@ -25,12 +25,8 @@ struct ItemsOverSocket {
                     }
                     return o
                 }
-                let keys = try await store.createItems(collection, objects, context: context)
-                return (
-                    .array(
-                        try await store.readItems(collection, keys: keys, query: query, context: context).map(JSONValue.object)),
-                    nil
-                )
+                let written = try await store.write(.create(objects), to: collection, context: context)
+                return (.array(try await store.read(written, query: query).map(JSONValue.object)), nil)
             default:
                 throw SwitchboardError.invalidPayload("\"data\" must be an object or an array of objects.")
             }
@@ -52,19 +48,12 @@ struct ItemsOverSocket {
                 throw SwitchboardError.invalidPayload("\"data\" must be an object.")
             }
             if let id {
-                let keys = try await store.updateItems(collection, keys: [id], data: data, context: context)
-                return (.object(try await readOne(collection, keys, query)), nil)
+                let written = try await store.write(.update(keys: [id], data: data), to: collection, context: context)
+                return (.object(try await readOne(written, query)), nil)
             }
-            let keys: [JSONValue]
-            if let ids {
-                keys = try await store.updateItems(collection, keys: ids, data: data, context: context)
-            } else {
-                keys = try await store.updateItems(collection, query: query, data: data, context: context)
-            }
-            return (
-                .array(try await store.readItems(collection, keys: keys, query: query, context: context).map(JSONValue.object)),
-                nil
-            )
+            let write: ItemWrite = ids.map { .update(keys: $0, data: data) } ?? .updateMatching(query, data: data)
+            let written = try await store.write(write, to: collection, context: context)
+            return (.array(try await store.read(written, query: query).map(JSONValue.object)), nil)
         default:  // delete
             if let id {
                 _ = try await store.deleteItems(collection, keys: [id], context: context)
@@ -80,10 +69,12 @@ struct ItemsOverSocket {
         }
     }
 
-    private func readOne(_ collection: String, _ keys: [JSONValue], _ query: ItemQuery) async throws -> JSONObject {
-        guard let key = keys.first else { throw SwitchboardError.forbidden() }
+    /// The one written item, read without the request's filter; FORBIDDEN when it can't be read.
+    private func readOne(_ written: WrittenItems, _ query: ItemQuery) async throws -> JSONObject {
+        guard !written.keys.isEmpty else { throw SwitchboardError.forbidden() }
         var q = query
         q.filter = nil
-        return try await store.readItem(collection, key: key, query: q, context: context)
+        guard let item = try await store.read(written, query: q).first else { throw SwitchboardError.forbidden() }
+        return item
     }
 }

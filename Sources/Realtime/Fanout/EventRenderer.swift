@@ -136,7 +136,7 @@ struct EventRenderer {
         case .create, .update:
             let shaped: [JSONObject]
             let tree = try FieldTree.parse(query.fields ?? ["*"])
-            if needsDatabase(query, tree, permission, collection, schema) {
+            if !InMemoryRead.suffices(for: query, tree: tree, permission: permission, collection: collection, schema: schema) {
                 shaped = try await readWindowed(collection.name, keys: keys, query: query, context: cls.context)
             } else {
                 let read = InMemoryRead(
@@ -321,7 +321,7 @@ struct EventRenderer {
     private func readWindowed(_ collection: String, keys: [JSONValue], query: ItemQuery, context: ItemsContext)
         async throws -> [JSONObject]
     {
-        let readSorted = Self.sortsByRelatedCount(query.sort, of: collection, in: store.schema)
+        let readSorted = InMemoryRead.sortsByRelatedCount(query.sort, of: collection, in: store.schema)
         var q = query
         if !readSorted { q.sort = [] }
         q.offset = nil
@@ -341,41 +341,6 @@ struct EventRenderer {
         if let offset = query.offset, offset > 0 { out = Array(out.dropFirst(offset)) }
         if let limit = query.limit, limit >= 0 { out = Array(out.prefix(limit)) }
         return out
-    }
-
-    /// Whether a sort key counts an o2m's rows (`count(comments)`, `author.count(posts)`): a
-    /// change's rows carry no such count, so their order is read with them.
-    static func sortsByRelatedCount(_ sort: [SortField], of collection: String, in schema: Schema) -> Bool {
-        sort.contains { key in
-            var current = collection
-            for name in key.path.dropLast() {
-                guard let relation = schema.manyToOne(current, name) else { return false }
-                current = relation.oneCollection
-            }
-            guard let last = key.path.last, let function = FieldFunction(last), function.kind == .count else {
-                return false
-            }
-            return schema.oneToMany(current, function.field) != nil
-        }
-    }
-
-    /// Whether evaluating or shaping this query needs related rows.
-    private func needsDatabase(
-        _ query: ItemQuery, _ tree: FieldTree, _ permission: CollectionPermission, _ collection: CollectionSchema,
-        _ schema: Schema
-    ) -> Bool {
-        if !query.deep.isEmpty || Self.sortsByRelatedCount(query.sort, of: collection.name, in: schema) { return true }
-        for filter in [query.filter].compactMap({ $0 }) + permission.allFilters
-        where filter.referencedPaths.contains(where: { $0.count > 1 || schema.oneToMany(collection.name, $0[0]) != nil }) {
-            return true
-        }
-        if !tree.nested.isEmpty || tree.allNested != nil { return true }
-        let names = tree.includesAll ? collection.fields.map(\.field) + tree.names : tree.names
-        return names.contains { name in
-            // `count(comments)` counts rows of another collection.
-            let field = FieldFunction(name)?.field ?? name
-            return schema.oneToMany(collection.name, field) != nil && permission.allows(field: field)
-        }
     }
 
     /// A filter with relational conditions dropped (they can't be checked on a

@@ -45,15 +45,15 @@ struct ItemsEndpoints: Sendable {
         }
         switch body {
         case .object(let item):
-            let keys = try await store.createItems(collection, [item], context: ctx)
-            return try await readBack(collection, keys, single: true, query: query, context: ctx)
+            let written = try await store.write(.create([item]), to: collection, context: ctx)
+            return try await readBack(written, single: true, query: query)
         case .array(let items):
             let objects = try items.map { item -> JSONObject in
                 guard case .object(let o) = item else { throw SwitchboardError.invalidPayload("Each item must be an object.") }
                 return o
             }
-            let keys = try await store.createItems(collection, objects, context: ctx)
-            return try await readBack(collection, keys, single: false, query: query, context: ctx)
+            let written = try await store.write(.create(objects), to: collection, context: ctx)
+            return try await readBack(written, single: false, query: query)
         default:
             throw SwitchboardError.invalidPayload("The request body must be an object or an array of objects.")
         }
@@ -66,21 +66,22 @@ struct ItemsEndpoints: Sendable {
         guard let body = try await HTTPSupport.body(request, limit: maxPayload) else {
             throw SwitchboardError.invalidPayload("The request body is empty.")
         }
-        let keys: [JSONValue]
+        let write: ItemWrite
         switch body {
         case .array(let items):
             let objects = try items.map { item -> JSONObject in
                 guard case .object(let o) = item else { throw SwitchboardError.invalidPayload("Each item must be an object.") }
                 return o
             }
-            keys = try await store.updateBatch(collection, objects, context: ctx)
+            write = .updateEach(objects)
         case .object(let o):
             guard case .object(let data)? = o["data"] else { throw SwitchboardError.invalidPayload("\"data\" is required.") }
-            keys = try await store.update(collection, selection: try selection(o), data: data, context: ctx)
+            write = Store.update(try selection(o), data: data)
         default:
             throw SwitchboardError.invalidPayload("The request body must be an object or an array.")
         }
-        return try await readBack(collection, keys, single: false, query: query, context: ctx)
+        let written = try await store.write(write, to: collection, context: ctx)
+        return try await readBack(written, single: false, query: query)
     }
 
     func updateOne(_ collection: String, _ id: String, _ request: Request, _ context: SwitchboardRequestContext) async throws
@@ -89,8 +90,9 @@ struct ItemsEndpoints: Sendable {
         let ctx = try await callers.itemsContext(request, context)
         let query = try HTTPSupport.itemQuery(request, limits: store.environment.limits)
         let data = try await HTTPSupport.objectBody(request, limit: maxPayload)
-        let keys = try await store.updateItems(collection, keys: [key(id, collection)], data: data, context: ctx)
-        return try await readBack(collection, keys, single: true, query: query, context: ctx)
+        let written = try await store.write(
+            .update(keys: [key(id, collection)], data: data), to: collection, context: ctx)
+        return try await readBack(written, single: true, query: query)
     }
 
     /// DELETE on the collection: an array of keys, `{keys}` or `{query}`.
@@ -144,13 +146,13 @@ struct ItemsEndpoints: Sendable {
 
     /// Directus answers writes with the written items as the caller can read
     /// them, or 204 when it can't read them.
-    private func readBack(
-        _ collection: String, _ keys: [JSONValue], single: Bool, query: ItemQuery, context: ItemsContext
-    ) async throws -> Response {
-        guard context.permissions.permission(.read, collection) != nil else { return HTTPSupport.noContent() }
+    private func readBack(_ written: WrittenItems, single: Bool, query: ItemQuery) async throws -> Response {
+        guard written.context.permissions.permission(.read, written.collection) != nil else {
+            return HTTPSupport.noContent()
+        }
         let items: [JSONObject]
         do {
-            items = try await store.readItems(collection, keys: keys, query: query, context: context)
+            items = try await store.read(written, query: query)
         } catch let error as SwitchboardError where error.code == .forbidden {
             return HTTPSupport.noContent()
         }
@@ -158,10 +160,10 @@ struct ItemsEndpoints: Sendable {
             guard let first = items.first else { return HTTPSupport.noContent() }
             return HTTPSupport.data(.object(first))
         }
-        let pk = store.schema.collection(collection)?.primaryKey ?? "id"
+        let pk = store.schema.collection(written.collection)?.primaryKey ?? "id"
         var byKey: [String: JSONObject] = [:]
         for item in items { if let k = item[pk]?.textValue { byKey[k] = item } }
-        let ordered = keys.compactMap { $0.textValue.flatMap { byKey[$0] } }
+        let ordered = written.keys.compactMap { $0.textValue.flatMap { byKey[$0] } }
         return HTTPSupport.data(.array((ordered.count == items.count ? ordered : items).map(JSONValue.object)))
     }
 }

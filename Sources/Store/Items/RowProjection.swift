@@ -1,5 +1,4 @@
 import Query
-import Store
 import SwitchboardCore
 
 /// The fields a plain (non-relational) query returns from a change's row, in REST's order:
