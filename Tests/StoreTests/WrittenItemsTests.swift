@@ -44,6 +44,11 @@ import Testing
             try await expectAgreement(store, written, try query(["fields": "*", "sort": "-id"]), fromRows: false)
             try await expectAgreement(store, written, try query(["filter": ["flag": ["_eq": true]]]), fromRows: false)
             try await expectAgreement(store, written, try query(["search": "world"]), fromRows: false)
+            // A function its field has not is refused by the read, as a GET refuses it.
+            #expect(store.answerFromRows(written, query: try query(["fields": "id,year(title)"])) == nil)
+            await #expect(throws: SwitchboardError.self) {
+                try await store.read(written, query: try query(["fields": "id,year(title)"]))
+            }
             let updated = try await store.write(
                 .update(keys: [3, 1], data: ["title": "changed", "count": 7]), to: "specimens", context: .system)
             try await expectAgreement(store, updated, ItemQuery(), fromRows: true)

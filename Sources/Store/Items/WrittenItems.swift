@@ -91,8 +91,10 @@ extension Store {
     /// user collection with an integer key (whose order, the read's default, is the keys'), with
     /// fields the caller may read, no filter, search, sort, aggregate or `deep`, and nothing in the
     /// fields or the read permission that goes through a relation (`InMemoryRead.suffices`).
-    /// A field the caller may not read is left to the read, which refuses it.
+    /// A field the caller may not read, or a function its field has not, is left to the read,
+    /// which refuses it.
     func answerFromRows(_ written: WrittenItems, query: ItemQuery) -> [JSONObject]? {
+        let schema = self.schema
         guard let rows = written.rows, query.filter == nil, query.search == nil, query.sort.isEmpty,
             query.aggregate.isEmpty, query.groupBy.isEmpty, query.deep.isEmpty,
             !written.collection.hasPrefix("directus_"),
@@ -101,10 +103,12 @@ extension Store {
             let permission = written.context.permissions.permission(.read, collection.name),
             let tree = try? FieldTree.parse(query.fields ?? ["*"])
         else { return nil }
-        let schema = self.schema
         for name in tree.names {
-            let field = FieldFunction(name)?.field ?? name
-            guard let f = collection.field(field), f.type.hasColumn, permission.allows(field: field) else { return nil }
+            let function = FieldFunction(name)
+            let field = function?.field ?? name
+            guard let f = collection.field(field), f.type.hasColumn, permission.allows(field: field),
+                function?.reads(f, in: collection, schema: schema) ?? true
+            else { return nil }
         }
         guard InMemoryRead.suffices(for: query, tree: tree, permission: permission, collection: collection, schema: schema)
         else { return nil }
