@@ -210,14 +210,6 @@ public final class Store: Sendable {
         case query(ItemQuery)
     }
 
-    /// The write that applies `data` to `selection`.
-    public static func update(_ selection: Selection, data: JSONObject) -> ItemWrite {
-        switch selection {
-        case .keys(let keys): return .update(keys: keys, data: data)
-        case .query(let query): return .updateMatching(query, data: data)
-        }
-    }
-
     public func delete(_ collection: String, selection: Selection, context: ItemsContext) async throws -> [JSONValue] {
         switch selection {
         case .keys(let keys): return try await deleteItems(collection, keys: keys, context: context)

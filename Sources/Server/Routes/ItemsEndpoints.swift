@@ -76,7 +76,7 @@ struct ItemsEndpoints: Sendable {
             write = .updateEach(objects)
         case .object(let o):
             guard case .object(let data)? = o["data"] else { throw SwitchboardError.invalidPayload("\"data\" is required.") }
-            write = Store.update(try selection(o), data: data)
+            write = .updating(try selection(o), data: data)
         default:
             throw SwitchboardError.invalidPayload("The request body must be an object or an array.")
         }

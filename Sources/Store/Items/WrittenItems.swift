@@ -13,6 +13,16 @@ public enum ItemWrite: Sendable {
     case updateEach([JSONObject])
 }
 
+extension ItemWrite {
+    /// The write that applies `data` to `selection` (a bulk PATCH's keys or query).
+    public static func updating(_ selection: Store.Selection, data: JSONObject) -> ItemWrite {
+        switch selection {
+        case .keys(let keys): return .update(keys: keys, data: data)
+        case .query(let query): return .updateMatching(query, data: data)
+        }
+    }
+}
+
 /// The items a write touched, with the rows it committed (its change events' post-images), to
 /// answer the caller with (`Store.read(_:query:)`).
 public struct WrittenItems: Sendable {
