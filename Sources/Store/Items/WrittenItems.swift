@@ -106,7 +106,7 @@ extension Store {
     func answerFromRows(_ written: WrittenItems, query: ItemQuery) -> [JSONObject]? {
         let schema = self.schema
         guard let rows = written.rows, query.filter == nil, query.search == nil, query.sort.isEmpty,
-            query.aggregate.isEmpty, query.groupBy.isEmpty, query.deep.isEmpty,
+            query.aggregate.isEmpty, query.groupBy.isEmpty,
             !written.collection.hasPrefix("directus_"),
             let collection = schema.collection(written.collection),
             let pkType = collection.primaryKeyField?.type, pkType == .integer || pkType == .bigInteger,
