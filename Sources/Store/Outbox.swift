@@ -15,8 +15,11 @@ public struct Outbox: Sendable {
     /// Allocates the next seq of the event's collection and stores the event under it (its
     /// `seq` is ignored and replaced). The seq row stays locked until commit, so seqs commit in
     /// seq order. On PostgreSQL both happen in one statement (one round trip per event); the
-    /// event's text is assembled around the seq the statement allocates.
-    static func append(_ executor: any SQLExecutor, dialect: SQLDialect, _ event: ChangeEvent) async throws -> ChangeEvent {
+    /// event's text is assembled around the seq the statement allocates. `committing`: it is the
+    /// transaction's last statement (`SQLExecutor.queryCommitting`).
+    static func append(
+        _ executor: any SQLExecutor, dialect: SQLDialect, _ event: ChangeEvent, committing: Bool = false
+    ) async throws -> ChangeEvent {
         var event = event
         switch dialect {
         case .postgres:
@@ -24,7 +27,8 @@ public struct Outbox: Sendable {
             var sql = SQLStatement("WITH s AS (\(allocateSeq) RETURNING seq) ", [.text(event.collection)])
             sql.append(storing(event, seqFrom: "s", pieces: [text.prefix, text.suffix]))
             sql.append(" RETURNING seq")
-            guard let seq = try await executor.query(sql).first?[0].int else {
+            let rows = committing ? try await executor.queryCommitting(sql) : try await executor.query(sql)
+            guard let seq = rows.first?[0].int else {
                 throw SwitchboardError.internalError("sequence allocation failed")
             }
             event.seq = seq
@@ -46,9 +50,11 @@ public struct Outbox: Sendable {
     /// PostgreSQL only: the end of a write in one round trip instead of three. Stores `pending`
     /// (if any; as `append`), runs `insert` (one row: `INSERT … RETURNING <integer key> AS row_key`)
     /// and stores `rowEvent(key)`, the event of that row. `pending` must belong to another
-    /// collection than the row (one statement can lock a seq row once).
+    /// collection than the row (one statement can lock a seq row once). `committing`: it is the
+    /// transaction's last statement (`SQLExecutor.queryCommitting`).
     static func append(
-        _ executor: any SQLExecutor, pending: ChangeEvent?, insert: SQLStatement, rowEvent: (JSONValue) -> ChangeEvent
+        _ executor: any SQLExecutor, pending: ChangeEvent?, insert: SQLStatement, committing: Bool = false,
+        rowEvent: (JSONValue) -> ChangeEvent
     ) async throws -> (pending: ChangeEvent?, row: ChangeEvent) {
         // The row event is rendered once with a stand-in key no payload will contain (128 random bits per
         // call); its text is cut there and the statement puts the allocated key in each cut.
@@ -73,7 +79,8 @@ public struct Outbox: Sendable {
         sql.append(SQLStatement("), r_seq AS (\(rowSeq) RETURNING seq) ", [.text(template.collection)]))
         sql.append(storing(template, seqFrom: "r_seq", pieces: [around.prefix] + cuts.map(String.init), keyFrom: "r"))
         sql.append(" RETURNING seq, \(pending == nil ? "NULL" : "(SELECT seq FROM p_event)"), (SELECT row_key FROM r)")
-        guard let result = try await executor.query(sql).first, let seq = result[0].int, let key = result[2].int,
+        let rows = committing ? try await executor.queryCommitting(sql) : try await executor.query(sql)
+        guard let result = rows.first, let seq = result[0].int, let key = result[2].int,
             pending == nil || result[1].int != nil
         else { throw SwitchboardError.internalError("sequence allocation failed") }
         var row = rowEvent(.int(key))

@@ -248,11 +248,12 @@ struct ItemWriter {
         }
     }
 
-    /// Stores what is pending: the last event, the activity rows and their event; call once
-    /// before commit. On PostgreSQL a write of one item (one activity row) ends in one statement.
+    /// Stores what is pending: the last event, the activity rows and their event; call once,
+    /// last in the transaction: its last statement commits it. On PostgreSQL a write of one item
+    /// (one activity row) ends in one statement, with the commit right behind it.
     mutating func finish() async throws {
         guard !activityRows.isEmpty, let activity = schema.collection(SystemCollections.activity) else {
-            return try await storeUnstored()
+            return try await storeUnstored(committing: true)
         }
         if dialect == .postgres, activityRows.count == 1, activity.primaryKeyField?.type == .integer,
             unstored?.collection != activity.name
@@ -260,7 +261,7 @@ struct ItemWriter {
             let row = activityRows[0]
             var insert = activityInsert(activity, row)
             insert.append(" AS row_key")
-            let stored = try await Outbox.append(executor, pending: unstored, insert: insert) { key in
+            let stored = try await Outbox.append(executor, pending: unstored, insert: insert, committing: true) { key in
                 makeEvent(
                     activity, .create, keys: [key], rows: [JSONObject([("id", key)] + row.entries.map { ($0.key, $0.value) })])
             }
@@ -280,7 +281,7 @@ struct ItemWriter {
         }
         activityRows = []
         try await appendEvent(activity, .create, keys: keys, rows: rows)
-        try await storeUnstored()
+        try await storeUnstored(committing: true)
     }
 
     /// `INSERT INTO directus_activity (…) VALUES (…) RETURNING "id"`.
@@ -307,9 +308,9 @@ struct ItemWriter {
         unstored = event
     }
 
-    private mutating func storeUnstored() async throws {
+    private mutating func storeUnstored(committing: Bool = false) async throws {
         guard let event = unstored else { return }
-        events.append(try await Outbox.append(executor, dialect: dialect, event))
+        events.append(try await Outbox.append(executor, dialect: dialect, event, committing: committing))
         unstored = nil
     }
 

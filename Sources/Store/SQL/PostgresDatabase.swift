@@ -121,14 +121,26 @@ public final class PostgresDatabase: SQLDatabase {
         _ body: @Sendable (any SQLExecutor) async throws -> T, afterCommit: @Sendable (T) async -> Void
     ) async throws -> T {
         try await withConnection { connection in
-            let executor = PostgresExecutor(connection: connection, logger: self.logger, watch: self.watch)
-            try await executor.execute(SQLStatement("BEGIN"))
+            // `BEGIN` goes out with the body's first statement instead of a round trip of its own:
+            // the connection runs its queries in order, and every statement's answer waits for
+            // `BEGIN`'s. A `BEGIN` that fails on a connection that still runs the next statement
+            // (which would then autocommit) is not a failure PostgreSQL has: on an idle
+            // connection it fails only when the connection does.
+            let transaction = PostgresTransaction(
+                begin: connection.query(PostgresQuery(unsafeSQL: "BEGIN"), logger: self.logger))
+            let executor = PostgresExecutor(
+                connection: connection, logger: self.logger, watch: self.watch, transaction: transaction)
             let result: T
             do {
                 result = try await body(executor)
-                try await executor.execute(SQLStatement("COMMIT"))
+                if !transaction.committed.load(ordering: .relaxed) {
+                    try await executor.execute(SQLStatement("COMMIT"))
+                }
             } catch {
-                _ = try? await executor.execute(SQLStatement("ROLLBACK"))
+                // After a failed statement of `queryCommitting` its `COMMIT` rolled back already,
+                // and this `ROLLBACK` only warns.
+                _ = try? await PostgresExecutor(connection: connection, logger: self.logger, watch: self.watch)
+                    .execute(SQLStatement("ROLLBACK"))
                 throw error
             }
             await afterCommit(result)
@@ -286,11 +298,11 @@ final class ResumeOnce<T: Sendable>: Sendable {
     }
 }
 
-/// Query starts in flight per connection, failed together when their connection closes
+/// Queries in flight per connection, failed together when their connection closes
 /// (one close callback per connection, not one per query).
 final class ConnectionWatch: Sendable {
     private struct Entry {
-        var waiting: [UInt64: ResumeOnce<PostgresRowSequence>] = [:]
+        var waiting: [UInt64: ResumeOnce<PostgresQueryResult>] = [:]
     }
 
     private struct State {
@@ -300,8 +312,8 @@ final class ConnectionWatch: Sendable {
 
     private let state = Mutex(State())
 
-    /// A ticket for a start on `connection`, or nil when it is already closed.
-    func begin(_ connection: PostgresConnection, _ once: ResumeOnce<PostgresRowSequence>) -> UInt64? {
+    /// A ticket for a query on `connection`, or nil when it is already closed.
+    func begin(_ connection: PostgresConnection, _ once: ResumeOnce<PostgresQueryResult>) -> UInt64? {
         guard !connection.isClosed else { return nil }
         let id = ObjectIdentifier(connection)
         let (ticket, first) = state.withLock { s -> (UInt64, Bool) in
@@ -325,60 +337,97 @@ final class ConnectionWatch: Sendable {
     }
 }
 
+/// One transaction on a connection: its `BEGIN`, sent without waiting (each statement's answer
+/// waits for it), and whether a statement has committed it (`queryCommitting`).
+final class PostgresTransaction: Sendable {
+    let begin: EventLoopFuture<PostgresQueryResult>
+    let committed = Atomic<Bool>(false)
+
+    init(begin: EventLoopFuture<PostgresQueryResult>) { self.begin = begin }
+}
+
 struct PostgresExecutor: SQLExecutor {
     let connection: PostgresConnection
     let logger: Logger
     let watch: ConnectionWatch
+    /// The transaction the statements run in, if any.
+    var transaction: PostgresTransaction? = nil
 
     func query(_ statement: SQLStatement) async throws -> [SQLRow] {
-        do {
-            let rows = try await start(statement)
-            var out: [SQLRow] = []
-            var columns: [String]?
-            for try await row in rows {
-                let cells = Array(row)
-                let names = columns ?? cells.map(\.columnName)
-                columns = names
-                out.append(SQLRow(columns: names, values: cells.map(Self.value)))
-            }
-            return out
-        } catch let error as PSQLError {
-            throw Self.classify(error)
+        Self.rows(try await run(statement))
+    }
+
+    private static func rows(_ result: PostgresQueryResult) -> [SQLRow] {
+        var out: [SQLRow] = []
+        out.reserveCapacity(result.rows.count)
+        var columns: [String]?
+        for row in result.rows {
+            let cells = Array(row)
+            let names = columns ?? cells.map(\.columnName)
+            columns = names
+            out.append(SQLRow(columns: names, values: cells.map(Self.value)))
         }
+        return out
     }
 
     @discardableResult
     func execute(_ statement: SQLStatement) async throws -> Int {
-        do {
-            let result = try await start(statement)
-            var count = 0
-            for try await _ in result { count += 1 }
-            return count
-        } catch let error as PSQLError {
-            throw Self.classify(error)
-        }
+        try await run(statement).rows.count
     }
 
-    /// Sends a statement. postgres-nio (1.33) writes a query to its channel without a write
-    /// promise, so a query sent on a connection that is closing at that moment (PostgreSQL
-    /// stopped) never completes: the start races the connection's close, and a close wins with
-    /// `.unavailable`. (The abandoned start stays suspended; it holds no lease of a live connection.)
-    private func start(_ statement: SQLStatement) async throws -> PostgresRowSequence {
+    /// The statement, then `COMMIT` behind it without waiting in between. When the statement
+    /// fails, PostgreSQL answers that `COMMIT` with a rollback of the aborted transaction.
+    func queryCommitting(_ statement: SQLStatement) async throws -> [SQLRow] {
+        guard let transaction else { return try await query(statement) }
+        let answer = try send(statement)
+        transaction.committed.store(true, ordering: .relaxed)
+        let commit: EventLoopFuture<PostgresQueryResult> = connection.query(
+            PostgresQuery(unsafeSQL: "COMMIT"), logger: logger)
+        let rows = Self.rows(try await wait(answer))
+        _ = try await wait(commit)
+        return rows
+    }
+
+    /// Sends a statement and waits for all of its rows. The rows are collected on the
+    /// connection's event loop (postgres-nio's future API), so a statement costs one hop there
+    /// and one back, with no task of its own.
+    ///
+    /// postgres-nio (1.33) writes a query to its channel without a write promise, so a query
+    /// sent on a connection that is closing at that moment (PostgreSQL stopped) never completes:
+    /// the answer races the connection's close, and a close wins with `.unavailable`.
+    private func run(_ statement: SQLStatement) async throws -> PostgresQueryResult {
+        try await wait(try send(statement))
+    }
+
+    /// Writes the statement to the connection; its answer (in a transaction, after `BEGIN`'s).
+    private func send(_ statement: SQLStatement) throws -> EventLoopFuture<PostgresQueryResult> {
+        if let transaction, transaction.committed.load(ordering: .relaxed) {
+            throw SQLError(.other, "a statement after its transaction's commit")
+        }
+        let sent: EventLoopFuture<PostgresQueryResult> = connection.query(Self.query(statement), logger: logger)
+        return transaction.map { $0.begin.flatMap { _ in sent } } ?? sent
+    }
+
+    private func wait(_ answer: EventLoopFuture<PostgresQueryResult>) async throws -> PostgresQueryResult {
         let connection = self.connection
-        let query = Self.query(statement)
-        let logger = self.logger
         let watch = self.watch
-        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<PostgresRowSequence, any Error>) in
-            let once = ResumeOnce(continuation)
-            guard let ticket = watch.begin(connection, once) else {
-                return once.resume(throwing: SQLError(.unavailable, "PostgreSQL closed the connection"))
-            }
-            Task {
-                do { once.resume(returning: try await connection.query(query, logger: logger)) } catch {
-                    once.resume(throwing: error)
+        do {
+            return try await withCheckedThrowingContinuation {
+                (continuation: CheckedContinuation<PostgresQueryResult, any Error>) in
+                let once = ResumeOnce(continuation)
+                guard let ticket = watch.begin(connection, once) else {
+                    return once.resume(throwing: SQLError(.unavailable, "PostgreSQL closed the connection"))
                 }
-                watch.end(connection, ticket)
+                answer.whenComplete { result in
+                    watch.end(connection, ticket)
+                    switch result {
+                    case .success(let rows): once.resume(returning: rows)
+                    case .failure(let error): once.resume(throwing: error)
+                    }
+                }
             }
+        } catch let error as PSQLError {
+            throw Self.classify(error)
         }
     }
 
