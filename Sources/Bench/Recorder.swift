@@ -8,6 +8,8 @@ import Synchronization
 struct Tally: Codable, Sendable {
     var latency = LatencyHistogram.latency()
     var connectLatency = LatencyHistogram.latency()
+    /// Each successful write's time until its response (REST: committed and published).
+    var writeLatency = LatencyHistogram.latency()
     var deliveries = 0
     var writes = 0
     var writeErrors = 0
@@ -30,6 +32,7 @@ struct Tally: Codable, Sendable {
     mutating func merge(_ o: Tally) {
         latency.add(o.latency)
         connectLatency.add(o.connectLatency)
+        writeLatency.add(o.writeLatency)
         deliveries += o.deliveries
         writes += o.writes
         writeErrors += o.writeErrors
@@ -127,9 +130,10 @@ final class Recorder: Sendable {
 
     private var deliveryCount: Int { deliveryShards.reduce(0) { $0 + $1.counts.withLock { $0.count } } }
 
-    func wrote(room: Int?) {
+    func wrote(room: Int?, latencyMs: Double? = nil) {
         state.withLock { s in
             s.tally.writes += 1
+            if let latencyMs { s.tally.writeLatency.record(milliseconds: latencyMs) }
             if let room { s.tally.writesByRoom[room, default: 0] += 1 }
         }
     }

@@ -35,6 +35,8 @@ struct Report: Codable, Sendable, Equatable {
         var ok: Int
         var errors: Int
         var ratePerSecond: Double
+        /// Time from sending a write to its response (nil in reports from before it was measured).
+        var latencyMs: LatencySummary? = nil
     }
 
     struct DeliveryStats: Codable, Sendable, Equatable {
@@ -80,6 +82,10 @@ enum ReportWriter {
             rows += [
                 ("writes ok / errors", "\(r.writes.ok) / \(r.writes.errors)"),
                 ("write rate (/s)", fmt(r.writes.ratePerSecond, 1)),
+                (
+                    "write until its response p50 / p99 (ms)",
+                    r.writes.latencyMs.map { "\(fmt($0.p50)) / \(fmt($0.p99))" } ?? "-"
+                ),
                 ("deliveries", "\(r.deliveries.total)"),
                 ("deliveries/s", fmt(r.deliveries.perSecond, 1)),
                 (
@@ -151,7 +157,24 @@ enum ReportWriter {
         if !ratios.isEmpty {
             out += "\n| scenario | metric | Switchboard / nchan |\n|---|---|---|\n" + ratios
         }
+        out += writeTimes(reports)
         return out + KneeCurve.summary(KneeCurve.curves(reports))
+    }
+
+    /// Where a delivery's latency goes: the bench stamps `sent_at` before its write, so a delivery's
+    /// latency holds the write until its response (Switchboard: the commit and the publish; nchan:
+    /// the publish) and the time from there to the subscriber.
+    static func writeTimes(_ reports: [Report]) -> String {
+        var rows = ""
+        for r in reports where r.scenario != KneeCurve.scenario && r.writes.ok > 0 {
+            guard let w = r.writes.latencyMs, w.count > 0 else { continue }
+            rows +=
+                "| \(r.scenario) | \(r.target) | \(fmt(w.p50)) / \(fmt(w.p99)) | \(fmt(r.latencyMs.p50)) / \(fmt(r.latencyMs.p99)) | \(fmt(Swift.max(0, r.latencyMs.p50 - w.p50))) |\n"
+        }
+        guard !rows.isEmpty else { return "" }
+        return
+            "\n| scenario | target | write until its response p50 / p99 ms | delivery p50 / p99 ms | delivery p50 − write p50 ms |\n|---|---|---|---|---|\n"
+            + rows
     }
 
     static func escape(_ s: String) -> String {

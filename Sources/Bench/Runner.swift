@@ -364,7 +364,9 @@ struct Runner {
                 errors: t.connectErrors, protocolErrors: t.protocolErrors,
                 connectRatePerSecond: scenario == "churn" ? Double(t.cycles) / elapsed : Double(t.connected) / connectWindow,
                 connectLatencyMs: LatencySummary(t.connectLatency), churnCycles: t.cycles),
-            writes: .init(ok: t.writes, errors: t.writeErrors, ratePerSecond: Double(t.writes) / elapsed),
+            writes: .init(
+                ok: t.writes, errors: t.writeErrors, ratePerSecond: Double(t.writes) / elapsed,
+                latencyMs: LatencySummary(t.writeLatency)),
             deliveries: .init(total: t.deliveries, perSecond: Double(t.deliveries) / elapsed),
             latencyMs: LatencySummary(t.latency), completeness: totals, memory: memory,
             latencyCDF: Percentile.cdf(t.latency), deliveriesPerSecond: t.perSecondDeliveries,

@@ -48,10 +48,11 @@ struct Writer: Sendable {
                     request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
                     request.httpBody = try? JSONSerialization.data(withJSONObject: body)
                     do {
+                        let started = monotonicSeconds()
                         let (_, response) = try await session.data(for: request)
                         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
                         if (200..<300).contains(status) {
-                            recorder.wrote(room: room)
+                            recorder.wrote(room: room, latencyMs: (monotonicSeconds() - started) * 1000)
                         } else {
                             recorder.writeFailed("HTTP \(status)")
                         }

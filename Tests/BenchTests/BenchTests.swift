@@ -373,6 +373,35 @@ import Testing
         #expect(md.contains("Switchboard / nchan"))
         #expect(md.contains("| fanout | KiB per connection | 2.00 |"))
     }
+
+    @Test func writeTimesSplitADeliverysLatency() {
+        var sb = ReportTests.recorded()
+        sb.writes.latencyMs = LatencySummary(HistogramTests.histogram([0.5, 0.6, 0.7, 0.8]))
+        var old = sb
+        old.target = "nchan"
+        old.writes.latencyMs = nil  // a report from before writes were timed
+        let md = ReportWriter.summary([sb, old])
+        let p50 = ReportWriter.fmt(sb.writes.latencyMs!.p50)
+        let rest = ReportWriter.fmt(sb.latencyMs.p50 - sb.writes.latencyMs!.p50)
+        #expect(md.contains("| scenario | target | write until its response p50 / p99 ms |"))
+        #expect(md.contains("| fanout | switchboard | \(p50) / "))
+        #expect(md.contains(" | \(rest) |"))
+        #expect(!md.contains("| fanout | nchan | -"))
+        #expect(ReportWriter.summary([old]).contains("write until its response") == false)
+    }
+
+    @Test func theRecorderTimesWrites() {
+        let recorder = Recorder()
+        recorder.wrote(room: nil, latencyMs: 2.5)
+        recorder.wrote(room: 1)
+        let t = recorder.tally()
+        #expect(t.writes == 2)
+        #expect(LatencySummary(t.writeLatency).count == 1)
+        var merged = Tally()
+        merged.merge(t)
+        merged.merge(t)
+        #expect(LatencySummary(merged.writeLatency).count == 2)
+    }
 }
 
 @Suite struct KneeTests {
