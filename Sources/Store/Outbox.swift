@@ -27,8 +27,7 @@ public struct Outbox: Sendable {
             var sql = SQLStatement("WITH s AS (\(allocateSeq) RETURNING seq) ", [.text(event.collection)])
             sql.append(storing(event, seqFrom: "s", pieces: [text.prefix, text.suffix]))
             sql.append(" RETURNING seq")
-            let rows = committing ? try await executor.queryCommitting(sql) : try await executor.query(sql)
-            guard let seq = rows.first?[0].int else {
+            guard let seq = try await executor.query(sql, committing: committing).first?[0].int else {
                 throw SwitchboardError.internalError("sequence allocation failed")
             }
             event.seq = seq
@@ -79,9 +78,8 @@ public struct Outbox: Sendable {
         sql.append(SQLStatement("), r_seq AS (\(rowSeq) RETURNING seq) ", [.text(template.collection)]))
         sql.append(storing(template, seqFrom: "r_seq", pieces: [around.prefix] + cuts.map(String.init), keyFrom: "r"))
         sql.append(" RETURNING seq, \(pending == nil ? "NULL" : "(SELECT seq FROM p_event)"), (SELECT row_key FROM r)")
-        let rows = committing ? try await executor.queryCommitting(sql) : try await executor.query(sql)
-        guard let result = rows.first, let seq = result[0].int, let key = result[2].int,
-            pending == nil || result[1].int != nil
+        guard let result = try await executor.query(sql, committing: committing).first, let seq = result[0].int,
+            let key = result[2].int, pending == nil || result[1].int != nil
         else { throw SwitchboardError.internalError("sequence allocation failed") }
         var row = rowEvent(.int(key))
         row.seq = seq

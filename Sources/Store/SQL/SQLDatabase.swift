@@ -19,9 +19,12 @@ extension SQLExecutor {
     public func queryCommitting(_ statement: SQLStatement) async throws -> [SQLRow] {
         try await query(statement)
     }
-}
 
-extension SQLExecutor {
+    /// `queryCommitting` when `committing`, else `query`.
+    public func query(_ statement: SQLStatement, committing: Bool) async throws -> [SQLRow] {
+        committing ? try await queryCommitting(statement) : try await query(statement)
+    }
+
     public func query(_ sql: String, _ binds: [SQLValue] = []) async throws -> [SQLRow] {
         try await query(SQLStatement(sql, binds))
     }
