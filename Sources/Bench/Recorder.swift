@@ -8,7 +8,7 @@ import Synchronization
 struct Tally: Codable, Sendable {
     var latency = LatencyHistogram.latency()
     var connectLatency = LatencyHistogram.latency()
-    /// Each successful write's time until its response (REST: committed and published).
+    /// Each successful write's time until its response (REST: committed, its event queued to publish).
     var writeLatency = LatencyHistogram.latency()
     var deliveries = 0
     var writes = 0
